@@ -1,0 +1,268 @@
+"""The command line: parse, build settings, wire the real adapters, call plain functions,
+map the result to an exit code. Core code never sees click."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ambdiff import __version__
+from ambdiff.errors import AmbdiffError, ConfigError, Exit
+from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_name
+from ambdiff.settings import CONFIG_NAME, FileSettings, check_environment, load_file
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SHARED_OPTIONS = (
+    "repo", "rev", "kubeconfig", "context", "namespace", "live_file", "output", "color",
+    "config", "verbose",
+)  # fmt: skip
+COMMAND_OPTIONS = (
+    "server_side", "show_secrets", "inventory", "yes", "dry_run", "prune", "strict",
+    "force_conflicts", "plan_out", "live", "interval", "branch", "sync", "metrics_port",
+    "log_format", "prune_namespaces",
+)  # fmt: skip
+
+
+@dataclass
+class _State:
+    verbose: int = 0
+
+
+_state = _State()
+
+
+def _env(name: str) -> str:
+    return "AMBDIFF_" + name.upper()
+
+
+def shared_options(func: F) -> F:
+    """Options every command understands; each also reads AMBDIFF_<NAME>."""
+    options = [
+        click.option("--repo", type=click.Path(file_okay=False, path_type=Path), envvar=_env("repo"),
+                     help="The git checkout holding the manifests. Default: the repository "
+                          "around the working directory."),
+        click.option("--rev", envvar=_env("rev"), metavar="REV",
+                     help="Read the manifests from this commit, branch or tag straight from "
+                          "git's object store (no checkout; a dirty tree is fine)."),
+        click.option("--kubeconfig", envvar=_env("kubeconfig"), metavar="FILE",
+                     help="Kubeconfig file. Default: $KUBECONFIG, then ~/.kube/config."),
+        click.option("--context", envvar=_env("context"), help="Kubeconfig context to use."),
+        click.option("-n", "--namespace", envvar=_env("namespace"),
+                     help="Namespace for manifests that name none. Default: the context's."),
+        click.option("--live-file", envvar=_env("live_file"),
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="Offline: a `kubectl get -o yaml` dump (a List) stands in for the cluster."),
+        click.option("-o", "--output", envvar=_env("output"),
+                     type=click.Choice(["human", "diff", "markdown", "json", "github"]),
+                     help="Output format."),
+        click.option("--color", envvar=_env("color"), type=click.Choice(["auto", "always", "never"]),
+                     help="Colour: auto (on a terminal; honours NO_COLOR / FORCE_COLOR), always, never."),
+        click.option("--config", envvar=_env("config"), type=click.Path(dir_okay=False, path_type=Path),
+                     help=f"Settings file. Default: {CONFIG_NAME} at the repository root."),
+        click.option("-v", "--verbose", envvar=_env("verbose"), count=True,
+                     help="More detail on stderr; -vv also logs API requests."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@dataclass(frozen=True)
+class Common:
+    """The shared options, resolved: flag > environment > settings file > default."""
+
+    repo_root: Path
+    paths: tuple[str, ...]  # relative to repo_root
+    rev: str | None
+    kubeconfig: str | None
+    context: str | None
+    namespace: str | None
+    live_file: Path | None
+    output: str
+    color: str
+    verbose: int
+    settings: FileSettings
+
+    def source(self) -> WorkTree | GitRevision:
+        return GitRevision(self.repo_root, self.rev) if self.rev else WorkTree(self.repo_root)
+
+    @property
+    def inventory(self) -> str:
+        return self.settings.inventory or repo_name(self.repo_root)
+
+
+def resolve_common(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) -> Common:
+    check_environment([*SHARED_OPTIONS, *COMMAND_OPTIONS])
+    _state.verbose = kw.get("verbose") or 0
+    _configure_logging(_state.verbose)
+    cwd = Path.cwd()
+    repo = kw.get("repo")
+    if repo is not None and not repo.is_dir():
+        raise ConfigError(f"--repo {repo}: no such directory.")
+    root = find_repo_root(repo or cwd) or (repo or cwd).resolve()
+    config_path = kw.get("config")
+    settings = load_file(config_path or root / CONFIG_NAME, explicit=config_path is not None)
+    base = cwd if repo is None else repo
+    rel_paths = tuple(_repo_relative(p, base, root) for p in paths) or settings.paths
+    output = kw.get("output") or settings.output or default_output
+    return Common(
+        repo_root=root,
+        paths=rel_paths,
+        rev=kw.get("rev"),
+        kubeconfig=kw.get("kubeconfig") or settings.kubeconfig,
+        context=kw.get("context") or settings.context,
+        namespace=kw.get("namespace") or settings.namespace,
+        live_file=kw.get("live_file"),
+        output=output,
+        color=kw.get("color") or settings.color or "auto",
+        verbose=_state.verbose,
+        settings=settings,
+    )
+
+
+def _repo_relative(path: str, base: Path, root: Path) -> str:
+    """PATH arguments are typed relative to where the user stands (or --repo)."""
+    absolute = (base / path).resolve()
+    try:
+        return absolute.relative_to(root).as_posix() or "."
+    except ValueError as e:
+        raise ConfigError(
+            f"{path}: outside the repository {root}.", hint="Name paths inside --repo."
+        ) from e
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="ambdiff: %(message)s", stream=sys.stderr, force=True)
+    if verbose < 2:
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
+        logging.getLogger("kubernetes").setLevel(logging.WARNING)
+
+
+# ---- commands ------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="ambdiff")
+def cli() -> None:
+    """GitOps diff and sync for Kubernetes and Ambassador / Emissary-ingress.
+
+    Git holds the intended state; ambdiff shows how the cluster differs from it, field by
+    field, and converges the cluster when asked.
+
+    \b
+      ambdiff diff                      what differs between git and the cluster
+      ambdiff diff --rev main -o json   the same for the main branch, for scripts
+      ambdiff diff --live-file dump.yaml   offline, against a `kubectl get -o yaml` dump
+
+    Exit codes: 0 in sync / no findings, 1 differences or findings, 2 bad input or
+    environment, 3 a bug in ambdiff, 130 interrupted.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@shared_options
+@click.option("--server-side", is_flag=True, envvar=_env("server_side"),
+              help="Compare live with a server-side-apply dry run of each object: exact for "
+                   "defaults, webhooks and conversion (needs patch permission).")
+@click.option("--show-secrets", is_flag=True, envvar=_env("show_secrets"),
+              help="Show Secret values instead of ***. Never use this in CI logs.")
+@click.option("--inventory", envvar=_env("inventory"),
+              help="Inventory name whose live objects missing from git are reported as removed. "
+                   "Default: the repository's name.")  # fmt: skip
+def diff(paths: tuple[str, ...], **kw: Any) -> None:
+    """Compare the manifests in git with the live cluster.
+
+    PATHs are files or directories (recursive; .yaml, .yml, .json; hidden folders skipped).
+    Default: the whole repository, or `paths` in .ambdiff.yaml.
+
+    \b
+    Examples:
+      ambdiff diff k8s/                         working tree vs the current context
+      ambdiff diff --rev origin/main k8s/       a branch, without checking it out
+      ambdiff diff --server-side -o markdown    exact (dry-run) diff, for a PR comment
+      ambdiff diff --live-file snapshot.yaml    offline, against a saved dump
+
+    Exits 0 when git and the cluster agree, 1 when they differ, 2 on bad input.
+    """
+    from ambdiff.commands import diff as command
+
+    common = resolve_common(paths, kw, default_output="human")
+    raise SystemExit(
+        command.run(
+            common,
+            server_side=kw["server_side"],
+            show_secrets=kw["show_secrets"],
+            inventory=kw.get("inventory") or common.inventory,
+        )
+    )
+
+
+def _not_yet(name: str, issue: str) -> Callable[..., None]:
+    def command(paths: tuple[str, ...] = (), **kw: Any) -> None:
+        raise ConfigError(f"`ambdiff {name}` is not implemented yet ({issue}).")
+
+    return command
+
+
+for _name, _help, _issue in (
+    ("sync", "Apply git to the cluster: plan, preflight, server-side apply, opt-in prune.",
+     "see the sync issue"),
+    ("check", "Validate manifests offline: YAML, schemas, Ambassador routes and references.",
+     "see the check issue"),
+    ("routes", "Show the Ambassador route table, or how a change alters it.",
+     "see the check and routes issue"),
+    ("watch", "Keep diffing (and syncing) continually, with Prometheus metrics.",
+     "see the watch issue"),
+):  # fmt: skip
+    cli.command(name=_name, help=f"{_help} (Not implemented yet.)")(
+        click.argument("paths", nargs=-1)(shared_options(_not_yet(_name, _issue)))
+    )
+
+
+# ---- the one error funnel ------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every error ends here as one line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=args, prog_name="ambdiff", standalone_mode=False)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else Exit.OK
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("ambdiff: interrupted.", err=True)
+        return Exit.INTERRUPTED
+    except click.ClickException as e:
+        e.show()
+        return Exit.USAGE
+    except KeyboardInterrupt:
+        click.echo("ambdiff: interrupted.", err=True)
+        return Exit.INTERRUPTED
+    except AmbdiffError as e:
+        click.echo(f"ambdiff: error: {e}", err=True)
+        if _state.verbose:
+            traceback.print_exc()
+        return e.exit_code
+    except Exception as e:  # anything else is our bug, said plainly
+        click.echo(
+            f"ambdiff: unexpected error (a bug in ambdiff): {type(e).__name__}: {e}. "
+            + ("" if _state.verbose or "-v" in args else "Run again with -v for the traceback."),
+            err=True,
+        )
+        if _state.verbose or "-v" in args or os.environ.get("AMBDIFF_VERBOSE"):
+            traceback.print_exc()
+        return Exit.BUG
+    return Exit.OK

@@ -1,0 +1,278 @@
+"""A small, raw-JSON client over the kubernetes package: connect, discover, list, apply."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import kubernetes.client
+import kubernetes.config
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from ambdiff.errors import ClusterError, ConflictError, ForbiddenError
+from ambdiff.model import JSON
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        return base + (f"/{quote(name, safe='')}" if name else "")
+
+
+class Cluster:
+    """One API server, as named by a kubeconfig context."""
+
+    def __init__(self, api: kubernetes.client.ApiClient, *, context: str, namespace: str) -> None:
+        self._api = api
+        self.context = context
+        self.default_namespace = namespace
+        self.server = str(api.configuration.host)
+        self._discovery: dict[str, dict[str, ApiResource] | None] = {}
+        self._lock = threading.Lock()
+        self.requests = 0  # API requests made, for -v and the benchmarks
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Cluster:
+        where = kubeconfig or "the default kubeconfig ($KUBECONFIG or ~/.kube/config)"
+        try:
+            contexts, current = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
+        except (ConfigException, OSError) as e:
+            raise ClusterError(
+                f"cannot read {where}: {_first_line(e)}.",
+                hint="Pass --kubeconfig, set KUBECONFIG, or use --live-file to work offline.",
+            ) from e
+        names = [c["name"] for c in contexts or ()]
+        chosen = next((c for c in contexts or () if c["name"] == context), None) if context else current
+        if chosen is None:
+            raise ClusterError(
+                f"context {context!r} is not in {where}.",
+                hint=f"Known contexts: {', '.join(names) or 'none'}.",
+            )
+        configuration = kubernetes.client.Configuration()
+        try:
+            kubernetes.config.load_kube_config(
+                config_file=kubeconfig, context=chosen["name"],
+                client_configuration=configuration, persist_config=False,
+            )  # fmt: skip
+        except (ConfigException, OSError, ValueError) as e:
+            raise ClusterError(
+                f"context {chosen['name']!r} in {where} cannot be used: {_first_line(e)}.",
+                hint="Check its cluster, user and certificates with `kubectl config view`.",
+            ) from e
+        configuration.retries = urllib3.Retry(
+            total=3, connect=1, read=2, backoff_factor=0.3,
+            status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
+            respect_retry_after_header=True, raise_on_status=False,
+        )  # fmt: skip
+        namespace = (chosen.get("context") or {}).get("namespace") or "default"
+        return cls(kubernetes.client.ApiClient(configuration), context=chosen["name"], namespace=namespace)
+
+    # ---- raw requests -----------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, query: Mapping[str, str] | None = None,
+        body: JSON = None, content_type: str | None = None, what: str = "",
+    ) -> JSON:  # fmt: skip
+        """One API call; the decoded JSON answer. Errors become ambdiff's own."""
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        with self._lock:
+            self.requests += 1
+        log.debug("%s %s %s", method, path, dict(query or {}))
+        try:
+            response = self._api.call_api(
+                path, method, query_params=list((query or {}).items()), header_params=headers,
+                body=body, auth_settings=["BearerToken"], _preload_content=False,
+                _return_http_data_only=True, _request_timeout=TIMEOUT,
+            )  # fmt: skip
+        except ApiException as e:
+            raise _translate(e, what or f"{method} {path}", self.context) from e
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise ClusterError(
+                f"cannot reach the cluster at {self.server} (context {self.context}): "
+                f"{_reason(e)}.",
+                hint="Is the cluster up and your network/VPN connected? `kubectl cluster-info` "
+                "tells; use --live-file to work offline.",
+            ) from e
+        data = response.data
+        return json.loads(data) if data else None
+
+    # ---- discovery --------------------------------------------------------------------
+
+    def resource(self, api_version: str, kind: str) -> ApiResource | None:
+        """What the server serves for this apiVersion and kind; None if it does not."""
+        resources = self._group_version(api_version)
+        return None if resources is None else resources.get(kind)
+
+    def _group_version(self, api_version: str) -> dict[str, ApiResource] | None:
+        with self._lock:
+            if api_version in self._discovery:
+                return self._discovery[api_version]
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{api_version}" if group else f"/api/{version}"
+        try:
+            answer = self.request("GET", path, what=f"discovery of {api_version}")
+        except ClusterError as e:
+            if getattr(e, "status", None) != 404:
+                raise
+            found: dict[str, ApiResource] | None = None
+        else:
+            found = {
+                r["kind"]: ApiResource(group, version, r["kind"], r["name"], bool(r["namespaced"]))
+                for r in (answer or {}).get("resources", [])
+                if "/" not in r["name"]
+            }
+        with self._lock:
+            self._discovery[api_version] = found
+        return found
+
+    def forget(self, api_version: str) -> None:
+        """Drop cached discovery (a CRD was just created)."""
+        with self._lock:
+            self._discovery.pop(api_version, None)
+
+    # ---- reads and writes -------------------------------------------------------------
+
+    def list(self, res: ApiResource, namespace: str | None, label_selector: str = "") -> list[dict[str, Any]]:
+        """Every object of one type in one namespace (or cluster-wide), page by page.
+        List items carry no apiVersion/kind; they are filled in here."""
+        items: list[dict[str, Any]] = []
+        query = {"limit": str(PAGE_SIZE)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        where = f" in namespace {namespace}" if namespace else ""
+        while True:
+            page = self.request("GET", res.path(namespace), query=query,
+                                what=f"list {res.plural}.{res.group or 'core'}{where}")  # fmt: skip
+            for item in page.get("items") or ():
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", res.kind)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query = {**query, "continue": token}
+
+    def get(self, res: ApiResource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        try:
+            return self.request("GET", res.path(namespace, name), what=f"get {res.kind} {name}")  # type: ignore[no-any-return]
+        except ClusterError as e:
+            if getattr(e, "status", None) == 404:
+                return None
+            raise
+
+    def apply(
+        self, res: ApiResource, body: Mapping[str, JSON], *, manager: str,
+        dry_run: bool = False, force: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Server-side apply (creates or updates)."""
+        meta = body["metadata"]
+        query = {"fieldManager": manager}
+        if force:
+            query["force"] = "true"
+        if dry_run:
+            query["dryRun"] = "All"
+        return self.request(  # type: ignore[no-any-return]
+            "PATCH", res.path(meta.get("namespace"), meta["name"]), query=query, body=dict(body),
+            content_type="application/apply-patch+yaml",
+            what=f"{'dry-run ' if dry_run else ''}apply {res.kind} {meta['name']}",
+        )  # fmt: skip
+
+    def delete(self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False) -> None:
+        query = {"dryRun": "All"} if dry_run else {}
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        try:
+            self.request("DELETE", res.path(namespace, name), query=query, body=body,
+                         what=f"delete {res.kind} {name}")  # fmt: skip
+        except ClusterError as e:
+            if getattr(e, "status", None) != 404:
+                raise
+
+    def version(self) -> str:
+        answer = self.request("GET", "/version", what="version")
+        return str((answer or {}).get("gitVersion", "unknown"))
+
+
+# ---- error translation -----------------------------------------------------------------
+
+
+def _translate(e: ApiException, what: str, context: str) -> ClusterError:
+    status = int(e.status or 0)
+    message = _status_message(e)
+    error: ClusterError
+    if status in (401, 403):
+        error = ForbiddenError(
+            f"{what} was refused (HTTP {status}, context {context}): {message}.",
+            hint="Your credentials lack permission for this; ask for read access (get/list) "
+            "to these resources, or use another --context.",
+        )
+    elif status == 409 and "conflict" in message.lower():
+        error = ConflictError(f"{what}: {message}.", hint="Use --force-conflicts to take these fields over.")
+    else:
+        error = ClusterError(f"{what} failed (HTTP {status}): {message}.")
+    error.status = status  # type: ignore[attr-defined]
+    error.details = _status_details(e)  # type: ignore[attr-defined]
+    return error
+
+
+def _status_message(e: ApiException) -> str:
+    try:
+        body = json.loads(e.body or "{}")
+    except (ValueError, TypeError):
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or e.reason or "no reason given").rstrip(".")
+
+
+def _status_details(e: ApiException) -> dict[str, Any]:
+    try:
+        body = json.loads(e.body or "{}")
+    except (ValueError, TypeError):
+        return {}
+    details = body.get("details") if isinstance(body, dict) else None
+    return details if isinstance(details, dict) else {}
+
+
+def _reason(e: BaseException) -> str:
+    reason = getattr(e, "reason", None) or e
+    text = str(reason)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "certificate verify failed"):
+        if marker in text:
+            return marker.lower()
+    return _first_line(reason)
+
+
+def _first_line(e: object) -> str:
+    return str(e).strip().splitlines()[0].rstrip(".") if str(e).strip() else type(e).__name__
+
+
+def kubeconfig_path(path: str | None) -> Path | None:
+    return Path(path).expanduser() if path else None

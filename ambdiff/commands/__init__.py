@@ -1,0 +1,1 @@
+"""One module per subcommand; each `run` returns an exit code."""

@@ -1,0 +1,107 @@
+"""Build the diff report from desired objects and live objects. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ambdiff.differ import compare, graft, owned_removals, project
+from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Status
+from ambdiff.normalize import INVENTORY_LABEL, normalize
+from ambdiff.secrets import is_secret, mask_bodies, mask_change
+from ambdiff.settings import IgnoreRule
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    inventory: str
+    ignore: Sequence[IgnoreRule] = ()
+    show_secrets: bool = False
+
+
+def build_report(
+    desired: Sequence[Resource],
+    live: Mapping[ObjectId, Resource],
+    options: CompareOptions,
+    dry_run: Mapping[ObjectId, Mapping[str, JSON]] | None = None,
+) -> DiffReport:
+    """Compare every desired object with its live counterpart; live objects carrying this
+    inventory's label that git no longer has are `removed`. With `dry_run` (server-side
+    mode: the API server's answer to a dry-run apply of each desired object), live is
+    compared with that answer instead, both ways."""
+    diffs: list[ObjectDiff] = []
+    wanted = set()
+    for resource in desired:
+        wanted.add(resource.id)
+        pointers = _ignored_pointers(resource.id, options.ignore)
+        if pointers is None:
+            continue
+        current = live.get(resource.id)
+        diffs.append(_diff_one(resource, current, pointers, options, dry_run))
+    for oid, resource in sorted(live.items()):
+        if oid in wanted or resource.labels.get(INVENTORY_LABEL) != options.inventory:
+            continue
+        if _ignored_pointers(oid, options.ignore) is None:
+            continue
+        _, masked_live = _bodies(oid, None, normalize(oid, resource.body), options)
+        diffs.append(
+            ObjectDiff(oid, resource.api_version, Status.REMOVED, None, live=masked_live)
+        )
+    return DiffReport(tuple(diffs))
+
+
+def _ignored_pointers(oid: ObjectId, rules: Sequence[IgnoreRule]) -> list[str] | None:
+    """The pointers to drop for this object; None when a rule ignores the whole object."""
+    pointers: list[str] = []
+    for rule in rules:
+        if rule.matches(oid):
+            if not rule.paths:
+                return None
+            pointers.extend(rule.paths)
+    return pointers
+
+
+def _diff_one(
+    resource: Resource,
+    current: Resource | None,
+    pointers: Sequence[str],
+    options: CompareOptions,
+    dry_run: Mapping[ObjectId, Mapping[str, JSON]] | None,
+) -> ObjectDiff:
+    oid = resource.id
+    want = normalize(oid, resource.body, pointers)
+    if current is None:
+        masked_want, _ = _bodies(oid, want, None, options)
+        return ObjectDiff(oid, resource.api_version, Status.ADDED, resource.origin, desired=masked_want)
+    have = normalize(oid, current.body, pointers)
+    if dry_run is not None and oid in dry_run:
+        want = normalize(oid, dry_run[oid], pointers)
+        changes = compare(want, have, symmetric=True)
+        view = have
+    else:
+        changes = compare(want, have, symmetric=False)
+        managed = current.body.get("metadata", {}).get("managedFields") or ()
+        removals = owned_removals(want, have, managed)
+        changes += removals
+        view = project(have, want)
+        for removal in removals:
+            graft(view, have, removal.path)
+    if is_secret(oid) and not options.show_secrets:
+        changes = [mask_change(c) for c in changes]
+    masked_want, masked_have = _bodies(oid, want, view, options)
+    status = Status.CHANGED if changes else Status.UNCHANGED
+    return ObjectDiff(
+        oid, resource.api_version, status, resource.origin, tuple(changes),
+        desired=masked_want, live=masked_have,
+    )  # fmt: skip
+
+
+def _bodies(
+    oid: ObjectId,
+    want: Mapping[str, JSON] | None,
+    have: Mapping[str, JSON] | None,
+    options: CompareOptions,
+) -> tuple[Mapping[str, JSON] | None, Mapping[str, JSON] | None]:
+    if is_secret(oid) and not options.show_secrets:
+        return mask_bodies(want, have)
+    return want, have

@@ -1,0 +1,307 @@
+"""Compare a desired object with its live counterpart, field by field, into `Change`s.
+
+Semantics (DESIGN.md § Diff semantics): every field git sets is compared with the live
+value; lists are matched by merge key; quantities and int-or-string values compare by
+meaning; fields only live are server defaults, except those ambdiff's field manager owns
+(from managedFields) but git no longer sets; the `getambassador.io/config` annotation is
+compared document by document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ambdiff.kinds import AMBASSADOR_ANNOTATION, merge_key
+from ambdiff.model import JSON, MISSING, Change, ListKey, Op, Segment
+from ambdiff.normalize import FIELD_MANAGER
+from ambdiff.yamlio import YamlSyntaxError, load_documents
+
+Path = tuple[Segment, ...]
+
+
+def compare(desired: Mapping[str, JSON], live: Mapping[str, JSON], *, symmetric: bool) -> list[Change]:
+    """Changes that turn `live` into `desired`. With `symmetric`, fields only live are
+    removals too (used to compare live with a server-side dry-run result)."""
+    changes: list[Change] = []
+    _walk((), desired, live, changes, symmetric)
+    return changes
+
+
+def _walk(path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool) -> None:
+    if isinstance(want, Mapping) and isinstance(have, Mapping):
+        for key, value in want.items():
+            sub = (*path, key)
+            if key not in have:
+                if not _empty(value):
+                    out.append(Change(Op.ADD, sub, new=value))
+            elif path == ("metadata", "annotations") and key == AMBASSADOR_ANNOTATION:
+                _compare_annotation(sub, value, have[key], out)
+            else:
+                _walk(sub, value, have[key], out, symmetric)
+        if symmetric:
+            out.extend(
+                Change(Op.REMOVE, (*path, k), old=v)
+                for k, v in have.items()
+                if k not in want and not _empty(v)
+            )
+    elif isinstance(want, list) and isinstance(have, list):
+        _walk_list(path, want, have, out, symmetric)
+    elif want is not None and want != have and not same_meaning(want, have, path):
+        out.append(Change(Op.CHANGE, path, old=have, new=want))
+
+
+def _walk_list(path: Path, want: list[JSON], have: list[JSON], out: list[Change], symmetric: bool) -> None:
+    field = path[-1] if path and isinstance(path[-1], str) else None
+    key = merge_key(field, want, have)
+    if key is None:
+        if len(want) != len(have):
+            out.append(Change(Op.CHANGE, path, old=have, new=want))
+            return
+        for index, (w, h) in enumerate(zip(want, have)):
+            _walk((*path, index), w, h, out, symmetric)
+        return
+    live_items = {json.dumps(item[key]): item for item in have}
+    wanted = set()
+    for item in want:
+        ident = json.dumps(item[key])
+        wanted.add(ident)
+        sub = (*path, ListKey(((key, item[key]),)))
+        if ident in live_items:
+            _walk(sub, item, live_items[ident], out, symmetric)
+        else:
+            out.append(Change(Op.ADD, sub, new=item))
+    if symmetric:
+        out.extend(
+            Change(Op.REMOVE, (*path, ListKey(((key, item[key]),))), old=item)
+            for ident, item in live_items.items()
+            if ident not in wanted
+        )
+
+
+def _empty(value: JSON) -> bool:
+    """An empty map, list or null in git is the same as the field being absent live."""
+    return value is None or value == {} or value == []
+
+
+# ---- the Ambassador annotation -------------------------------------------------------
+
+
+def annotation_documents(text: str) -> dict[tuple[str, str], JSON] | None:
+    """The documents of a `getambassador.io/config` annotation by (kind, name); None when
+    it is not YAML holding mappings (then it is compared as a plain string)."""
+    try:
+        docs = load_documents(text, "annotation")
+    except YamlSyntaxError:
+        return None
+    out: dict[tuple[str, str], JSON] = {}
+    for doc in docs:
+        if not isinstance(doc.data, Mapping):
+            return None
+        api_version = doc.data.get("apiVersion")
+        if isinstance(api_version, str) and api_version.startswith("ambassador/"):
+            # Emissary reads `ambassador/vN` as `getambassador.io/vN`.
+            doc = replace(doc, data={**doc.data, "apiVersion": "getambassador.io/" + api_version[11:]})
+        out[(str(doc.data.get("kind", "")), str(doc.data.get("name", "")))] = doc.data
+    return out
+
+
+def _compare_annotation(path: Path, want: JSON, have: JSON, out: list[Change]) -> None:
+    if want == have:
+        return
+    mine = annotation_documents(want) if isinstance(want, str) else None
+    theirs = annotation_documents(have) if isinstance(have, str) else None
+    if mine is None or theirs is None:
+        out.append(Change(Op.CHANGE, path, old=have, new=want))
+        return
+    for (kind, name), doc in mine.items():
+        sub = (*path, ListKey((("kind", kind), ("name", name))))
+        if (kind, name) in theirs:
+            # Nothing defaults fields inside an annotation: compare both ways.
+            _walk(sub, doc, theirs[(kind, name)], out, symmetric=True)
+        else:
+            out.append(Change(Op.ADD, sub, new=doc))
+    out.extend(
+        Change(Op.REMOVE, (*path, ListKey((("kind", kind), ("name", name)))), old=doc)
+        for (kind, name), doc in theirs.items()
+        if (kind, name) not in mine
+    )
+
+
+# ---- equality by meaning -------------------------------------------------------------
+
+_QUANTITY_CONTEXT = frozenset({"limits", "requests", "hard", "capacity", "overhead", "sizeLimit", "storage"})
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_SUFFIX = {
+    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
+    "P": Decimal("1e15"), "E": Decimal("1e18"),
+    "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50), "Ei": Decimal(2**60),
+}  # fmt: skip
+
+
+def parse_quantity(value: JSON) -> Decimal | None:
+    """A Kubernetes resource quantity (`500m`, `1Gi`, `2e3`, 1.5) as a number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        return None
+    number, suffix = match.group(1), match.group(2) or ""
+    try:
+        if suffix[:1] in ("e", "E"):
+            return Decimal(number) * Decimal(10) ** int(suffix[1:])
+        return Decimal(number) * _SUFFIX[suffix]
+    except (InvalidOperation, KeyError):
+        return None
+
+
+def same_meaning(want: JSON, have: JSON, path: Path = ()) -> bool:
+    """int-or-string (`8080` and "8080") and, under resource fields, quantities
+    (`1000m` and `1`, `1Gi` and `1024Mi`) are equal by meaning."""
+    if isinstance(want, bool) or isinstance(have, bool):
+        return False
+    if isinstance(want, (int, str)) and isinstance(have, (int, str)) and str(want) == str(have):
+        return True
+    if any(isinstance(s, str) and s in _QUANTITY_CONTEXT for s in path):
+        a, b = parse_quantity(want), parse_quantity(have)
+        return a is not None and a == b
+    return False
+
+
+# ---- removals ambdiff owns -----------------------------------------------------------
+
+
+def owned_removals(
+    desired: Mapping[str, JSON], live: Mapping[str, JSON], managed_fields: Sequence[Any],
+    manager: str = FIELD_MANAGER,
+) -> list[Change]:
+    """Fields that `manager` applied (per managedFields) and git no longer sets: what the
+    next server-side apply removes. `live` is the normalised live object."""
+    seen: set[Path] = set()
+    changes: list[Change] = []
+    for entry in managed_fields or ():
+        if not isinstance(entry, Mapping) or entry.get("manager") != manager:
+            continue
+        if entry.get("operation") != "Apply" or not isinstance(entry.get("fieldsV1"), Mapping):
+            continue
+        for path, value in _owned_missing(entry["fieldsV1"], (), desired, live):
+            if path not in seen and not any(path[: len(p)] == p for p in seen):
+                seen.add(path)
+                changes.append(Change(Op.REMOVE, path, old=value))
+    return changes
+
+
+def _owned_missing(fields: Mapping[str, Any], path: Path, want: JSON, have: JSON) -> Iterator[tuple[Path, JSON]]:
+    """Walk a fieldsV1 tree alongside the live and desired objects; yield the first owned
+    level that live has and git lacks."""
+    for raw, children in fields.items():
+        if raw == ".":
+            continue
+        found = _resolve(raw, path, have)
+        if found is None:
+            continue  # not live (normalised away or already gone)
+        segment, live_value = found
+        desired_value = _lookup(want, segment)
+        if desired_value is MISSING:
+            yield (*path, segment), live_value
+        elif isinstance(children, Mapping) and children:
+            yield from _owned_missing(children, (*path, segment), desired_value, live_value)
+
+
+def _resolve(raw: str, path: Path, have: JSON) -> tuple[Segment, JSON] | None:
+    prefix, _, rest = raw.partition(":")
+    if prefix == "f" and isinstance(have, Mapping) and rest in have:
+        return rest, have[rest]
+    if not isinstance(have, list):
+        return None
+    if prefix == "k":
+        keys = json.loads(rest)
+        for index, item in enumerate(have):
+            if isinstance(item, Mapping) and all(item.get(k) == v for k, v in keys.items()):
+                return _item_segment(path, have, index), item
+    elif prefix == "v":
+        value = json.loads(rest)
+        if value in have:
+            return have.index(value), value
+    elif prefix == "i" and rest.isdigit() and int(rest) < len(have):
+        return int(rest), have[int(rest)]
+    return None
+
+
+def _item_segment(path: Path, items: list[JSON], index: int) -> Segment:
+    """Name a list item the way `compare` does, so both modes report the same path."""
+    field = path[-1] if path and isinstance(path[-1], str) else None
+    key = merge_key(field, items)
+    return ListKey(((key, items[index][key]),)) if key else index
+
+
+def _lookup(node: JSON, segment: Segment) -> JSON:
+    if isinstance(segment, str):
+        return node.get(segment, MISSING) if isinstance(node, Mapping) else MISSING
+    if not isinstance(node, list):
+        return MISSING
+    if isinstance(segment, int):
+        return node[segment] if segment < len(node) else MISSING
+    (key, value), *_ = segment.keys
+    for item in node:
+        if isinstance(item, Mapping) and item.get(key) == value:
+            return item
+    return MISSING
+
+
+# ---- the unified-diff view -----------------------------------------------------------
+
+
+def project(live: JSON, desired: JSON, path: Path = ()) -> JSON:
+    """`live` cut down to the fields `desired` sets (lists matched as `compare` does), so a
+    unified diff shows what git manages rather than every server default."""
+    if isinstance(live, Mapping) and isinstance(desired, Mapping):
+        return {k: project(live[k], desired[k], (*path, k)) for k in desired if k in live}
+    if isinstance(live, list) and isinstance(desired, list):
+        field = path[-1] if path and isinstance(path[-1], str) else None
+        key = merge_key(field, desired, live)
+        if key is None:
+            if len(live) != len(desired):
+                return live
+            return [project(h, w, (*path, i)) for i, (h, w) in enumerate(zip(live, desired))]
+        by_key = {json.dumps(item[key]): item for item in live}
+        return [
+            project(by_key[json.dumps(w[key])], w, (*path, ListKey(((key, w[key]),))))
+            for w in desired
+            if json.dumps(w[key]) in by_key
+        ]
+    return live
+
+
+def graft(target: dict[str, JSON], source: Mapping[str, JSON], path: Path) -> None:
+    """Copy the value at `path` in `source` into `target` (creating parents), so removals
+    show in the projected view."""
+    node: Any = target
+    src: Any = source
+    for depth, segment in enumerate(path):
+        value = _lookup(src, segment)
+        if value is MISSING:
+            return
+        last = depth == len(path) - 1
+        if isinstance(segment, str):
+            if last or segment not in node:
+                node[segment] = value if last else ({} if isinstance(value, Mapping) else [])
+            node = node[segment]
+        else:
+            if last:
+                node.append(value)
+                return
+            existing = _lookup(node, segment)
+            if existing is MISSING:
+                existing = {} if isinstance(value, Mapping) else []
+                if isinstance(value, Mapping) and isinstance(segment, ListKey):
+                    existing.update(dict(segment.keys))
+                node.append(existing)
+            node = existing
+        src = value

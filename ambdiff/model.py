@@ -1,0 +1,176 @@
+"""The data every part of ambdiff reads: object identity, origins, field changes, diffs.
+
+Small immutable types. Third-party result objects (API responses, YAML nodes, deepdiff
+trees) are converted into these at their module's edge and never travel further.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+JSON = Any  # a decoded JSON/YAML value: dict, list, str, int, float, bool or None
+
+
+@dataclass(frozen=True, order=True)
+class ObjectId:
+    """Identity of a Kubernetes object: (API group, kind, namespace, name)."""
+
+    group: str
+    kind: str
+    namespace: str  # "" for cluster-scoped objects
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else (
+            f"{self.kind} {self.name}"
+        )
+
+    @property
+    def group_kind(self) -> str:
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """`apps/v1` -> ("apps", "v1"); `v1` -> ("", "v1")."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a desired object came from: a file (relative to the repository), the index of
+    the YAML document in it and the document's first line (1-based)."""
+
+    file: str
+    line: int = 1
+    document: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One Kubernetes object, from git (with an origin) or from the cluster (without)."""
+
+    id: ObjectId
+    api_version: str
+    body: Mapping[str, JSON]
+    origin: Origin | None = None
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        labels = self.body.get("metadata", {}).get("labels") or {}
+        return labels if isinstance(labels, Mapping) else {}
+
+
+# ---- field paths -----------------------------------------------------------------------
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+@dataclass(frozen=True)
+class ListKey:
+    """A list item matched by its merge key(s), e.g. `[name=web]` or `[kind=Mapping,name=api]`."""
+
+    keys: tuple[tuple[str, JSON], ...]
+
+    def __str__(self) -> str:
+        return "[" + ",".join(f"{k}={_scalar(v)}" for k, v in self.keys) + "]"
+
+
+Segment = str | int | ListKey
+
+
+def _scalar(value: JSON) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def format_path(segments: tuple[Segment, ...]) -> str:
+    """Render a path as the contract's dotted form:
+    `spec.template.spec.containers[name=web].image`, `metadata.annotations["a/b"]`."""
+    out: list[str] = []
+    for segment in segments:
+        if isinstance(segment, int):
+            out.append(f"[{segment}]")
+        elif isinstance(segment, ListKey):
+            out.append(str(segment))
+        elif _PLAIN_KEY.match(segment):
+            out.append(f".{segment}" if out else segment)
+        else:
+            out.append('["' + segment.replace('"', '\\"') + '"]')
+    return "".join(out)
+
+
+# ---- diffs -----------------------------------------------------------------------------
+
+
+class Op(StrEnum):
+    ADD = "add"
+    CHANGE = "change"
+    REMOVE = "remove"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs. `old` is the live value, `new` the value from git."""
+
+    op: Op
+    path: tuple[Segment, ...]
+    old: JSON = MISSING
+    new: JSON = MISSING
+    masked: bool = False
+
+    @property
+    def path_str(self) -> str:
+        return format_path(self.path)
+
+
+class Status(StrEnum):
+    ADDED = "added"  # in git, not live
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"  # live with this inventory's label, gone from git
+
+
+@dataclass(frozen=True)
+class ObjectDiff:
+    id: ObjectId
+    api_version: str
+    status: Status
+    origin: Origin | None
+    changes: tuple[Change, ...] = ()
+    # Normalised, masked bodies, for the unified-diff view; None where the side is absent.
+    desired: Mapping[str, JSON] | None = None
+    live: Mapping[str, JSON] | None = None
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    objects: tuple[ObjectDiff, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(o.status for o in self.objects)
+        return {status.value: counts.get(status, 0) for status in Status}
+
+    @property
+    def differs(self) -> bool:
+        return any(o.status is not Status.UNCHANGED for o in self.objects)
+
+    def __iter__(self) -> Iterator[ObjectDiff]:
+        return iter(self.objects)

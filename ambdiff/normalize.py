@@ -1,0 +1,98 @@
+"""The one normalisation applied to both sides of every comparison. Pure functions.
+
+Each rule is pinned by a test in tests/unit/test_normalize.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ambdiff.model import JSON, ObjectId
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+INVENTORY_LABEL = "ambdiff.io/inventory"
+FIELD_MANAGER = "ambdiff"
+
+_SERVER_METADATA = (
+    "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
+    "deletionTimestamp", "deletionGracePeriodSeconds",
+)  # fmt: skip
+
+
+def normalize(oid: ObjectId, body: Mapping[str, JSON], ignore: Sequence[str] = ()) -> dict[str, JSON]:
+    """A deep copy of `body` without what the server owns, ambdiff's own ownership labels,
+    and the fields the user's ignore rules name (JSON pointers; `*` matches any key or item).
+    Secret `stringData` is folded into base64 `data`, as the API server stores it."""
+    out: dict[str, JSON] = copy.deepcopy(dict(body))
+    out.pop("status", None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in _SERVER_METADATA:
+            meta.pop(key, None)
+        _drop_key(meta, "annotations", LAST_APPLIED)
+        labels = meta.get("labels")
+        if isinstance(labels, dict):
+            labels.pop(INVENTORY_LABEL, None)
+            if labels.get(MANAGED_BY) == FIELD_MANAGER:
+                labels.pop(MANAGED_BY)
+        for key in ("annotations", "labels"):
+            if meta.get(key) == {}:
+                meta.pop(key)
+    if oid.group == "" and oid.kind == "Secret":
+        _fold_string_data(out)
+    for pointer in ignore:
+        remove_pointer(out, pointer)
+    return out
+
+
+def _drop_key(meta: dict[str, Any], field: str, key: str) -> None:
+    values = meta.get(field)
+    if isinstance(values, dict):
+        values.pop(key, None)
+
+
+def _fold_string_data(secret: dict[str, JSON]) -> None:
+    string_data = secret.pop("stringData", None)
+    if not isinstance(string_data, Mapping) or not string_data:
+        return
+    data = secret.get("data")
+    merged = dict(data) if isinstance(data, Mapping) else {}
+    for key, value in string_data.items():
+        merged[key] = base64.b64encode(str(value).encode()).decode()
+    secret["data"] = merged
+
+
+def remove_pointer(doc: JSON, pointer: str) -> None:
+    """Remove what a JSON pointer (RFC 6901, plus `*` for any key or item) names, in place.
+    A pointer that names nothing is not an error: the field may be absent on one side."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+    if parts == [""]:
+        return
+    _remove(doc, parts)
+
+
+def _remove(node: JSON, parts: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == "*" else [head] if head in node else []
+        for key in keys:
+            if rest:
+                _remove(node[key], rest)
+            else:
+                del node[key]
+    elif isinstance(node, list):
+        if head == "*":
+            indexes = list(range(len(node)))
+        elif head.isdigit() and int(head) < len(node):
+            indexes = [int(head)]
+        else:
+            indexes = []
+        for index in reversed(indexes):
+            if rest:
+                _remove(node[index], rest)
+            else:
+                del node[index]

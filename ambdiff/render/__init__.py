@@ -1,0 +1,1 @@
+"""Everything a person or a script reads: the one home of rich."""

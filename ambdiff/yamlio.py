@@ -1,0 +1,133 @@
+"""YAML in and out: the one home of PyYAML and ruamel.yaml.
+
+Bulk loading decides the speed of `check` and `diff` on big repositories, so documents are
+read with libyaml's C parser (PyYAML's CSafeLoader, about ten times faster than pure-Python
+ruamel; see docs/performance.md), keeping each document's first line for messages.
+Output (the unified-diff view) is written with ruamel, which formats block YAML the way
+people write it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+
+from ambdiff.errors import ManifestError
+from ambdiff.model import JSON
+
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # libyaml missing: same semantics, slower
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its index in the file, its first line (1-based), its data and,
+    for a `kind: List`, the first line of each item."""
+
+    index: int
+    line: int
+    data: JSON
+    item_lines: tuple[int, ...] = ()
+
+
+class YamlSyntaxError(ManifestError):
+    def __init__(self, message: str, *, file: str, line: int, column: int) -> None:
+        super().__init__(f"{file}:{line}:{column}: {message}", hint="Fix the YAML and run again.")
+        self.file = file
+        self.line = line
+        self.column = column
+        self.problem = message
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that rejects duplicate keys (the API server would keep only one of them)
+    and keeps timestamps as strings, as Kubernetes' own YAML decoding does."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # unhashable key: the base class reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _BaseLoader.construct_yaml_str)
+
+
+def load_documents(text: str, file: str) -> list[Document]:
+    """Parse every document of a YAML stream. Empty documents (or only comments) are
+    skipped. Raises YamlSyntaxError with file:line:column."""
+    loader = _Loader(text)
+    docs: list[Document] = []
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            data = loader.construct_document(node)
+            if data is not None:
+                docs.append(Document(index, node.start_mark.line + 1, data, _item_lines(node)))
+            index += 1
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = e.problem or e.context or "invalid YAML"
+        raise YamlSyntaxError(
+            f"invalid YAML: {problem}", file=file, line=line, column=column
+        ) from e
+    except yaml.YAMLError as e:
+        raise YamlSyntaxError(f"invalid YAML: {e}", file=file, line=1, column=1) from e
+    finally:
+        loader.dispose()
+    return docs
+
+
+def _item_lines(node: Any) -> tuple[int, ...]:
+    if not isinstance(node, yaml.MappingNode):
+        return ()
+    for key, value in node.value:
+        if key.value == "items" and isinstance(value, yaml.SequenceNode):
+            return tuple(item.start_mark.line + 1 for item in value.value)
+    return ()
+
+
+def load_json_document(text: str, file: str) -> list[Document]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise YamlSyntaxError(
+            f"invalid JSON: {e.msg}", file=file, line=e.lineno, column=e.colno
+        ) from e
+    return [Document(0, 1, data)] if data is not None else []
+
+
+def load_one(text: str, file: str) -> JSON:
+    """A single YAML value (e.g. a settings file); None when empty."""
+    docs = load_documents(text, file)
+    return docs[0].data if docs else None
+
+
+def dump(data: JSON) -> str:
+    """Block-style YAML as a person would write it (used for the unified-diff view)."""
+    out = io.StringIO()
+    writer = YAML(typ="safe", pure=True)
+    writer.default_flow_style = False
+    writer.width = 4096
+    writer.dump(data, out)
+    return out.getvalue()
