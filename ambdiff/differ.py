@@ -276,6 +276,8 @@ def project(live: JSON, desired: JSON, path: Path = ()) -> JSON:
             for w in desired
             if json.dumps(w[key]) in by_key
         ]
+    if live != desired and same_meaning(desired, live, path):
+        return desired  # `1000m` live and `1` in git are not a difference: show them alike
     return live
 
 

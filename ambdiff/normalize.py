@@ -96,3 +96,15 @@ def _remove(node: JSON, parts: list[str]) -> None:
                 _remove(node[index], rest)
             else:
                 del node[index]
+
+
+def as_applied(oid: ObjectId, body: Mapping[str, JSON], inventory: str) -> dict[str, JSON]:
+    """The object exactly as `sync` sends it: namespace filled in, ownership labels added.
+    The server-side diff dry-runs this same body, so both agree on what a sync does."""
+    out = copy.deepcopy(dict(body))
+    meta = out.setdefault("metadata", {})
+    if oid.namespace:
+        meta["namespace"] = oid.namespace
+    labels = meta.get("labels") or {}
+    meta["labels"] = {**labels, MANAGED_BY: FIELD_MANAGER, INVENTORY_LABEL: inventory}
+    return out

@@ -18,7 +18,8 @@ class Consoles:
     @property
     def interactive(self) -> bool:
         """Progress bars and prompts only when a person is watching stderr."""
-        return self.err.is_terminal
+        isatty = getattr(self.err.file, "isatty", None)
+        return bool(isatty and isatty())
 
 
 def make_consoles(color: str = "auto", out: IO[str] | None = None, err: IO[str] | None = None) -> Consoles:

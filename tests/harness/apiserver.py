@@ -19,6 +19,7 @@ import base64
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -43,8 +44,11 @@ SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 FIELD_MANAGER = "ambdiff-envtest"
 LOG_TAIL_LINES = 40
 STOP_TIMEOUT = 10.0
+PORT_FLOOR = 20000
 
 JsonObject = dict[str, Any]
+
+_handed_out: set[int] = set()
 
 
 class HarnessError(RuntimeError):
@@ -189,7 +193,7 @@ class APIServer:
             ["127.0.0.1", "localhost", "10.0.0.1", "kubernetes", "kubernetes.default",
              "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
         )  # fmt: skip
-        sa_key = self._write("pki/service-account.key", new_signing_key())
+        sa_private, sa_public = new_signing_key()
         return [
             str(binary),
             "--advertise-address=127.0.0.1",
@@ -207,8 +211,8 @@ class APIServer:
             "--disable-admission-plugins=ServiceAccount",
             "--allow-privileged=true",
             f"--service-account-issuer={self.url}",
-            f"--service-account-key-file={sa_key}",
-            f"--service-account-signing-key-file={sa_key}",
+            f"--service-account-key-file={self._write('pki/sa.pub', sa_public)}",
+            f"--service-account-signing-key-file={self._write('pki/sa.key', sa_private)}",
         ]
 
     def _wait_etcd(self, deadline: float) -> None:
@@ -349,9 +353,33 @@ class _Process:
 
 
 def free_port() -> int:
+    """A loopback port that is free now and that no outgoing connection will take.
+
+    Ports from bind(0) come from the ephemeral range, which outgoing connections draw from
+    too: etcd's own client connections took the API server's port between our probe and its
+    listen (and would again on a restart). So probe random ports below that range instead."""
+    low = _ephemeral_port_floor()
+    for port in random.sample(range(PORT_FLOOR, low), k=min(200, low - PORT_FLOOR)):
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise HarnessError(f"no free loopback port between {PORT_FLOOR} and {low}")
+
+
+def _ephemeral_port_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; macOS starts at 49152
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _signal_group(popen: subprocess.Popen[bytes], sig: signal.Signals) -> None:

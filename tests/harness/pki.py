@@ -82,9 +82,13 @@ class CertificateAuthority:
         return KeyPair(cert.public_bytes(serialization.Encoding.PEM), private_key_pem(key))
 
 
-def new_signing_key() -> bytes:
-    """A private key for signing service-account tokens."""
-    return private_key_pem(ec.generate_private_key(ec.SECP256R1()))
+def new_signing_key() -> tuple[bytes, bytes]:
+    """(private, public) PEM keys for signing and verifying service-account tokens."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private_key_pem(key), public
 
 
 def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

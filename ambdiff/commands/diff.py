@@ -1,0 +1,106 @@
+"""`ambdiff diff`: desired (git) vs live; exit 1 when they differ."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from ambdiff import manifests
+from ambdiff.cluster import Cluster
+from ambdiff.compare import CompareOptions, build_report
+from ambdiff.errors import ConfigError, Exit, ManifestError
+from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
+from ambdiff.model import JSON, ObjectId, Resource
+from ambdiff.normalize import FIELD_MANAGER, as_applied
+from ambdiff.render.console import Consoles, make_consoles
+from ambdiff.render.diff import render
+from ambdiff.render.progress import progress
+
+if TYPE_CHECKING:
+    from ambdiff.cli import Common
+
+
+def load_desired(common: Common, state: LiveState | None = None) -> tuple[list[manifests.RawObject], LiveState]:
+    """Read the manifests and open the live side (a cluster, or --live-file)."""
+    source = common.source()
+    raw = manifests.read(source, common.paths)
+    excluded = list(common.settings.exclude)
+    if common.live_file is not None and common.rev is None:
+        # A snapshot kept inside the repository is the live side, not a manifest.
+        live = common.live_file.resolve()
+        if live.is_relative_to(common.repo_root):
+            excluded.append(live.relative_to(common.repo_root).as_posix())
+    if excluded:
+        raw = [o for o in raw if not any(fnmatch.fnmatch(o.origin.file, g) for g in excluded)]
+    if not raw:
+        where = ", ".join(common.paths) if common.paths else str(common.repo_root)
+        raise ManifestError(
+            f"no Kubernetes manifests found in {where} ({source.description}).",
+            hint="Name the files or directories that hold them (.yaml, .yml, .json).",
+        )
+    if state is None:
+        if common.live_file is not None:
+            state = FileState(common.live_file, common.namespace)
+        else:
+            state = ClusterState(Cluster.connect(common.kubeconfig, common.context), raw)
+    return raw, state
+
+
+def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Resource]]:
+    """The desired objects and the live objects of the types and namespaces they name."""
+    raw, state = load_desired(common)
+    desired = manifests.identify(
+        raw, namespaced=state.namespaced, default_namespace=common.namespace or state.default_namespace
+    )
+    return desired, state.fetch(desired)
+
+
+def run(
+    common: Common, *, server_side: bool, show_secrets: bool, inventory: str,
+    consoles: Consoles | None = None,
+) -> int:  # fmt: skip
+    consoles = consoles or make_consoles(common.color)
+    if common.output == "github":
+        raise ConfigError("-o github is for `ambdiff check`; diff offers human, diff, markdown, json.")
+    if server_side and common.live_file is not None:
+        raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
+    raw, state = load_desired(common)
+    desired = manifests.identify(
+        raw, namespaced=state.namespaced, default_namespace=common.namespace or state.default_namespace
+    )
+    with progress(consoles, "Reading live objects") as update:
+        live = state.fetch(desired, update)
+    dry_run = None
+    if server_side:
+        assert isinstance(state, ClusterState)
+        with progress(consoles, "Server-side dry run") as update:
+            dry_run = server_side_results(state, desired, inventory, update)
+    options = CompareOptions(inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets)
+    report = build_report(desired, live, options, dry_run)
+    where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
+    render(report, common.output, consoles, where=where, verbose=common.verbose)
+    return Exit.DIFFERENT if report.differs else Exit.OK
+
+
+def server_side_results(
+    state: ClusterState, desired: Sequence[Resource], inventory: str, update: object = None
+) -> dict[ObjectId, Mapping[str, JSON]]:
+    """The API server's answer to a dry-run apply of each object (concurrently): exact for
+    defaults, mutating webhooks and conversion. Conflicts are forced: this shows the result."""
+    served = [(r, state.cluster.resource(r.api_version, r.id.kind)) for r in desired]
+    jobs = [(r, res) for r, res in served if res is not None]
+
+    def one(job: tuple[Resource, object]) -> Mapping[str, JSON]:
+        resource, res = job
+        body = as_applied(resource.id, resource.body, inventory)
+        return state.cluster.apply(res, body, manager=FIELD_MANAGER, dry_run=True, force=True)  # type: ignore[arg-type]
+
+    results: dict[ObjectId, Mapping[str, JSON]] = {}
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
+        for done, ((resource, _), answer) in enumerate(zip(jobs, pool.map(one, jobs)), 1):
+            results[resource.id] = answer
+            if callable(update):
+                update(done, len(jobs))
+    return results

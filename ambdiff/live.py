@@ -1,0 +1,144 @@
+"""Live state: fetch the objects git names from the cluster (one paginated LIST per type
+and namespace, concurrent and bounded), or read them from a saved dump (`--live-file`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from ambdiff.cluster import ApiResource, Cluster
+from ambdiff.errors import ClusterError, ManifestError
+from ambdiff.gitsource import SourceFile
+from ambdiff.kinds import crd_scopes, offline_namespaced
+from ambdiff.manifests import RawObject, parse_file
+from ambdiff.model import JSON, ObjectId, Resource, split_api_version
+
+MAX_CONCURRENT_REQUESTS = 8
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class LiveState(Protocol):
+    """What `diff` needs of the other side."""
+
+    default_namespace: str
+    description: str
+
+    def namespaced(self, group: str, version: str, kind: str) -> bool: ...
+
+    def fetch(self, desired: Sequence[Resource], progress: Progress | None = None) -> dict[ObjectId, Resource]: ...
+
+
+def _identity(body: Mapping[str, JSON], namespaced: bool) -> ObjectId:
+    group, _ = split_api_version(body["apiVersion"])
+    meta = body["metadata"]
+    return ObjectId(group, body["kind"], meta.get("namespace", "") if namespaced else "", meta["name"])
+
+
+class ClusterState:
+    def __init__(self, cluster: Cluster, desired_raw: Sequence[RawObject]) -> None:
+        self.cluster = cluster
+        self.default_namespace = cluster.default_namespace
+        self.description = f"context {cluster.context} ({cluster.server})"
+        # CRDs in git whose kinds the server may not serve yet (a first sync).
+        self._crds = crd_scopes([o.body for o in desired_raw])
+        self._unserved: set[tuple[str, str]] = set()
+
+    def namespaced(self, group: str, version: str, kind: str) -> bool:
+        api_version = f"{group}/{version}" if group else version
+        res = self.cluster.resource(api_version, kind)
+        if res is not None:
+            return res.namespaced
+        if (group, kind) in self._crds:
+            self._unserved.add((api_version, kind))
+            return self._crds[(group, kind)]
+        hint = (
+            "Is its CustomResourceDefinition installed? Add it to the manifests or install it first."
+            if group
+            else "Check the apiVersion and kind for a typo."
+        )
+        raise ManifestError(
+            f"the cluster ({self.description}) does not serve kind {kind} in apiVersion "
+            f"{api_version}.",
+            hint=hint,
+        )
+
+    def fetch(self, desired: Sequence[Resource], progress: Progress | None = None) -> dict[ObjectId, Resource]:
+        """Live objects of the types and namespaces git names, keyed by identity. A type
+        whose CRD is not installed yet has no live objects."""
+        lists: dict[tuple[ApiResource, str | None], None] = {}
+        for r in desired:
+            if (r.api_version, r.id.kind) in self._unserved:
+                continue
+            res = self.cluster.resource(r.api_version, r.id.kind)
+            if res is not None:
+                lists[(res, r.id.namespace or None)] = None
+        jobs = list(lists)
+        by_version: dict[tuple[str, ObjectId], Resource] = {}
+        done = 0
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
+            for (res, _), items in zip(jobs, pool.map(lambda job: self.cluster.list(*job), jobs)):
+                for body in items:
+                    oid = _identity(body, res.namespaced)
+                    by_version[(res.api_version, oid)] = Resource(oid, res.api_version, body)
+                done += 1
+                if progress:
+                    progress(done, len(jobs))
+        # One object may have been listed in two versions (v2 and v3alpha1 Mappings in git):
+        # each desired object is compared with the version it is written in.
+        found = {oid: r for (_, oid), r in by_version.items()}
+        for r in desired:
+            if (r.api_version, r.id) in by_version:
+                found[r.id] = by_version[(r.api_version, r.id)]
+        return found
+
+    def resource_for(self, resource: Resource) -> ApiResource:
+        res = self.cluster.resource(resource.api_version, resource.id.kind)
+        if res is None:
+            raise ClusterError(
+                f"the cluster does not serve {resource.id.kind} in {resource.api_version} "
+                f"({resource.origin})."
+            )
+        return res
+
+
+class FileState:
+    """A `kubectl get -o yaml` dump (a List, or several documents) standing in for a cluster."""
+
+    def __init__(self, path: Path, default_namespace: str | None) -> None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ManifestError(f"--live-file {path}: cannot be read ({e.strerror}).") from e
+        raw = parse_file(SourceFile(str(path), text))
+        bodies = [o.body for o in raw]
+        self._crds = crd_scopes(bodies)
+        self._dumped_scopes = {
+            (split_api_version(b["apiVersion"])[0], b["kind"]): bool(b["metadata"].get("namespace"))
+            for b in bodies
+        }
+        self.default_namespace = default_namespace or "default"
+        self.description = f"the snapshot {path}"
+        self._objects: dict[ObjectId, Resource] = {}
+        for body in bodies:
+            group, _ = split_api_version(body["apiVersion"])
+            oid = _identity(body, self.namespaced(group, "", body["kind"]))
+            self._objects[oid] = Resource(oid, body["apiVersion"], body)
+
+    def namespaced(self, group: str, version: str, kind: str) -> bool:
+        if (group, kind) in self._dumped_scopes:
+            return self._dumped_scopes[(group, kind)]
+        return offline_namespaced(group, kind, self._crds)
+
+    def fetch(self, desired: Sequence[Resource], progress: Progress | None = None) -> dict[ObjectId, Resource]:
+        wanted = _types_and_namespaces(desired)
+        return {
+            oid: r for oid, r in self._objects.items()
+            if (oid.group, oid.kind, oid.namespace) in wanted
+        }  # fmt: skip
+
+
+def _types_and_namespaces(desired: Iterable[Resource]) -> set[tuple[str, str, str]]:
+    return {(r.id.group, r.id.kind, r.id.namespace) for r in desired}

@@ -1,0 +1,25 @@
+"""Progress for long work, on stderr and only when a person is watching."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ambdiff.render.console import Consoles
+
+
+@contextmanager
+def progress(consoles: Consoles, label: str) -> Iterator[Callable[[int, int], None]]:
+    """Yields `update(done, total)`; a bar on a terminal, nothing otherwise."""
+    if not consoles.interactive:
+        yield lambda done, total: None
+        return
+    bar = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=consoles.err, transient=True,
+    )  # fmt: skip
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)
