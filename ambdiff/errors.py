@@ -7,6 +7,7 @@ says what to do. The CLI has the only handler (`cli.main`), which prints one lin
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class Exit(IntEnum):
@@ -45,6 +46,9 @@ class GitError(AmbdiffError):
 
 class ClusterError(AmbdiffError):
     """The cluster cannot be reached, refused a request, or answered unexpectedly."""
+
+    status: int = 0  # the HTTP status, when the API server answered
+    details: dict[str, Any] | None = None  # the Status object's details
 
 
 class ForbiddenError(ClusterError):

@@ -7,7 +7,6 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -108,13 +107,9 @@ class Cluster:
             self.requests += 1
         log.debug("%s %s %s", method, path, dict(query or {}))
         try:
-            response = self._api.call_api(
-                path, method, query_params=list((query or {}).items()), header_params=headers,
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _return_http_data_only=True, _request_timeout=TIMEOUT,
-            )  # fmt: skip
+            status, reason, data = self._send(method, path, query or {}, headers, body)
         except ApiException as e:
-            raise _translate(e, what or f"{method} {path}", self.context) from e
+            status, reason, data = int(e.status or 0), str(e.reason or ""), e.body
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise ClusterError(
                 f"cannot reach the cluster at {self.server} (context {self.context}): "
@@ -122,8 +117,33 @@ class Cluster:
                 hint="Is the cluster up and your network/VPN connected? `kubectl cluster-info` "
                 "tells; use --live-file to work offline.",
             ) from e
-        data = response.data
+        if status >= 400:
+            raise _translate(status, reason, data, what or f"{method} {path}", self.context)
         return json.loads(data) if data else None
+
+    def _send(
+        self, method: str, path: str, query: Mapping[str, str], headers: dict[str, str], body: JSON
+    ) -> tuple[int, str, bytes | str | None]:
+        """The kubernetes package changed its request API in v35 (openapi-generator 7):
+        serialise, then call. Older versions take everything in `call_api`."""
+        api: Any = self._api
+        if hasattr(api, "param_serialize"):
+            method, url, headers, body, post = api.param_serialize(
+                method=method, resource_path=path, query_params=list(query.items()),
+                header_params=headers, body=body, auth_settings=["BearerToken"],
+            )  # fmt: skip
+            response = api.call_api(
+                method, url, header_params=headers, body=body, post_params=post,
+                _request_timeout=TIMEOUT,
+            )  # fmt: skip
+            response.read()
+            return int(response.status), str(response.reason or ""), response.data
+        response = api.call_api(
+            path, method, query_params=list(query.items()), header_params=headers, body=body,
+            auth_settings=["BearerToken"], _preload_content=False,
+            _return_http_data_only=True, _request_timeout=TIMEOUT,
+        )  # fmt: skip
+        return int(response.status), str(response.reason or ""), response.data
 
     # ---- discovery --------------------------------------------------------------------
 
@@ -141,7 +161,7 @@ class Cluster:
         try:
             answer = self.request("GET", path, what=f"discovery of {api_version}")
         except ClusterError as e:
-            if getattr(e, "status", None) != 404:
+            if e.status != 404:
                 raise
             found: dict[str, ApiResource] | None = None
         else:
@@ -185,7 +205,7 @@ class Cluster:
         try:
             return self.request("GET", res.path(namespace, name), what=f"get {res.kind} {name}")  # type: ignore[no-any-return]
         except ClusterError as e:
-            if getattr(e, "status", None) == 404:
+            if e.status == 404:
                 return None
             raise
 
@@ -213,7 +233,7 @@ class Cluster:
             self.request("DELETE", res.path(namespace, name), query=query, body=body,
                          what=f"delete {res.kind} {name}")  # fmt: skip
         except ClusterError as e:
-            if getattr(e, "status", None) != 404:
+            if e.status != 404:
                 raise
 
     def version(self) -> str:
@@ -224,41 +244,31 @@ class Cluster:
 # ---- error translation -----------------------------------------------------------------
 
 
-def _translate(e: ApiException, what: str, context: str) -> ClusterError:
-    status = int(e.status or 0)
-    message = _status_message(e)
+def _translate(status: int, reason: str, data: bytes | str | None, what: str, context: str) -> ClusterError:
+    answer = _decode(data)
+    message = str(answer.get("message") or reason or "no reason given").rstrip(".")
     error: ClusterError
     if status in (401, 403):
         error = ForbiddenError(
             f"{what} was refused (HTTP {status}, context {context}): {message}.",
-            hint="Your credentials lack permission for this; ask for read access (get/list) "
-            "to these resources, or use another --context.",
+            hint="Your credentials lack permission for this; ask for access to these "
+            "resources, or use another --context.",
         )
     elif status == 409 and "conflict" in message.lower():
         error = ConflictError(f"{what}: {message}.", hint="Use --force-conflicts to take these fields over.")
     else:
         error = ClusterError(f"{what} failed (HTTP {status}): {message}.")
-    error.status = status  # type: ignore[attr-defined]
-    error.details = _status_details(e)  # type: ignore[attr-defined]
+    error.status = status
+    error.details = answer.get("details") if isinstance(answer.get("details"), dict) else {}
     return error
 
 
-def _status_message(e: ApiException) -> str:
+def _decode(data: bytes | str | None) -> dict[str, Any]:
     try:
-        body = json.loads(e.body or "{}")
-    except (ValueError, TypeError):
-        body = {}
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message or e.reason or "no reason given").rstrip(".")
-
-
-def _status_details(e: ApiException) -> dict[str, Any]:
-    try:
-        body = json.loads(e.body or "{}")
+        answer = json.loads(data or "{}")
     except (ValueError, TypeError):
         return {}
-    details = body.get("details") if isinstance(body, dict) else None
-    return details if isinstance(details, dict) else {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def _reason(e: BaseException) -> str:
@@ -272,7 +282,3 @@ def _reason(e: BaseException) -> str:
 
 def _first_line(e: object) -> str:
     return str(e).strip().splitlines()[0].rstrip(".") if str(e).strip() else type(e).__name__
-
-
-def kubeconfig_path(path: str | None) -> Path | None:
-    return Path(path).expanduser() if path else None

@@ -1,0 +1,89 @@
+"""What `check` reports: rules, findings and the report that renderers and exit codes read."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ambdiff.errors import ConfigError, Exit
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+
+
+RULES: dict[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        Rule("yaml-syntax", Severity.ERROR, "not parseable YAML; duplicate keys included"),
+        Rule("missing-field", Severity.ERROR, "no apiVersion, kind or metadata.name"),
+        Rule("duplicate-object", Severity.ERROR, "the same identity twice"),
+        Rule("schema", Severity.ERROR, "violates the schema of its kind and version"),
+        Rule("unknown-field", Severity.WARNING, "a field the schema does not know"),
+        Rule("annotation-yaml", Severity.ERROR, "a getambassador.io/config annotation that is not valid YAML"),
+        Rule("route-collision", Severity.WARNING, "Mappings from different namespaces or files share a route"),
+        Rule("route-group-conflict", Severity.ERROR, "a route whose Mappings Emissary cannot combine"),
+        Rule("invalid-regex", Severity.ERROR, "a regex field that is not valid RE2"),
+        Rule("filter-missing", Severity.ERROR, "a FilterPolicy names a Filter that does not exist"),
+        Rule("secret-missing", Severity.WARNING, "a Host or TLSContext names a Secret not in the manifests"),
+        Rule("dangling-reference", Severity.WARNING, "a resolver, TLS context or Service that is not defined"),
+        Rule("mapping-unbound", Severity.WARNING, "a v3alpha1 Mapping that no Host will pick up"),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    rule: str
+    object: str  # e.g. "Mapping default/api"; "" for a file-level problem
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return RULES[self.rule].severity
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    files: int
+    objects: int
+    strict: bool = False
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(f.severity for f in self.findings)
+        return {
+            **{s.value: counts.get(s, 0) for s in Severity},
+            "files": self.files,
+            "objects": self.objects,
+        }
+
+    @property
+    def exit_code(self) -> int:
+        failing = {Severity.ERROR, Severity.WARNING} if self.strict else {Severity.ERROR}
+        return Exit.DIFFERENT if any(f.severity in failing for f in self.findings) else Exit.OK
+
+
+def validate_rule_ids(ids: Iterable[str], where: str) -> frozenset[str]:
+    """Rule ids named in settings; a typo is an error with a suggestion."""
+    for rule_id in ids:
+        if rule_id not in RULES:
+            close = difflib.get_close_matches(rule_id, list(RULES), n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else f"Known rules: {', '.join(RULES)}."
+            raise ConfigError(f"{where}: unknown check rule {rule_id!r}.", hint=hint)
+    return frozenset(ids)

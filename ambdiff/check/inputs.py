@@ -1,0 +1,175 @@
+"""Read everything `check` and `routes` look at: the objects in the files, the Ambassador
+resources inside annotations, and the files' text, for pointing findings at a line."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ambdiff import ambassador
+from ambdiff.kinds import AMBASSADOR_GROUP, crd_scopes, offline_namespaced
+from ambdiff.manifests import ManifestProblem, RawObject, Source, identify, parse_file
+from ambdiff.model import JSON, ObjectId, Origin, Resource, Segment, split_api_version
+
+OnProblem = Callable[[ManifestProblem], None]
+_NO_ORIGIN = Origin("", 0)
+
+
+@dataclass
+class Inventory:
+    """The desired state as Emissary would see it."""
+
+    resources: list[Resource]  # every Kubernetes object, as written
+    ambassador: list[Resource]  # getambassador.io objects: CRDs and annotation documents
+    from_annotation: set[ObjectId] = field(default_factory=set)
+    texts: dict[str, list[str]] = field(default_factory=dict)  # file -> its lines
+    files: int = 0
+
+    def line_of(self, resource: Resource, path: Sequence[Segment] = ()) -> int:
+        """The line of `path` inside `resource`, as near as the text tells; else its first."""
+        origin = resource.origin
+        if origin is None:
+            return 0
+        keys = [s for s in path if isinstance(s, str)]
+        if resource.id in self.from_annotation and keys[:1] in (["spec"], ["metadata"]):
+            keys = keys[1:]  # annotation documents are flat
+        lines = self.texts.get(origin.file)
+        return locate(tuple(lines), origin.line, tuple(keys)) if lines and keys else origin.line
+
+
+def load(
+    source: Source,
+    paths: Sequence[str],
+    *,
+    default_namespace: str,
+    exclude: Sequence[str] = (),
+    on_problem: OnProblem,
+) -> Inventory:
+    """Read `paths` from `source`. Problems (YAML, missing fields, duplicates, annotation
+    YAML) go to `on_problem`; a missing path raises ManifestError."""
+    raw: list[RawObject] = []
+    texts: dict[str, list[str]] = {}
+    for file in source.files(paths):
+        if any(fnmatch.fnmatch(file.path, glob) for glob in exclude):
+            continue
+        texts[file.path] = file.text.splitlines()
+        raw.extend(parse_file(file, on_problem))
+    return build(raw, texts, default_namespace=default_namespace, on_problem=on_problem)
+
+
+def from_resources(resources: Iterable[Resource], *, default_namespace: str) -> Inventory:
+    """An inventory of objects that have no files (the live cluster)."""
+    listed = list(resources)
+    ambassador_objects = [r for r in listed if r.id.group == AMBASSADOR_GROUP]
+    inventory = Inventory(listed, ambassador_objects)
+    for resource in listed:
+        if ambassador.reads_annotation(resource.api_version, resource.id.kind):
+            owner = RawObject(resource.body, resource.origin or _NO_ORIGIN)
+            expanded = ambassador.expand(owner, namespace=resource.id.namespace or default_namespace)
+            _add_annotation_objects(inventory, expanded.objects, lambda p: None)
+    return inventory
+
+
+def build(
+    raw: Sequence[RawObject],
+    texts: dict[str, list[str]],
+    *,
+    default_namespace: str,
+    on_problem: OnProblem,
+) -> Inventory:
+    crds = crd_scopes([o.body for o in raw])
+    resources = identify(
+        raw,
+        namespaced=lambda group, _version, kind: offline_namespaced(group, kind, crds),
+        default_namespace=default_namespace,
+        on_problem=on_problem,
+    )
+    inventory = Inventory(
+        resources,
+        [r for r in resources if r.id.group == AMBASSADOR_GROUP],
+        texts=texts,
+        files=len(texts),
+    )
+    for resource in resources:
+        if not ambassador.reads_annotation(resource.api_version, resource.id.kind):
+            continue
+        assert resource.origin is not None
+        expanded = ambassador.expand(
+            RawObject(resource.body, resource.origin),
+            namespace=resource.id.namespace or default_namespace,
+            file_lines=texts.get(resource.origin.file, ()),
+        )
+        for problem in expanded.problems:
+            on_problem(problem)
+        _add_annotation_objects(inventory, expanded.objects, on_problem)
+    return inventory
+
+
+def _add_annotation_objects(
+    inventory: Inventory, objects: Iterable[RawObject], on_problem: OnProblem
+) -> None:
+    """Annotation documents share one name space per kind and namespace with the CRDs; a
+    clash only matters between resources that one Ambassador installation reads."""
+    seen: dict[ObjectId, list[Resource]] = {}
+    for existing in inventory.ambassador:
+        seen.setdefault(existing.id, []).append(existing)
+    for obj in objects:
+        meta = obj.body["metadata"]
+        oid = ObjectId(AMBASSADOR_GROUP, str(obj.body["kind"]), meta["namespace"], str(meta["name"]))
+        resource = Resource(oid, str(obj.body["apiVersion"]), obj.body, obj.origin)
+        ids = ambassador.ambassador_ids(obj.body)
+        clash = next(
+            (r for r in seen.get(oid, ()) if ids & ambassador.ambassador_ids(r.body)), None
+        )
+        if clash is not None:
+            on_problem(
+                ManifestProblem(
+                    "duplicate-object",
+                    f"{oid} is defined twice (first at {clash.origin})",
+                    file=obj.origin.file, line=obj.origin.line, hint="Keep one definition.",
+                )
+            )  # fmt: skip
+            continue
+        seen.setdefault(oid, []).append(resource)
+        inventory.ambassador.append(resource)
+        inventory.from_annotation.add(oid)
+
+
+@lru_cache(maxsize=4096)
+def locate(lines: tuple[str, ...], start: int, keys: tuple[str, ...]) -> int:
+    """The line of the nested key path `keys` in the YAML document starting at line
+    `start`, found by indentation; the deepest key found wins. Text-based on purpose: the
+    fast loader keeps only each document's first line."""
+    line, column = start, -1
+    index = start - 1
+    for key in keys:
+        pattern = _key_pattern(key)
+        found = False
+        for i in range(index, len(lines)):
+            if i > start - 1 and lines[i].startswith(("---", "...")):
+                return line
+            match = pattern.match(lines[i])
+            if match and match.start(2) > column:
+                line, column, index, found = i + 1, match.start(2), i + 1, True
+                break
+        if not found:
+            return line
+    return line
+
+
+@lru_cache(maxsize=1024)
+def _key_pattern(key: str) -> re.Pattern[str]:
+    return re.compile(r"""^(\s*(?:-\s+)*)(["']?)""" + re.escape(key) + r"""\2\s*:(?:\s|$)""")
+
+
+def api_group(resource: Resource) -> str:
+    return split_api_version(resource.api_version)[0]
+
+
+def spec_of(resource: Resource) -> Mapping[str, JSON]:
+    spec = resource.body.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
