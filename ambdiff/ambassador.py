@@ -78,7 +78,9 @@ def expand(owner: RawObject, *, namespace: str, file_lines: Sequence[str] = ()) 
             problems.append(_problem("annotation-yaml", f"document {doc.index + 1} holds a {found}, "
                                      "not a mapping; Emissary skips it", where, line))  # fmt: skip
             continue
-        missing = [f for f in ("apiVersion", "kind", "name") if not isinstance(doc.data.get(f), str)]
+        missing = [
+            f for f in ("apiVersion", "kind", "name") if not isinstance(doc.data.get(f), str)
+        ]
         if missing:
             what = doc.data.get("kind") if isinstance(doc.data.get("kind"), str) else "document"
             problems.append(
@@ -100,7 +102,10 @@ def flatten(doc: Mapping[str, JSON], namespace: str) -> dict[str, JSON]:
     return {
         "apiVersion": normalize_api_version(str(doc["apiVersion"])),
         "kind": doc["kind"],
-        "metadata": {"name": doc["name"], "namespace": ns if isinstance(ns, str) and ns else namespace},
+        "metadata": {
+            "name": doc["name"],
+            "namespace": ns if isinstance(ns, str) and ns else namespace,
+        },
         "spec": spec,
     }
 

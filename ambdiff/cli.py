@@ -16,20 +16,10 @@ import click
 
 from ambdiff import __version__
 from ambdiff.errors import AmbdiffError, ConfigError, Exit
-from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_name
-from ambdiff.settings import CONFIG_NAME, FileSettings, check_environment, load_file
+from ambdiff.options import Common, resolve
+from ambdiff.settings import CONFIG_NAME
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-SHARED_OPTIONS = (
-    "repo", "rev", "kubeconfig", "context", "namespace", "live_file", "output", "color",
-    "config", "verbose",
-)  # fmt: skip
-COMMAND_OPTIONS = (
-    "server_side", "show_secrets", "inventory", "yes", "dry_run", "prune", "strict",
-    "force_conflicts", "plan_out", "live", "interval", "branch", "sync", "metrics_port",
-    "log_format", "prune_namespaces",
-)  # fmt: skip
 
 
 @dataclass
@@ -76,68 +66,11 @@ def shared_options(func: F) -> F:
     return func
 
 
-@dataclass(frozen=True)
-class Common:
-    """The shared options, resolved: flag > environment > settings file > default."""
-
-    repo_root: Path
-    paths: tuple[str, ...]  # relative to repo_root
-    rev: str | None
-    kubeconfig: str | None
-    context: str | None
-    namespace: str | None
-    live_file: Path | None
-    output: str
-    color: str
-    verbose: int
-    settings: FileSettings
-
-    def source(self) -> WorkTree | GitRevision:
-        return GitRevision(self.repo_root, self.rev) if self.rev else WorkTree(self.repo_root)
-
-    @property
-    def inventory(self) -> str:
-        return self.settings.inventory or repo_name(self.repo_root)
-
-
 def resolve_common(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) -> Common:
-    check_environment([*SHARED_OPTIONS, *COMMAND_OPTIONS])
+    """Resolve the shared options (see ambdiff.options) and set up logging for -v."""
     _state.verbose = kw.get("verbose") or 0
     _configure_logging(_state.verbose)
-    cwd = Path.cwd()
-    repo = kw.get("repo")
-    if repo is not None and not repo.is_dir():
-        raise ConfigError(f"--repo {repo}: no such directory.")
-    root = find_repo_root(repo or cwd) or (repo or cwd).resolve()
-    config_path = kw.get("config")
-    settings = load_file(config_path or root / CONFIG_NAME, explicit=config_path is not None)
-    base = cwd if repo is None else repo
-    rel_paths = tuple(_repo_relative(p, base, root) for p in paths) or settings.paths
-    output = kw.get("output") or settings.output or default_output
-    return Common(
-        repo_root=root,
-        paths=rel_paths,
-        rev=kw.get("rev"),
-        kubeconfig=kw.get("kubeconfig") or settings.kubeconfig,
-        context=kw.get("context") or settings.context,
-        namespace=kw.get("namespace") or settings.namespace,
-        live_file=kw.get("live_file"),
-        output=output,
-        color=kw.get("color") or settings.color or "auto",
-        verbose=_state.verbose,
-        settings=settings,
-    )
-
-
-def _repo_relative(path: str, base: Path, root: Path) -> str:
-    """PATH arguments are typed relative to where the user stands (or --repo)."""
-    absolute = (base / path).resolve()
-    try:
-        return absolute.relative_to(root).as_posix() or "."
-    except ValueError as e:
-        raise ConfigError(
-            f"{path}: outside the repository {root}.", hint="Name paths inside --repo."
-        ) from e
+    return resolve(paths, kw, default_output=default_output)
 
 
 def _configure_logging(verbose: int) -> None:
@@ -172,11 +105,19 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @shared_options
-@click.option("--server-side", is_flag=True, envvar=_env("server_side"),
-              help="Compare live with a server-side-apply dry run of each object: exact for "
-                   "defaults, webhooks and conversion (needs patch permission).")
-@click.option("--show-secrets", is_flag=True, envvar=_env("show_secrets"),
-              help="Show Secret values instead of ***. Never use this in CI logs.")
+@click.option(
+    "--server-side",
+    is_flag=True,
+    envvar=_env("server_side"),
+    help="Compare live with a server-side-apply dry run of each object: exact for "
+    "defaults, webhooks and conversion (needs patch permission).",
+)
+@click.option(
+    "--show-secrets",
+    is_flag=True,
+    envvar=_env("show_secrets"),
+    help="Show Secret values instead of ***. Never use this in CI logs.",
+)
 @click.option("--inventory", envvar=_env("inventory"),
               help="Inventory name whose live objects missing from git are reported as removed. "
                    "Default: the repository's name.")  # fmt: skip

@@ -44,9 +44,7 @@ def build_report(
         if _ignored_pointers(oid, options.ignore) is None:
             continue
         _, masked_live = _bodies(oid, None, normalize(oid, resource.body), options)
-        diffs.append(
-            ObjectDiff(oid, resource.api_version, Status.REMOVED, None, live=masked_live)
-        )
+        diffs.append(ObjectDiff(oid, resource.api_version, Status.REMOVED, None, live=masked_live))
     return DiffReport(tuple(diffs))
 
 
@@ -72,7 +70,9 @@ def _diff_one(
     want = normalize(oid, resource.body, pointers)
     if current is None:
         masked_want, _ = _bodies(oid, want, None, options)
-        return ObjectDiff(oid, resource.api_version, Status.ADDED, resource.origin, desired=masked_want)
+        return ObjectDiff(
+            oid, resource.api_version, Status.ADDED, resource.origin, desired=masked_want
+        )
     have = normalize(oid, current.body, pointers)
     if dry_run is not None and oid in dry_run:
         want = normalize(oid, dry_run[oid], pointers)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,7 +24,9 @@ from ambdiff.yamlio import YamlSyntaxError, load_documents
 Path = tuple[Segment, ...]
 
 
-def compare(desired: Mapping[str, JSON], live: Mapping[str, JSON], *, symmetric: bool) -> list[Change]:
+def compare(
+    desired: Mapping[str, JSON], live: Mapping[str, JSON], *, symmetric: bool
+) -> list[Change]:
     """Changes that turn `live` into `desired`. With `symmetric`, fields only live are
     removals too (used to compare live with a server-side dry-run result)."""
     changes: list[Change] = []
@@ -55,14 +57,16 @@ def _walk(path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool
         out.append(Change(Op.CHANGE, path, old=have, new=want))
 
 
-def _walk_list(path: Path, want: list[JSON], have: list[JSON], out: list[Change], symmetric: bool) -> None:
+def _walk_list(
+    path: Path, want: list[JSON], have: list[JSON], out: list[Change], symmetric: bool
+) -> None:
     field = path[-1] if path and isinstance(path[-1], str) else None
     key = merge_key(field, want, have)
     if key is None:
         if len(want) != len(have):
             out.append(Change(Op.CHANGE, path, old=have, new=want))
             return
-        for index, (w, h) in enumerate(zip(want, have)):
+        for index, (w, h) in enumerate(zip(want, have, strict=True)):
             _walk((*path, index), w, h, out, symmetric)
         return
     live_items = {json.dumps(item[key]): item for item in have}
@@ -105,7 +109,9 @@ def annotation_documents(text: str) -> dict[tuple[str, str], JSON] | None:
         api_version = doc.data.get("apiVersion")
         if isinstance(api_version, str) and api_version.startswith("ambassador/"):
             # Emissary reads `ambassador/vN` as `getambassador.io/vN`.
-            doc = replace(doc, data={**doc.data, "apiVersion": "getambassador.io/" + api_version[11:]})
+            doc = replace(
+                doc, data={**doc.data, "apiVersion": "getambassador.io/" + api_version[11:]}
+            )
         out[(str(doc.data.get("kind", "")), str(doc.data.get("name", "")))] = doc.data
     return out
 
@@ -134,8 +140,12 @@ def _compare_annotation(path: Path, want: JSON, have: JSON, out: list[Change]) -
 
 # ---- equality by meaning -------------------------------------------------------------
 
-_QUANTITY_CONTEXT = frozenset({"limits", "requests", "hard", "capacity", "overhead", "sizeLimit", "storage"})
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_QUANTITY_CONTEXT = frozenset(
+    {"limits", "requests", "hard", "capacity", "overhead", "sizeLimit", "storage"}
+)
+_QUANTITY = re.compile(
+    r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
+)
 _SUFFIX = {
     "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
     "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
@@ -178,7 +188,9 @@ def same_meaning(want: JSON, have: JSON, path: Path = ()) -> bool:
 
 
 def owned_removals(
-    desired: Mapping[str, JSON], live: Mapping[str, JSON], managed_fields: Sequence[Any],
+    desired: Mapping[str, JSON],
+    live: Mapping[str, JSON],
+    managed_fields: Sequence[Any],
     manager: str = FIELD_MANAGER,
 ) -> list[Change]:
     """Fields that `manager` applied (per managedFields) and git no longer sets: what the
@@ -197,7 +209,9 @@ def owned_removals(
     return changes
 
 
-def _owned_missing(fields: Mapping[str, Any], path: Path, want: JSON, have: JSON) -> Iterator[tuple[Path, JSON]]:
+def _owned_missing(
+    fields: Mapping[str, Any], path: Path, want: JSON, have: JSON
+) -> Iterator[tuple[Path, JSON]]:
     """Walk a fieldsV1 tree alongside the live and desired objects; yield the first owned
     level that live has and git lacks."""
     for raw, children in fields.items():
@@ -269,7 +283,10 @@ def project(live: JSON, desired: JSON, path: Path = ()) -> JSON:
         if key is None:
             if len(live) != len(desired):
                 return live
-            return [project(h, w, (*path, i)) for i, (h, w) in enumerate(zip(live, desired))]
+            return [
+                project(h, w, (*path, i))
+                for i, (h, w) in enumerate(zip(live, desired, strict=True))
+            ]
         by_key = {json.dumps(item[key]): item for item in live}
         return [
             project(by_key[json.dumps(w[key])], w, (*path, ListKey(((key, w[key]),))))
@@ -301,9 +318,9 @@ def graft(target: dict[str, JSON], source: Mapping[str, JSON], path: Path) -> No
                 return
             existing = _lookup(node, segment)
             if existing is MISSING:
-                existing = {} if isinstance(value, Mapping) else []
-                if isinstance(value, Mapping) and isinstance(segment, ListKey):
-                    existing.update(dict(segment.keys))
+                existing = dict(segment.keys) if isinstance(segment, ListKey) else {}
+                if not isinstance(value, Mapping):
+                    existing = []
                 node.append(existing)
             node = existing
         src = value

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import git
 
@@ -109,9 +110,10 @@ class GitRevision:
         return str(self.commit.hexsha)
 
     def files(self, paths: Sequence[str]) -> Iterator[SourceFile]:
-        tree = self.commit.tree
+        tree: Any = self.commit.tree
         for wanted in paths or ["."]:
             prefix = PurePosixPath(os.path.normpath(wanted)).as_posix()
+            node: Any
             if prefix in (".", ""):
                 node = tree
             else:
@@ -122,8 +124,10 @@ class GitRevision:
                         f"{wanted}: not in {self.description}.",
                         hint="Check the PATH arguments against that revision.",
                     ) from e
-            blobs = [node] if node.type == "blob" else sorted(
-                (b for b in node.traverse() if b.type == "blob"), key=lambda b: b.path
+            blobs = (
+                [node]
+                if node.type == "blob"
+                else sorted((b for b in node.traverse() if b.type == "blob"), key=lambda b: b.path)
             )
             for blob in blobs:
                 rel = PurePosixPath(blob.path)

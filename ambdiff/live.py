@@ -28,13 +28,17 @@ class LiveState(Protocol):
 
     def namespaced(self, group: str, version: str, kind: str) -> bool: ...
 
-    def fetch(self, desired: Sequence[Resource], progress: Progress | None = None) -> dict[ObjectId, Resource]: ...
+    def fetch(
+        self, desired: Sequence[Resource], progress: Progress | None = None
+    ) -> dict[ObjectId, Resource]: ...
 
 
 def _identity(body: Mapping[str, JSON], namespaced: bool) -> ObjectId:
     group, _ = split_api_version(body["apiVersion"])
     meta = body["metadata"]
-    return ObjectId(group, body["kind"], meta.get("namespace", "") if namespaced else "", meta["name"])
+    return ObjectId(
+        group, body["kind"], meta.get("namespace", "") if namespaced else "", meta["name"]
+    )
 
 
 class ClusterState:
@@ -65,7 +69,9 @@ class ClusterState:
             hint=hint,
         )
 
-    def fetch(self, desired: Sequence[Resource], progress: Progress | None = None) -> dict[ObjectId, Resource]:
+    def fetch(
+        self, desired: Sequence[Resource], progress: Progress | None = None
+    ) -> dict[ObjectId, Resource]:
         """Live objects of the types and namespaces git names, keyed by identity. A type
         whose CRD is not installed yet has no live objects."""
         lists: dict[tuple[ApiResource, str | None], None] = {}
@@ -79,7 +85,9 @@ class ClusterState:
         by_version: dict[tuple[str, ObjectId], Resource] = {}
         done = 0
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
-            for (res, _), items in zip(jobs, pool.map(lambda job: self.cluster.list(*job), jobs)):
+            for (res, _), items in zip(
+                jobs, pool.map(lambda job: self.cluster.list(*job), jobs), strict=True
+            ):
                 for body in items:
                     oid = _identity(body, res.namespaced)
                     by_version[(res.api_version, oid)] = Resource(oid, res.api_version, body)
@@ -132,7 +140,9 @@ class FileState:
             return self._dumped_scopes[(group, kind)]
         return offline_namespaced(group, kind, self._crds)
 
-    def fetch(self, desired: Sequence[Resource], progress: Progress | None = None) -> dict[ObjectId, Resource]:
+    def fetch(
+        self, desired: Sequence[Resource], progress: Progress | None = None
+    ) -> dict[ObjectId, Resource]:
         wanted = _types_and_namespaces(desired)
         return {
             oid: r for oid, r in self._objects.items()

@@ -76,7 +76,8 @@ def parse_file(file: SourceFile, on_problem: OnProblem = _raise) -> list[RawObje
         else:
             lines = doc.item_lines or (doc.line,) * len(items)
             candidates = [
-                (item, Origin(file.path, line, doc.index)) for item, line in zip(items, lines)
+                (item, Origin(file.path, line, doc.index))
+                for item, line in zip(items, lines, strict=False)
             ]
         for body, where in candidates:
             problem = _essentials(body, where)
@@ -88,9 +89,12 @@ def parse_file(file: SourceFile, on_problem: OnProblem = _raise) -> list[RawObje
 
 
 def _list_items(data: JSON) -> list[JSON] | None:
-    if isinstance(data, Mapping) and isinstance(data.get("kind"), str):
-        if data["kind"].endswith("List") and isinstance(data.get("items"), list):
-            return list(data["items"])
+    if (
+        isinstance(data, Mapping)
+        and str(data.get("kind", "")).endswith("List")
+        and isinstance(data.get("items"), list)
+    ):
+        return list(data["items"])
     return None
 
 

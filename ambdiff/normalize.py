@@ -23,7 +23,9 @@ _SERVER_METADATA = (
 )  # fmt: skip
 
 
-def normalize(oid: ObjectId, body: Mapping[str, JSON], ignore: Sequence[str] = ()) -> dict[str, JSON]:
+def normalize(
+    oid: ObjectId, body: Mapping[str, JSON], ignore: Sequence[str] = ()
+) -> dict[str, JSON]:
     """A deep copy of `body` without what the server owns, ambdiff's own ownership labels,
     and the fields the user's ignore rules name (JSON pointers; `*` matches any key or item).
     Secret `stringData` is folded into base64 `data`, as the API server stores it."""

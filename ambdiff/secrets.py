@@ -29,7 +29,7 @@ def mask_change(change: Change) -> Change:
 
 def _masked(value: JSON) -> JSON:
     if isinstance(value, Mapping):
-        return {key: MASK for key in value}
+        return dict.fromkeys(value, MASK)
     return MASK
 
 

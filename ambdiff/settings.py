@@ -129,22 +129,26 @@ def load_file(path: Path, *, explicit: bool) -> FileSettings:
 
 def _ignore_rule(raw: Any, where: str) -> IgnoreRule:
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: an ignore rule must be a mapping (group/kind/namespace/name/paths).")
+        raise ConfigError(
+            f"{where}: an ignore rule must be a mapping (group/kind/namespace/name/paths)."
+        )
     for key in raw:
         if key not in _IGNORE_KEYS:
             raise _unknown(str(key), sorted(_IGNORE_KEYS), where)
     paths = raw.get("paths") or []
-    if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
-        raise ConfigError(
-            f"{where}: paths must be a list of JSON pointers such as /spec/replicas."
-        )
+    if not isinstance(paths, list) or not all(
+        isinstance(p, str) and p.startswith("/") for p in paths
+    ):
+        raise ConfigError(f"{where}: paths must be a list of JSON pointers such as /spec/replicas.")
     return IgnoreRule(
         **{k: str(raw[k]) for k in ("group", "kind", "namespace", "name") if k in raw},
         paths=tuple(paths),
     )
 
 
-def check_environment(known_options: Sequence[str], environ: Mapping[str, str] = os.environ) -> None:
+def check_environment(
+    known_options: Sequence[str], environ: Mapping[str, str] = os.environ
+) -> None:
     """Reject AMBDIFF_* variables that name no option."""
     known = {f"AMBDIFF_{o.upper().replace('-', '_')}" for o in known_options}
     for name in environ:

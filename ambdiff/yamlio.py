@@ -46,7 +46,7 @@ class YamlSyntaxError(ManifestError):
         self.problem = message
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """Safe loader that rejects duplicate keys (the API server would keep only one of them)
     and keeps timestamps as strings, as Kubernetes' own YAML decoding does."""
 
@@ -68,7 +68,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         return super().construct_mapping(node, deep=deep)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _BaseLoader.construct_yaml_str)
+def _timestamp_as_text(loader: Any, node: Any) -> str:
+    return str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def load_documents(text: str, file: str) -> list[Document]:
@@ -80,6 +84,8 @@ def load_documents(text: str, file: str) -> list[Document]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                break
             data = loader.construct_document(node)
             if data is not None:
                 docs.append(Document(index, node.start_mark.line + 1, data, _item_lines(node)))

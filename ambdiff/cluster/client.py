@@ -61,14 +61,18 @@ class Cluster:
     def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Cluster:
         where = kubeconfig or "the default kubeconfig ($KUBECONFIG or ~/.kube/config)"
         try:
-            contexts, current = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
+            contexts, current = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig
+            )
         except (ConfigException, OSError) as e:
             raise ClusterError(
                 f"cannot read {where}: {_first_line(e)}.",
                 hint="Pass --kubeconfig, set KUBECONFIG, or use --live-file to work offline.",
             ) from e
         names = [c["name"] for c in contexts or ()]
-        chosen = next((c for c in contexts or () if c["name"] == context), None) if context else current
+        chosen = (
+            next((c for c in contexts or () if c["name"] == context), None) if context else current
+        )
         if chosen is None:
             raise ClusterError(
                 f"context {context!r} is not in {where}.",
@@ -76,7 +80,7 @@ class Cluster:
             )
         configuration = kubernetes.client.Configuration()
         try:
-            kubernetes.config.load_kube_config(
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=chosen["name"],
                 client_configuration=configuration, persist_config=False,
             )  # fmt: skip
@@ -91,7 +95,9 @@ class Cluster:
             respect_retry_after_header=True, raise_on_status=False,
         )  # fmt: skip
         namespace = (chosen.get("context") or {}).get("namespace") or "default"
-        return cls(kubernetes.client.ApiClient(configuration), context=chosen["name"], namespace=namespace)
+        return cls(
+            kubernetes.client.ApiClient(configuration), context=chosen["name"], namespace=namespace
+        )
 
     # ---- raw requests -----------------------------------------------------------------
 
@@ -181,7 +187,9 @@ class Cluster:
 
     # ---- reads and writes -------------------------------------------------------------
 
-    def list(self, res: ApiResource, namespace: str | None, label_selector: str = "") -> list[dict[str, Any]]:
+    def list(
+        self, res: ApiResource, namespace: str | None, label_selector: str = ""
+    ) -> list[dict[str, Any]]:
         """Every object of one type in one namespace (or cluster-wide), page by page.
         List items carry no apiVersion/kind; they are filled in here."""
         items: list[dict[str, Any]] = []
@@ -226,7 +234,9 @@ class Cluster:
             what=f"{'dry-run ' if dry_run else ''}apply {res.kind} {meta['name']}",
         )  # fmt: skip
 
-    def delete(self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False) -> None:
+    def delete(
+        self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False
+    ) -> None:
         query = {"dryRun": "All"} if dry_run else {}
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         try:
@@ -244,7 +254,9 @@ class Cluster:
 # ---- error translation -----------------------------------------------------------------
 
 
-def _translate(status: int, reason: str, data: bytes | str | None, what: str, context: str) -> ClusterError:
+def _translate(
+    status: int, reason: str, data: bytes | str | None, what: str, context: str
+) -> ClusterError:
     answer = _decode(data)
     message = str(answer.get("message") or reason or "no reason given").rstrip(".")
     error: ClusterError
@@ -255,7 +267,9 @@ def _translate(status: int, reason: str, data: bytes | str | None, what: str, co
             "resources, or use another --context.",
         )
     elif status == 409 and "conflict" in message.lower():
-        error = ConflictError(f"{what}: {message}.", hint="Use --force-conflicts to take these fields over.")
+        error = ConflictError(
+            f"{what}: {message}.", hint="Use --force-conflicts to take these fields over."
+        )
     else:
         error = ClusterError(f"{what} failed (HTTP {status}): {message}.")
     error.status = status
@@ -274,7 +288,12 @@ def _decode(data: bytes | str | None) -> dict[str, Any]:
 def _reason(e: BaseException) -> str:
     reason = getattr(e, "reason", None) or e
     text = str(reason)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "certificate verify failed"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "timed out",
+        "certificate verify failed",
+    ):
         if marker in text:
             return marker.lower()
     return _first_line(reason)

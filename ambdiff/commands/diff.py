@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 from ambdiff import manifests
 from ambdiff.cluster import Cluster
@@ -14,15 +13,15 @@ from ambdiff.errors import ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
 from ambdiff.model import JSON, ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, as_applied
+from ambdiff.options import Common
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.diff import render
 from ambdiff.render.progress import progress
 
-if TYPE_CHECKING:
-    from ambdiff.cli import Common
 
-
-def load_desired(common: Common, state: LiveState | None = None) -> tuple[list[manifests.RawObject], LiveState]:
+def load_desired(
+    common: Common, state: LiveState | None = None
+) -> tuple[list[manifests.RawObject], LiveState]:
     """Read the manifests and open the live side (a cluster, or --live-file)."""
     source = common.source()
     raw = manifests.read(source, common.paths)
@@ -52,7 +51,9 @@ def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Res
     """The desired objects and the live objects of the types and namespaces they name."""
     raw, state = load_desired(common)
     desired = manifests.identify(
-        raw, namespaced=state.namespaced, default_namespace=common.namespace or state.default_namespace
+        raw,
+        namespaced=state.namespaced,
+        default_namespace=common.namespace or state.default_namespace,
     )
     return desired, state.fetch(desired)
 
@@ -63,12 +64,16 @@ def run(
 ) -> int:  # fmt: skip
     consoles = consoles or make_consoles(common.color)
     if common.output == "github":
-        raise ConfigError("-o github is for `ambdiff check`; diff offers human, diff, markdown, json.")
+        raise ConfigError(
+            "-o github is for `ambdiff check`; diff offers human, diff, markdown, json."
+        )
     if server_side and common.live_file is not None:
         raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
     raw, state = load_desired(common)
     desired = manifests.identify(
-        raw, namespaced=state.namespaced, default_namespace=common.namespace or state.default_namespace
+        raw,
+        namespaced=state.namespaced,
+        default_namespace=common.namespace or state.default_namespace,
     )
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update)
@@ -77,7 +82,9 @@ def run(
         assert isinstance(state, ClusterState)
         with progress(consoles, "Server-side dry run") as update:
             dry_run = server_side_results(state, desired, inventory, update)
-    options = CompareOptions(inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets)
+    options = CompareOptions(
+        inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets
+    )
     report = build_report(desired, live, options, dry_run)
     where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
     render(report, common.output, consoles, where=where, verbose=common.verbose)
@@ -99,7 +106,9 @@ def server_side_results(
 
     results: dict[ObjectId, Mapping[str, JSON]] = {}
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
-        for done, ((resource, _), answer) in enumerate(zip(jobs, pool.map(one, jobs)), 1):
+        for done, ((resource, _), answer) in enumerate(
+            zip(jobs, pool.map(one, jobs), strict=True), 1
+        ):
             results[resource.id] = answer
             if callable(update):
                 update(done, len(jobs))

@@ -22,7 +22,9 @@ class Consoles:
         return bool(isatty and isatty())
 
 
-def make_consoles(color: str = "auto", out: IO[str] | None = None, err: IO[str] | None = None) -> Consoles:
+def make_consoles(
+    color: str = "auto", out: IO[str] | None = None, err: IO[str] | None = None
+) -> Consoles:
     """`color`: auto (terminal; NO_COLOR / FORCE_COLOR honoured by rich), always, never."""
     return Consoles(_console(color, out or sys.stdout), _console(color, err or sys.stderr))
 

@@ -15,7 +15,12 @@ from ambdiff.render.console import Consoles
 from ambdiff.yamlio import dump
 
 _SIGIL = {Status.ADDED: "+", Status.CHANGED: "~", Status.REMOVED: "-", Status.UNCHANGED: "="}
-_STYLE = {Status.ADDED: "green", Status.CHANGED: "yellow", Status.REMOVED: "red", Status.UNCHANGED: "dim"}
+_STYLE = {
+    Status.ADDED: "green",
+    Status.CHANGED: "yellow",
+    Status.REMOVED: "red",
+    Status.UNCHANGED: "dim",
+}
 _OP_STYLE = {Op.ADD: "green", Op.CHANGE: "yellow", Op.REMOVE: "red"}
 _NOTE = {
     Status.ADDED: "not in the cluster",
@@ -25,7 +30,9 @@ _SIGIL_OP = {Op.ADD: "+", Op.CHANGE: "~", Op.REMOVE: "-"}
 MAX_VALUE = 120
 
 
-def render(report: DiffReport, fmt: str, consoles: Consoles, *, where: str, verbose: int = 0) -> None:
+def render(
+    report: DiffReport, fmt: str, consoles: Consoles, *, where: str, verbose: int = 0
+) -> None:
     if fmt == "json":
         consoles.out.file.write(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n")
     elif fmt == "markdown":

@@ -1,0 +1,85 @@
+"""The shared options, resolved: command-line flag > AMBDIFF_* environment > `.ambdiff.yaml`
+> default. Plain data: the commands read it; only the CLI builds it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ambdiff.errors import ConfigError
+from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_name
+from ambdiff.settings import CONFIG_NAME, FileSettings, check_environment, load_file
+
+SHARED_OPTIONS = (
+    "repo", "rev", "kubeconfig", "context", "namespace", "live_file", "output", "color",
+    "config", "verbose",
+)  # fmt: skip
+COMMAND_OPTIONS = (
+    "server_side", "show_secrets", "inventory", "yes", "dry_run", "prune", "strict",
+    "force_conflicts", "plan_out", "live", "interval", "branch", "sync", "metrics_port",
+    "log_format", "prune_namespaces",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Common:
+    """The shared options, resolved: flag > environment > settings file > default."""
+
+    repo_root: Path
+    paths: tuple[str, ...]  # relative to repo_root
+    rev: str | None
+    kubeconfig: str | None
+    context: str | None
+    namespace: str | None
+    live_file: Path | None
+    output: str
+    color: str
+    verbose: int
+    settings: FileSettings
+
+    def source(self) -> WorkTree | GitRevision:
+        return GitRevision(self.repo_root, self.rev) if self.rev else WorkTree(self.repo_root)
+
+    @property
+    def inventory(self) -> str:
+        return self.settings.inventory or repo_name(self.repo_root)
+
+
+def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) -> Common:
+    check_environment([*SHARED_OPTIONS, *COMMAND_OPTIONS])
+    cwd = Path.cwd()
+    repo = kw.get("repo")
+    if repo is not None and not repo.is_dir():
+        raise ConfigError(f"--repo {repo}: no such directory.")
+    root = find_repo_root(repo or cwd) or (repo or cwd).resolve()
+    config_path = kw.get("config")
+    settings = load_file(config_path or root / CONFIG_NAME, explicit=config_path is not None)
+    base = cwd if repo is None else repo
+    rel_paths = tuple(_repo_relative(p, base, root) for p in paths) or settings.paths
+    output = kw.get("output") or settings.output or default_output
+    return Common(
+        repo_root=root,
+        paths=rel_paths,
+        rev=kw.get("rev"),
+        kubeconfig=kw.get("kubeconfig") or settings.kubeconfig,
+        context=kw.get("context") or settings.context,
+        namespace=kw.get("namespace") or settings.namespace,
+        live_file=kw.get("live_file"),
+        output=output,
+        color=kw.get("color") or settings.color or "auto",
+        verbose=kw.get("verbose") or 0,
+        settings=settings,
+    )
+
+
+def _repo_relative(path: str, base: Path, root: Path) -> str:
+    """PATH arguments are typed relative to where the user stands (or --repo)."""
+    absolute = (base / path).resolve()
+    try:
+        return absolute.relative_to(root).as_posix() or "."
+    except ValueError as e:
+        raise ConfigError(
+            f"{path}: outside the repository {root}.", hint="Name paths inside --repo."
+        ) from e
