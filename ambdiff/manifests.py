@@ -23,11 +23,16 @@ class ManifestProblem(ManifestError):
     """A manifest that breaks a rule; `check` reports these as findings, other commands
     stop on the first one."""
 
-    def __init__(self, rule: str, message: str, *, file: str, line: int, hint: str = "") -> None:
-        super().__init__(f"{file}:{line}: {message}", hint=hint)
+    def __init__(
+        self, rule: str, message: str, *, file: str, line: int, column: int | None = None,
+        hint: str = "",
+    ) -> None:  # fmt: skip
+        where = f"{file}:{line}" + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message.rstrip('.')}.", hint=hint)
         self.rule = rule
         self.file = file
         self.line = line
+        self.column = column
         self.problem = message
 
 
@@ -62,7 +67,7 @@ def parse_file(file: SourceFile, on_problem: OnProblem = _raise) -> list[RawObje
     except YamlSyntaxError as e:
         on_problem(
             ManifestProblem(
-                "yaml-syntax", f"{e.problem} (column {e.column})", file=e.file, line=e.line,
+                "yaml-syntax", e.problem, file=e.file, line=e.line, column=e.column,
                 hint="Fix the YAML and run again.",
             )
         )  # fmt: skip
