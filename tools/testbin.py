@@ -11,7 +11,7 @@ keyed by version.
     python3 tools/testbin.py gen-go-mod # regenerate tools/kube-apiserver/go.mod replaces
 
 Lookup order (first hit wins): TEST_ASSET_KUBE_APISERVER + TEST_ASSET_ETCD, KUBEBUILDER_ASSETS,
-the cache (AMBDIFF_TESTBIN_DIR, default ~/.cache/ambdiff/testbin/<versions>).
+the cache (TESTBIN_DIR, default ~/.cache/ambdiff/testbin/<versions>).
 Standard library only: nox and .ci/run call it before any virtualenv exists.
 """
 
@@ -48,7 +48,7 @@ class Assets:
 
 
 def cache_dir() -> Path:
-    override = os.environ.get("AMBDIFF_TESTBIN_DIR")
+    override = os.environ.get("TESTBIN_DIR")
     if override:
         return Path(override)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")

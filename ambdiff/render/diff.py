@@ -157,6 +157,13 @@ def unified(report: DiffReport, consoles: Consoles) -> None:
 # ---- markdown --------------------------------------------------------------------------
 
 
+def _markdown_lines(c: Change) -> str:
+    """GitHub colours `-` and `+` lines in a diff block: a change becomes both."""
+    if c.op is Op.CHANGE and not c.masked:
+        return f"- {c.path_str}: {_value(c.old)}\n+ {c.path_str}: {_value(c.new)}"
+    return change_line(c)
+
+
 def markdown(report: DiffReport, *, where: str) -> str:
     """A pull-request comment: a summary table, then a collapsible diff per object."""
     title = "differs from" if report.differs else "is in sync with"
@@ -173,7 +180,7 @@ def markdown(report: DiffReport, *, where: str) -> str:
         )
     lines.append("")
     for o in changed:
-        body = "\n".join(change_line(c) for c in o.changes) or f"({o.status.value})"
+        body = "\n".join(_markdown_lines(c) for c in o.changes) or f"({o.status.value})"
         lines += [
             f"<details><summary><code>{_SIGIL[o.status]} {o.id}</code></summary>",
             "",
