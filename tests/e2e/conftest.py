@@ -11,12 +11,13 @@ import importlib.util
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import kubernetes
+import kubernetes.dynamic
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,7 @@ if str(ROOT) not in sys.path:
 
 from tests.harness import APIServer, start  # noqa: E402
 
+JsonObject = dict[str, Any]
 SERVER_KEY = pytest.StashKey[APIServer]()
 ENABLE_HINT = (
     "no kube-apiserver/etcd binaries for the e2e tests: run `python3 tools/testbin.py build` "
@@ -96,6 +98,41 @@ def api_client(apiserver: APIServer) -> kubernetes.client.ApiClient:
     return kubernetes.config.new_client_from_config(
         config_file=str(apiserver.kubeconfig), context=apiserver.context
     )
+
+
+@pytest.fixture(scope="session")
+def dynamic_client(
+    api_client: kubernetes.client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> kubernetes.dynamic.DynamicClient:
+    """A dynamic client; its discovery cache goes to a temporary file, not the shared /tmp one."""
+    cache = tmp_path_factory.mktemp("discovery") / "cache.json"
+    return kubernetes.dynamic.DynamicClient(api_client, cache_file=str(cache))
+
+
+@pytest.fixture
+def create(
+    dynamic_client: kubernetes.dynamic.DynamicClient, namespace: str
+) -> Callable[[JsonObject], JsonObject]:
+    """Create an object of any kind in the test's namespace; returns what the server stored."""
+
+    def create(obj: JsonObject) -> JsonObject:
+        resource = dynamic_client.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        return dict(resource.create(body=obj, namespace=namespace).to_dict())
+
+    return create
+
+
+@pytest.fixture
+def read(
+    dynamic_client: kubernetes.dynamic.DynamicClient, namespace: str
+) -> Callable[[str, str, str], JsonObject]:
+    """Read (apiVersion, kind, name) from the test's namespace."""
+
+    def read(api_version: str, kind: str, name: str) -> JsonObject:
+        resource = dynamic_client.resources.get(api_version=api_version, kind=kind)
+        return dict(resource.get(name=name, namespace=namespace).to_dict())
+
+    return read
 
 
 @pytest.fixture

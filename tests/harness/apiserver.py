@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,15 @@ def start(kube_apiserver: Path, etcd: Path, *, timeout: float = 60.0) -> APIServ
     return server
 
 
+def iter_crd_kinds(path: Path) -> Iterator[tuple[str, str, list[str]]]:
+    """(group, kind, served versions) for every CRD in a YAML file."""
+    for doc in yaml.safe_load_all(path.read_text()):
+        if _is_crd(doc):
+            spec = doc["spec"]
+            served = [v["name"] for v in spec["versions"] if v.get("served")]
+            yield spec["group"], spec["names"]["kind"], served
+
+
 class APIServer:
     """Handle on a running etcd + kube-apiserver pair; see `start`."""
 
@@ -79,6 +88,7 @@ class APIServer:
         self._ca = CertificateAuthority()
         self._port = free_port()
         self.url = f"https://127.0.0.1:{self._port}"
+        self._etcd_url = f"http://127.0.0.1:{free_port()}"
         self.ca_path = self._write("pki/ca.crt", self._ca.cert_pem)
         self._admin = self._ca.client("admin", ["system:masters"])
         self.kubeconfig = self._write_kubeconfig("admin", self._admin)
@@ -173,7 +183,6 @@ class APIServer:
         )
 
     def _etcd_argv(self, binary: Path) -> list[str]:
-        self._etcd_url = f"http://127.0.0.1:{free_port()}"
         peer_url = f"http://127.0.0.1:{free_port()}"
         return [
             str(binary),
@@ -200,7 +209,6 @@ class APIServer:
             "--bind-address=127.0.0.1",
             f"--secure-port={self._port}",
             f"--etcd-servers={self._etcd_url}",
-            f"--cert-dir={self.workdir / 'pki'}",
             f"--tls-cert-file={self._write('pki/apiserver.crt', serving.cert_pem)}",
             f"--tls-private-key-file={self._write('pki/apiserver.key', serving.key_pem)}",
             f"--client-ca-file={self.ca_path}",
@@ -389,7 +397,7 @@ def _signal_group(popen: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(popen.pid, sig)
 
 
-def _make_die_with_parent() -> Any:
+def _make_die_with_parent() -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
@@ -423,12 +431,3 @@ def _decode(raw: bytes) -> JsonObject:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def iter_crd_kinds(path: Path) -> Iterator[tuple[str, str, list[str]]]:
-    """(group, kind, served versions) for every CRD in a YAML file."""
-    for doc in yaml.safe_load_all(path.read_text()):
-        if _is_crd(doc):
-            spec = doc["spec"]
-            served = [v["name"] for v in spec["versions"] if v.get("served")]
-            yield spec["group"], spec["names"]["kind"], served
