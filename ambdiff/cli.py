@@ -149,6 +149,87 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
     )
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@shared_options
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    envvar=_env("yes"),
+    help="Write without asking. Required when stdin is not a terminal (CI).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    envvar=_env("dry_run"),
+    help="Plan and preflight (server-side dry run of every action), write nothing.",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    default=None,
+    envvar=_env("prune"),
+    help="Delete live objects of this inventory that git no longer has. Nothing "
+    "outside the inventory is ever deleted.",
+)
+@click.option(
+    "--prune-namespaces-and-crds",
+    "prune_cascading",
+    is_flag=True,
+    envvar=_env("prune_namespaces_and_crds"),
+    help="With --prune, also delete Namespaces and CRDs (which deletes everything inside them).",
+)
+@click.option(
+    "--force-conflicts",
+    is_flag=True,
+    envvar=_env("force_conflicts"),
+    help="Take over fields that another field manager owns (otherwise a conflict "
+    "stops the sync before anything is written).",
+)
+@click.option(
+    "--plan-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=_env("plan_out"),
+    help="Write the plan as JSON to this file.",
+)
+@click.option("--inventory", envvar=_env("inventory"),
+              help="Inventory name for ownership labels and prune. Default: the repository's name.")  # fmt: skip
+def sync(paths: tuple[str, ...], **kw: Any) -> None:
+    """Apply git to the cluster: plan, preflight, confirm, apply, prune, report.
+
+    Creates and updates go in dependency order (Namespaces and CRDs first, Mappings last),
+    with server-side apply and field manager `ambdiff`; every applied object is labelled
+    with its inventory. Before anything is written, every action is dry-run on the server:
+    if one fails, nothing is written. A failed write stops the run and reports what was
+    applied, what failed and what was not attempted; running again converges.
+
+    \b
+    Examples:
+      ambdiff sync --dry-run k8s/             plan and preflight only
+      ambdiff sync --yes k8s/                 in CI, after merge
+      ambdiff sync --yes --prune -o json      also delete what git removed; JSON report
+
+    Exits 0 on success (or a clean --dry-run), 1 when the sync failed part-way, 2 when
+    preflight or the input failed (nothing written), 130 when interrupted.
+    """
+    from ambdiff.commands import sync as command
+
+    common = resolve_common(paths, kw, default_output="human")
+    prune = kw["prune"] if kw["prune"] is not None else common.settings.prune
+    options = command.SyncOptions(
+        inventory=kw.get("inventory") or common.inventory,
+        yes=kw["yes"],
+        dry_run=kw["dry_run"],
+        prune=bool(prune),
+        prune_cascading=kw["prune_cascading"],
+        force_conflicts=kw["force_conflicts"],
+        plan_out=kw.get("plan_out"),
+    )
+    confirm = (lambda q: click.confirm(q, err=True)) if sys.stdin.isatty() else None
+    raise SystemExit(command.run(common, options, confirm=confirm))
+
+
 def _not_yet(name: str, issue: str) -> Callable[..., None]:
     def command(paths: tuple[str, ...] = (), **kw: Any) -> None:
         raise ConfigError(f"`ambdiff {name}` is not implemented yet ({issue}).")
@@ -157,18 +238,88 @@ def _not_yet(name: str, issue: str) -> Callable[..., None]:
 
 
 for _name, _help, _issue in (
-    ("sync", "Apply git to the cluster: plan, preflight, server-side apply, opt-in prune.",
-     "see the sync issue"),
-    ("check", "Validate manifests offline: YAML, schemas, Ambassador routes and references.",
-     "see the check issue"),
-    ("routes", "Show the Ambassador route table, or how a change alters it.",
-     "see the check and routes issue"),
     ("watch", "Keep diffing (and syncing) continually, with Prometheus metrics.",
      "see the watch issue"),
 ):  # fmt: skip
     cli.command(name=_name, help=f"{_help} (Not implemented yet.)")(
         click.argument("paths", nargs=-1)(shared_options(_not_yet(_name, _issue)))
     )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@shared_options
+@click.option(
+    "--strict",
+    is_flag=True,
+    envvar=_env("strict"),
+    help="Fail (exit 1) on warnings too, not only on errors.",
+)
+@click.option("--with-repo", is_flag=True,
+              help="Read the whole repository (or `paths` in .ambdiff.yaml) for cross-file rules, "
+                   "but report only findings in the given PATHs: what a pre-commit hook wants.")  # fmt: skip
+def check(paths: tuple[str, ...], **kw: Any) -> None:
+    """Validate manifests offline: YAML, schemas, Ambassador routes and references.
+
+    PATHs are files or directories (recursive; .yaml, .yml, .json). Default: the whole
+    repository, or `paths` in .ambdiff.yaml. Needs no cluster. Rules can be turned off with
+    `check: {disable: [rule-id]}` in .ambdiff.yaml; docs/check.md lists them all.
+
+    \b
+    Examples:
+      ambdiff check                      the whole repository
+      ambdiff check k8s/ -o github       workflow annotations in GitHub Actions
+      ambdiff check --strict -o json     warnings fail too; JSON for scripts
+
+    Exits 0 when nothing is wrong, 1 on errors (with --strict, on warnings too), 2 when the
+    input cannot be read at all (a missing PATH, a bad flag).
+    """
+    from dataclasses import replace
+
+    from ambdiff.commands import check as command
+
+    common = resolve_common(paths, kw, default_output="human")
+    if not kw.get("output") and common.output not in command.OUTPUTS:
+        common = replace(common, output="human")  # a settings-file default meant for diff
+    raise SystemExit(command.run(common, strict=kw["strict"], with_repo=kw["with_repo"]))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@shared_options
+@click.option(
+    "--live",
+    is_flag=True,
+    envvar=_env("live"),
+    help="Compare the routes in git with the cluster's (or --live-file's).",
+)
+def routes(paths: tuple[str, ...], **kw: Any) -> None:
+    """Show the Ambassador route table, or how a change alters it.
+
+    Lists every Mapping's route as Emissary would build it (method, host, prefix, headers,
+    service, weight, source), in the order Emissary tries the routes.
+
+    With --rev REV, REV is the base: the working tree's routes are compared with REV's and
+    the routes added, removed and re-pointed (other services or weights) are shown. With
+    --live, git is compared with the cluster the same way.
+
+    \b
+    Examples:
+      ambdiff routes                     the route table of the working tree
+      ambdiff routes --rev origin/main   what this branch does to routing
+      ambdiff routes --live -o json      git against the cluster, for scripts
+
+    Exits 0, or with --rev/--live 1 when routes differ; 2 on bad input.
+    """
+    from dataclasses import replace
+
+    from ambdiff.commands import routes as command
+
+    base_rev = kw.pop("rev", None)
+    common = resolve_common(paths, {**kw, "rev": None}, default_output="human")
+    if not kw.get("output") and common.output not in command.OUTPUTS:
+        common = replace(common, output="human")
+    raise SystemExit(command.run(common, base_rev=base_rev, live=kw["live"]))
 
 
 # ---- the one error funnel ------------------------------------------------------------

@@ -235,10 +235,25 @@ class Cluster:
         )  # fmt: skip
 
     def delete(
-        self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False
-    ) -> None:
+        self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False,
+        precondition: Mapping[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Delete one object. With `precondition` (its metadata as last read), the server
+        refuses if the object was replaced or changed since."""
+        # A DELETE body replaces the query's options as a whole: dryRun must be in the body,
+        # or a "dry run" really deletes.
         query = {"dryRun": "All"} if dry_run else {}
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        body: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": "Background",
+        }
+        if dry_run:
+            body["dryRun"] = ["All"]
+        if precondition:
+            body["preconditions"] = {
+                k: precondition[k] for k in ("uid", "resourceVersion") if precondition.get(k)
+            }
         try:
             self.request("DELETE", res.path(namespace, name), query=query, body=body,
                          what=f"delete {res.kind} {name}")  # fmt: skip

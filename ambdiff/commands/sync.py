@@ -1,0 +1,141 @@
+"""`ambdiff sync`: plan → preflight → confirm → apply → prune → report."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ambdiff import manifests
+from ambdiff.commands.diff import load_desired
+from ambdiff.compare import CompareOptions, build_report
+from ambdiff.errors import ConfigError, Exit
+from ambdiff.executor import Executor, State
+from ambdiff.live import ClusterState
+from ambdiff.options import Common
+from ambdiff.plan import Action, build_plan
+from ambdiff.render import sync as render
+from ambdiff.render.console import Consoles, make_consoles
+from ambdiff.render.progress import progress
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    inventory: str
+    yes: bool = False
+    dry_run: bool = False
+    prune: bool = False
+    prune_cascading: bool = False
+    force_conflicts: bool = False
+    plan_out: Path | None = None
+
+
+def run(
+    common: Common,
+    options: SyncOptions,
+    *,
+    consoles: Consoles | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    after_each: Callable[[Action, State], None] | None = None,
+) -> int:
+    """`confirm(question)` asks a person (the CLI passes a terminal prompt, or None when
+    stdin is not a terminal); `after_each` lets tests act between two objects."""
+    consoles = consoles or make_consoles(common.color)
+    as_json = common.output == "json"
+    if common.output not in ("human", "json"):
+        raise ConfigError(f"-o {common.output} is not a sync format; use human or json.")
+    if common.live_file is not None:
+        raise ConfigError("sync writes to a cluster; it cannot be combined with --live-file.")
+    raw, state = load_desired(common)
+    assert isinstance(state, ClusterState)
+    where = state.description
+    desired = manifests.identify(
+        raw,
+        namespaced=state.namespaced,
+        default_namespace=common.namespace or state.default_namespace,
+    )
+    with progress(consoles, "Reading live objects") as update:
+        live = state.fetch(desired, update)
+    diff = build_report(
+        desired, live, CompareOptions(inventory=options.inventory, ignore=common.settings.ignore)
+    )
+    the_plan = build_plan(diff, live, inventory=options.inventory, prune=options.prune,
+                          prune_cascading=options.prune_cascading)  # fmt: skip
+    if options.plan_out is not None:
+        options.plan_out.write_text(json.dumps(the_plan.to_json(), indent=2) + "\n")
+    result: dict[str, Any] = {"plan": the_plan.to_json()}
+    if not as_json:
+        render.plan(the_plan, consoles, where=where)
+    if the_plan.empty:
+        return _finish(result, as_json, consoles, Exit.OK)
+
+    executor = Executor(state.cluster, {r.id: r for r in desired}, live, options.inventory,
+                        force_conflicts=options.force_conflicts)  # fmt: skip
+    with progress(consoles, "Preflight (server-side dry run)") as update:
+        failures = executor.preflight(the_plan, update)
+    result["preflight"] = [{"action": str(f.action), "error": f.message} for f in failures]
+    if failures:
+        if not as_json:
+            render.preflight_failures(failures, consoles)
+        return _finish(result, as_json, consoles, Exit.USAGE)
+    if options.dry_run:
+        if not as_json:
+            consoles.out.print(f"Preflight passed: {len(the_plan.actions)} action(s) would be applied "
+                               "(--dry-run: nothing was written).")  # fmt: skip
+        return _finish(result, as_json, consoles, Exit.OK)
+    if not options.yes:
+        if confirm is None:
+            raise ConfigError(
+                "sync writes to the cluster and stdin is not a terminal to confirm on.",
+                hint="Pass --yes (as CI should), or --dry-run to only check.",
+            )
+        if not confirm(f"Apply these {len(the_plan.actions)} action(s) to {where}?"):
+            consoles.err.print("Nothing was written.")
+            return Exit.INTERRUPTED
+
+    with _stop_on_interrupt() as stop_requested, progress(consoles, "Applying") as update:
+        done = 0
+
+        def each(action: Action, state_: State) -> None:
+            nonlocal done
+            done += 1
+            update(done, len(the_plan.actions))
+            if after_each is not None:
+                after_each(action, state_)
+
+        outcome = executor.apply(the_plan, should_stop=stop_requested, after_each=each)
+    result["report"] = outcome.to_json()
+    if not as_json:
+        render.report(outcome, consoles)
+    code = (
+        Exit.OK if outcome.complete else Exit.INTERRUPTED if outcome.interrupted else Exit.DIFFERENT
+    )
+    return _finish(result, as_json, consoles, code)
+
+
+def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int) -> int:
+    if as_json:
+        consoles.out.file.write(json.dumps(result, indent=2) + "\n")
+    return code
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C (or SIGTERM) during apply finishes the object in flight, then stops."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event.is_set
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: event.set())
+    try:
+        yield event.is_set
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

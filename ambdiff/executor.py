@@ -1,0 +1,201 @@
+"""Carry out a sync plan: preflight (every action as a server-side dry run), then apply in
+order, stopping at the first failed write, and report applied / failed / not attempted."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ambdiff.cluster import ApiResource, Cluster
+from ambdiff.errors import ClusterError, ConflictError
+from ambdiff.live import MAX_CONCURRENT_REQUESTS
+from ambdiff.model import ObjectId, Resource
+from ambdiff.normalize import FIELD_MANAGER, as_applied
+from ambdiff.plan import Action, Plan, Verb, foreign_owner
+
+CRD_WAIT_SECONDS = 60.0
+
+
+class State(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not attempted"
+
+
+@dataclass(frozen=True)
+class Failure:
+    action: Action
+    message: str
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    outcomes: tuple[tuple[Action, State, str], ...]
+    interrupted: bool = False
+
+    def of(self, state: State) -> list[Action]:
+        return [a for a, s, _ in self.outcomes if s is state]
+
+    @property
+    def complete(self) -> bool:
+        return all(s is State.APPLIED for _, s, _ in self.outcomes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "result": "succeeded" if self.complete else "interrupted" if self.interrupted else "failed",
+            "actions": [
+                {"action": a.verb.value, "apiVersion": a.api_version, "kind": a.id.kind,
+                 "namespace": a.id.namespace or None, "name": a.id.name, "state": s.value,
+                 **({"error": m} if m else {})}
+                for a, s, m in self.outcomes
+            ],
+            "summary": {state.value: len(self.of(state)) for state in State},
+        }  # fmt: skip
+
+
+@dataclass
+class Executor:
+    cluster: Cluster
+    desired: Mapping[ObjectId, Resource]
+    live: Mapping[ObjectId, Resource]
+    inventory: str
+    force_conflicts: bool = False
+    manager: str = FIELD_MANAGER
+    _created_crds: set[str] = field(default_factory=set)
+
+    # ---- preflight -------------------------------------------------------------------
+
+    def preflight(
+        self, plan: Plan, progress: Callable[[int, int], None] | None = None
+    ) -> list[Failure]:
+        """Dry-run every action; the failures, one per object. Nothing is written."""
+        failures: list[Failure] = []
+        for action in plan.actions:
+            owner = foreign_owner(self.live.get(action.id), self.inventory)
+            if owner is not None:
+                failures.append(Failure(action, f"it belongs to the inventory {owner!r}; ambdiff "
+                                        "never takes over another inventory's objects"))  # fmt: skip
+        crd_kinds = self._kinds_created_by(plan)
+        jobs = [
+            a for a in plan.actions if (a.api_version.split("/")[0], a.id.kind) not in crd_kinds
+        ]
+
+        def one(action: Action) -> Failure | None:
+            try:
+                self._write(action, dry_run=True)
+            except ClusterError as e:
+                return Failure(action, describe(e))
+            return None
+
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
+            for done, failure in enumerate(pool.map(one, jobs), 1):
+                if failure is not None:
+                    failures.append(failure)
+                if progress:
+                    progress(done, len(jobs))
+        return failures
+
+    def _kinds_created_by(self, plan: Plan) -> set[tuple[str, str]]:
+        """Kinds whose CRD this plan creates: the server cannot dry-run them before."""
+        kinds = set()
+        for action in plan.actions:
+            if action.verb is Verb.CREATE and action.id.kind == "CustomResourceDefinition":
+                spec = self.desired[action.id].body.get("spec", {})
+                kinds.add((spec.get("group", ""), spec.get("names", {}).get("kind", "")))
+        return kinds
+
+    # ---- apply -----------------------------------------------------------------------
+
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        after_each: Callable[[Action, State], None] | None = None,
+    ) -> SyncReport:
+        """Apply in order; stop at the first failure or when `should_stop()` says so (checked
+        between objects, so none is left half-applied)."""
+        outcomes: list[tuple[Action, State, str]] = []
+        stopped = False
+        interrupted = False
+        for action in plan.actions:
+            if stopped or should_stop():
+                interrupted = interrupted or not stopped
+                stopped = True
+                outcomes.append((action, State.NOT_ATTEMPTED, ""))
+                continue
+            try:
+                self._write(action, dry_run=False)
+            except ClusterError as e:
+                outcomes.append((action, State.FAILED, describe(e)))
+                stopped = True
+            else:
+                outcomes.append((action, State.APPLIED, ""))
+            if after_each is not None:
+                after_each(action, outcomes[-1][1])
+        return SyncReport(tuple(outcomes), interrupted=interrupted)
+
+    def _write(self, action: Action, *, dry_run: bool) -> None:
+        res = self._resource(action)
+        if action.verb is Verb.DELETE:
+            current = self.live[action.id]
+            self.cluster.delete(res, action.id.namespace or None, action.id.name, dry_run=dry_run,
+                                precondition=current.body.get("metadata", {}))  # fmt: skip
+            return
+        body = as_applied(action.id, self.desired[action.id].body, self.inventory)
+        self.cluster.apply(
+            res, body, manager=self.manager, dry_run=dry_run, force=self.force_conflicts
+        )
+        if not dry_run and action.id.kind == "CustomResourceDefinition":
+            self._wait_for_crd(body)
+
+    def _resource(self, action: Action) -> ApiResource:
+        res = self.cluster.resource(action.api_version, action.id.kind)
+        if res is None:
+            raise ClusterError(
+                f"the cluster does not serve {action.id.kind} in {action.api_version}.",
+                hint="Is its CustomResourceDefinition installed?",
+            )
+        return res
+
+    def _wait_for_crd(self, crd: Mapping[str, Any]) -> None:
+        """Custom resources of a CRD created in this run are applied only once the API server
+        serves their kind."""
+        spec = crd.get("spec", {})
+        group, kind = spec.get("group", ""), spec.get("names", {}).get("kind", "")
+        versions = [v["name"] for v in spec.get("versions", []) if v.get("served", True)]
+        deadline = time.monotonic() + CRD_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            for version in versions:
+                self.cluster.forget(f"{group}/{version}")
+            if all(self.cluster.resource(f"{group}/{v}", kind) for v in versions):
+                return
+            time.sleep(0.25)
+        raise ClusterError(f"the CRD for {kind}.{group} was created but not served within "
+                           f"{CRD_WAIT_SECONDS:.0f}s.", hint="Check the CRD's status conditions.")  # fmt: skip
+
+
+_CONFLICT = re.compile(r'conflict with "([^"]+)"')
+
+
+def describe(error: ClusterError) -> str:
+    """One line per failure; for apply conflicts, each field with the manager that owns it."""
+    if isinstance(error, ConflictError) and error.details:
+        fields = []
+        for cause in error.details.get("causes") or ():
+            manager = _CONFLICT.search(str(cause.get("message", "")))
+            who = manager.group(1) if manager else "another manager"
+            fields.append(f"{str(cause.get('field', '?')).lstrip('.')} (owned by {who})")
+        if fields:
+            return ("conflict: " + "; ".join(fields) + ". Rerun with --force-conflicts to take "
+                    "these fields over, or drop them from git.")  # fmt: skip
+    return error.message
+
+
+def apply_order(actions: Sequence[Action]) -> list[str]:
+    return [str(a) for a in actions]

@@ -1,0 +1,59 @@
+"""The sync plan, preflight failures and the applied / failed / not-attempted report."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from ambdiff.executor import Failure, State, SyncReport
+from ambdiff.plan import Action, Plan, Verb
+from ambdiff.render.console import Consoles
+from ambdiff.render.diff import change_line
+
+_SIGIL = {Verb.CREATE: ("+", "green"), Verb.UPDATE: ("~", "yellow"), Verb.DELETE: ("-", "red")}
+_STATE = {State.APPLIED: "green", State.FAILED: "bold red", State.NOT_ATTEMPTED: "dim"}
+
+
+def _line(action: Action) -> str:
+    sigil, style = _SIGIL[action.verb]
+    origin = f"  {action.origin}" if action.origin else ""
+    text = f"{sigil} {action.verb.value} {action.id}  ({action.api_version}){origin}"
+    return f"[{style}]{escape(text)}[/]  [dim]{escape(action.reason)}[/]"
+
+
+def plan(p: Plan, consoles: Consoles, *, where: str) -> None:
+    out = consoles.out
+    if p.empty:
+        out.print(f"Nothing to do: git and {escape(where)} agree.")
+    else:
+        c = p.counts()
+        out.print(f"[bold]Plan[/] for {escape(where)}: {c['create']} to create, "
+                  f"{c['update']} to update, {c['delete']} to delete")  # fmt: skip
+        for action in p.actions:
+            out.print(f"  {_line(action)}")
+            for change in action.changes:
+                out.print(f"      {escape(change_line(change))}")
+    for action in p.skipped:
+        out.print(f"  [dim]not deleting {escape(str(action.id))}: {escape(action.reason)}[/]")
+
+
+def preflight_failures(failures: list[Failure], consoles: Consoles) -> None:
+    err = consoles.err
+    err.print(f"[bold red]Preflight failed for {len(failures)} object(s); nothing was written:[/]")
+    for f in failures:
+        origin = f" ({f.action.origin})" if f.action.origin else ""
+        err.print(f"  [red]✗[/] {escape(str(f.action))}{escape(origin)}: {escape(f.message)}")
+
+
+def report(r: SyncReport, consoles: Consoles) -> None:
+    out = consoles.out
+    for action, state, message in r.outcomes:
+        mark = {State.APPLIED: "✓", State.FAILED: "✗", State.NOT_ATTEMPTED: "·"}[state]
+        detail = f": {escape(message)}" if message else ""
+        out.print(f"  [{_STATE[state]}]{mark} {state.value:<13} {escape(str(action))}[/]{detail}")
+    applied, failed, waiting = (len(r.of(s)) for s in State)
+    if r.complete:
+        out.print(f"[bold green]Sync succeeded[/]: {applied} applied.")
+    else:
+        why = "interrupted" if r.interrupted else "failed"
+        out.print(f"[bold red]Sync {why}[/]: {applied} applied, {failed} failed, {waiting} not "
+                  "attempted. Fix the cause and run sync again: it converges.")  # fmt: skip
