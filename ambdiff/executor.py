@@ -66,7 +66,7 @@ class Executor:
     inventory: str
     force_conflicts: bool = False
     manager: str = FIELD_MANAGER
-    _created_crds: set[str] = field(default_factory=set)
+    unchecked: list[Action] = field(default_factory=list)  # not dry-run: see preflight
 
     # ---- preflight -------------------------------------------------------------------
 
@@ -80,10 +80,18 @@ class Executor:
             if owner is not None:
                 failures.append(Failure(action, f"it belongs to the inventory {owner!r}; ambdiff "
                                         "never takes over another inventory's objects"))  # fmt: skip
+        # Objects in a Namespace, or of a CRD, that this plan creates cannot be dry-run
+        # before it exists (the server answers 404): they are checked as they are applied.
         crd_kinds = self._kinds_created_by(plan)
-        jobs = [
-            a for a in plan.actions if (a.api_version.split("/")[0], a.id.kind) not in crd_kinds
-        ]
+        new_namespaces = {
+            a.id.name for a in plan.actions if a.verb is Verb.CREATE and a.id.kind == "Namespace"
+        }
+        jobs: list[Action] = []
+        for a in plan.actions:
+            if (a.id.group, a.id.kind) in crd_kinds or a.id.namespace in new_namespaces:
+                self.unchecked.append(a)
+            else:
+                jobs.append(a)
 
         def one(action: Action) -> Failure | None:
             try:

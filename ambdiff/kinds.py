@@ -110,3 +110,23 @@ def _unique_key(items: Sequence[JSON], key: str) -> bool:
             return False
         seen.add(value)
     return True
+
+
+# Where ambdiff looks for objects of an inventory that git no longer names at all (a last
+# ConfigMap deleted from git): these kinds, plus every kind git names, are listed by label.
+INVENTORY_KINDS: tuple[tuple[str, str], ...] = (
+    ("v1", "Namespace"), ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    ("v1", "ServiceAccount"), ("v1", "Secret"), ("v1", "ConfigMap"), ("v1", "Service"),
+    ("v1", "PersistentVolumeClaim"),
+    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
+    ("batch/v1", "Job"), ("batch/v1", "CronJob"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "NetworkPolicy"),
+    *((f"{AMBASSADOR_GROUP}/v3alpha1", kind) for kind in (
+        "Mapping", "Host", "Listener", "TLSContext", "Module", "AuthService",
+        "RateLimitService", "TCPMapping", "Filter", "FilterPolicy",
+    )),
+)  # fmt: skip

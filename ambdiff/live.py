@@ -3,17 +3,21 @@ and namespace, concurrent and bounded), or read them from a saved dump (`--live-
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ambdiff.cluster import ApiResource, Cluster
-from ambdiff.errors import ClusterError, ManifestError
+from ambdiff.errors import ClusterError, ForbiddenError, ManifestError
 from ambdiff.gitsource import SourceFile
-from ambdiff.kinds import crd_scopes, offline_namespaced
+from ambdiff.kinds import INVENTORY_KINDS, crd_scopes, offline_namespaced
 from ambdiff.manifests import RawObject, parse_file
 from ambdiff.model import JSON, ObjectId, Resource, split_api_version
+from ambdiff.normalize import INVENTORY_LABEL
+
+log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_REQUESTS = 8
 
@@ -29,7 +33,7 @@ class LiveState(Protocol):
     def namespaced(self, group: str, version: str, kind: str) -> bool: ...
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None
+        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = ""
     ) -> dict[ObjectId, Resource]: ...
 
 
@@ -70,27 +74,40 @@ class ClusterState:
         )
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None
+        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = ""
     ) -> dict[ObjectId, Resource]:
-        """Live objects of the types and namespaces git names, keyed by identity. A type
-        whose CRD is not installed yet has no live objects."""
-        lists: dict[tuple[ApiResource, str | None], None] = {}
+        """Live objects of the types and namespaces git names, keyed by identity (a type
+        whose CRD is not installed yet has none); with `inventory`, also the objects carrying
+        its label anywhere, of any kind git names or ambdiff knows (INVENTORY_KINDS), so that
+        one deleted from git is found even when git no longer names its kind or namespace."""
+        lists: dict[tuple[ApiResource, str | None, str], None] = {}
         for r in desired:
             if (r.api_version, r.id.kind) in self._unserved:
                 continue
             res = self.cluster.resource(r.api_version, r.id.kind)
             if res is not None:
-                lists[(res, r.id.namespace or None)] = None
+                lists[(res, r.id.namespace or None, "")] = None
+        if inventory:
+            selector = f"{INVENTORY_LABEL}={inventory}"
+            named = {(r.api_version, r.id.kind) for r in desired}
+            for api_version, kind in [*named, *INVENTORY_KINDS]:
+                res = (
+                    None
+                    if (api_version, kind) in self._unserved
+                    else self.cluster.resource(api_version, kind)
+                )
+                if res is not None:
+                    lists[(res, None, selector)] = None
         jobs = list(lists)
         by_version: dict[tuple[str, ObjectId], Resource] = {}
         done = 0
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
-            for (res, _), items in zip(
-                jobs, pool.map(lambda job: self.cluster.list(*job), jobs), strict=True
-            ):
+            for (res, _, _), items in zip(jobs, pool.map(self._list, jobs), strict=True):
                 for body in items:
                     oid = _identity(body, res.namespaced)
-                    by_version[(res.api_version, oid)] = Resource(oid, res.api_version, body)
+                    by_version.setdefault(
+                        (res.api_version, oid), Resource(oid, res.api_version, body)
+                    )
                 done += 1
                 if progress:
                     progress(done, len(jobs))
@@ -101,6 +118,18 @@ class ClusterState:
             if (r.api_version, r.id) in by_version:
                 found[r.id] = by_version[(r.api_version, r.id)]
         return found
+
+    def _list(self, job: tuple[ApiResource, str | None, str]) -> list[dict[str, Any]]:
+        res, namespace, selector = job
+        try:
+            return self.cluster.list(res, namespace, label_selector=selector)
+        except ForbiddenError:
+            if not selector:
+                raise
+            # Looking for an inventory's strays cluster-wide is a bonus, not a requirement.
+            log.info("cannot list %s cluster-wide; inventory objects of that kind outside the "
+                     "namespaces git names are not looked for", res.plural)  # fmt: skip
+            return []
 
     def resource_for(self, resource: Resource) -> ApiResource:
         res = self.cluster.resource(resource.api_version, resource.id.kind)
@@ -141,12 +170,13 @@ class FileState:
         return offline_namespaced(group, kind, self._crds)
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None
+        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = ""
     ) -> dict[ObjectId, Resource]:
         wanted = _types_and_namespaces(desired)
         return {
             oid: r for oid, r in self._objects.items()
             if (oid.group, oid.kind, oid.namespace) in wanted
+            or (inventory and r.labels.get(INVENTORY_LABEL) == inventory)
         }  # fmt: skip
 
 

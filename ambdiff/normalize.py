@@ -46,6 +46,12 @@ def normalize(
                 meta.pop(key)
     if oid.group == "" and oid.kind == "Secret":
         _fold_string_data(out)
+    if oid.group == "" and oid.kind == "Namespace" and isinstance(meta, dict):
+        # The API server sets this label on every Namespace, recorded under whichever
+        # manager wrote last; it is never git's to set or remove.
+        _drop_key(meta, "labels", "kubernetes.io/metadata.name")
+        if meta.get("labels") == {}:
+            meta.pop("labels")
     for pointer in ignore:
         remove_pointer(out, pointer)
     return out

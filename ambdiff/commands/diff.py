@@ -76,12 +76,14 @@ def run(
         default_namespace=common.namespace or state.default_namespace,
     )
     with progress(consoles, "Reading live objects") as update:
-        live = state.fetch(desired, update)
+        live = state.fetch(desired, update, inventory)
     dry_run = None
     if server_side:
         assert isinstance(state, ClusterState)
         with progress(consoles, "Server-side dry run") as update:
-            dry_run = server_side_results(state, desired, inventory, update)
+            dry_run = server_side_results(
+                state, [r for r in desired if r.id in live], inventory, update
+            )
     options = CompareOptions(
         inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets
     )
@@ -95,7 +97,9 @@ def server_side_results(
     state: ClusterState, desired: Sequence[Resource], inventory: str, update: object = None
 ) -> dict[ObjectId, Mapping[str, JSON]]:
     """The API server's answer to a dry-run apply of each object (concurrently): exact for
-    defaults, mutating webhooks and conversion. Conflicts are forced: this shows the result."""
+    defaults, mutating webhooks and conversion. Conflicts are forced: this shows the result.
+    Pass only objects that exist live: the others are `added` whatever the server says, and
+    their dry run fails when their namespace is also new (HTTP 404)."""
     served = [(r, state.cluster.resource(r.api_version, r.id.kind)) for r in desired]
     jobs = [(r, res) for r, res in served if res is not None]
 

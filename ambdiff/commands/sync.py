@@ -60,7 +60,7 @@ def run(
         default_namespace=common.namespace or state.default_namespace,
     )
     with progress(consoles, "Reading live objects") as update:
-        live = state.fetch(desired, update)
+        live = state.fetch(desired, update, options.inventory)
     diff = build_report(
         desired, live, CompareOptions(inventory=options.inventory, ignore=common.settings.ignore)
     )
@@ -83,6 +83,11 @@ def run(
         if not as_json:
             render.preflight_failures(failures, consoles)
         return _finish(result, as_json, consoles, Exit.USAGE)
+    if executor.unchecked and not as_json:
+        consoles.err.print(
+            f"{len(executor.unchecked)} object(s) in a Namespace or of a CRD that this sync "
+            "creates could not be dry-run in advance; the server checks them as they are applied."
+        )
     if options.dry_run:
         if not as_json:
             consoles.out.print(f"Preflight passed: {len(the_plan.actions)} action(s) would be applied "

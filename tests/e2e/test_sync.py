@@ -1,0 +1,350 @@
+"""`ambdiff sync` against the real API server: plan, preflight, apply, prune, faults."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+
+from ambdiff.cli import main
+from ambdiff.commands import sync as sync_command
+from ambdiff.executor import State
+from ambdiff.options import resolve
+from ambdiff.plan import Action
+from tests.harness import APIServer
+
+
+def manifests(ns: str, *, replicas: int = 2, timeout: int = 3000, extra_mapping: bool = False,
+              with_config: bool = True) -> dict[str, str]:  # fmt: skip
+    files = {
+        "namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n",
+        "app.yaml": f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+""",
+        "routes.yaml": f"""apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  hostname: "*"
+  prefix: /web/
+  service: web.{ns}:80
+  timeout_ms: {timeout}
+""",
+    }
+    if extra_mapping:
+        files["routes.yaml"] += f"""---
+apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: {{name: extra, namespace: {ns}}}
+spec: {{hostname: "*", prefix: /extra/, service: web.{ns}:80}}
+"""
+    if with_config:
+        files["config.yaml"] = (
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\n"
+            "data: {mode: blue}\n"
+        )
+    return files
+
+
+def write(repo: Path, files: dict[str, str]) -> None:
+    for old in repo.glob("*.yaml"):
+        old.unlink()
+    for name, text in files.items():
+        (repo / name).write_text(text)
+
+
+@pytest.fixture
+def ns() -> str:
+    return f"sync-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "gitops"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def inventory(ns: str) -> str:
+    """Each test its own inventory: an inventory spans the cluster, and so would prune
+    another test's objects."""
+    return f"inv-{ns}"
+
+
+@pytest.fixture
+def cli(apiserver: APIServer, repo: Path, capsys: pytest.CaptureFixture[str],
+        inventory: str) -> Callable[..., tuple[int, str, str]]:  # fmt: skip
+    def run(*args: str, kubeconfig: Path | None = None) -> tuple[int, str, str]:
+        code = main([*args, "--repo", str(repo), "--kubeconfig", str(kubeconfig or apiserver.kubeconfig),
+                     "--context", apiserver.context, "--inventory", inventory])  # fmt: skip
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def snapshot(api: kubernetes.client.ApiClient, ns: str) -> dict[str, str]:
+    """(kind/name) -> resourceVersion of everything the tests create in `ns`."""
+    dyn = kubernetes.dynamic.DynamicClient(api)
+    out: dict[str, str] = {}
+    for api_version, kind in [("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ConfigMap"),
+                              ("getambassador.io/v3alpha1", "Mapping")]:  # fmt: skip
+        for item in dyn.resources.get(api_version=api_version, kind=kind).get(namespace=ns).items:
+            out[f"{kind}/{item.metadata.name}"] = item.metadata.resourceVersion
+    return out
+
+
+def test_from_empty_sync_then_diff_is_clean_and_a_second_sync_writes_nothing(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, api_client: Any
+) -> None:
+    write(repo, manifests(ns))
+    code, out, err = cli("sync", "--yes")
+    assert code == 0, err
+    assert "Sync succeeded: 5 applied." in out
+    # Namespace first, Mapping last: the contract's order.
+    order = [line.split()[3] for line in out.splitlines() if "✓ applied" in line]
+    assert order == ["Namespace", "ConfigMap", "Service", "Deployment", "Mapping"]
+    code, out, err = cli("diff")
+    assert code == 0, out + err
+    before = snapshot(api_client, ns)
+    code, out, _ = cli("sync", "--yes")
+    assert code == 0 and "Nothing to do" in out
+    assert snapshot(api_client, ns) == before
+    labels = (
+        kubernetes.client.AppsV1Api(api_client)
+        .read_namespaced_deployment("web", ns)
+        .metadata.labels
+    )
+    assert labels == {
+        "app.kubernetes.io/managed-by": "ambdiff",
+        "ambdiff.io/inventory": f"inv-{ns}",
+    }
+
+
+def test_git_changes_plan_exactly_those_actions(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, tmp_path: Path
+) -> None:
+    write(repo, manifests(ns))
+    assert cli("sync", "--yes")[0] == 0
+    write(repo, manifests(ns, replicas=4, extra_mapping=True, with_config=False))
+    plan_file = tmp_path / "plan.json"
+    code, out, err = cli("sync", "--yes", "--prune", "--plan-out", str(plan_file))
+    assert code == 0, out + err
+    plan = json.loads(plan_file.read_text())
+    assert sorted((a["action"], a["kind"], a["name"]) for a in plan["actions"]) == [
+        ("create", "Mapping", "extra"),
+        ("delete", "ConfigMap", "settings"),
+        ("update", "Deployment", "web"),
+    ]
+    assert [c["path"] for c in plan["actions"][0]["changes"]] == ["spec.replicas"]
+    assert cli("diff")[0] == 0
+
+
+def test_prune_deletes_only_this_inventory(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, api_client: Any
+) -> None:
+    write(repo, manifests(ns))
+    assert cli("sync", "--yes")[0] == 0
+    core = kubernetes.client.CoreV1Api(api_client)
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "handmade"}, "data": {"a": "b"}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "theirs", "labels": {
+        "ambdiff.io/inventory": "another-repo"}}, "data": {"a": "b"}})  # fmt: skip
+    write(repo, manifests(ns, with_config=False))
+    code, out, err = cli("sync", "--yes", "--prune")
+    assert code == 0, out + err
+    names = {cm.metadata.name for cm in core.list_namespaced_config_map(ns).items}
+    assert "settings" not in names
+    assert {"handmade", "theirs"} <= names
+
+
+def test_prune_is_opt_in_and_namespaces_need_their_own_flag(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, api_client: Any
+) -> None:
+    write(repo, manifests(ns))
+    assert cli("sync", "--yes")[0] == 0
+    files = manifests(ns)
+    del files["config.yaml"], files["namespace.yaml"]
+    for name in files:
+        files[name] = files[name].replace(f"namespace: {ns}", f"namespace: {ns}")
+    write(repo, files)
+    code, out, _ = cli("sync", "--yes", "-n", ns)
+    assert code == 0
+    assert f"not deleting ConfigMap {ns}/settings: prune is off" in out
+    code, out, _ = cli("sync", "--yes", "--prune", "-n", ns)
+    assert code == 0
+    assert f"not deleting Namespace {ns}: deleting it deletes everything inside it" in out
+    phase = kubernetes.client.CoreV1Api(api_client).read_namespace(ns).status.phase
+    assert phase == "Active"
+
+
+def test_dry_run_and_preflight_failure_leave_the_cluster_unchanged(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, api_client: Any
+) -> None:
+    write(repo, manifests(ns))
+    assert cli("sync", "--yes")[0] == 0
+    before = snapshot(api_client, ns)
+    # A valid change, a prune (whose dry run must not delete), and a schema error.
+    files = manifests(ns, replicas=5, with_config=False)
+    files["bad.yaml"] = f"""apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: {{name: bad, namespace: {ns}}}
+spec: {{prefix: /bad/, service: web, weight: heavy}}
+"""
+    write(repo, files)
+    code, out, err = cli("sync", "--yes", "--prune")
+    assert code == 2
+    assert "Preflight failed for 1 object(s); nothing was written" in err
+    assert "create Mapping" in err and "bad.yaml:1" in err and "weight" in err
+    assert snapshot(api_client, ns) == before
+    del files["bad.yaml"]
+    write(repo, files)
+    code, out, err = cli("sync", "--dry-run", "--prune")
+    assert code == 0, err
+    assert "Preflight passed: 2 action(s) would be applied" in out
+    assert snapshot(api_client, ns) == before
+
+
+def test_rbac_denial_in_preflight_writes_nothing(
+    cli: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    api_client: Any,
+    apiserver: APIServer,
+) -> None:
+    write(repo, manifests(ns))
+    assert cli("sync", "--yes")[0] == 0
+    before = snapshot(api_client, ns)
+    user = f"deployer-{ns}"
+    rbac = kubernetes.client.RbacAuthorizationV1Api(api_client)
+    # Enough to read everything and write Deployments, but not Mappings.
+    rbac.create_cluster_role({"metadata": {"name": user}, "rules": [
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]}]})  # fmt: skip
+    rbac.create_cluster_role_binding({"metadata": {"name": user}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+        "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]})  # fmt: skip
+    write(repo, manifests(ns, replicas=3, timeout=9000))
+    code, _, err = cli("sync", "--yes", kubeconfig=apiserver.mint_user(user))
+    assert code == 2
+    assert "update Mapping" in err and "HTTP 403" in err and "nothing was written" in err
+    assert snapshot(api_client, ns) == before
+
+
+def test_conflict_is_reported_with_its_manager_and_taken_only_when_forced(
+    cli: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    api_client: Any,
+    apiserver: APIServer,
+) -> None:
+    write(repo, manifests(ns))
+    assert cli("sync", "--yes")[0] == 0
+    subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", ns, "scale",
+                    "deployment/web", "--replicas=7"], check=True, capture_output=True)  # fmt: skip
+    apps = kubernetes.client.AppsV1Api(api_client)
+    code, _, err = cli("sync", "--yes")
+    assert code == 2
+    assert "conflict: spec.replicas (owned by kubectl" in err and "--force-conflicts" in err
+    assert apps.read_namespaced_deployment("web", ns).spec.replicas == 7
+    code, out, err = cli("sync", "--yes", "--force-conflicts")
+    assert code == 0, err
+    assert apps.read_namespaced_deployment("web", ns).spec.replicas == 2
+
+
+def test_namespace_crd_and_custom_resources_sync_from_empty_in_one_run(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str
+) -> None:
+    group = f"{ns}.example.com"
+    write(repo, {
+        "ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+        "crd.yaml": f"""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: {{type: object, properties: {{size: {{type: integer}}}}}}
+""",
+        "widget.yaml": f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w1, namespace: {ns}}}\nspec: {{size: 3}}\n",
+    })  # fmt: skip
+    code, out, err = cli("diff")
+    assert code == 1 and f"+ Widget {ns}/w1" in out, err
+    code, out, err = cli("sync", "--yes")
+    assert code == 0, out + err
+    assert "Sync succeeded: 3 applied." in out
+    assert cli("diff")[0] == 0
+
+
+def test_api_server_stopped_mid_sync_reports_and_a_rerun_converges(
+    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
+    cli: Callable[..., tuple[int, str, str]],
+) -> None:  # fmt: skip
+    write(repo, manifests(ns))
+    common = resolve([], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
+                          "context": apiserver.context, "output": "json"}, default_output="human")  # fmt: skip
+    applied: list[str] = []
+
+    def stop_after_two(action: Action, state: State) -> None:
+        applied.append(str(action))
+        if len(applied) == 2:
+            apiserver.stop_apiserver()
+
+    try:
+        code = sync_command.run(common, sync_command.SyncOptions(inventory=f"inv-{ns}", yes=True),
+                                after_each=stop_after_two)  # fmt: skip
+    finally:
+        apiserver.start_apiserver()
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert code == 1
+    assert report["result"] == "failed"
+    states = [a["state"] for a in report["actions"]]
+    assert states == ["applied", "applied", "failed", "not attempted", "not attempted"]
+    assert "cannot reach the cluster" in report["actions"][2]["error"]
+    code, out, err = cli("sync", "--yes")
+    assert code == 0, out + err
+    assert "Sync succeeded: 3 applied." in out
+    assert cli("diff")[0] == 0
+
+
+def test_without_a_terminal_sync_needs_yes(cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str,
+                                           api_client: Any) -> None:  # fmt: skip
+    write(repo, manifests(ns))
+    code, _, err = cli("sync")
+    assert code == 2 and "pass --yes" in err.lower()
+    names = {
+        n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items
+    }
+    assert ns not in names
