@@ -270,7 +270,7 @@ def test_conflict_is_reported_with_its_manager_and_taken_only_when_forced(
     assert code == 2
     assert "conflict: spec.replicas (owned by kubectl" in err and "--force-conflicts" in err
     assert apps.read_namespaced_deployment("web", ns).spec.replicas == 7
-    code, out, err = cli("sync", "--yes", "--force-conflicts")
+    code, _, err = cli("sync", "--yes", "--force-conflicts")
     assert code == 0, err
     assert apps.read_namespaced_deployment("web", ns).spec.replicas == 2
 
