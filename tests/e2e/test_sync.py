@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -348,3 +350,26 @@ def test_without_a_terminal_sync_needs_yes(cli: Callable[..., tuple[int, str, st
         n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items
     }
     assert ns not in names
+
+
+def test_ctrl_c_stops_between_objects_with_the_same_report(
+    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
+    cli: Callable[..., tuple[int, str, str]],
+) -> None:  # fmt: skip
+    write(repo, manifests(ns))
+    common = resolve([], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
+                          "context": apiserver.context, "output": "json"}, default_output="human")  # fmt: skip
+
+    def interrupt_after_first(action: Action, state: State) -> None:
+        if action.id.kind == "Namespace":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    code = sync_command.run(common, sync_command.SyncOptions(inventory=f"inv-{ns}", yes=True),
+                            after_each=interrupt_after_first)  # fmt: skip
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert code == 130
+    assert report["result"] == "interrupted"
+    assert [a["state"] for a in report["actions"]] == ["applied"] + ["not attempted"] * 4
+    code, out, err = cli("sync", "--yes")
+    assert code == 0, out + err
+    assert "Sync succeeded: 4 applied." in out
