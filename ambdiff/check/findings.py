@@ -7,8 +7,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from ambdiff.errors import ConfigError, Exit
+from ambdiff.model import Resource
 
 
 class Severity(StrEnum):
@@ -87,3 +89,12 @@ def validate_rule_ids(ids: Iterable[str], where: str) -> frozenset[str]:
             hint = f"Did you mean {close[0]!r}?" if close else f"Known rules: {', '.join(RULES)}."
             raise ConfigError(f"{where}: unknown check rule {rule_id!r}.", hint=hint)
     return frozenset(ids)
+
+
+class Emit(Protocol):
+    """Where rules report: `emit(rule, resource, message, line=...)`; the message continues
+    the object's name ("Mapping default/api" + " has weight 120 ...")."""
+
+    def __call__(
+        self, rule: str, resource: Resource, message: str, *, line: int | None = None
+    ) -> None: ...

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ambdiff.ambassador import ambassador_ids
+from ambdiff.ambassador import DEFAULT_AMBASSADOR_ID, ambassador_ids
+from ambdiff.check.inputs import spec_of
 from ambdiff.model import JSON, Resource, split_api_version
 
 V3 = "v3alpha1"
@@ -143,8 +144,7 @@ def hosts_of(objects: Iterable[Resource]) -> list[HostInfo]:
     for obj in objects:
         if obj.id.kind != "Host":
             continue
-        spec = obj.body.get("spec") if isinstance(obj.body.get("spec"), Mapping) else {}
-        assert isinstance(spec, Mapping)
+        spec = spec_of(obj)
         selector = spec.get("mappingSelector", spec.get("selector"))
         hostname = spec.get("hostname")
         hosts.append(
@@ -179,8 +179,11 @@ def group(routes: Iterable[MappingRoute]) -> list[RouteGroup]:
         for ambassador_id in sorted(route.ambassador_ids):
             key = route.key(ambassador_id)
             groups.setdefault(key, RouteGroup(key)).members.append(route)
-    by_host = sorted(groups.values(), key=lambda g: (g.key.ambassador_id, g.members[0].host_display))
-    return sorted(by_host, key=lambda g: g.weight, reverse=True)
+    by_host = sorted(groups.values(), key=lambda g: g.members[0].host_display)
+    by_weight = sorted(by_host, key=lambda g: g.weight, reverse=True)
+    return sorted(
+        by_weight, key=lambda g: (g.key.ambassador_id != DEFAULT_AMBASSADOR_ID, g.key.ambassador_id)
+    )
 
 
 def shares(members: Sequence[MappingRoute]) -> list[int]:
@@ -211,12 +214,17 @@ def _mapping_route(obj: Resource, hosts: Sequence[HostInfo]) -> MappingRoute | N
     if not isinstance(prefix, str) or not isinstance(service, str):
         return None
     version = split_api_version(obj.api_version)[1]
-    headers = [*_matchers(spec.get("headers"), regex=False), *_matchers(spec.get("regex_headers"), regex=True)]
+    headers = [
+        *_matchers(spec.get("headers"), regex=False),
+        *_matchers(spec.get("regex_headers"), regex=True),
+    ]
     host, host_regex = _host(spec)
     if host is not None:
         headers.append(Matcher(":authority", host, host_regex))
     else:  # an exact :authority header binds the Mapping to a host just the same
-        host = next((h.value for h in headers if h.name.lower() == ":authority" and not h.regex), None)
+        host = next(
+            (h.value for h in headers if h.name.lower() == ":authority" and not h.regex), None
+        )
     method = spec.get("method")
     method = method if isinstance(method, str) and method else None
     if method is not None:
@@ -235,9 +243,13 @@ def _mapping_route(obj: Resource, hosts: Sequence[HostInfo]) -> MappingRoute | N
         prefix_regex=spec.get("prefix_regex") is True,
         prefix_exact=spec.get("prefix_exact") is True,
         headers=tuple(headers),
-        query=(*_matchers(spec.get("query_parameters"), regex=False),
-               *_matchers(spec.get("regex_query_parameters"), regex=True)),  # fmt: skip
-        precedence=precedence if isinstance(precedence, int) and not isinstance(precedence, bool) else 0,
+        query=(
+            *_matchers(spec.get("query_parameters"), regex=False),
+            *_matchers(spec.get("regex_query_parameters"), regex=True),
+        ),
+        precedence=precedence
+        if isinstance(precedence, int) and not isinstance(precedence, bool)
+        else 0,
         host=host,
         host_regex=host_regex,
         hosts=tuple(sorted({h.hostname for h in selecting})),
@@ -269,7 +281,9 @@ def _matchers(values: JSON, *, regex: bool) -> list[Matcher]:
         if value is True:
             out.append(Matcher(str(name), None, regex))
         else:
-            out.append(Matcher(str(name), value if isinstance(value, str) else json.dumps(value), regex))
+            out.append(
+                Matcher(str(name), value if isinstance(value, str) else json.dumps(value), regex)
+            )
     return out
 
 

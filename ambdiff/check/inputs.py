@@ -12,7 +12,7 @@ from functools import lru_cache
 from ambdiff import ambassador
 from ambdiff.kinds import AMBASSADOR_GROUP, crd_scopes, offline_namespaced
 from ambdiff.manifests import ManifestProblem, RawObject, Source, identify, parse_file
-from ambdiff.model import JSON, ObjectId, Origin, Resource, Segment, split_api_version
+from ambdiff.model import JSON, ObjectId, Origin, Resource, Segment
 
 OnProblem = Callable[[ManifestProblem], None]
 _NO_ORIGIN = Origin("", 0)
@@ -24,20 +24,39 @@ class Inventory:
 
     resources: list[Resource]  # every Kubernetes object, as written
     ambassador: list[Resource]  # getambassador.io objects: CRDs and annotation documents
-    from_annotation: set[ObjectId] = field(default_factory=set)
+    from_annotation: set[int] = field(default_factory=set)  # id() of annotation documents
     texts: dict[str, list[str]] = field(default_factory=dict)  # file -> its lines
     files: int = 0
+    _tuples: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
-    def line_of(self, resource: Resource, path: Sequence[Segment] = ()) -> int:
-        """The line of `path` inside `resource`, as near as the text tells; else its first."""
+    def line_of(
+        self, resource: Resource, path: Sequence[Segment] = (), value: str | None = None
+    ) -> int:
+        """The line of `path` inside `resource` (with `value`: the first line below it that
+        holds that value), as near as the text tells; else the object's first line."""
         origin = resource.origin
         if origin is None:
             return 0
         keys = [s for s in path if isinstance(s, str)]
-        if resource.id in self.from_annotation and keys[:1] in (["spec"], ["metadata"]):
-            keys = keys[1:]  # annotation documents are flat
-        lines = self.texts.get(origin.file)
-        return locate(tuple(lines), origin.line, tuple(keys)) if lines and keys else origin.line
+        if self.is_flat(resource) and keys[:1] in (["spec"], ["metadata"]):
+            keys = keys[1:]
+        lines = self._lines(origin.file)
+        if not lines or not keys:
+            return origin.line
+        line = locate(lines, origin.line, tuple(keys))
+        if value is not None:
+            line = _line_with(lines, line, value)
+        return line
+
+    def is_flat(self, resource: Resource) -> bool:
+        """An annotation document: no metadata/spec levels in its text."""
+        return id(resource) in self.from_annotation
+
+    def _lines(self, file: str) -> tuple[str, ...]:
+        cached = self._tuples.get(file)
+        if cached is None:
+            cached = self._tuples[file] = tuple(self.texts.get(file, ()))
+        return cached
 
 
 def load(
@@ -65,11 +84,14 @@ def from_resources(resources: Iterable[Resource], *, default_namespace: str) -> 
     listed = list(resources)
     ambassador_objects = [r for r in listed if r.id.group == AMBASSADOR_GROUP]
     inventory = Inventory(listed, ambassador_objects)
+    seen = _by_id(ambassador_objects)
     for resource in listed:
         if ambassador.reads_annotation(resource.api_version, resource.id.kind):
             owner = RawObject(resource.body, resource.origin or _NO_ORIGIN)
-            expanded = ambassador.expand(owner, namespace=resource.id.namespace or default_namespace)
-            _add_annotation_objects(inventory, expanded.objects, lambda p: None)
+            expanded = ambassador.expand(
+                owner, namespace=resource.id.namespace or default_namespace
+            )
+            _add_annotation_objects(inventory, expanded.objects, seen, lambda p: None)
     return inventory
 
 
@@ -93,6 +115,7 @@ def build(
         texts=texts,
         files=len(texts),
     )
+    seen = _by_id(inventory.ambassador)
     for resource in resources:
         if not ambassador.reads_annotation(resource.api_version, resource.id.kind):
             continue
@@ -104,21 +127,30 @@ def build(
         )
         for problem in expanded.problems:
             on_problem(problem)
-        _add_annotation_objects(inventory, expanded.objects, on_problem)
+        _add_annotation_objects(inventory, expanded.objects, seen, on_problem)
     return inventory
 
 
+def _by_id(resources: Iterable[Resource]) -> dict[ObjectId, list[Resource]]:
+    out: dict[ObjectId, list[Resource]] = {}
+    for resource in resources:
+        out.setdefault(resource.id, []).append(resource)
+    return out
+
+
 def _add_annotation_objects(
-    inventory: Inventory, objects: Iterable[RawObject], on_problem: OnProblem
+    inventory: Inventory,
+    objects: Iterable[RawObject],
+    seen: dict[ObjectId, list[Resource]],
+    on_problem: OnProblem,
 ) -> None:
     """Annotation documents share one name space per kind and namespace with the CRDs; a
     clash only matters between resources that one Ambassador installation reads."""
-    seen: dict[ObjectId, list[Resource]] = {}
-    for existing in inventory.ambassador:
-        seen.setdefault(existing.id, []).append(existing)
     for obj in objects:
         meta = obj.body["metadata"]
-        oid = ObjectId(AMBASSADOR_GROUP, str(obj.body["kind"]), meta["namespace"], str(meta["name"]))
+        oid = ObjectId(
+            AMBASSADOR_GROUP, str(obj.body["kind"]), meta["namespace"], str(meta["name"])
+        )
         resource = Resource(oid, str(obj.body["apiVersion"]), obj.body, obj.origin)
         ids = ambassador.ambassador_ids(obj.body)
         clash = next(
@@ -135,7 +167,7 @@ def _add_annotation_objects(
             continue
         seen.setdefault(oid, []).append(resource)
         inventory.ambassador.append(resource)
-        inventory.from_annotation.add(oid)
+        inventory.from_annotation.add(id(resource))
 
 
 @lru_cache(maxsize=4096)
@@ -160,16 +192,23 @@ def locate(lines: tuple[str, ...], start: int, keys: tuple[str, ...]) -> int:
     return line
 
 
+def _line_with(lines: Sequence[str], start: int, value: str) -> int:
+    pattern = re.compile(
+        r"""(?:^|[:\s,{\[-])["']?""" + re.escape(value) + r"""["']?\s*(?:[,}\]#]|$)"""
+    )
+    for i in range(max(start - 1, 0), len(lines)):
+        if i > start - 1 and lines[i].startswith("---"):
+            break
+        if pattern.search(lines[i]):
+            return i + 1
+    return start
+
+
 @lru_cache(maxsize=1024)
 def _key_pattern(key: str) -> re.Pattern[str]:
     return re.compile(r"""^(\s*(?:-\s+)*)(["']?)""" + re.escape(key) + r"""\2\s*:(?:\s|$)""")
 
 
-def api_group(resource: Resource) -> str:
-    return split_api_version(resource.api_version)[0]
-
-
 def spec_of(resource: Resource) -> Mapping[str, JSON]:
     spec = resource.body.get("spec")
     return spec if isinstance(spec, Mapping) else {}
-

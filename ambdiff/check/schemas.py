@@ -5,9 +5,11 @@
   validated the way the API server treats a structural schema: `nullable`,
   `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`, and a field that no
   schema names is pruned silently, which `check` reports as `unknown-field`.
-- Built-in kinds: the JSON schemas of the `kubernetes-validate` package (its "strict"
-  variant, whose `additionalProperties: false` marks unknown fields), checked with
-  `jsonschema`. Both are imported only when a built-in object is present.
+- Built-in kinds: the JSON schemas shipped as data by the `kubernetes-validate` package (its
+  "strict" variant, whose `additionalProperties: false` marks unknown fields; the newest
+  Kubernetes version it has), read by the same validator: they use only type, $ref,
+  properties, additionalProperties, items, required, enum and oneOf. (jsonschema was measured
+  at 1.5-4 ms per object against ~0.05 ms here.)
 """
 
 from __future__ import annotations
@@ -71,8 +73,12 @@ class Schemas:
             version = _LEGACY_VERSIONS.get(version, version)
         schema = self._crd.get((group, version, kind))
         if schema is not None:
-            _validate(schema, resource.body, (), out)
-            out.extend(_metadata_issues(resource.body.get("metadata")))
+            # metadata is ObjectMeta whatever the CRD says; it is checked on its own.
+            _validate(schema, {k: v for k, v in resource.body.items() if k != "metadata"}, (), out)
+            if not flat_names:
+                out.extend(_metadata_issues(resource.body.get("metadata")))
+            if kind == "Module" and group == AMBASSADOR_GROUP:
+                out.extend(_module_name(resource.id.name))
         elif (group, kind) in self._crd_kinds:
             served = ", ".join(sorted(self._crd_kinds[(group, kind)]))
             out.append(SchemaIssue("schema", ("apiVersion",), f"{resource.api_version} does not "
@@ -122,17 +128,23 @@ def crd_schemas(crd: Mapping[str, JSON]) -> dict[tuple[str, str, str], Mapping[s
 
 def _validate(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
               out: list[SchemaIssue]) -> None:  # fmt: skip
+    if "$ref" in schema:
+        schema = _resolve(schema["$ref"])
     if value is None:
         return  # the API server prunes a null unless the schema says nullable
     if schema.get("x-kubernetes-int-or-string"):
         if isinstance(value, bool) or not isinstance(value, int | str):
-            out.append(SchemaIssue("schema", path, f"must be an integer or a string, not {_what(value)}"))
+            out.append(
+                SchemaIssue("schema", path, f"must be an integer or a string, not {_what(value)}")
+            )
         return
     expected = schema.get("type")
-    if isinstance(expected, str) and not _has_type(value, expected):
-        out.append(SchemaIssue("schema", path, f"must be {_TYPE_NAMES.get(expected, expected)}, "
-                               f"not {_what(value)}"))  # fmt: skip
-        return
+    if expected is not None:
+        types = [expected] if isinstance(expected, str) else [t for t in expected if t != "null"]
+        if types and not any(_has_type(value, t) for t in types):
+            names = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+            out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value)}"))
+            return
     if "enum" in schema and value not in schema["enum"]:
         allowed = ", ".join(json.dumps(v) for v in schema["enum"])
         out.append(SchemaIssue("schema", path, f"is {json.dumps(value)}; allowed: {allowed}"))
@@ -161,7 +173,7 @@ def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
             _validate(sub, item, (*path, key), out)
         elif isinstance(extra, Mapping):
             _validate(extra, item, (*path, key), out)
-        elif not keeps_unknown and (properties or schema.get("type") == "object"):
+        elif not keeps_unknown and (properties or schema.get("type") == "object" or extra is False):
             close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.75)
             hint = f" (did you mean {close[0]}?)" if close else ""
             out.append(SchemaIssue("unknown-field", (*path, str(key)),
@@ -178,7 +190,11 @@ def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSO
     if (keyword == "oneOf" and matching == 1) or (keyword == "anyOf" and matching >= 1):
         return
     required = [o["required"][0] for o in options if list(o) == ["required"] and o["required"]]
-    if len(required) == len(options):
+    types = [t for o in options if list(o) == ["type"] for t in _type_list(o["type"])]
+    if types and all(list(o) == ["type"] for o in options):
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in dict.fromkeys(types))
+        out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value)}"))
+    elif len(required) == len(options):
         out.append(SchemaIssue("schema", path, f"must set exactly one of {', '.join(required)}"))
     else:
         out.append(SchemaIssue("schema", path, f"matches {matching} of the {keyword} alternatives"))
@@ -195,7 +211,11 @@ def _bounds(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
         if "maximum" in schema and value > schema["maximum"]:
             fail(f"is {value}, above the maximum {schema['maximum']}")
     elif isinstance(value, list | Mapping):
-        low, high = ("minItems", "maxItems") if isinstance(value, list) else ("minProperties", "maxProperties")
+        low, high = (
+            ("minItems", "maxItems")
+            if isinstance(value, list)
+            else ("minProperties", "maxProperties")
+        )
         if low in schema and len(value) < schema[low]:
             fail(f"has {len(value)} entries; at least {schema[low]} needed")
         if high in schema and len(value) > schema[high]:
@@ -235,6 +255,13 @@ def _what(value: JSON) -> str:
     if isinstance(value, str):
         return f"the string {json.dumps(value)}"
     return json.dumps(value)
+
+
+def _module_name(name: str) -> Iterator[SchemaIssue]:
+    if name not in ("ambassador", "tls"):
+        yield SchemaIssue("schema", ("metadata", "name"), f"is {json.dumps(name)}, but Emissary "
+                          "reads only the Modules named ambassador and tls and ignores this one "
+                          "(authentication is configured with an AuthService)")  # fmt: skip
 
 
 # ---- names -------------------------------------------------------------------------------
@@ -283,7 +310,9 @@ def _metadata_issues(meta: JSON) -> Iterator[SchemaIssue]:
                     yield SchemaIssue("schema", ("metadata", field, str(key)),
                                       f"must be a string, not {_what(value)} (quote it)")  # fmt: skip
         elif values is not None:
-            yield SchemaIssue("schema", ("metadata", field), f"must be a mapping, not {_what(values)}")
+            yield SchemaIssue(
+                "schema", ("metadata", field), f"must be a mapping, not {_what(values)}"
+            )
 
 
 # ---- built-in kinds ------------------------------------------------------------------------
@@ -291,50 +320,53 @@ def _metadata_issues(meta: JSON) -> Iterator[SchemaIssue]:
 
 @dataclass
 class _Builtin:
-    definitions: Mapping[str, Any]
+    definitions: Mapping[str, Any]  # the "$defs" of kubernetes-validate's _definitions.json
     by_gvk: dict[tuple[str, str, str], str]
     kinds: dict[tuple[str, str], list[str]]
     version: str
-    validators: dict[str, Any]
-    registry: Any
 
 
 @cache
 def _builtin() -> _Builtin | None:
+    # Located without importing kubernetes_validate: only its data is used.
     spec = importlib.util.find_spec("kubernetes_validate")
     if spec is None or not spec.submodule_search_locations:
         return None
     root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-    strict = [p for p in root.iterdir() if p.name.endswith("-local-strict")] if root.is_dir() else []
+    strict = (
+        [p for p in root.iterdir() if p.name.endswith("-local-strict")] if root.is_dir() else []
+    )
     if not strict:
         return None
     latest = max(strict, key=lambda p: tuple(int(n) for n in re.findall(r"\d+", p.name)))
-    definitions = json.loads((latest / "_definitions.json").read_text(encoding="utf-8"))
+    definitions = json.loads((latest / "_definitions.json").read_text(encoding="utf-8"))["$defs"]
     by_gvk: dict[tuple[str, str, str], str] = {}
     kinds: dict[tuple[str, str], list[str]] = {}
-    for name, schema in definitions["$defs"].items():
+    for name, schema in definitions.items():
         for gvk in schema.get("x-kubernetes-group-version-kind") or ():
             key = (gvk["group"], gvk["version"], gvk["kind"])
             if key not in by_gvk or not name.endswith("List"):
                 by_gvk[key] = name
             kinds.setdefault((gvk["group"], gvk["kind"]), []).append(gvk["version"])
-    from referencing import Registry, Resource
-
-    registry = Registry().with_resource(definitions["$id"], Resource.from_contents(definitions))
     version = re.sub(r"^v([\d.]+)-.*$", r"\1", latest.name)
-    return _Builtin(definitions, by_gvk, kinds, version, {}, registry)
+    return _Builtin(definitions, by_gvk, kinds, version)
+
+
+def _resolve(ref: str) -> Mapping[str, Any]:
+    builtin = _builtin()
+    name = ref.rsplit("/", 1)[-1]
+    return builtin.definitions.get(name, {}) if builtin else {}
 
 
 @cache
 def _object_meta_fields() -> frozenset[str]:
-    builtin = _builtin()
-    if builtin is None:
-        return frozenset()
-    meta = builtin.definitions["$defs"].get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", {})
+    meta = _resolve("#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
     return frozenset(meta.get("properties", {}))
 
 
-def _builtin_issues(group: str, version: str, kind: str, body: Mapping[str, JSON]) -> list[SchemaIssue]:
+def _builtin_issues(
+    group: str, version: str, kind: str, body: Mapping[str, JSON]
+) -> list[SchemaIssue]:
     builtin = _builtin()
     if builtin is None:
         return []
@@ -351,27 +383,10 @@ def _builtin_issues(group: str, version: str, kind: str, body: Mapping[str, JSON
             hint = f"; did you mean {close[0]}?" if close else ""
             message = f"{api} has no kind {kind}{hint}"
         return [SchemaIssue("schema", ("apiVersion",), message)]
-    validator = builtin.validators.get(name)
-    if validator is None:
-        from jsonschema import Draft202012Validator
-
-        ref = {"$ref": f"{builtin.definitions['$id']}#/$defs/{name}"}
-        validator = builtin.validators[name] = Draft202012Validator(ref, registry=builtin.registry)
     out: list[SchemaIssue] = []
-    for error in validator.iter_errors(body):
-        path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-            known = set((error.schema.get("properties") or {}))
-            for key in error.instance:
-                if key not in known:
-                    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.75)
-                    hint = f" (did you mean {close[0]}?)" if close else ""
-                    out.append(SchemaIssue("unknown-field", (*path, str(key)),
-                                           f"is not a known field{hint}; the API server drops it silently"))  # fmt: skip
-        elif error.validator == "type":
-            wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-            names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted if t != "null")
-            out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(error.instance)}"))
-        else:
-            out.append(SchemaIssue("schema", path, str(error.message)[:300]))
+    _validate(builtin.definitions[name], body, (), out)
     return out
+
+
+def _type_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [t for t in value if t != "null"]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ambdiff.ambassador import ambassador_ids, expand, flatten, normalize_api_version, reads_annotation
+from ambdiff.ambassador import (
+    ambassador_ids,
+    expand,
+    flatten,
+    normalize_api_version,
+    reads_annotation,
+)
 from ambdiff.manifests import RawObject
 from ambdiff.model import Origin
 
@@ -62,7 +68,9 @@ def test_a_yaml_error_drops_the_whole_annotation() -> None:
 
 
 def test_not_a_string_or_missing_fields() -> None:
-    assert [p.rule for p in expand(owner({"kind": "Mapping"}), namespace="d").problems] == ["annotation-yaml"]
+    assert [p.rule for p in expand(owner({"kind": "Mapping"}), namespace="d").problems] == [
+        "annotation-yaml"
+    ]
     missing = expand(owner("apiVersion: ambassador/v2\nkind: Mapping\nprefix: /\n"), namespace="d")
     assert [p.rule for p in missing.problems] == ["missing-field"]
     assert "has no name" in missing.problems[0].problem

@@ -11,8 +11,15 @@ def res(name: str, version: str = "v2", kind: str = "Mapping", ns: str = "defaul
     if kind == "Mapping":
         spec = {"prefix": "/api/", "service": name, **spec}
     meta: dict[str, JSON] = {"name": name, "namespace": ns, "labels": labels or {}}
-    body = {"apiVersion": f"getambassador.io/{version}", "kind": kind, "metadata": meta, "spec": spec}
-    return Resource(ObjectId("getambassador.io", kind, ns, name), body["apiVersion"], body, Origin("m.yaml"))
+    body = {
+        "apiVersion": f"getambassador.io/{version}",
+        "kind": kind,
+        "metadata": meta,
+        "spec": spec,
+    }
+    return Resource(
+        ObjectId("getambassador.io", kind, ns, name), body["apiVersion"], body, Origin("m.yaml")
+    )
 
 
 def grouped(*objects: Resource) -> list[list[str]]:
@@ -30,7 +37,9 @@ def test_method_defaults_to_get_but_an_explicit_method_is_a_header() -> None:
 
 
 def test_host_and_hostname_are_the_authority_literally() -> None:
-    assert grouped(res("a", host="x.com"), res("b", version="v3alpha1", hostname="x.com")) == [["a", "b"]]
+    assert grouped(res("a", host="x.com"), res("b", version="v3alpha1", hostname="x.com")) == [
+        ["a", "b"]
+    ]
     assert len(grouped(res("a", host="x.com"), res("b", host="*.com"))) == 2
 
 
@@ -69,7 +78,9 @@ def test_selector_match_expressions() -> None:
 
 
 def test_ambassador_ids_make_separate_tables() -> None:
-    found = group(mapping_routes([res("a", ambassador_id=["one", "two"]), res("b", ambassador_id="two")]))
+    found = group(
+        mapping_routes([res("a", ambassador_id=["one", "two"]), res("b", ambassador_id="two")])
+    )
     assert [(g.key.ambassador_id, [m.resource.id.name for m in g.members]) for g in found] == [
         ("one", ["a"]), ("two", ["a", "b"]),
     ]  # fmt: skip

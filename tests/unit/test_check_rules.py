@@ -24,7 +24,9 @@ class Files:
 
 
 def findings(**files: str) -> list[Finding]:
-    texts = {name.replace("__", "/").replace("_yaml", ".yaml"): text for name, text in files.items()}
+    texts = {
+        name.replace("__", "/").replace("_yaml", ".yaml"): text for name, text in files.items()
+    }
     return list(check(Files(texts), []).findings)
 
 
@@ -225,7 +227,11 @@ def test_route_group_conflict_weights_over_100() -> None:
 
 
 def test_route_group_conflict_two_shadows_or_redirect_mixed() -> None:
-    shadows = mapping("a") + mapping("s1", extra="  shadow: true\n") + mapping("s2", extra="  shadow: true\n")
+    shadows = (
+        mapping("a")
+        + mapping("s1", extra="  shadow: true\n")
+        + mapping("s2", extra="  shadow: true\n")
+    )
     assert rules(a_yaml=shadows) == ["route-group-conflict"]
     assert rules(a_yaml=mapping("a") + mapping("s1", extra="  shadow: true\n")) == []
     mixed = mapping("a") + mapping("r", extra="  host_redirect: true\n")
@@ -233,7 +239,9 @@ def test_route_group_conflict_two_shadows_or_redirect_mixed() -> None:
 
 
 def test_route_group_conflict_mismatched_core_settings() -> None:
-    canary = mapping("api", extra="  bypass_auth: true\n") + mapping("canary", extra="  weight: 10\n")
+    canary = mapping("api", extra="  bypass_auth: true\n") + mapping(
+        "canary", extra="  weight: 10\n"
+    )
     found = findings(a_yaml=canary)
     assert [f.rule for f in found] == ["route-group-conflict"]
     assert "bypass_auth: unset" in found[0].message
@@ -268,13 +276,17 @@ def test_invalid_regex_is_checked_as_re2() -> None:
     found = findings(a_yaml=mapping("a", prefix="'/(?<=a)b'", extra="  prefix_regex: true\n"))
     assert [f.rule for f in found] == ["invalid-regex"]
     assert "not valid RE2" in found[0].message
-    assert rules(a_yaml=mapping("a", prefix="'/api/v[0-9]+/.*'", extra="  prefix_regex: true\n")) == []
+    assert (
+        rules(a_yaml=mapping("a", prefix="'/api/v[0-9]+/.*'", extra="  prefix_regex: true\n")) == []
+    )
     # The same text is no regex without prefix_regex.
     assert rules(a_yaml=mapping("a", prefix="'/(?<=a)b'")) == []
 
 
 def test_invalid_regex_in_regex_headers(capfd: pytest.CaptureFixture[str]) -> None:
-    assert rules(a_yaml=mapping("a", extra="  regex_headers: {x-id: '[0-9'}\n")) == ["invalid-regex"]
+    assert rules(a_yaml=mapping("a", extra="  regex_headers: {x-id: '[0-9'}\n")) == [
+        "invalid-regex"
+    ]
     assert capfd.readouterr().err == ""  # RE2's own stderr logging is off
 
 
@@ -366,7 +378,9 @@ spec: {{ports: [{{port: 80}}]}}
 def test_dangling_resolver_and_tls_context() -> None:
     used = mapping("a", extra="  resolver: endpoint\n  tls: upstream\n")
     assert rules(a_yaml=used) == ["dangling-reference", "dangling-reference"]
-    defined = used + """---
+    defined = (
+        used
+        + """---
 apiVersion: getambassador.io/v3alpha1
 kind: KubernetesEndpointResolver
 metadata: {name: endpoint, namespace: ambassador}
@@ -375,7 +389,9 @@ apiVersion: getambassador.io/v3alpha1
 kind: TLSContext
 metadata: {name: upstream, namespace: ambassador}
 spec: {secret: upstream-cert}
-""" + SECRET.format(name="upstream-cert", ns="ambassador")
+"""
+        + SECRET.format(name="upstream-cert", ns="ambassador")
+    )
     assert rules(a_yaml=defined) == []
     assert rules(a_yaml=mapping("a", extra="  resolver: kubernetes-endpoint\n")) == []
 
@@ -389,3 +405,14 @@ def test_dangling_service_where_the_manifests_define_services() -> None:
     assert rules(a_yaml=mapping("a")) == []
     external = mapping("a").replace("service: a", "service: https://api.example.com:443")
     assert rules(a_yaml=external + SERVICE.format(name="b")) == []
+
+
+def test_dangling_service_port() -> None:
+    wrong_port = mapping("a").replace("service: a", "service: a.default:8080")
+    found = findings(a_yaml=wrong_port + SERVICE.format(name="a"))
+    assert [f.rule for f in found] == ["dangling-reference"]
+    assert (
+        "port 8080 of Service default/a" in found[0].message and "(ports: 80)" in found[0].message
+    )
+    right_port = mapping("a").replace("service: a", "service: a.default:80")
+    assert rules(a_yaml=right_port + SERVICE.format(name="a")) == []

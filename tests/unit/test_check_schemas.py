@@ -31,14 +31,25 @@ def mapping(version: str = "v3alpha1", **spec: JSON) -> dict[str, JSON]:
 
 def test_the_packaged_crds_cover_both_versions_of_the_ambassador_kinds() -> None:
     kinds = {(v, k) for g, v, k in ambassador_schemas() if g == "getambassador.io"}
-    for kind in ("Mapping", "Host", "TLSContext", "Module", "AuthService", "Filter", "FilterPolicy"):
+    for kind in (
+        "Mapping",
+        "Host",
+        "TLSContext",
+        "Module",
+        "AuthService",
+        "Filter",
+        "FilterPolicy",
+    ):
         assert {("v2", kind), ("v3alpha1", kind)} <= kinds
 
 
 def test_v3alpha1_is_strict_where_v2_was_lenient() -> None:
     assert issues(mapping("v2", ambassador_id="blue", headers={"x": True})) == []
     rules = issues(mapping(ambassador_id="blue", headers={"x": True}))
-    assert [(r, p) for r, p, _ in rules] == [("schema", "spec.ambassador_id"), ("schema", "spec.headers.x")]
+    assert [(r, p) for r, p, _ in rules] == [
+        ("schema", "spec.ambassador_id"),
+        ("schema", "spec.headers.x"),
+    ]
 
 
 def test_required_fields_enums_and_bounds() -> None:

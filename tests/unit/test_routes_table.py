@@ -33,7 +33,9 @@ def test_rows_show_every_column_in_emissary_order() -> None:
 
 
 def test_compare_added_removed_and_repointed() -> None:
-    old = route_rows([mapping("api"), mapping("old", prefix="/old/"), mapping("same", prefix="/same/")])
+    old = route_rows(
+        [mapping("api"), mapping("old", prefix="/old/"), mapping("same", prefix="/same/")]
+    )
     new = route_rows([
         mapping("api-v2", service="api-v2"),
         mapping("new", prefix="/new/"),

@@ -1,0 +1,107 @@
+"""`ambdiff check`: offline validation of manifests (YAML, schemas, Ambassador routing and
+references). `check(...)` reads a source and returns a Report; it never prints."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from ambdiff.check.findings import RULES, Finding, Report, Severity, validate_rule_ids
+from ambdiff.check.grouping import group, mapping_routes
+from ambdiff.check.inputs import Inventory, load
+from ambdiff.check.references import check_references, check_regexes
+from ambdiff.check.routing import check_routes, check_unbound
+from ambdiff.check.schemas import Schemas, describe
+from ambdiff.manifests import ManifestProblem, Source
+from ambdiff.model import Resource
+
+__all__ = ["RULES", "Finding", "Report", "Severity", "check", "run_rules", "validate_rule_ids"]
+
+
+class Collector:
+    """Gathers findings from the loader (ManifestProblem) and from the rules (Emit)."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.inventory: Inventory | None = None
+
+    def problem(self, problem: ManifestProblem) -> None:
+        self.findings.append(Finding(problem.file, problem.line, problem.rule, "", problem.problem))
+
+    def __call__(
+        self, rule: str, resource: Resource, message: str, *, line: int | None = None
+    ) -> None:
+        origin = resource.origin
+        file = origin.file if origin else ""
+        if line is None:
+            line = origin.line if origin else 0
+        self.findings.append(
+            Finding(file, line, rule, str(resource.id), f"{resource.id}: {message}")
+        )
+
+
+def check(
+    source: Source,
+    paths: Sequence[str],
+    *,
+    default_namespace: str = "default",
+    exclude: Sequence[str] = (),
+    disabled: Collection[str] = (),
+    strict: bool = False,
+    report_only: Sequence[str] | None = None,
+) -> Report:
+    """Check the manifests below `paths`. `report_only`: read everything, but report only
+    findings in these files or directories (cross-file rules still see the rest)."""
+    collector = Collector()
+    inventory = load(source, paths, default_namespace=default_namespace, exclude=exclude,
+                     on_problem=collector.problem)  # fmt: skip
+    run_rules(inventory, collector)
+    findings = {
+        f for f in collector.findings
+        if f.rule not in disabled and (report_only is None or _inside(f.file, report_only))
+    }  # fmt: skip
+    return Report(
+        tuple(sorted(findings)),
+        files=inventory.files,
+        objects=len(inventory.resources) + len(inventory.from_annotation),
+        strict=strict,
+    )
+
+
+def run_rules(inventory: Inventory, collector: Collector) -> None:
+    collector.inventory = inventory
+    schemas = Schemas(
+        [r.body for r in inventory.resources if r.id.kind == "CustomResourceDefinition"]
+    )
+    for resource in inventory.resources:
+        _schema(schemas, resource, inventory, collector, flat=False)
+    for resource in inventory.ambassador:
+        if inventory.is_flat(resource):
+            _schema(schemas, resource, inventory, collector, flat=True)
+    routes = mapping_routes(inventory.ambassador)
+    check_routes(group(routes), inventory, collector)
+    check_unbound(routes, inventory, collector)
+    check_references(inventory, collector)
+    check_regexes(inventory, collector)
+
+
+def _schema(schemas: Schemas, resource: Resource, inventory: Inventory, collector: Collector,
+            *, flat: bool) -> None:  # fmt: skip
+    for issue in schemas.issues(resource, flat_names=flat):
+        shown = (
+            issue.path[1:] if flat and issue.path[:1] in (("spec",), ("metadata",)) else issue.path
+        )
+        where = (
+            f" ({resource.api_version})"
+            if issue.rule == "schema" and issue.path[:1] != ("apiVersion",)
+            else ""
+        )
+        message = describe(shown, issue.message)
+        if flat:  # no API server between an annotation and Emissary
+            message = message.replace("the API server drops it silently", "Emissary ignores it")
+        collector(
+            issue.rule, resource, f"{message}{where}", line=inventory.line_of(resource, issue.path)
+        )
+
+
+def _inside(file: str, paths: Sequence[str]) -> bool:
+    return any(p in (".", "") or file == p or file.startswith(p.rstrip("/") + "/") for p in paths)

@@ -1,0 +1,82 @@
+"""`ambdiff routes`: the route table Emissary would build, or what a change does to it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ambdiff.check.inputs import Inventory, from_resources, load
+from ambdiff.check.table import RouteRow, compare, route_rows
+from ambdiff.errors import ConfigError, Exit
+from ambdiff.gitsource import GitRevision, WorkTree
+from ambdiff.manifests import ManifestProblem, Source
+from ambdiff.render.check import render_route_changes, render_routes
+from ambdiff.render.console import Consoles, make_consoles
+
+if TYPE_CHECKING:
+    from ambdiff.options import Common
+
+OUTPUTS = ("human", "json")
+
+
+def run(
+    common: Common,
+    *,
+    base_rev: str | None = None,
+    live: bool = False,
+    consoles: Consoles | None = None,
+) -> int:
+    """Print the table; with `base_rev` or `live`, print the routes added, removed and
+    re-pointed relative to that revision or the cluster and exit 1 when there are any."""
+    if common.output not in OUTPUTS:
+        raise ConfigError(f"-o {common.output} is not a routes output; use human or json.")
+    if base_rev and live:
+        raise ConfigError("--rev and --live each name what to compare with; use one of them.")
+    consoles = consoles or make_consoles(common.color)
+    if live:
+        return _against_live(common, consoles)
+    head = _rows(WorkTree(common.repo_root), common, consoles)
+    if base_rev is None:
+        render_routes(head, common.output, consoles.out)
+        return Exit.OK
+    base_source = GitRevision(common.repo_root, base_rev)
+    base = _rows(base_source, common, consoles)
+    changes = compare(base, head)
+    render_route_changes(
+        changes, base_source.description, "the working tree", common.output, consoles.out
+    )
+    return Exit.DIFFERENT if changes else Exit.OK
+
+
+def _rows(source: Source, common: Common, consoles: Consoles) -> list[RouteRow]:
+    inventory = _inventory(source, common.paths, common, consoles)
+    return route_rows(inventory.ambassador)
+
+
+def _inventory(
+    source: Source, paths: Sequence[str], common: Common, consoles: Consoles
+) -> Inventory:
+    problems: list[ManifestProblem] = []
+    inventory = load(source, paths, default_namespace=common.namespace or "default",
+                     exclude=common.settings.exclude, on_problem=problems.append)  # fmt: skip
+    if problems:
+        first = problems[0]
+        consoles.err.print(
+            f"ambdiff: warning: {len(problems)} problem{'s' if len(problems) != 1 else ''} in "
+            f"{source.description} left objects out of the table (first: {first.file}:{first.line}: "
+            f"{first.problem}); run `ambdiff check` for all of them.",
+            markup=False,
+        )
+    return inventory
+
+
+def _against_live(common: Common, consoles: Consoles) -> int:
+    from ambdiff.commands.diff import desired_and_live
+
+    desired, live = desired_and_live(common)
+    namespace = common.namespace or "default"
+    head = route_rows(from_resources(desired, default_namespace=namespace).ambassador)
+    cluster = route_rows(from_resources(live.values(), default_namespace=namespace).ambassador)
+    changes = compare(cluster, head)
+    render_route_changes(changes, "the cluster", "git", common.output, consoles.out)
+    return Exit.DIFFERENT if changes else Exit.OK
