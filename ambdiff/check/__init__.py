@@ -7,14 +7,17 @@ from collections.abc import Collection, Sequence
 
 from ambdiff.check.findings import RULES, Finding, Report, Severity, validate_rule_ids
 from ambdiff.check.grouping import group, mapping_routes
-from ambdiff.check.inputs import Inventory, load
+from ambdiff.check.inputs import Inventory, from_resources, load
 from ambdiff.check.references import check_references, check_regexes
 from ambdiff.check.routing import check_routes, check_unbound
 from ambdiff.check.schemas import Schemas, describe
 from ambdiff.manifests import ManifestProblem, Source
 from ambdiff.model import Resource
 
-__all__ = ["RULES", "Finding", "Report", "Severity", "check", "run_rules", "validate_rule_ids"]
+__all__ = [
+    "RULES", "Finding", "Report", "Severity", "check", "check_resources", "run_rules",
+    "validate_rule_ids",
+]  # fmt: skip
 
 
 class Collector:
@@ -65,6 +68,17 @@ def check(
         objects=len(inventory.resources) + len(inventory.from_annotation),
         strict=strict,
     )
+
+
+def check_resources(
+    resources: Sequence[Resource], *, default_namespace: str, disabled: Collection[str] = ()
+) -> Report:
+    """The rules on objects already read and identified (sync's preflight), without reading
+    the files again. Findings point at each object's first line."""
+    collector = Collector()
+    run_rules(from_resources(resources, default_namespace=default_namespace), collector)
+    findings = {f for f in collector.findings if f.rule not in disabled}
+    return Report(tuple(sorted(findings)), files=0, objects=len(resources))
 
 
 def run_rules(inventory: Inventory, collector: Collector) -> None:

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from ambdiff import manifests
+from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.commands.diff import load_desired
-from ambdiff.compare import CompareOptions, build_report
+from ambdiff.engine import Sync, SyncSettings
 from ambdiff.errors import ConfigError, Exit
-from ambdiff.executor import Executor, State
+from ambdiff.executor import State
 from ambdiff.live import ClusterState
 from ambdiff.options import Common
-from ambdiff.plan import Action, build_plan
+from ambdiff.plan import Action
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
@@ -59,13 +60,29 @@ def run(
         namespaced=state.namespaced,
         default_namespace=common.namespace or state.default_namespace,
     )
+    errors = [
+        f
+        for f in check_resources(
+            desired,
+            default_namespace=common.namespace or state.default_namespace,
+            disabled=validate_rule_ids(common.settings.check_disable, "check.disable"),
+        ).findings
+        if f.severity is Severity.ERROR
+    ]
+    if errors:
+        if as_json:
+            findings = [{"rule": f.rule, "file": f.file, "line": f.line, "object": f.object,
+                         "message": f.message} for f in errors]  # fmt: skip
+            return _finish({"check": findings}, as_json, consoles, Exit.USAGE)
+        render.check_errors(errors, consoles)
+        return Exit.USAGE
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, options.inventory)
-    diff = build_report(
-        desired, live, CompareOptions(inventory=options.inventory, ignore=common.settings.ignore)
-    )
-    the_plan = build_plan(diff, live, inventory=options.inventory, prune=options.prune,
-                          prune_cascading=options.prune_cascading)  # fmt: skip
+    settings = SyncSettings(inventory=options.inventory, ignore=common.settings.ignore,
+                            prune=options.prune, prune_cascading=options.prune_cascading,
+                            force_conflicts=options.force_conflicts)  # fmt: skip
+    engine = Sync(state.cluster, desired, live, settings)
+    the_plan = engine.plan
     if options.plan_out is not None:
         options.plan_out.write_text(json.dumps(the_plan.to_json(), indent=2) + "\n")
     result: dict[str, Any] = {"plan": the_plan.to_json()}
@@ -74,18 +91,16 @@ def run(
     if the_plan.empty:
         return _finish(result, as_json, consoles, Exit.OK)
 
-    executor = Executor(state.cluster, {r.id: r for r in desired}, live, options.inventory,
-                        force_conflicts=options.force_conflicts)  # fmt: skip
     with progress(consoles, "Preflight (server-side dry run)") as update:
-        failures = executor.preflight(the_plan, update)
+        failures = engine.preflight(update)
     result["preflight"] = [{"action": str(f.action), "error": f.message} for f in failures]
     if failures:
         if not as_json:
             render.preflight_failures(failures, consoles)
         return _finish(result, as_json, consoles, Exit.USAGE)
-    if executor.unchecked and not as_json:
+    if engine.unchecked and not as_json:
         consoles.err.print(
-            f"{len(executor.unchecked)} object(s) in a Namespace or of a CRD that this sync "
+            f"{len(engine.unchecked)} object(s) in a Namespace or of a CRD that this sync "
             "creates could not be dry-run in advance; the server checks them as they are applied."
         )
     if options.dry_run:
@@ -113,7 +128,7 @@ def run(
             if after_each is not None:
                 after_each(action, state_)
 
-        outcome = executor.apply(the_plan, should_stop=stop_requested, after_each=each)
+        outcome = engine.apply(should_stop=stop_requested, after_each=each)
     result["report"] = outcome.to_json()
     if not as_json:
         render.report(outcome, consoles)

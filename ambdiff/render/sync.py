@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.markup import escape
 
+from ambdiff.check import Finding
 from ambdiff.executor import Failure, State, SyncReport
 from ambdiff.plan import Action, Plan, Verb
 from ambdiff.render.console import Consoles
@@ -34,6 +37,15 @@ def plan(p: Plan, consoles: Consoles, *, where: str) -> None:
                 out.print(f"      {escape(change_line(change))}")
     for action in p.skipped:
         out.print(f"  [dim]not deleting {escape(str(action.id))}: {escape(action.reason)}[/]")
+
+
+def check_errors(errors: Sequence[Finding], consoles: Consoles) -> None:
+    err = consoles.err
+    err.print(f"[bold red]ambdiff check found {len(errors)} error(s); nothing was written:[/]")
+    for f in errors:
+        err.print(
+            f"  [red]✗[/] {escape(f.file)}:{f.line}: {escape(f.message)} [dim]\\[{f.rule}][/]"
+        )
 
 
 def preflight_failures(failures: list[Failure], consoles: Consoles) -> None:

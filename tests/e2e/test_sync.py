@@ -373,3 +373,25 @@ def test_ctrl_c_stops_between_objects_with_the_same_report(
     code, out, err = cli("sync", "--yes")
     assert code == 0, out + err
     assert "Sync succeeded: 4 applied." in out
+
+
+def test_check_errors_stop_sync_before_anything_is_written(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, api_client: Any
+) -> None:
+    files = manifests(ns)
+    files["policy.yaml"] = f"""apiVersion: getambassador.io/v3alpha1
+kind: FilterPolicy
+metadata: {{name: auth, namespace: {ns}}}
+spec:
+  rules:
+    - host: "*"
+      path: /web/*
+      filters: [{{name: no-such-filter}}]
+"""
+    write(repo, files)
+    code, _, err = cli("sync", "--yes")
+    assert code == 2
+    assert "ambdiff check found 1 error(s); nothing was written" in err
+    assert "policy.yaml:1" in err and "filter-missing" in err
+    names = {n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items}
+    assert ns not in names
