@@ -209,20 +209,17 @@ def test_dry_run_and_preflight_failure_leave_the_cluster_unchanged(
     write(repo, manifests(ns))
     assert cli("sync", "--yes")[0] == 0
     before = snapshot(api_client, ns)
-    # A valid change, a prune (whose dry run must not delete), and a schema error.
-    files = manifests(ns, replicas=5, with_config=False)
-    files["bad.yaml"] = f"""apiVersion: getambassador.io/v3alpha1
-kind: Mapping
-metadata: {{name: bad, namespace: {ns}}}
-spec: {{prefix: /bad/, service: web, weight: heavy}}
-"""
+    # A valid change, a prune (whose dry run must not delete), and a change the API server
+    # refuses (a Deployment's selector is immutable) that no offline check can know about.
+    files = manifests(ns, timeout=5000, with_config=False)
+    files["app.yaml"] = files["app.yaml"].replace("app: web}", "app: web2}")
     write(repo, files)
     code, out, err = cli("sync", "--yes", "--prune")
     assert code == 2
     assert "Preflight failed for 1 object(s); nothing was written" in err
-    assert "create Mapping" in err and "bad.yaml:1" in err and "weight" in err
+    assert "update Deployment" in err and "app.yaml:1" in err and "immutable" in err
     assert snapshot(api_client, ns) == before
-    del files["bad.yaml"]
+    files = manifests(ns, timeout=5000, with_config=False)
     write(repo, files)
     code, out, err = cli("sync", "--dry-run", "--prune")
     assert code == 0, err
@@ -393,5 +390,7 @@ spec:
     assert code == 2
     assert "ambdiff check found 1 error(s); nothing was written" in err
     assert "policy.yaml:1" in err and "filter-missing" in err
-    names = {n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items}
+    names = {
+        n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items
+    }
     assert ns not in names
