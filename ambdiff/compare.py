@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ambdiff.differ import compare, graft, owned_removals, project
+from ambdiff.differ import align, compare, graft, owned_removals, project, sort_changes
 from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Status
 from ambdiff.normalize import INVENTORY_LABEL, normalize
 from ambdiff.secrets import is_secret, mask_bodies, mask_change
@@ -77,7 +77,7 @@ def _diff_one(
     if dry_run is not None and oid in dry_run:
         want = normalize(oid, dry_run[oid], pointers)
         changes = compare(want, have, symmetric=True)
-        view = have
+        view = align(have, want)
     else:
         changes = compare(want, have, symmetric=False)
         managed = current.body.get("metadata", {}).get("managedFields") or ()
@@ -86,6 +86,7 @@ def _diff_one(
         view = project(have, want)
         for removal in removals:
             graft(view, have, removal.path)
+    changes = sort_changes(changes)  # the same order in both modes
     if is_secret(oid) and not options.show_secrets:
         changes = [mask_change(c) for c in changes]
     masked_want, masked_have = _bodies(oid, want, view, options)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,7 +34,23 @@ def compare(
     return changes
 
 
+def sort_changes(changes: Iterable[Change]) -> list[Change]:
+    """Changes ordered by path (keys by name, list items by index or merge key): one stable
+    order, whichever way they were found."""
+    return sorted(changes, key=lambda c: tuple(_segment_order(s) for s in c.path))
+
+
+def _segment_order(segment: Segment) -> tuple[int, str, int]:
+    if isinstance(segment, str):
+        return (0, segment, 0)
+    if isinstance(segment, int):
+        return (1, "", segment)
+    return (2, str(segment), 0)
+
+
 def _walk(path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool) -> None:
+    if want == have:
+        return  # the common case, decided in C (docs/performance.md)
     if isinstance(want, Mapping) and isinstance(have, Mapping):
         for key, value in want.items():
             sub = (*path, key)
@@ -63,8 +79,13 @@ def _walk_list(
     field = path[-1] if path and isinstance(path[-1], str) else None
     key = merge_key(field, want, have)
     if key is None:
-        if len(want) != len(have):
+        if not want and have:
+            # The API server keeps an empty list as no field at all (as the server-side
+            # dry run shows): applying it removes the live value.
+            out.append(Change(Op.REMOVE, path, old=have))
+        elif len(want) != len(have):
             out.append(Change(Op.CHANGE, path, old=have, new=want))
+        if len(want) != len(have):
             return
         for index, (w, h) in enumerate(zip(want, have, strict=True)):
             _walk((*path, index), w, h, out, symmetric)
@@ -141,8 +162,9 @@ def _compare_annotation(path: Path, want: JSON, have: JSON, out: list[Change]) -
 # ---- equality by meaning -------------------------------------------------------------
 
 _QUANTITY_CONTEXT = frozenset(
-    {"limits", "requests", "hard", "capacity", "overhead", "sizeLimit", "storage"}
-)
+    {"limits", "requests", "hard", "capacity", "overhead", "sizeLimit", "storage", "averageValue",
+     "divisor"}
+)  # fmt: skip
 _QUANTITY = re.compile(
     r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
 )
@@ -178,7 +200,10 @@ def same_meaning(want: JSON, have: JSON, path: Path = ()) -> bool:
         return False
     if isinstance(want, (int, str)) and isinstance(have, (int, str)) and str(want) == str(have):
         return True
-    if any(isinstance(s, str) and s in _QUANTITY_CONTEXT for s in path):
+    # A HorizontalPodAutoscaler's metric `target.value` is a quantity too.
+    if path[-2:] == ("target", "value") or any(
+        isinstance(s, str) and s in _QUANTITY_CONTEXT for s in path
+    ):
         a, b = parse_quantity(want), parse_quantity(have)
         return a is not None and a == b
     return False
@@ -224,7 +249,8 @@ def _owned_missing(
         desired_value = _lookup(want, segment)
         if desired_value is MISSING:
             yield (*path, segment), live_value
-        elif isinstance(children, Mapping) and children:
+        elif isinstance(children, Mapping) and children and desired_value != live_value:
+            # (Equal subtrees lack nothing: skip the walk.)
             yield from _owned_missing(children, (*path, segment), desired_value, live_value)
 
 
@@ -275,6 +301,8 @@ def _lookup(node: JSON, segment: Segment) -> JSON:
 def project(live: JSON, desired: JSON, path: Path = ()) -> JSON:
     """`live` cut down to the fields `desired` sets (lists matched as `compare` does), so a
     unified diff shows what git manages rather than every server default."""
+    if live == desired:
+        return live
     if isinstance(live, Mapping) and isinstance(desired, Mapping):
         return {k: project(live[k], desired[k], (*path, k)) for k in desired if k in live}
     if isinstance(live, list) and isinstance(desired, list):
@@ -295,6 +323,31 @@ def project(live: JSON, desired: JSON, path: Path = ()) -> JSON:
         ]
     if live != desired and same_meaning(desired, live, path):
         return desired  # `1000m` live and `1` in git are not a difference: show them alike
+    return live
+
+
+def align(live: JSON, desired: JSON, path: Path = ()) -> JSON:
+    """`live` whole, its keyed lists in `desired`'s order (items only live last), so that a
+    unified diff of live and a dry-run result shows no reordering `compare` ignores."""
+    if isinstance(live, Mapping) and isinstance(desired, Mapping):
+        return {k: align(v, desired[k], (*path, k)) if k in desired else v for k, v in live.items()}
+    if isinstance(live, list) and isinstance(desired, list):
+        field = path[-1] if path and isinstance(path[-1], str) else None
+        key = merge_key(field, desired, live)
+        if key is None:
+            if len(live) != len(desired):
+                return live
+            return [
+                align(h, w, (*path, i)) for i, (h, w) in enumerate(zip(live, desired, strict=True))
+            ]
+        by_key = {json.dumps(item[key]): item for item in live}
+        wanted = {json.dumps(w[key]): w for w in desired}
+        aligned = [
+            align(by_key[k], w, (*path, ListKey(((key, w[key]),))))
+            for k, w in wanted.items()
+            if k in by_key
+        ]
+        return aligned + [item for k, item in by_key.items() if k not in wanted]
     return live
 
 

@@ -3,6 +3,7 @@ and namespace, concurrent and bounded), or read them from a saved dump (`--live-
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 from ambdiff.cluster import ApiResource, Cluster
 from ambdiff.errors import ClusterError, ForbiddenError, ManifestError
 from ambdiff.gitsource import SourceFile
-from ambdiff.kinds import INVENTORY_KINDS, crd_scopes, offline_namespaced
+from ambdiff.kinds import BUILTIN_GROUPS, INVENTORY_KINDS, crd_scopes, offline_namespaced
 from ambdiff.manifests import RawObject, parse_file
 from ambdiff.model import JSON, ObjectId, Resource, split_api_version
 from ambdiff.normalize import INVENTORY_LABEL
@@ -20,6 +21,11 @@ from ambdiff.normalize import INVENTORY_LABEL
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_REQUESTS = 8
+# Up to this many namespaces are left out of an inventory's cluster-wide LIST by a field
+# selector (longer selectors make long URLs); past it, the LIST reads them again.
+MAX_EXCLUDED_NAMESPACES = 100
+
+ListJob = tuple[ApiResource, str | None, str, str]  # type, namespace, label and field selectors
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -53,6 +59,9 @@ class ClusterState:
         # CRDs in git whose kinds the server may not serve yet (a first sync).
         self._crds = crd_scopes([o.body for o in desired_raw])
         self._unserved: set[tuple[str, str]] = set()
+        # (type, namespace) -> resourceVersion of the last fetch's LIST: where a watch of the
+        # same objects starts (`ambdiff watch`).
+        self.list_versions: dict[tuple[ApiResource, str | None], str] = {}
 
     def namespaced(self, group: str, version: str, kind: str) -> bool:
         api_version = f"{group}/{version}" if group else version
@@ -62,15 +71,19 @@ class ClusterState:
         if (group, kind) in self._crds:
             self._unserved.add((api_version, kind))
             return self._crds[(group, kind)]
-        hint = (
-            "Is its CustomResourceDefinition installed? Add it to the manifests or install it first."
-            if group
-            else "Check the apiVersion and kind for a typo."
-        )
+        close = difflib.get_close_matches(kind, self.cluster.kinds(api_version), n=1)
+        suggestion = f"Did you mean kind {close[0]}? " if close else ""
+        if group and group not in BUILTIN_GROUPS:
+            hint = (
+                f"{suggestion}{'If not, is' if close else 'Is'} its CustomResourceDefinition "
+                "installed? Add it to the manifests or install it first."
+            )
+        else:
+            hint = suggestion or "Check the apiVersion and kind for a typo."
         raise ManifestError(
-            f"the cluster ({self.description}) does not serve kind {kind} in apiVersion "
-            f"{api_version}.",
-            hint=hint,
+            f"kind {kind} in apiVersion {api_version} is not served by the cluster of "
+            f"{self.description}.",
+            hint=hint.strip(),
         )
 
     def fetch(
@@ -80,13 +93,15 @@ class ClusterState:
         whose CRD is not installed yet has none); with `inventory`, also the objects carrying
         its label anywhere, of any kind git names or ambdiff knows (INVENTORY_KINDS), so that
         one deleted from git is found even when git no longer names its kind or namespace."""
-        lists: dict[tuple[ApiResource, str | None, str], None] = {}
+        lists: dict[ListJob, None] = {}
+        listed: dict[tuple[str, str], set[str | None]] = {}  # (group, kind) -> namespaces
         for r in desired:
             if (r.api_version, r.id.kind) in self._unserved:
                 continue
             res = self.cluster.resource(r.api_version, r.id.kind)
             if res is not None:
-                lists[(res, r.id.namespace or None, "")] = None
+                lists[(res, r.id.namespace or None, "", "")] = None
+                listed.setdefault((res.group, res.kind), set()).add(r.id.namespace or None)
         if inventory:
             selector = f"{INVENTORY_LABEL}={inventory}"
             named = {(r.api_version, r.id.kind) for r in desired}
@@ -96,13 +111,22 @@ class ClusterState:
                     if (api_version, kind) in self._unserved
                     else self.cluster.resource(api_version, kind)
                 )
-                if res is not None:
-                    lists[(res, None, selector)] = None
+                if res is None:
+                    continue
+                # The namespaces listed in full above hold no strays we could miss: leave
+                # them out, or a repository whose objects all carry the label is read twice.
+                done_already = listed.get((res.group, res.kind), set())
+                if None in done_already:
+                    continue  # listed cluster-wide already
+                fields = ""
+                if len(done_already) <= MAX_EXCLUDED_NAMESPACES:
+                    fields = ",".join(f"metadata.namespace!={ns}" for ns in sorted(done_already))  # type: ignore[type-var]
+                lists[(res, None, selector, fields)] = None
         jobs = list(lists)
         by_version: dict[tuple[str, ObjectId], Resource] = {}
         done = 0
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
-            for (res, _, _), items in zip(jobs, pool.map(self._list, jobs), strict=True):
+            for (res, *_), items in zip(jobs, pool.map(self._list, jobs), strict=True):
                 for body in items:
                     oid = _identity(body, res.namespaced)
                     by_version.setdefault(
@@ -119,10 +143,12 @@ class ClusterState:
                 found[r.id] = by_version[(r.api_version, r.id)]
         return found
 
-    def _list(self, job: tuple[ApiResource, str | None, str]) -> list[dict[str, Any]]:
-        res, namespace, selector = job
+    def _list(self, job: ListJob) -> list[dict[str, Any]]:
+        res, namespace, selector, fields = job
         try:
-            return self.cluster.list(res, namespace, label_selector=selector)
+            items, version = self.cluster.list_with_version(
+                res, namespace, label_selector=selector, field_selector=fields
+            )
         except ForbiddenError:
             if not selector:
                 raise
@@ -130,6 +156,9 @@ class ClusterState:
             log.info("cannot list %s cluster-wide; inventory objects of that kind outside the "
                      "namespaces git names are not looked for", res.plural)  # fmt: skip
             return []
+        if not selector:
+            self.list_versions[(res, namespace)] = version
+        return items
 
     def resource_for(self, resource: Resource) -> ApiResource:
         res = self.cluster.resource(resource.api_version, resource.id.kind)

@@ -8,6 +8,6 @@ edge; nothing from the kubernetes package travels further.
 
 from __future__ import annotations
 
-from ambdiff.cluster.client import ApiResource, Cluster
+from ambdiff.cluster.client import ApiResource, Cluster, EventStream, WatchExpired
 
-__all__ = ["ApiResource", "Cluster"]
+__all__ = ["ApiResource", "Cluster", "EventStream", "WatchExpired"]

@@ -1,12 +1,15 @@
-"""A small, raw-JSON client over the kubernetes package: connect, discover, list, apply."""
+"""A small, raw-JSON client over the kubernetes package: connect, discover, list, watch,
+apply."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +26,14 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
+WATCH_SECONDS = 290  # the server ends a watch after this (plus its own jitter); it is reopened
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+Items = list[dict[str, Any]]
+
+
+class WatchExpired(ClusterError):
+    """The resourceVersion a watch asked for is too old (HTTP 410): list again."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +67,18 @@ class Cluster:
         self._discovery: dict[str, dict[str, ApiResource] | None] = {}
         self._lock = threading.Lock()
         self.requests = 0  # API requests made, for -v and the benchmarks
+        # urllib3 logs every retry as a warning, a second line before the one error a user
+        # should see; those lines are for -vv.
+        logging.getLogger("urllib3.connectionpool").setLevel(
+            logging.NOTSET if log.isEnabledFor(logging.DEBUG) else logging.ERROR
+        )
 
     @classmethod
     def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Cluster:
+        """The cluster of a kubeconfig context; in a pod with no kubeconfig at all, the pod's
+        own cluster through its service account."""
+        if kubeconfig is None and context is None and _in_a_pod_without_kubeconfig():
+            return cls.in_cluster()
         where = kubeconfig or "the default kubeconfig ($KUBECONFIG or ~/.kube/config)"
         try:
             contexts, current = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
@@ -89,15 +109,32 @@ class Cluster:
                 f"context {chosen['name']!r} in {where} cannot be used: {_first_line(e)}.",
                 hint="Check its cluster, user and certificates with `kubectl config view`.",
             ) from e
-        configuration.retries = urllib3.Retry(
-            total=3, connect=1, read=2, backoff_factor=0.3,
-            status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
-            respect_retry_after_header=True, raise_on_status=False,
-        )  # fmt: skip
+        configuration.retries = _retries()
         namespace = (chosen.get("context") or {}).get("namespace") or "default"
         return cls(
             kubernetes.client.ApiClient(configuration), context=chosen["name"], namespace=namespace
         )
+
+    @classmethod
+    def in_cluster(cls) -> Cluster:
+        """The pod's service account (its token is re-read as the kubelet rotates it)."""
+        configuration = kubernetes.client.Configuration()
+        try:
+            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration, try_refresh_token=True
+            )
+        except ConfigException as e:
+            raise ClusterError(
+                f"cannot use the pod's service account: {_first_line(e)}.",
+                hint="Is automountServiceAccountToken off? Or pass --kubeconfig.",
+            ) from e
+        configuration.retries = _retries()
+        try:
+            namespace = (SERVICE_ACCOUNT / "namespace").read_text().strip() or "default"
+        except OSError:
+            namespace = "default"
+        return cls(kubernetes.client.ApiClient(configuration), context="in-cluster",
+                   namespace=namespace)  # fmt: skip
 
     # ---- raw requests -----------------------------------------------------------------
 
@@ -126,6 +163,25 @@ class Cluster:
         if status >= 400:
             raise _translate(status, reason, data, what or f"{method} {path}", self.context)
         return json.loads(data) if data else None
+
+    def _open(self, path: str, query: Mapping[str, str], timeout: tuple[float, float]) -> Any:
+        """A GET whose answer is read as it streams in: the urllib3 response, unread."""
+        api: Any = self._api
+        headers = {"Accept": "application/json"}
+        if hasattr(api, "param_serialize"):
+            method, url, headers, body, post = api.param_serialize(
+                method="GET", resource_path=path, query_params=list(query.items()),
+                header_params=headers, auth_settings=["BearerToken"],
+            )  # fmt: skip
+            return api.call_api(
+                method, url, header_params=headers, body=body, post_params=post,
+                _request_timeout=timeout,
+            ).response  # fmt: skip
+        return api.call_api(
+            path, "GET", query_params=list(query.items()), header_params=headers,
+            auth_settings=["BearerToken"], _preload_content=False,
+            _return_http_data_only=True, _request_timeout=timeout,
+        )  # fmt: skip
 
     def _send(
         self, method: str, path: str, query: Mapping[str, str], headers: dict[str, str], body: JSON
@@ -180,6 +236,10 @@ class Cluster:
             self._discovery[api_version] = found
         return found
 
+    def kinds(self, api_version: str) -> list[str]:
+        """The kinds served in this apiVersion (none when it is not served)."""
+        return sorted(self._group_version(api_version) or ())
+
     def forget(self, api_version: str) -> None:
         """Drop cached discovery (a CRD was just created)."""
         with self._lock:
@@ -188,14 +248,26 @@ class Cluster:
     # ---- reads and writes -------------------------------------------------------------
 
     def list(
-        self, res: ApiResource, namespace: str | None, label_selector: str = ""
-    ) -> list[dict[str, Any]]:
+        self, res: ApiResource, namespace: str | None, label_selector: str = "",
+        field_selector: str = "",
+    ) -> list[dict[str, Any]]:  # fmt: skip
         """Every object of one type in one namespace (or cluster-wide), page by page.
         List items carry no apiVersion/kind; they are filled in here."""
-        items: list[dict[str, Any]] = []
+        return self.list_with_version(res, namespace, label_selector, field_selector)[0]
+
+    def list_with_version(
+        self, res: ApiResource, namespace: str | None, label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[Items, str]:  # fmt: skip
+        """`list`, and the list's resourceVersion: where a watch of the same objects starts
+        so that it misses no change made after the list."""
+        items: Items = []
+        version = ""
         query = {"limit": str(PAGE_SIZE)}
         if label_selector:
             query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
         where = f" in namespace {namespace}" if namespace else ""
         while True:
             page = self.request("GET", res.path(namespace), query=query,
@@ -204,10 +276,43 @@ class Cluster:
                 item.setdefault("apiVersion", res.api_version)
                 item.setdefault("kind", res.kind)
                 items.append(item)
+            version = version or str((page.get("metadata") or {}).get("resourceVersion") or "")
             token = (page.get("metadata") or {}).get("continue")
             if not token:
-                return items
+                return items, version
             query = {**query, "continue": token}
+
+    def watch(
+        self, res: ApiResource, namespace: str | None, *, resource_version: str,
+        timeout_seconds: int = WATCH_SECONDS,
+    ) -> EventStream:  # fmt: skip
+        """Changes to one type in one namespace (or cluster-wide) after `resource_version`,
+        as they happen: (type, object) pairs, until the server ends the watch after
+        `timeout_seconds` or `close()` is called. Raises WatchExpired when the version is too
+        old to resume from."""
+        where = f" in namespace {namespace}" if namespace else ""
+        what = f"watch {res.plural}.{res.group or 'core'}{where}"
+        query = {"watch": "1", "allowWatchBookmarks": "true",
+                 "timeoutSeconds": str(timeout_seconds), "resourceVersion": resource_version}  # fmt: skip
+        with self._lock:
+            self.requests += 1
+        log.debug("WATCH %s %s", res.path(namespace), query)
+        try:
+            response = self._open(res.path(namespace), query, (TIMEOUT[0], timeout_seconds + 30.0))
+        except ApiException as e:
+            raise _translate(int(e.status or 0), str(e.reason or ""), e.body, what,
+                             self.context) from e  # fmt: skip
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise ClusterError(
+                f"cannot reach the cluster at {self.server} (context {self.context}): {_reason(e)}."
+            ) from e
+        if response.status >= 400:
+            data = response.data
+            response.release_conn()
+            error = _translate(int(response.status), str(response.reason or ""), data, what,
+                               self.context)  # fmt: skip
+            raise _expired(error) if error.status == 410 else error
+        return EventStream(response, what)
 
     def get(self, res: ApiResource, namespace: str | None, name: str) -> dict[str, Any] | None:
         try:
@@ -264,6 +369,72 @@ class Cluster:
     def version(self) -> str:
         answer = self.request("GET", "/version", what="version")
         return str((answer or {}).get("gitVersion", "unknown"))
+
+
+class EventStream:
+    """The events of one watch, decoded: `for type_, obj in stream`. `close()` from another
+    thread ends the iteration."""
+
+    def __init__(self, response: Any, what: str) -> None:
+        self._response = response
+        self._what = what
+        self._closed = False
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        pending = b""
+        try:
+            for chunk in self._response.stream(None, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield self._event(line)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
+            if not self._closed:
+                raise ClusterError(f"{self._what} was cut off: {_reason(e)}.") from e
+        finally:
+            self._response.close()
+
+    def _event(self, line: bytes) -> tuple[str, dict[str, Any]]:
+        event = json.loads(line)
+        type_, obj = str(event.get("type", "")), event.get("object") or {}
+        if type_ == "ERROR":
+            message = str(obj.get("message") or obj.get("reason") or "no reason given")
+            error = ClusterError(f"{self._what} failed: {message.rstrip('.')}.")
+            error.status = int(obj.get("code") or 0)
+            raise _expired(error) if error.status == 410 else error
+        return type_, obj
+
+    def close(self) -> None:
+        self._closed = True
+        shutdown = getattr(self._response, "shutdown", None)  # urllib3 >= 2.3
+        if shutdown is not None:
+            shutdown()
+        else:
+            self._response.close()
+
+
+def _expired(error: ClusterError) -> WatchExpired:
+    expired = WatchExpired(error.message, hint="Listing again.")
+    expired.status = 410
+    return expired
+
+
+def _retries() -> urllib3.Retry:
+    return urllib3.Retry(
+        total=3, connect=1, read=2, backoff_factor=0.3,
+        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
+        respect_retry_after_header=True, raise_on_status=False,
+    )  # fmt: skip
+
+
+def _in_a_pod_without_kubeconfig() -> bool:
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and not os.environ.get("KUBECONFIG")
+        and not (Path.home() / ".kube" / "config").exists()
+        and (SERVICE_ACCOUNT / "token").exists()
+    )
 
 
 # ---- error translation -----------------------------------------------------------------

@@ -6,7 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from ambdiff.differ import compare, graft, owned_removals, parse_quantity, project, same_meaning
+from ambdiff.differ import (
+    align,
+    compare,
+    graft,
+    owned_removals,
+    parse_quantity,
+    project,
+    same_meaning,
+    sort_changes,
+)
 from ambdiff.model import Op
 
 
@@ -241,3 +250,38 @@ def test_graft_copies_a_removed_field_into_the_view() -> None:
     live = {"spec": {"containers": [{"name": "web", "image": "x"}], "paused": True}}
     graft(view, live, ("spec", "paused"))
     assert view["spec"]["paused"] is True
+
+
+def test_hpa_metric_targets_are_quantities() -> None:
+    metric = {"resource": {"name": "cpu", "target": {"averageValue": "1000m", "value": "1Gi"}}}
+    live = {"resource": {"name": "cpu", "target": {"averageValue": "1", "value": "1024Mi"}}}
+    assert (
+        compare({"spec": {"metrics": [metric]}}, {"spec": {"metrics": [live]}}, symmetric=False)
+        == []
+    )
+
+
+def test_empty_list_in_git_removes_a_live_list_as_the_server_side_dry_run_shows() -> None:
+    desired = pod({"name": "a", "args": []})
+    live = pod({"name": "a", "args": ["sleep", "1"]})
+    expected = [("remove", "spec.template.spec.containers[name=a].args")]
+    assert paths(compare(desired, live, symmetric=False)) == expected
+    dry_run = pod({"name": "a"})  # what the API server answers: no empty list
+    assert paths(compare(dry_run, live, symmetric=True)) == expected
+
+
+def test_changes_are_sorted_by_path_whichever_way_they_were_found() -> None:
+    unsorted = compare({"spec": {"b": 1, "a": 1, "items": [1, 2, 3]}},
+                       {"spec": {"b": 2, "a": 2, "items": [1, 9, 8]}}, symmetric=False)  # fmt: skip
+    assert paths(sort_changes(reversed(unsorted))) == [
+        ("change", "spec.a"), ("change", "spec.b"),
+        ("change", "spec.items[1]"), ("change", "spec.items[2]"),
+    ]  # fmt: skip
+
+
+def test_align_orders_keyed_live_lists_like_git_and_keeps_every_field() -> None:
+    live = pod({"name": "a", "image": "a", "x": 1}, {"name": "b", "image": "b"}, {"name": "c"})
+    desired = pod({"name": "b"}, {"name": "a"})
+    assert align(live, desired) == pod(
+        {"name": "b", "image": "b"}, {"name": "a", "image": "a", "x": 1}, {"name": "c"}
+    )
