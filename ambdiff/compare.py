@@ -88,7 +88,7 @@ def _diff_one(
             graft(view, have, removal.path)
     changes = sort_changes(changes)  # the same order in both modes
     if is_secret(oid) and not options.show_secrets:
-        changes = [mask_change(c) for c in changes]
+        changes = [mask_change(oid, c) for c in changes]
     masked_want, masked_have = _bodies(oid, want, view, options)
     status = Status.CHANGED if changes else Status.UNCHANGED
     return ObjectDiff(
@@ -104,5 +104,5 @@ def _bodies(
     options: CompareOptions,
 ) -> tuple[Mapping[str, JSON] | None, Mapping[str, JSON] | None]:
     if is_secret(oid) and not options.show_secrets:
-        return mask_bodies(want, have)
+        return mask_bodies(oid, want, have)
     return want, have

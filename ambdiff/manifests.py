@@ -141,7 +141,11 @@ def identify(
         kind = obj.body["kind"]
         meta = obj.body["metadata"]
         ns = ""
-        if namespaced(group, version, kind):
+        try:
+            is_namespaced = namespaced(group, version, kind)
+        except ManifestError as e:  # an unknown kind: say which manifest names it
+            raise ManifestError(f"{obj.origin}: {e.message}", hint=e.hint) from e
+        if is_namespaced:
             ns = meta.get("namespace") or default_namespace
         oid = ObjectId(group, kind, ns, meta["name"])
         if oid in seen:

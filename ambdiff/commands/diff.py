@@ -11,7 +11,7 @@ from ambdiff.cluster import Cluster
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
-from ambdiff.model import JSON, ObjectId, Resource, split_api_version
+from ambdiff.model import JSON, ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, as_applied
 from ambdiff.options import Common
 from ambdiff.render.console import Consoles, make_consoles
@@ -47,28 +47,14 @@ def load_desired(
     return raw, state
 
 
-def identify(
-    common: Common, raw: Sequence[manifests.RawObject], state: LiveState
-) -> list[Resource]:
-    """Identities for the desired objects; a kind the live side does not know is an error
-    that names the manifest it is written in."""
-    for obj in raw:
-        group, version = split_api_version(obj.body["apiVersion"])
-        try:
-            state.namespaced(group, version, obj.body["kind"])
-        except ManifestError as e:
-            raise ManifestError(f"{obj.origin}: {e.message}", hint=e.hint) from e
-    return manifests.identify(
+def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Resource]]:
+    """The desired objects and the live objects of the types and namespaces they name."""
+    raw, state = load_desired(common)
+    desired = manifests.identify(
         raw,
         namespaced=state.namespaced,
         default_namespace=common.namespace or state.default_namespace,
     )
-
-
-def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Resource]]:
-    """The desired objects and the live objects of the types and namespaces they name."""
-    raw, state = load_desired(common)
-    desired = identify(common, raw, state)
     return desired, state.fetch(desired)
 
 
@@ -84,7 +70,11 @@ def run(
     if server_side and common.live_file is not None:
         raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
     raw, state = load_desired(common)
-    desired = identify(common, raw, state)
+    desired = manifests.identify(
+        raw,
+        namespaced=state.namespaced,
+        default_namespace=common.namespace or state.default_namespace,
+    )
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, inventory)
     dry_run = None

@@ -123,3 +123,9 @@ def test_the_servers_namespace_name_label_is_not_compared() -> None:
     assert normalize(ns, body)["metadata"]["labels"] == {"team": "a"}
     only = {"metadata": {"name": "shop", "labels": {"kubernetes.io/metadata.name": "shop"}}}
     assert normalize(ns, only)["metadata"] == {"name": "shop"}
+
+
+def test_as_applied_keeps_a_managed_by_that_git_sets() -> None:
+    body = {"metadata": {"name": "web", "labels": {"app.kubernetes.io/managed-by": "Helm"}}}
+    labels = as_applied(DEPLOY, body, "repo")["metadata"]["labels"]
+    assert labels == {"app.kubernetes.io/managed-by": "Helm", "ambdiff.io/inventory": "repo"}
