@@ -230,22 +230,6 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
     raise SystemExit(command.run(common, options, confirm=confirm))
 
 
-def _not_yet(name: str, issue: str) -> Callable[..., None]:
-    def command(paths: tuple[str, ...] = (), **kw: Any) -> None:
-        raise ConfigError(f"`ambdiff {name}` is not implemented yet ({issue}).")
-
-    return command
-
-
-for _name, _help, _issue in (
-    ("watch", "Keep diffing (and syncing) continually, with Prometheus metrics.",
-     "see the watch issue"),
-):  # fmt: skip
-    cli.command(name=_name, help=f"{_help} (Not implemented yet.)")(
-        click.argument("paths", nargs=-1)(shared_options(_not_yet(_name, _issue)))
-    )
-
-
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @shared_options
@@ -320,6 +304,89 @@ def routes(paths: tuple[str, ...], **kw: Any) -> None:
     if not kw.get("output") and common.output not in command.OUTPUTS:
         common = replace(common, output="human")
     raise SystemExit(command.run(common, base_rev=base_rev, live=kw["live"]))
+
+
+# ---- watch ----------------------------------------------------------------------------
+
+
+def _repo_takes_urls(command: click.Command) -> click.Command:
+    """watch's --repo is a checkout or a URL to mirror, so it is not checked as a path."""
+    for param in command.params:
+        if param.name == "repo" and isinstance(param, click.Option):
+            param.type = click.STRING
+            param.metavar = "URL|DIR"
+            param.help = ("A git URL to mirror and fetch each round (https://…, ssh://…, "
+                          "git@host:path, file://…), or a local repository, read as it is. "
+                          "Default: the repository around the working directory.")  # fmt: skip
+    return command
+
+
+@_repo_takes_urls
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@shared_options
+@click.option("--branch", envvar=_env("branch"), default="main", show_default=True,
+              help="The branch to follow.")  # fmt: skip
+@click.option("--interval", envvar=_env("interval"), default="60s", show_default=True,
+              help="Time between full rounds (30s, 5m, 1m30s). Drift seen through the API's "
+                   "watch starts a round within seconds.")  # fmt: skip
+@click.option("--sync", is_flag=True, envvar=_env("sync"),
+              help="Apply git to the cluster each round. Default: only diff, report and export.")  # fmt: skip
+@click.option("--prune/--no-prune", default=None, envvar=_env("prune"),
+              help="With --sync, delete live objects of this inventory that git no longer has "
+                   "(never Namespaces or CRDs). Default: `sync: {prune: …}` in .ambdiff.yaml.")  # fmt: skip
+@click.option("--force-conflicts/--no-force-conflicts", default=True, envvar=_env("force_conflicts"),
+              help="With --sync, take back fields that a hand edit gave another field manager, "
+                   "so drift heals (default); with --no-force-conflicts such a conflict fails "
+                   "the round instead.")  # fmt: skip
+@click.option("--inventory", envvar=_env("inventory"),
+              help="Inventory name for ownership labels and prune. Default: the repository's name.")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9108, show_default=True,
+              envvar=_env("metrics_port"),
+              help="Port for /metrics, /healthz and /readyz; 0 turns the endpoint off.")  # fmt: skip
+@click.option("--metrics-address", default="0.0.0.0", show_default=True,
+              envvar=_env("metrics_address"), help="Address the metrics endpoint listens on.")  # fmt: skip
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, envvar=_env("log_format"),
+              help="Logs on stderr: a line of text, or a JSON object, per event.")  # fmt: skip
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar=_env("cache_dir"),
+              help="Where URLs are mirrored. Default: $XDG_CACHE_HOME/ambdiff/repos, "
+                   "else ~/.cache/ambdiff/repos.")  # fmt: skip
+def watch(paths: tuple[str, ...], **kw: Any) -> None:
+    """Keep diffing (and with --sync, syncing) a branch continually, with Prometheus metrics.
+
+    Each round fetches the branch, diffs its head commit (read from git's object store,
+    never checked out) with the cluster and, with --sync, applies it as `ambdiff sync
+    --yes` would. Between rounds, API watches on the types git names notice hand edits
+    within seconds. Failures are retried with exponential backoff. SIGTERM or Ctrl-C stops
+    it between two objects, never inside one. docs/watch.md has metrics and alerts.
+
+    \b
+    Examples:
+      ambdiff watch --repo https://github.com/org/gitops.git --sync k8s/
+      ambdiff watch --interval 5m --log-format json      report drift, write nothing
+      ambdiff watch --sync --prune --metrics-port 9108   converge, delete what git dropped
+
+    Runs until stopped; exits 0 after a clean stop, 2 when the options are wrong.
+    """
+    from ambdiff.commands import watch as command
+    from ambdiff.schedule import parse_interval
+
+    if kw.get("output"):
+        raise ConfigError("watch writes logs, not a report: use --log-format instead of -o.")
+    interval = parse_interval(kw["interval"])
+    branch = command.open_branch(kw.get("repo"), kw["branch"], kw.get("cache_dir"))
+    repo_dir = branch.root if branch.url else (Path(kw["repo"]) if kw.get("repo") else None)
+    common = resolve_common(paths, {**kw, "repo": repo_dir}, default_output="human")
+    options = command.WatchOptions(
+        branch=kw["branch"], interval=interval, sync=kw["sync"], prune=kw["prune"],
+        force_conflicts=kw["force_conflicts"], paths=common.paths if paths else (),
+        namespace=kw.get("namespace"), inventory=kw.get("inventory"),
+        config_given=kw.get("config") is not None, metrics_address=kw["metrics_address"],
+        metrics_port=kw["metrics_port"], log_format=kw["log_format"],
+    )  # fmt: skip
+    raise SystemExit(command.run(common, options, branch))
 
 
 # ---- the one error funnel ------------------------------------------------------------

@@ -128,7 +128,10 @@ class ClusterState:
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
             for (res, *_), items in zip(jobs, pool.map(self._list, jobs), strict=True):
                 for body in items:
-                    oid = _identity(body, res.namespaced)
+                    # (Items of one LIST share its group and kind: no need to parse each.)
+                    meta = body["metadata"]
+                    namespace = meta.get("namespace", "") if res.namespaced else ""
+                    oid = ObjectId(res.group, res.kind, namespace, meta["name"])
                     by_version.setdefault(
                         (res.api_version, oid), Resource(oid, res.api_version, body)
                     )

@@ -19,7 +19,7 @@ SHARED_OPTIONS = (
 COMMAND_OPTIONS = (
     "server_side", "show_secrets", "inventory", "yes", "dry_run", "prune", "strict",
     "force_conflicts", "plan_out", "live", "interval", "branch", "sync", "metrics_port",
-    "log_format", "prune_namespaces_and_crds", "with_repo",
+    "log_format", "prune_namespaces_and_crds", "with_repo", "metrics_address", "cache_dir",
 )  # fmt: skip
 
 

@@ -94,15 +94,20 @@ def load_file(path: Path, *, explicit: bool) -> FileSettings:
         if explicit:
             raise ConfigError(f"settings file {path} does not exist.", hint="Check --config.")
         return FileSettings()
+    return load_text(path.read_text(encoding="utf-8"), str(path), source=path)
+
+
+def load_text(text: str, where: str, *, source: Path | None = None) -> FileSettings:
+    """Settings from the text of a settings file (`where` names it in messages): the
+    working tree's, or the one in the commit `ambdiff watch` applies."""
     try:
-        data = load_one(path.read_text(encoding="utf-8"), str(path))
+        data = load_one(text, where)
     except YamlSyntaxError as e:
         raise ConfigError(f"{e.message}", hint="Fix the settings file.") from e
     if data is None:
-        return FileSettings(source=path)
+        return FileSettings(source=source)
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: the settings file must be a mapping of keys to values.")
-    where = str(path)
+        raise ConfigError(f"{where}: the settings file must be a mapping of keys to values.")
     _check_keys(data, _TOP_KEYS, where)
     check = data.get("check") or {}
     _check_keys(check, _CHECK_KEYS, f"{where}: check")
@@ -123,7 +128,7 @@ def load_file(path: Path, *, explicit: bool) -> FileSettings:
         check_disable=tuple(str(r) for r in check.get("disable") or ()),
         check_strict=bool(check.get("strict", False)),
         prune=bool(sync.get("prune", False)),
-        source=path,
+        source=source,
     )  # fmt: skip
 
 

@@ -1,0 +1,430 @@
+"""`ambdiff watch`: the continual diff-and-sync loop.
+
+Each round fetches the branch, resolves its head, diffs that commit (read from git's object
+store) with the cluster and, with `--sync`, applies it through the sync engine. Between rounds
+the API watches of `ambdiff.drift` notice hand edits within seconds; the periodic round is the
+backstop. Metrics and health are served on `--metrics-port`; failures are retried with
+exponential backoff; SIGTERM or SIGINT stops the loop between two objects, never inside one.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ambdiff import logs, manifests
+from ambdiff.check import Severity, check_resources, validate_rule_ids
+from ambdiff.cluster import Cluster
+from ambdiff.commands.diff import load_desired
+from ambdiff.drift import DriftBook, DriftWatch, Target
+from ambdiff.engine import Sync, SyncResult, SyncSettings
+from ambdiff.errors import AmbdiffError, ClusterError, ConfigError, Exit, GitError, ManifestError
+from ambdiff.executor import State
+from ambdiff.gitsource import Branch, GitRevision, redact
+from ambdiff.live import ClusterState
+from ambdiff.metrics import Endpoint, Health, Metrics
+from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
+from ambdiff.options import Common
+from ambdiff.plan import Action, Verb
+from ambdiff.render.watch import describe, fields, summary
+from ambdiff.schedule import Backoff, Debounce, backoff_cap
+from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 20.0  # seconds a stop may wait for a request in flight before the process exits
+DRIFT_QUIET = 1.0  # a burst of changes is over after this long without another
+DRIFT_MAX_DELAY = 5.0  # ... or this long after its first change
+MIN_GAP = 1.0  # between the end of a round and a round started by drift
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    branch: str = "main"
+    interval: float = 60.0
+    sync: bool = False
+    prune: bool | None = None  # None: `sync: {prune: …}` in the commit's settings file decides
+    force_conflicts: bool = True
+    paths: tuple[str, ...] = ()  # PATH arguments; empty: the settings file's, or everything
+    namespace: str | None = None  # -n; None: the settings file's, or the context's
+    inventory: str | None = None  # --inventory; None: the settings file's, or the repo's name
+    config_given: bool = False  # --config: use it, not the settings file in each commit
+    metrics_address: str = "0.0.0.0"
+    metrics_port: int = 9108  # 0: no HTTP endpoint
+    log_format: str = "text"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ambdiff" / "repos"
+
+
+def open_branch(location: str | None, branch: str, cache_dir: Path | None = None) -> Branch:
+    """The branch to follow: in a local repository, or in a mirror of a URL (made now, empty;
+    the first round fetches)."""
+    return Branch(location, branch, cache_dir or default_cache_dir())
+
+
+def run(
+    common: Common, options: WatchOptions, branch: Branch, *, stop: threading.Event | None = None
+) -> int:
+    """Run rounds until `stop` is set or SIGTERM/SIGINT arrives; 0 after a clean stop."""
+    if common.live_file is not None:
+        raise ConfigError("watch reads a cluster; it cannot be combined with --live-file.")
+    if common.rev is not None:
+        raise ConfigError("watch follows a branch; use --branch instead of --rev.")
+    logs.configure(options.log_format, common.verbose)
+    loop = Loop(common, options, branch, stop or threading.Event())
+    endpoint = None
+    if options.metrics_port:
+        endpoint = Endpoint(
+            loop.metrics, loop.health, options.metrics_address, options.metrics_port
+        )
+    mode = "diff and sync" if options.sync else "diff only, nothing is written"
+    where = (
+        f"; metrics on http://{options.metrics_address}:{endpoint.port}/metrics" if endpoint else ""
+    )
+    log.info(f"following branch {options.branch} of {branch.description} every "
+             f"{options.interval:g}s ({mode}){where}",
+             extra={"event": "start", "repository": branch.description, "branch": options.branch,
+                    "interval_seconds": options.interval, "sync": options.sync})  # fmt: skip
+    try:
+        with _signals(loop):
+            loop.run()
+    finally:
+        loop.close()
+        if endpoint is not None:
+            endpoint.close()
+    log.info("stopped", extra={"event": "stop"})
+    return Exit.OK
+
+
+class Loop:
+    def __init__(
+        self, common: Common, options: WatchOptions, branch: Branch, stop: threading.Event
+    ) -> None:
+        self.common = common
+        self.options = options
+        self.branch = branch
+        self.stop = stop
+        self.wake = threading.Event()
+        self.done = threading.Event()
+        self.book = DriftBook()
+        self.metrics = Metrics(self.book.statuses)
+        self.health = Health()
+        self.drift = DriftWatch(
+            self.book, lambda: Cluster.connect(common.kubeconfig, common.context),
+            on_drift=self._drift_seen, on_expired=self._relist, on_error=self._watch_failed,
+            on_streams=self.metrics.watch_streams.set,
+        )  # fmt: skip
+        self._lock = threading.Lock()
+        self._debounce = Debounce(DRIFT_QUIET, DRIFT_MAX_DELAY)
+        self._drifted = False  # a pending early round is for drift, not only to list again
+        self._rounds = 0
+        self._commit = ""
+        self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
+        self.applying = False  # between the first and the last write of a sync
+
+    def poke(self, *, drift: bool = True) -> None:
+        """Something changed live (or a watch must list again): run a round once the burst
+        is over."""
+        with self._lock:
+            self._debounce.poke(time.monotonic())
+            self._drifted = self._drifted or drift
+        self.wake.set()
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        self.wake.set()
+
+    def close(self) -> None:
+        self.health.alive = False
+        self.drift.close()
+        self.done.set()
+
+    # ---- scheduling ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        backoff = Backoff(base=1.0, cap=backoff_cap(self.options.interval))
+        next_at = not_before = time.monotonic()
+        due = "start"
+        while True:
+            trigger = self._next(due, next_at, not_before)
+            if trigger is None:
+                return
+            ok = self._round(trigger)
+            now = time.monotonic()
+            if ok:
+                backoff.reset()
+                next_at, not_before, due = now + self.options.interval, now + MIN_GAP, "interval"
+            else:
+                delay = backoff.next()
+                next_at = not_before = now + delay
+                due = "retry"
+                log.info(
+                    f"retrying in {delay:.1f}s", extra={"event": "backoff", "delay_seconds": delay}
+                )
+
+    def _next(self, due: str, next_at: float, not_before: float) -> str | None:
+        """Wait for the next round; what starts it (`due` when its time comes; "drift" when a
+        burst of live changes is over, "relist" when a watch expired), or None when stopping."""
+        while not self.stop.is_set():
+            self.wake.clear()
+            now = time.monotonic()
+            with self._lock:
+                drift_at = self._debounce.deadline()
+                early = "drift" if self._drifted else "relist"
+            if drift_at is not None and now >= max(drift_at, not_before):
+                return early
+            if now >= next_at:
+                return due
+            until = next_at if drift_at is None else min(next_at, max(drift_at, not_before))
+            self.wake.wait(until - now)
+        return None
+
+    # ---- one round -----------------------------------------------------------------------
+
+    def _round(self, trigger: str) -> bool:
+        """One round; False when it failed (the loop backs off)."""
+        self._rounds += 1
+        number = self._rounds
+        with self._lock:
+            self._debounce.reset()  # this round reads everything afresh
+            self._drifted = False
+        started = time.monotonic()
+        extra = {"round": number, "trigger": trigger}
+        try:
+            outcome = self._work(extra)
+        except Exception as e:
+            outcome = _Outcome("failed", _stage_of(e))
+            if isinstance(e, AmbdiffError):
+                log.error(f"round {number} failed ({outcome.stage}): {redact(str(e))}",
+                          extra={**extra, "event": "round-failed", "stage": outcome.stage})  # fmt: skip
+            else:
+                log.exception(f"round {number} failed: a bug in ambdiff: {type(e).__name__}: {e}",
+                              extra={**extra, "event": "round-failed", "stage": outcome.stage})  # fmt: skip
+        # GitPython's repository objects live in reference cycles and each holds `git
+        # cat-file` processes until collected; its docs warn that long-running processes
+        # leak them otherwise.
+        gc.collect()
+        elapsed = time.monotonic() - started
+        self.metrics.round_duration.observe(elapsed)
+        self.metrics.rounds.labels(trigger, outcome.result).inc()
+        if outcome.result == "succeeded":
+            self.metrics.last_success.set_to_current_time()
+            self.metrics.failing.set(0)
+            self.health.ready = True
+            self.health.detail = f"ok: round {number} at {self._commit[:12]}"
+        elif outcome.result == "failed":
+            self.metrics.errors.labels(outcome.stage).inc()
+            self.metrics.failing.inc()
+            if not self.health.ready:
+                self.health.detail = (
+                    f"no round has succeeded yet; the last failed ({outcome.stage})"
+                )
+        if outcome.summary:
+            log.info(f"round {number} ({trigger}): {outcome.summary} ({elapsed:.2f}s)",
+                     extra={**extra, "event": "round", "result": outcome.result,
+                            "commit": self._commit, "duration_seconds": round(elapsed, 3)})  # fmt: skip
+        return outcome.result != "failed"
+
+    def _work(self, extra: dict[str, object]) -> _Outcome:
+        """The round's work. Errors that end it early raise."""
+        self.branch.fetch()
+        commit = self.branch.head()
+        if commit != self._commit:
+            log.info(f"branch {self.options.branch} is at {commit[:12]}",
+                     extra={**extra, "event": "commit", "commit": commit})  # fmt: skip
+            self._commit = commit
+        self.metrics.commit.info({"repository": self.branch.description,
+                                  "branch": self.options.branch, "commit": commit})  # fmt: skip
+        common, settings = self._at(commit)
+        raw, state = load_desired(common)
+        assert isinstance(state, ClusterState)
+        desired = manifests.identify(raw, namespaced=state.namespaced,
+                                     default_namespace=common.namespace or state.default_namespace)  # fmt: skip
+        live = state.fetch(desired, None, settings.inventory)
+        engine = Sync(state.cluster, desired, live, settings)
+        self.book.reset(engine.report)
+        targets = [Target(res, ns, rv) for (res, ns), rv in state.list_versions.items()]
+        self.drift.update(desired, targets, settings.compare_options)
+        self._report_drift(engine.report, extra)
+        if not self.options.sync or engine.plan.empty:
+            return _Outcome("succeeded", summary=summary(engine.report, commit))
+        if self.stop.is_set():
+            return _Outcome("interrupted", summary="stopped before applying")
+        if _check_fails(desired, common, state.default_namespace, extra):
+            return _Outcome("failed", "preflight")
+        self.applying = True
+        try:
+            result = engine.run(should_stop=self.stop.is_set, after_each=self._applied)
+        finally:
+            self.applying = False
+        return self._after_sync(result, commit, extra)
+
+    def _at(self, commit: str) -> tuple[Common, SyncSettings]:
+        """The shared options for this commit: its own settings file (unless --config named
+        one), with flags taking precedence. The cluster never comes from the commit."""
+        settings = self.common.settings
+        if not self.options.config_given:
+            text = GitRevision(self.common.repo_root, commit).read_text(CONFIG_NAME)
+            settings = (
+                load_text(text, f"{CONFIG_NAME} at {commit[:12]}") if text else FileSettings()
+            )
+        o = self.options
+        common = replace(self.common, rev=commit, settings=settings,
+                         paths=o.paths or settings.paths,
+                         namespace=o.namespace or settings.namespace)  # fmt: skip
+        prune = o.prune if o.prune is not None else settings.prune
+        return common, SyncSettings(
+            inventory=o.inventory or common.inventory, ignore=settings.ignore,
+            prune=prune, force_conflicts=o.force_conflicts,
+        )  # fmt: skip
+
+    def _after_sync(self, result: SyncResult, commit: str, extra: dict[str, object]) -> _Outcome:
+        for failure in result.failures:
+            origin = f" ({failure.action.origin})" if failure.action.origin else ""
+            log.error(f"preflight failed for {failure.action}{origin}: {failure.message}",
+                      extra={**extra, "event": "preflight-failed", "object": str(failure.action.id)})  # fmt: skip
+        if result.failures:
+            return _Outcome("failed", "preflight")
+        outcome = result.outcome
+        assert outcome is not None
+        applied, failed, waiting = (len(outcome.of(s)) for s in State)
+        if outcome.interrupted:
+            return _Outcome("interrupted", summary=f"stopped between two objects: {applied} "
+                            f"applied, {waiting} not attempted (none half-applied)")  # fmt: skip
+        if not outcome.complete:
+            log.error(f"sync failed: {applied} applied, {failed} failed, {waiting} not attempted",
+                      extra={**extra, "event": "sync-failed"})  # fmt: skip
+            return _Outcome("failed", "apply")
+        return _Outcome("succeeded", summary=summary(result.report, commit, applied=applied))
+
+    # ---- reporting -------------------------------------------------------------------------
+
+    def _report_drift(self, report: DiffReport, extra: dict[str, object]) -> None:
+        """Log each object out of sync, once until it changes again."""
+        for o in report:
+            if o.status is Status.UNCHANGED:
+                self._reported.pop(o.id, None)
+                continue
+            key = (o.status, o.changes)
+            if self._reported.get(o.id) == key:
+                continue
+            self._reported[o.id] = key
+            log.info(f"out of sync: {describe(o)}", extra={**extra, **fields(o), "event": "drift"})
+        gone = {o.id for o in report}
+        for oid in [oid for oid in self._reported if oid not in gone]:
+            del self._reported[oid]
+
+    def _applied(self, action: Action, state: State) -> None:
+        self.metrics.actions.labels(action.verb.value, state.value.replace(" ", "_")).inc()
+        if state is State.APPLIED:
+            if action.verb is Verb.DELETE:
+                self.book.forget(action.id)
+            else:
+                self.book.record(ObjectDiff(action.id, action.api_version, Status.UNCHANGED,
+                                            action.origin))  # fmt: skip
+            self._reported.pop(action.id, None)
+        log.log(logging.INFO if state is State.APPLIED else logging.ERROR,
+                f"{state.value}: {action}",
+                extra={"event": "sync-action", "action": action.verb.value,
+                       "object": str(action.id), "state": state.value})  # fmt: skip
+
+    def _drift_seen(self, diff: ObjectDiff) -> None:
+        self.metrics.drift_events.labels(diff.id.kind, diff.id.namespace).inc()
+        log.info(f"drift seen through the watch: {describe(diff)}",
+                 extra={**fields(diff), "event": "drift-watch"})  # fmt: skip
+        self.poke()
+
+    def _relist(self) -> None:
+        self.poke(drift=False)
+
+    def _watch_failed(self, error: AmbdiffError) -> None:
+        self.metrics.errors.labels("watch").inc()
+        log.warning(f"{redact(str(error))} Retrying; rounds every "
+                    f"{self.options.interval:g}s still notice drift.",
+                    extra={"event": "watch-failed"})  # fmt: skip
+
+
+def _check_fails(
+    desired: list[Resource], common: Common, default_namespace: str, extra: dict[str, object]
+) -> bool:
+    """Preflight's first half, as in `ambdiff sync`: check's rules at error level."""
+    disabled = validate_rule_ids(common.settings.check_disable, "check.disable")
+    report = check_resources(
+        desired, default_namespace=common.namespace or default_namespace, disabled=disabled
+    )
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    for f in errors:
+        log.error(f"preflight: {f.file}:{f.line}: {f.message} [{f.rule}]; nothing was written",
+                  extra={**extra, "event": "preflight-failed", "rule": f.rule,
+                         "object": f.object})  # fmt: skip
+    return bool(errors)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    result: str  # succeeded | failed | interrupted
+    stage: str = ""  # where a failed round failed
+    summary: str = ""
+
+
+def _stage_of(error: BaseException) -> str:
+    if isinstance(error, GitError):
+        return "git"
+    if isinstance(error, ConfigError):
+        return "config"
+    if isinstance(error, ManifestError):
+        return "manifests"
+    if isinstance(error, ClusterError):
+        return "cluster"
+    return "internal"
+
+
+@contextmanager
+def _signals(loop: Loop) -> Iterator[None]:
+    """SIGTERM or SIGINT: stop after the object in flight (a watchdog ends the process if a
+    request hangs past STOP_GRACE); a second signal stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if loop.stop.is_set():
+            raise KeyboardInterrupt
+        log.info(f"{signal.Signals(signum).name}: stopping after the work in flight",
+                 extra={"event": "signal"})  # fmt: skip
+        loop.request_stop()
+        threading.Thread(target=_watchdog, args=(loop,), name="stop-watchdog", daemon=True).start()
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _watchdog(loop: Loop) -> None:
+    if loop.done.wait(STOP_GRACE):
+        return
+    while loop.applying and not loop.done.wait(1.0):
+        pass  # the object in flight finishes first, whatever it takes
+    if loop.done.is_set():
+        return
+    log.warning(f"a request did not finish within {STOP_GRACE:.0f}s of the stop; exiting "
+                "without it (nothing was being written)", extra={"event": "stop-forced"})  # fmt: skip
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(Exit.INTERRUPTED)

@@ -1,0 +1,172 @@
+"""Prometheus metrics of `ambdiff watch`, and its HTTP endpoint: `/metrics`, `/healthz`,
+`/readyz`. The one home of prometheus_client. docs/watch.md lists every metric."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    make_wsgi_app,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from ambdiff.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("added", "changed", "unchanged", "removed")
+STAGES = ("git", "config", "manifests", "cluster", "preflight", "apply", "watch", "internal")
+ROUND_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+# (kind, namespace, status) of every object the last round compared, kept current between
+# rounds by the drift watch.
+ObjectStatuses = Callable[[], Iterable[tuple[str, str, str]]]
+
+
+class Metrics:
+    """Every metric `ambdiff watch` exports, in its own registry."""
+
+    def __init__(self, objects: ObjectStatuses) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        r = self.registry
+        self.rounds = Counter("ambdiff_rounds", "Rounds run, by what started them and how they ended.",
+                              ["trigger", "result"], registry=r)  # fmt: skip
+        self.round_duration = Histogram("ambdiff_round_duration_seconds",
+                                        "Time a round takes: fetch, diff and, with --sync, apply.",
+                                        buckets=ROUND_BUCKETS, registry=r)  # fmt: skip
+        self.last_success = Gauge("ambdiff_last_successful_round_timestamp_seconds",
+                                  "When the last round that succeeded ended (Unix time).",
+                                  registry=r)  # fmt: skip
+        self.failing = Gauge("ambdiff_consecutive_failed_rounds",
+                             "Rounds failed in a row (0 after a success).", registry=r)  # fmt: skip
+        self.errors = Counter("ambdiff_errors", "Errors, by the stage they happened in.",
+                              ["stage"], registry=r)  # fmt: skip
+        self.commit = Info("ambdiff_commit",
+                           "The commit being applied (with --sync) or compared: the branch head "
+                           "the latest round resolved.", registry=r)  # fmt: skip
+        self.actions = Counter("ambdiff_sync_actions", "Sync actions, by verb and outcome.",
+                               ["verb", "state"], registry=r)  # fmt: skip
+        self.drift_events = Counter("ambdiff_drift_events",
+                                    "Changes seen through the API watch that took an object "
+                                    "away from git, by kind and namespace.",
+                                    ["kind", "namespace"], registry=r)  # fmt: skip
+        self.watch_streams = Gauge("ambdiff_watch_streams",
+                                   "API watch streams open (one per resource type and namespace "
+                                   "git names).", registry=r)  # fmt: skip
+        for stage in STAGES:
+            self.errors.labels(stage)  # every series exists from the start, at 0
+        self.registry.register(_ObjectsCollector(objects))
+
+
+class _ObjectsCollector(Collector):
+    """Both object gauges from one snapshot, so a scrape never sees half a round."""
+
+    def __init__(self, objects: ObjectStatuses) -> None:
+        self._objects = objects
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snapshot = list(self._objects())
+        by_status = GaugeMetricFamily(
+            "ambdiff_objects", "Objects git names (and this inventory's strays), by status.",
+            labels=["status"],
+        )  # fmt: skip
+        counts = Tally(status for _, _, status in snapshot)
+        for status in STATUSES:
+            by_status.add_metric([status], counts.get(status, 0))
+        yield by_status
+        drifted = GaugeMetricFamily(
+            "ambdiff_drifted_objects",
+            "Objects whose live state differs from git (added, changed or removed), by kind "
+            "and namespace.",
+            labels=["kind", "namespace"],
+        )
+        for (kind, namespace), n in sorted(
+            Tally((k, ns) for k, ns, status in snapshot if status != "unchanged").items()
+        ):
+            drifted.add_metric([kind, namespace], n)
+        yield drifted
+
+
+# ---- the HTTP endpoint -----------------------------------------------------------------
+
+
+@dataclass
+class Health:
+    """What /healthz and /readyz answer: alive while the loop runs; ready after the first
+    successful round."""
+
+    alive: bool = True
+    ready: bool = False
+    detail: str = "no round has succeeded yet"
+
+
+class Endpoint:
+    """`/metrics`, `/healthz` and `/readyz` on one port, served from a background thread."""
+
+    def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
+        app = _app(make_wsgi_app(metrics.registry), health)
+        try:
+            self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot serve metrics on {host}:{port}: {e.strerror or e}.",
+                hint="Choose another --metrics-port (0 turns the endpoint off).",
+            ) from e
+        self.port = int(self._server.server_port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="metrics",
+            daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _app(metrics_app: Callable[..., Any], health: Health) -> Callable[..., Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/healthz":
+            ok, text = health.alive, "ok" if health.alive else "stopping"
+        elif path == "/readyz":
+            ok, text = health.ready and health.alive, health.detail
+        elif path in ("/metrics", "/"):
+            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+        else:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found: try /metrics, /healthz or /readyz\n"]
+        status = "200 OK" if ok else "503 Service Unavailable"
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+        return [(text + "\n").encode()]
+
+    return app
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds are not news."""

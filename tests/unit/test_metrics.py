@@ -1,0 +1,80 @@
+"""The metrics endpoint of `ambdiff watch`: /metrics, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ambdiff.errors import ConfigError
+from ambdiff.metrics import STAGES, Endpoint, Health, Metrics
+
+OBJECTS = [("Deployment", "shop", "changed"), ("Mapping", "shop", "unchanged"),
+           ("Mapping", "shop", "added"), ("Secret", "shop", "unchanged")]  # fmt: skip
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Metrics, Health, int]]:
+    metrics, health = Metrics(lambda: OBJECTS), Health()
+    endpoint = Endpoint(metrics, health, "127.0.0.1", 0)
+    yield metrics, health, endpoint.port
+    endpoint.close()
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_objects_by_status_and_drift_by_kind_and_namespace(
+    served: tuple[Metrics, Health, int],
+) -> None:
+    metrics, _, port = served
+    metrics.commit.info({"repository": "r", "branch": "main", "commit": "abc"})
+    status, text = get(port, "/metrics")
+    assert status == 200
+    found = samples(text)
+    assert found[("ambdiff_objects", (("status", "unchanged"),))] == 2
+    assert found[("ambdiff_objects", (("status", "removed"),))] == 0
+    assert found[("ambdiff_drifted_objects", (("kind", "Mapping"), ("namespace", "shop")))] == 1
+    assert ("ambdiff_drifted_objects", (("kind", "Secret"), ("namespace", "shop"))) not in found
+    info = ("ambdiff_commit_info", (("branch", "main"), ("commit", "abc"), ("repository", "r")))
+    assert found[info] == 1
+    # Every error series exists from the start, so rate() and increase() work at once.
+    for stage in STAGES:
+        assert found[("ambdiff_errors_total", (("stage", stage),))] == 0
+    assert any(name == "process_resident_memory_bytes" for name, _ in found)
+
+
+def test_ready_only_after_a_successful_round_and_alive_until_stopping(
+    served: tuple[Metrics, Health, int],
+) -> None:
+    _, health, port = served
+    assert get(port, "/healthz") == (200, "ok\n")
+    assert get(port, "/readyz") == (503, "no round has succeeded yet\n")
+    health.ready, health.detail = True, "ok: round 1 at abc"
+    assert get(port, "/readyz") == (200, "ok: round 1 at abc\n")
+    health.alive = False
+    assert get(port, "/healthz")[0] == 503
+    assert get(port, "/readyz")[0] == 503
+    assert get(port, "/nope")[0] == 404
+
+
+def test_a_busy_port_is_a_plain_error(served: tuple[Metrics, Health, int]) -> None:
+    _, _, port = served
+    with pytest.raises(ConfigError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
+        Endpoint(Metrics(list), Health(), "127.0.0.1", port)
