@@ -47,7 +47,9 @@ items:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture
@@ -74,32 +76,51 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and __version__ in out
     code, out, _ = run(capsys, "diff", "--help")
     assert code == 0
-    for option in ("--rev", "--live-file", "--server-side", "--kubeconfig", "--context", "Examples:"):
+    for option in (
+        "--rev",
+        "--live-file",
+        "--server-side",
+        "--kubeconfig",
+        "--context",
+        "Examples:",
+    ):
         assert option in out
 
 
 def test_in_sync_exits_0(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "diff", "--repo", str(repo), "--live-file", str(repo.parent / "snapshot.yaml"))
+    code, out, err = run(
+        capsys, "diff", "--repo", str(repo), "--live-file", str(repo.parent / "snapshot.yaml")
+    )
     assert code == 0, err
     assert "0 changed, 0 added, 0 removed, 1 unchanged: git in sync with" in out
 
 
-def test_working_tree_change_exits_1_with_the_field(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_working_tree_change_exits_1_with_the_field(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repo / "k8s" / "web.yaml").write_text(DEPLOY.format(replicas=2, tag=2))
-    code, out, _ = run(capsys, "diff", "--repo", str(repo), "--live-file", str(repo.parent / "snapshot.yaml"))
+    code, out, _ = run(
+        capsys, "diff", "--repo", str(repo), "--live-file", str(repo.parent / "snapshot.yaml")
+    )
     assert code == 1
     assert "~ Deployment shop/web  (apps/v1)  k8s/web.yaml:1" in out
     assert '~ spec.template.spec.containers[name=web].image: "web:1" → "web:2"' in out
 
 
-def test_rev_reads_git_objects_without_touching_a_dirty_tree(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rev_reads_git_objects_without_touching_a_dirty_tree(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repo / "k8s" / "web.yaml").write_text(DEPLOY.format(replicas=5, tag=1))
     git(repo, "commit", "-qam", "scale to 5")
     (repo / "k8s" / "web.yaml").write_text(DEPLOY.format(replicas=9, tag=1))  # dirty
     snapshot = str(repo.parent / "snapshot.yaml")
-    code, out, _ = run(capsys, "diff", "--repo", str(repo), "--rev", "HEAD~1", "--live-file", snapshot)
+    code, out, _ = run(
+        capsys, "diff", "--repo", str(repo), "--rev", "HEAD~1", "--live-file", snapshot
+    )
     assert code == 0, out
-    code, out, _ = run(capsys, "diff", "--repo", str(repo), "--rev", "main", "-o", "json", "--live-file", snapshot)
+    code, out, _ = run(
+        capsys, "diff", "--repo", str(repo), "--rev", "main", "-o", "json", "--live-file", snapshot
+    )
     assert code == 1
     [change] = json.loads(out)["resources"][0]["changes"]
     assert change == {"op": "change", "path": "spec.replicas", "old": 2, "new": 5}
@@ -110,12 +131,18 @@ def test_rev_reads_git_objects_without_touching_a_dirty_tree(repo: Path, capsys:
 def test_paths_are_relative_to_where_the_user_stands(repo: Path, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.chdir(repo / "k8s")
-    code, out, err = run(capsys, "diff", "web.yaml", "--live-file", str(repo.parent / "snapshot.yaml"))
+    code, _, err = run(
+        capsys, "diff", "web.yaml", "--live-file", str(repo.parent / "snapshot.yaml")
+    )
     assert code == 0, err
 
 
-def test_settings_file_sets_defaults_and_flags_win(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (repo / ".ambdiff.yaml").write_text("output: json\nignore:\n  - kind: Deployment\n    paths: [/spec/replicas]\n")
+def test_settings_file_sets_defaults_and_flags_win(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".ambdiff.yaml").write_text(
+        "output: json\nignore:\n  - kind: Deployment\n    paths: [/spec/replicas]\n"
+    )
     (repo / "k8s" / "web.yaml").write_text(DEPLOY.format(replicas=7, tag=1))
     snapshot = str(repo.parent / "snapshot.yaml")
     code, out, _ = run(capsys, "diff", "--repo", str(repo), "--live-file", snapshot)
@@ -150,7 +177,15 @@ def test_environment_variables_set_options(repo: Path, capsys: pytest.CaptureFix
 def test_bad_input_is_one_sentence_and_exit_2(repo: Path, capsys: pytest.CaptureFixture[str],
                                               setup, args: list[str], message: str) -> None:  # fmt: skip
     setup(repo)
-    code, out, err = run(capsys, "diff", "--repo", str(repo), "--live-file", str(repo.parent / "snapshot.yaml"), *args)
+    code, out, err = run(
+        capsys,
+        "diff",
+        "--repo",
+        str(repo),
+        "--live-file",
+        str(repo.parent / "snapshot.yaml"),
+        *args,
+    )
     assert code == 2
     assert message in err
     assert "Traceback" not in err + out

@@ -51,7 +51,9 @@ def test_malformed_yaml_is_a_problem_with_line_and_column() -> None:
     with pytest.raises(ManifestProblem) as e:
         parse_file(SourceFile("bad.yaml", "apiVersion: v1\nkind: [ConfigMap\nmetadata: {}\n"))
     assert e.value.rule == "yaml-syntax"
-    assert (e.value.line, e.value.column) == (3, 9) and str(e.value).startswith("bad.yaml:3:9: invalid YAML")
+    assert (e.value.line, e.value.column) == (3, 9) and str(e.value).startswith(
+        "bad.yaml:3:9: invalid YAML"
+    )
 
 
 def test_duplicate_keys_are_yaml_syntax_errors() -> None:

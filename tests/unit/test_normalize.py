@@ -119,7 +119,9 @@ def test_as_applied_adds_namespace_and_ownership_labels() -> None:
 
 def test_the_servers_namespace_name_label_is_not_compared() -> None:
     ns = ObjectId("", "Namespace", "", "shop")
-    body = {"metadata": {"name": "shop", "labels": {"kubernetes.io/metadata.name": "shop", "team": "a"}}}
+    body = {
+        "metadata": {"name": "shop", "labels": {"kubernetes.io/metadata.name": "shop", "team": "a"}}
+    }
     assert normalize(ns, body)["metadata"]["labels"] == {"team": "a"}
     only = {"metadata": {"name": "shop", "labels": {"kubernetes.io/metadata.name": "shop"}}}
     assert normalize(ns, only)["metadata"] == {"name": "shop"}

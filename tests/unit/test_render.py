@@ -109,7 +109,7 @@ def test_markdown_for_a_pull_request_comment() -> None:
         "| ~ | `Mapping default/api` | `getambassador.io/v3alpha1` | `mappings/api.yaml:1` | 3 |"
         in text
     )
-    assert "```diff\n- spec.prefix: \"/api/\"\n+ spec.prefix: \"/api/v2/\"" in text
+    assert '```diff\n- spec.prefix: "/api/"\n+ spec.prefix: "/api/v2/"' in text
 
 
 def test_json_output_is_valid_json() -> None:

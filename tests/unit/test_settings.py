@@ -43,12 +43,12 @@ sync:
 
 
 def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown setting 'namespce'.*Did you mean 'namespace'"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'namespce'.*Did you mean 'namespace'"):
         load_file(write(tmp_path, "namespce: shop\n"), explicit=True)
 
 
 def test_unknown_nested_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="check: unknown setting 'disabled'.*'disable'"):
+    with pytest.raises(ConfigError, match=r"check: unknown setting 'disabled'.*'disable'"):
         load_file(write(tmp_path, "check: {disabled: [x]}\n"), explicit=True)
 
 
@@ -74,6 +74,6 @@ def test_invalid_yaml_settings_file(tmp_path: Path) -> None:
 
 
 def test_unknown_environment_variable_is_rejected() -> None:
-    with pytest.raises(ConfigError, match="AMBDIFF_CONTEXTT.*Did you mean AMBDIFF_CONTEXT"):
+    with pytest.raises(ConfigError, match=r"AMBDIFF_CONTEXTT.*Did you mean AMBDIFF_CONTEXT"):
         check_environment(["context", "namespace"], {"AMBDIFF_CONTEXTT": "x"})
     check_environment(["context"], {"AMBDIFF_CONTEXT": "x", "HOME": "/"})
