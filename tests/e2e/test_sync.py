@@ -19,56 +19,14 @@ from ambdiff.commands import sync as sync_command
 from ambdiff.executor import State
 from ambdiff.options import resolve
 from ambdiff.plan import Action
+from tests.e2e.sample_repo import web_app
 from tests.harness import APIServer
 
 
 def manifests(ns: str, *, replicas: int = 2, timeout: int = 3000, extra_mapping: bool = False,
               with_config: bool = True) -> dict[str, str]:  # fmt: skip
-    files = {
-        "namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n",
-        "app.yaml": f"""apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  selector: {{app: web}}
-  ports: [{{name: http, port: 80, targetPort: 8080}}]
-""",
-        "routes.yaml": f"""apiVersion: getambassador.io/v3alpha1
-kind: Mapping
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  hostname: "*"
-  prefix: /web/
-  service: web.{ns}:80
-  timeout_ms: {timeout}
-""",
-    }
-    if extra_mapping:
-        files["routes.yaml"] += f"""---
-apiVersion: getambassador.io/v3alpha1
-kind: Mapping
-metadata: {{name: extra, namespace: {ns}}}
-spec: {{hostname: "*", prefix: /extra/, service: web.{ns}:80}}
-"""
-    if with_config:
-        files["config.yaml"] = (
-            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\n"
-            "data: {mode: blue}\n"
-        )
-    return files
+    return web_app(ns, replicas=replicas, timeout=timeout, config=with_config,
+                   extra_mapping=extra_mapping)  # fmt: skip
 
 
 def write(repo: Path, files: dict[str, str]) -> None:

@@ -26,6 +26,7 @@ import pytest
 
 from ambdiff.cli import main
 from ambdiff.errors import ForbiddenError
+from tests.e2e.sample_repo import web_app
 from tests.e2e.watch_support import (
     Watcher,
     commit,
@@ -44,49 +45,7 @@ HAND_EDITED_SECRET = "hand-edited-secret-value"
 
 
 def manifests(ns: str, *, replicas: int = 2, timeout: int = 3000, extra: bool = False) -> dict[str, str]:  # fmt: skip
-    files = {
-        "namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n",
-        "app.yaml": f"""apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  selector: {{app: web}}
-  ports: [{{name: http, port: 80, targetPort: 8080}}]
-""",
-        "routes.yaml": f"""apiVersion: getambassador.io/v3alpha1
-kind: Mapping
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  hostname: "*"
-  prefix: /web/
-  service: web.{ns}:80
-  timeout_ms: {timeout}
-""",
-        "secret.yaml": f"""apiVersion: v1
-kind: Secret
-metadata: {{name: db, namespace: {ns}}}
-stringData: {{password: {SECRET_VALUE}}}
-""",
-    }
-    if extra:
-        files["config.yaml"] = (
-            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\n"
-            "data: {mode: blue}\n"
-        )
-    return files
+    return web_app(ns, replicas=replicas, timeout=timeout, config=extra, secret=SECRET_VALUE)
 
 
 @pytest.fixture
