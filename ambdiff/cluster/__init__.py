@@ -8,6 +8,8 @@ edge; nothing from the kubernetes package travels further.
 
 from __future__ import annotations
 
-from ambdiff.cluster.client import ApiResource, Cluster, EventStream, WatchExpired
+from ambdiff.cluster.client import ApiResource, Cluster
+from ambdiff.cluster.errors import WatchExpired
+from ambdiff.cluster.stream import EventStream
 
 __all__ = ["ApiResource", "Cluster", "EventStream", "WatchExpired"]

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,9 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from ambdiff.errors import ClusterError, ConflictError, ForbiddenError
+from ambdiff.cluster.errors import expired, first_line, reason, translate
+from ambdiff.cluster.stream import EventStream
+from ambdiff.errors import ClusterError
 from ambdiff.model import JSON
 
 log = logging.getLogger(__name__)
@@ -30,10 +32,6 @@ WATCH_SECONDS = 290  # the server ends a watch after this (plus its own jitter);
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 Items = list[dict[str, Any]]
-
-
-class WatchExpired(ClusterError):
-    """The resourceVersion a watch asked for is too old (HTTP 410): list again."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ class Cluster:
             )
         except (ConfigException, OSError) as e:
             raise ClusterError(
-                f"cannot read {where}: {_first_line(e)}.",
+                f"cannot read {where}: {first_line(e)}.",
                 hint="Pass --kubeconfig, set KUBECONFIG, or use --live-file to work offline.",
             ) from e
         names = [c["name"] for c in contexts or ()]
@@ -106,7 +104,7 @@ class Cluster:
             )  # fmt: skip
         except (ConfigException, OSError, ValueError) as e:
             raise ClusterError(
-                f"context {chosen['name']!r} in {where} cannot be used: {_first_line(e)}.",
+                f"context {chosen['name']!r} in {where} cannot be used: {first_line(e)}.",
                 hint="Check its cluster, user and certificates with `kubectl config view`.",
             ) from e
         configuration.retries = _retries()
@@ -125,7 +123,7 @@ class Cluster:
             )
         except ConfigException as e:
             raise ClusterError(
-                f"cannot use the pod's service account: {_first_line(e)}.",
+                f"cannot use the pod's service account: {first_line(e)}.",
                 hint="Is automountServiceAccountToken off? Or pass --kubeconfig.",
             ) from e
         configuration.retries = _retries()
@@ -150,18 +148,17 @@ class Cluster:
             self.requests += 1
         log.debug("%s %s %s", method, path, dict(query or {}))
         try:
-            status, reason, data = self._send(method, path, query or {}, headers, body)
+            status, phrase, data = self._send(method, path, query or {}, headers, body)
         except ApiException as e:
-            status, reason, data = int(e.status or 0), str(e.reason or ""), e.body
+            status, phrase, data = int(e.status or 0), str(e.reason or ""), e.body
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise ClusterError(
-                f"cannot reach the cluster at {self.server} (context {self.context}): "
-                f"{_reason(e)}.",
+                f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}.",
                 hint="Is the cluster up and your network/VPN connected? `kubectl cluster-info` "
                 "tells; use --live-file to work offline.",
             ) from e
         if status >= 400:
-            raise _translate(status, reason, data, what or f"{method} {path}", self.context)
+            raise translate(status, phrase, data, what or f"{method} {path}", self.context)
         return json.loads(data) if data else None
 
     def _open(self, path: str, query: Mapping[str, str], timeout: tuple[float, float]) -> Any:
@@ -300,18 +297,18 @@ class Cluster:
         try:
             response = self._open(res.path(namespace), query, (TIMEOUT[0], timeout_seconds + 30.0))
         except ApiException as e:
-            raise _translate(int(e.status or 0), str(e.reason or ""), e.body, what,
+            raise translate(int(e.status or 0), str(e.reason or ""), e.body, what,
                              self.context) from e  # fmt: skip
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise ClusterError(
-                f"cannot reach the cluster at {self.server} (context {self.context}): {_reason(e)}."
+                f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}."
             ) from e
         if response.status >= 400:
             data = response.data
             response.release_conn()
-            error = _translate(int(response.status), str(response.reason or ""), data, what,
+            error = translate(int(response.status), str(response.reason or ""), data, what,
                                self.context)  # fmt: skip
-            raise _expired(error) if error.status == 410 else error
+            raise expired(error) if error.status == 410 else error
         return EventStream(response, what)
 
     def get(self, res: ApiResource, namespace: str | None, name: str) -> dict[str, Any] | None:
@@ -371,55 +368,6 @@ class Cluster:
         return str((answer or {}).get("gitVersion", "unknown"))
 
 
-class EventStream:
-    """The events of one watch, decoded: `for type_, obj in stream`. `close()` from another
-    thread ends the iteration."""
-
-    def __init__(self, response: Any, what: str) -> None:
-        self._response = response
-        self._what = what
-        self._closed = False
-
-    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        pending = b""
-        try:
-            for chunk in self._response.stream(None, decode_content=True):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield self._event(line)
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
-            if not self._closed:
-                raise ClusterError(f"{self._what} was cut off: {_reason(e)}.") from e
-        finally:
-            self._response.close()
-
-    def _event(self, line: bytes) -> tuple[str, dict[str, Any]]:
-        event = json.loads(line)
-        type_, obj = str(event.get("type", "")), event.get("object") or {}
-        if type_ == "ERROR":
-            message = str(obj.get("message") or obj.get("reason") or "no reason given")
-            error = ClusterError(f"{self._what} failed: {message.rstrip('.')}.")
-            error.status = int(obj.get("code") or 0)
-            raise _expired(error) if error.status == 410 else error
-        return type_, obj
-
-    def close(self) -> None:
-        self._closed = True
-        shutdown = getattr(self._response, "shutdown", None)  # urllib3 >= 2.3
-        if shutdown is not None:
-            shutdown()
-        else:
-            self._response.close()
-
-
-def _expired(error: ClusterError) -> WatchExpired:
-    expired = WatchExpired(error.message, hint="Listing again.")
-    expired.status = 410
-    return expired
-
-
 def _retries() -> urllib3.Retry:
     return urllib3.Retry(
         total=3, connect=1, read=2, backoff_factor=0.3,
@@ -435,55 +383,3 @@ def _in_a_pod_without_kubeconfig() -> bool:
         and not (Path.home() / ".kube" / "config").exists()
         and (SERVICE_ACCOUNT / "token").exists()
     )
-
-
-# ---- error translation -----------------------------------------------------------------
-
-
-def _translate(
-    status: int, reason: str, data: bytes | str | None, what: str, context: str
-) -> ClusterError:
-    answer = _decode(data)
-    message = str(answer.get("message") or reason or "no reason given").rstrip(".")
-    error: ClusterError
-    if status in (401, 403):
-        error = ForbiddenError(
-            f"{what} was refused (HTTP {status}, context {context}): {message}.",
-            hint="Your credentials lack permission for this; ask for access to these "
-            "resources, or use another --context.",
-        )
-    elif status == 409 and "conflict" in message.lower():
-        error = ConflictError(
-            f"{what}: {message}.", hint="Use --force-conflicts to take these fields over."
-        )
-    else:
-        error = ClusterError(f"{what} failed (HTTP {status}): {message}.")
-    error.status = status
-    error.details = answer.get("details") if isinstance(answer.get("details"), dict) else {}
-    return error
-
-
-def _decode(data: bytes | str | None) -> dict[str, Any]:
-    try:
-        answer = json.loads(data or "{}")
-    except (ValueError, TypeError):
-        return {}
-    return answer if isinstance(answer, dict) else {}
-
-
-def _reason(e: BaseException) -> str:
-    reason = getattr(e, "reason", None) or e
-    text = str(reason)
-    for marker in (
-        "Connection refused",
-        "Name or service not known",
-        "timed out",
-        "certificate verify failed",
-    ):
-        if marker in text:
-            return marker.lower()
-    return _first_line(reason)
-
-
-def _first_line(e: object) -> str:
-    return str(e).strip().splitlines()[0].rstrip(".") if str(e).strip() else type(e).__name__
