@@ -4,6 +4,8 @@ nox -s tests        unit, CLI and end-to-end tests (builds or reuses the test AP
 nox -s lint         ruff check, ruff format --check, import-linter contracts
 nox -s typecheck    strict mypy on ambdiff/
 nox -s docs         build docs/ strictly (mkdocs --strict)
+nox -s bench        benchmarks against kubectl on the local API server; writes
+                    docs/performance.md (`-- --sizes 100,1000` for a quicker run)
 """
 
 from __future__ import annotations
@@ -52,3 +54,18 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     session.install("mkdocs>=1.6")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Not a default session: about an hour at the default sizes (N = 100 ... 10,000). Needs
+    kubectl on PATH and the test API server binaries (built here when Go is installed).
+    Arguments go to `python -m benchmarks` (see its --help): `-- --sizes 100,1000`, `-- --rounds
+    3`, `-- --profile 10000` (pyinstrument profiles of check and diff)."""
+    session.install("-e", ".[test]", "pyinstrument>=4.6")
+    have_assets = os.environ.get("KUBEBUILDER_ASSETS") or os.environ.get(
+        "TEST_ASSET_KUBE_APISERVER"
+    )
+    if not have_assets and shutil.which("go"):
+        session.run("python", "tools/testbin.py", "build", silent=False)
+    session.run("python", "-m", "benchmarks", *session.posargs)

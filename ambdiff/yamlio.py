@@ -74,6 +74,97 @@ def _timestamp_as_text(loader: Any, node: Any) -> str:
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
+# ---- the fast path -----------------------------------------------------------------------
+# libyaml parses and composes in C, but PyYAML then resolves every plain scalar's tag with
+# regular expressions and builds the data through a generic, generator-based constructor,
+# both in Python: three quarters of the load time of a big repository (docs/performance.md).
+# Tags are cached by value, and plain maps, lists and scalars are built by `_build` below;
+# anything else (merge keys, explicit tags, self-referencing anchors) goes to PyYAML's
+# constructor, with the same result.
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_MAX_DEPTH = 100
+_TAG_CACHE_SIZE = 100_000
+_TAG_CACHE_MAX_LENGTH = 64
+_implicit_tags: dict[str, str] = {}  # plain scalar -> its resolved tag
+
+
+def _resolve(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
+    """Resolver.resolve, cached for plain scalars (the loader has no path resolvers, so a
+    plain scalar's tag depends on its text alone)."""
+    if kind is yaml.ScalarNode and implicit[0] and len(value) <= _TAG_CACHE_MAX_LENGTH:
+        tag = _implicit_tags.get(value)
+        if tag is None:
+            tag = _BaseLoader.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(_implicit_tags) < _TAG_CACHE_SIZE:
+                _implicit_tags[value] = tag
+        return tag
+    return _BaseLoader.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+if not _Loader.yaml_path_resolvers:
+    _Loader.resolve = _resolve  # type: ignore[method-assign]
+
+
+class _Unsupported(Exception):
+    """A node the fast path leaves to PyYAML's constructor."""
+
+
+def _build(loader: _Loader, root: Any) -> JSON:
+    """The data of a composed document: plain maps, lists and scalars, built directly.
+    Aliases give the same object, as PyYAML's constructor does; duplicate keys raise the
+    same error as `_Loader.construct_mapping`."""
+    scalars = loader.yaml_constructors
+    built: dict[int, JSON] = {}
+
+    def build(node: Any, depth: int) -> JSON:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            if node.tag == _STR:
+                return node.value
+            make = scalars.get(node.tag)
+            if make is None:
+                raise _Unsupported
+            return make(loader, node)
+        if depth > _MAX_DEPTH:
+            raise _Unsupported  # deep, or an anchor that contains itself
+        if id(node) in built:
+            return built[id(node)]
+        out: JSON
+        if cls is yaml.MappingNode and node.tag == _MAP:
+            mapping: dict[Any, JSON] = {}
+            for key_node, value_node in node.value:
+                if key_node.__class__ is yaml.ScalarNode and key_node.tag == _STR:
+                    key = key_node.value
+                elif key_node.tag == _MERGE:
+                    raise _Unsupported
+                else:
+                    key = build(key_node, depth + 1)
+                try:
+                    duplicate = key in mapping
+                except TypeError:
+                    raise _Unsupported from None  # unhashable key: PyYAML reports it
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                mapping[key] = build(value_node, depth + 1)
+            out = mapping
+        elif cls is yaml.SequenceNode and node.tag == _SEQ:
+            out = [build(item, depth + 1) for item in node.value]
+        else:
+            raise _Unsupported  # merge keys, sets, omaps, explicit tags
+        built[id(node)] = out
+        return out
+
+    try:
+        return build(root, 0)
+    except _Unsupported:
+        return loader.construct_document(root)
+
 
 def load_documents(text: str, file: str) -> list[Document]:
     """Parse every document of a YAML stream. Empty documents (or only comments) are
@@ -86,7 +177,7 @@ def load_documents(text: str, file: str) -> list[Document]:
             node = loader.get_node()
             if node is None:
                 break
-            data = loader.construct_document(node)
+            data = _build(loader, node)
             if data is not None:
                 docs.append(Document(index, node.start_mark.line + 1, data, _item_lines(node)))
             index += 1

@@ -1,0 +1,125 @@
+"""Keep the benchmark code working (benchmarks/, `nox -s bench`): the generator and the report
+on their own, and one small end-to-end run against the real local API server. No timing is
+asserted anywhere: benchmarks are not tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from benchmarks import generate as gen
+from benchmarks import report, run
+
+
+def test_generator_makes_the_shares_it_promises(tmp_path: Path) -> None:
+    repo = gen.generate(tmp_path / "repo", 1000)
+    counts = repo.counts
+    assert counts["Namespace"] == gen.NAMESPACES
+    assert sum(counts.values()) == 1000 + gen.NAMESPACES
+    assert counts["Mapping"] == 450
+    assert repo.annotation_mappings > 0
+    on_disk = [
+        d for f in sorted(repo.manifests.rglob("*.yaml")) for d in yaml.safe_load_all(f.read_text())
+    ]
+    assert len(on_disk) == len(repo.objects)
+    assert {d["metadata"].get("namespace") for d in on_disk if d["kind"] != "Namespace"} == {
+        f"team-{i:02d}" for i in range(gen.NAMESPACES)
+    }
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    a = gen.generate(tmp_path / "a", 200)
+    b = gen.generate(tmp_path / "b", 200)
+    assert a.objects == b.objects
+
+
+def test_drift_touches_the_share_asked_for(tmp_path: Path) -> None:
+    repo = gen.generate(tmp_path / "repo", 1000)
+    drifts = gen.drift(repo, 0.02)
+    kinds = Counter(d.what for d in drifts)
+    assert kinds["changed"] + kinds["added"] == 20
+    assert kinds["removed"] == 2
+    assert all(d.path.startswith(("/api/", "/apis/")) for d in drifts)
+
+
+def _sample(wall: float) -> dict[str, object]:
+    return {"wall": wall, "cpu": wall / 2, "rss_mib": 80.0, "requests": 10, "exit_code": 1,
+            "server_cpu": 0.1}  # fmt: skip
+
+
+def test_report_tables_ratios_and_targets(tmp_path: Path) -> None:
+    sizes = []
+    for n in (1000, 5000, 10000):
+        k = n / 1000
+        sizes.append({
+            "n": n, "objects": n + 20, "files": n // 4, "annotation_mappings": n // 20,
+            "drift": {"changed": n // 50}, "setup_seconds": {"apply": 1.0}, "reported": {},
+            "notes": [],
+            "samples": {
+                "check": [_sample(0.2 * k)], "diff": [_sample(1.0 * k), _sample(1.2 * k)],
+                "kubectl-diff": [_sample(20.0 * k)], "floor": [_sample(0.8 * k)],
+            },
+        })  # fmt: skip
+    raw = {
+        "environment": {"date": "today", "cpus": "2", "cpu": "cpu", "memory": "1 GiB",
+                        "os": "os", "python": "3", "kubectl": "k", "kube-apiserver": "a",
+                        "etcd": "e"},
+        "with_check": True, "drift": 0.02, "sizes": sizes,
+    }  # fmt: skip
+    text = report.markdown(raw)
+    assert "| `ambdiff diff` | 1.10 | 5.50 | 11.00 | 1.100 | 1.000 |" in text
+    assert "| `kubectl diff` ÷ `ambdiff diff` (× faster) | 18.2× | 18.2× | 18.2× |" in text
+    assert "≥ 10× faster than `kubectl diff` at 5,000 | 18.2× | met |" in text
+    assert "≤ 2× the LIST floor at 5,000 | 1.4× | met |" in text
+    assert "of 10,000 manifests < 3 s | 2.00 s | met |" in text
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\nhand-written\n")
+    report.write(doc, text)
+    report.write(doc, text)  # replaces its block, keeps the rest
+    assert doc.read_text().count(report.BEGIN) == 1
+    assert "hand-written" in doc.read_text()
+
+
+@pytest.fixture(scope="session")
+def assets() -> Any:
+    """The test API server binaries, looked up before the per-test HOME isolation."""
+    return run._testbin().find_assets()
+
+
+@pytest.mark.e2e
+def test_a_small_run_end_to_end(
+    tmp_path: Path, assets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N = 50, one round, against a fresh local API server (as `nox -s bench` does)."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed: the benchmark compares with it")
+    if assets is None:
+        pytest.skip("no kube-apiserver/etcd binaries (python3 tools/testbin.py build)")
+    monkeypatch.setenv("TEST_ASSET_KUBE_APISERVER", str(assets.kube_apiserver))
+    monkeypatch.setenv("TEST_ASSET_ETCD", str(assets.etcd))
+    results = tmp_path / "results.json"
+    code = run.main(["--sizes", "50", "--rounds", "1", "--no-write", "--workdir",
+                     str(tmp_path / "work"), "--json", str(results)])  # fmt: skip
+    assert code == 0
+    raw = json.loads(results.read_text())
+    (size,) = raw["sizes"]
+    samples = size["samples"]
+    assert {"diff", "diff-ss", "sync-dry", "kubectl-diff", "kubectl-diff-ss", "floor"} <= set(
+        samples
+    )
+    # The drift is seen: both diffs exit 1 and agree on what changed.
+    assert samples["diff"][0]["exit_code"] == 1
+    assert samples["kubectl-diff-ss"][0]["exit_code"] == 1
+    assert samples["sync-dry"][0]["exit_code"] == 0
+    assert samples["floor"][0]["exit_code"] == 0
+    assert samples["diff"][0]["requests"] > 0
+    assert samples["floor"][0]["requests"] > 0
+    assert "1 changed" in size["reported"]["diff"], size["reported"]
+    assert "1 removed" in size["reported"]["diff"], size["reported"]
+    assert size["reported"]["kubectl-diff-ss"] == "1 object(s) differ"

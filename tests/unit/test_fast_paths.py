@@ -1,0 +1,139 @@
+"""The performance shortcuts (docs/performance.md) give the same answers as the plain code."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+import yaml
+
+from ambdiff.cluster import ApiResource
+from ambdiff.differ import compare, owned_removals, project
+from ambdiff.live import ClusterState
+from ambdiff.model import ObjectId, Resource
+from ambdiff.normalize import json_copy, normalize
+from ambdiff.yamlio import YamlSyntaxError, load_documents
+
+TRICKY = [
+    "a: &x {b: 1}\nc: *x\n",
+    "base: &b {x: 1, y: 2}\nd: {<<: *b, y: 3}\n",  # merge key: PyYAML's constructor
+    "a: 2001-12-14\nb: !!binary aGVsbG8=\nc: 0x1F\nd: yes\ne: ~\nf: 1.5\ng: .inf\n80: http\n",
+    "s: !!set {x, y}\n",
+    "r: &r [*r]\n",  # an anchor holding itself
+    "- {a: [1, {b: c}]}\n- &q q\n- *q\n",
+    "kind: List\nitems:\n- a: 1\n- a: '2'\n",
+    "---\n# only a comment\n---\nx: 1\n",
+    "port: 8080\nname: '8080'\nempty: ''\nnull: null\nt: True\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_yaml_fast_path_matches_pyyaml(text: str) -> None:
+    ours = [d.data for d in load_documents(text, "f.yaml")]
+    theirs = [d for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]
+    # (timestamps stay text in ambdiff, as Kubernetes' own YAML decoding keeps them)
+    if "2001-12-14" in text:
+        theirs[0]["a"] = "2001-12-14"
+    assert repr(ours) == repr(theirs)
+
+
+def test_yaml_aliases_share_one_object_as_pyyaml_does() -> None:
+    (doc,) = load_documents("a: &x {b: 1}\nc: *x\n", "f.yaml")
+    assert isinstance(doc.data, dict)
+    assert doc.data["a"] is doc.data["c"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("a: 1\nb: 2\na: 3\n", "duplicate key 'a'"),
+        ("x:\n  y: 1\n  y: 2\n", "duplicate key 'y'"),
+        ("? [1, 2]\n: x\n", "unhashable key"),
+        ("x: !custom 1\n", "could not determine a constructor"),
+    ],
+)
+def test_yaml_fast_path_errors_as_before(text: str, problem: str) -> None:
+    with pytest.raises(YamlSyntaxError, match=problem):
+        load_documents(text, "f.yaml")
+
+
+def test_json_copy_is_deep_and_falls_back_for_other_types() -> None:
+    body: dict[str, Any] = {"a": [{"b": 1}], "c": "x", "d": None, "e": 1.5, "f": True}
+    copied = json_copy(body)
+    assert copied == body and copied["a"][0] is not body["a"][0]
+    odd = {"a": OrderedDict(b=[1])}
+    copied = json_copy(odd)
+    assert copied == odd and copied["a"] is not odd["a"]
+
+
+def test_normalize_leaves_the_input_alone() -> None:
+    oid = ObjectId("", "ConfigMap", "ns", "c")
+    body = {
+        "metadata": {"name": "c", "managedFields": [{"manager": "x"}], "labels": {"a": "b"}},
+        "data": {"k": "v"},
+        "status": {},
+    }
+    out = normalize(oid, body)
+    out["data"]["k"] = "changed"
+    out["metadata"]["labels"]["a"] = "changed"
+    assert body["data"] == {"k": "v"}
+    assert body["metadata"]["labels"] == {"a": "b"}
+    assert "managedFields" in body["metadata"]
+
+
+def test_equal_objects_have_no_changes_and_project_to_themselves() -> None:
+    want = {"spec": {"ports": [{"name": "http", "port": 80}], "x": [1, 2]}}
+    have = json_copy(want)
+    assert compare(want, have, symmetric=True) == []
+    assert project(have, want) == want
+    managed = [{"manager": "ambdiff", "operation": "Apply",
+                "fieldsV1": {"f:spec": {"f:x": {}, "f:ports": {'k:{"port":80}': {}}}}}]  # fmt: skip
+    assert owned_removals(want, have, managed) == []
+    del want["spec"]["x"]
+    assert [str(c.path[-1]) for c in owned_removals(want, have, managed)] == ["x"]
+
+
+class _FakeCluster:
+    context = "test"
+    server = "https://example.invalid"
+    default_namespace = "default"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None, str, str]] = []
+
+    def resource(self, api_version: str, kind: str) -> ApiResource | None:
+        if (api_version, kind) == ("v1", "Namespace"):
+            return ApiResource("", "v1", "Namespace", "namespaces", False)
+        if (api_version, kind) == ("v1", "ConfigMap"):
+            return ApiResource("", "v1", "ConfigMap", "configmaps", True)
+        return None
+
+    def list_with_version(
+        self, res: ApiResource, namespace: str | None, label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[dict[str, Any]], str]:  # fmt: skip
+        self.calls.append((res.kind, namespace, label_selector, field_selector))
+        return [], "1"
+
+
+def test_inventory_lists_skip_what_was_listed_in_full() -> None:
+    cluster = _FakeCluster()
+    state = ClusterState(cluster, [])  # type: ignore[arg-type]
+    desired = [
+        Resource(ObjectId("", "Namespace", "", "a"), "v1", {}),
+        Resource(ObjectId("", "ConfigMap", "b", "c"), "v1", {}),
+        Resource(ObjectId("", "ConfigMap", "a", "c"), "v1", {}),
+    ]
+    state.fetch(desired, inventory="inv")
+    selector = "ambdiff.io/inventory=inv"
+    assert sorted(cluster.calls, key=str) == sorted(
+        [
+            ("Namespace", None, "", ""),
+            ("ConfigMap", "a", "", ""),
+            ("ConfigMap", "b", "", ""),
+            # strays outside the namespaces read already; Namespaces were listed whole
+            ("ConfigMap", None, selector, "metadata.namespace!=a,metadata.namespace!=b"),
+        ],
+        key=str,
+    )
