@@ -19,10 +19,9 @@ from ambdiff.render.diff import render
 from ambdiff.render.progress import progress
 
 
-def load_desired(
-    common: Common, state: LiveState | None = None
-) -> tuple[list[manifests.RawObject], LiveState]:
-    """Read the manifests and open the live side (a cluster, or --live-file)."""
+def load_desired(common: Common) -> tuple[list[Resource], LiveState]:
+    """Read the manifests, open the live side (a cluster, or --live-file), and give every
+    desired object its identity (scope from the live side's discovery)."""
     source = common.source()
     raw = manifests.read(source, common.paths)
     excluded = list(common.settings.exclude)
@@ -39,22 +38,22 @@ def load_desired(
             f"no Kubernetes manifests found in {where} ({source.description}).",
             hint="Name the files or directories that hold them (.yaml, .yml, .json).",
         )
-    if state is None:
-        if common.live_file is not None:
-            state = FileState(common.live_file, common.namespace)
-        else:
-            state = ClusterState(Cluster.connect(common.kubeconfig, common.context), raw)
-    return raw, state
-
-
-def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Resource]]:
-    """The desired objects and the live objects of the types and namespaces they name."""
-    raw, state = load_desired(common)
+    state: LiveState
+    if common.live_file is not None:
+        state = FileState(common.live_file, common.namespace)
+    else:
+        state = ClusterState(Cluster.connect(common.kubeconfig, common.context), raw)
     desired = manifests.identify(
         raw,
         namespaced=state.namespaced,
         default_namespace=common.namespace or state.default_namespace,
     )
+    return desired, state
+
+
+def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Resource]]:
+    """The desired objects and the live objects of the types and namespaces they name."""
+    desired, state = load_desired(common)
     return desired, state.fetch(desired)
 
 
@@ -69,12 +68,7 @@ def run(
         )
     if server_side and common.live_file is not None:
         raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
-    raw, state = load_desired(common)
-    desired = manifests.identify(
-        raw,
-        namespaced=state.namespaced,
-        default_namespace=common.namespace or state.default_namespace,
-    )
+    desired, state = load_desired(common)
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, inventory)
     dry_run = None

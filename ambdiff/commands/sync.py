@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ambdiff import manifests
 from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.commands.diff import load_desired
 from ambdiff.engine import Sync, SyncSettings
@@ -52,14 +51,9 @@ def run(
         raise ConfigError(f"-o {common.output} is not a sync format; use human or json.")
     if common.live_file is not None:
         raise ConfigError("sync writes to a cluster; it cannot be combined with --live-file.")
-    raw, state = load_desired(common)
+    desired, state = load_desired(common)
     assert isinstance(state, ClusterState)
     where = state.description
-    desired = manifests.identify(
-        raw,
-        namespaced=state.namespaced,
-        default_namespace=common.namespace or state.default_namespace,
-    )
     errors = [
         f
         for f in check_resources(

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ambdiff import logs, manifests
+from ambdiff import logs
 from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.cluster import Cluster
 from ambdiff.commands.diff import load_desired
@@ -247,10 +247,8 @@ class Loop:
         self.metrics.commit.info({"repository": self.branch.description,
                                   "branch": self.options.branch, "commit": commit})  # fmt: skip
         common, settings = self._at(commit)
-        raw, state = load_desired(common)
+        desired, state = load_desired(common)
         assert isinstance(state, ClusterState)
-        desired = manifests.identify(raw, namespaced=state.namespaced,
-                                     default_namespace=common.namespace or state.default_namespace)  # fmt: skip
         live = state.fetch(desired, None, settings.inventory)
         engine = Sync(state.cluster, desired, live, settings)
         self.book.reset(engine.report)
