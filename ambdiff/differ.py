@@ -1,6 +1,6 @@
 """Compare a desired object with its live counterpart, field by field, into `Change`s.
 
-Semantics (DESIGN.md § Diff semantics): every field git sets is compared with the live
+Semantics (docs/diff.md, "What counts as a difference"): every field git sets is compared with the live
 value; lists are matched by merge key; quantities and int-or-string values compare by
 meaning; fields only live are server defaults, except those ambdiff's field manager owns
 (from managedFields) but git no longer sets; the `getambassador.io/config` annotation is

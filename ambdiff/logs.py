@@ -3,7 +3,7 @@ per line, for log collectors). Fields passed with `extra=` become JSON keys; in 
 left out, because every message already says what happened in words.
 
 Nothing logged carries a Secret's values: object changes are logged as the diff report words
-them, and that masks Secrets (DESIGN.md § Diff semantics 6)."""
+them, and that masks Secrets (docs/diff.md, "What counts as a difference")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The sync plan: what to create, update and (with prune) delete, in a safe order. Pure.
 
-Creates and updates go in dependency order (DESIGN.md § Sync): Namespaces and CRDs first,
+Creates and updates go in dependency order (docs/sync.md, "Plan"): Namespaces and CRDs first,
 then what workloads use, then workloads, then Ambassador's resources, each after what it
 refers to; deletes go in the reverse order.
 """

@@ -236,7 +236,7 @@ def test_forbidden_for_a_user_without_rbac(
 def test_read_only_user_can_diff_but_server_side_needs_patch(
     apiserver: APIServer, api_client: kubernetes.client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
-    """DESIGN: `diff` needs get/list only; --server-side needs patch (a dry-run apply)."""
+    """docs/index.md: `diff` needs get/list only; --server-side needs patch (a dry-run apply)."""
     user = f"reader-{namespace}"
     rbac = kubernetes.client.RbacAuthorizationV1Api(api_client)
     rbac.create_namespaced_role(namespace, {

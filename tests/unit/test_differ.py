@@ -1,4 +1,4 @@
-"""Field-level comparison (DESIGN.md § Diff semantics 2, 3, 5; § Field paths)."""
+"""Field-level comparison (docs/diff.md, "What counts as a difference" and "Field paths")."""
 
 from __future__ import annotations
 

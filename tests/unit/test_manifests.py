@@ -1,4 +1,4 @@
-"""Reading desired state: documents, origins, Lists, identities (DESIGN.md § Desired state)."""
+"""Reading desired state: documents, origins, Lists, identities (docs/diff.md, "What is read")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each normalisation rule, pinned (DESIGN.md § Diff semantics 1 and 6)."""
+"""Each normalisation rule, pinned (docs/diff.md, "What counts as a difference")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Output formats read the same report (DESIGN.md § Output)."""
+"""Output formats read the same report (docs/diff.md, "Output formats")."""
 
 from __future__ import annotations
 
