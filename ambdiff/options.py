@@ -13,7 +13,7 @@ from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_name
 from ambdiff.settings import CONFIG_NAME, FileSettings, check_environment, load_file
 
 SHARED_OPTIONS = (
-    "repo", "rev", "kubeconfig", "context", "namespace", "live_file", "output", "color",
+    "repo", "rev", "kubeconfig", "context", "cluster", "user", "namespace", "live_file", "output", "color",
     "config", "verbose",
 )  # fmt: skip
 COMMAND_OPTIONS = (
@@ -32,6 +32,8 @@ class Common:
     rev: str | None
     kubeconfig: str | None
     context: str | None
+    cluster: str | None
+    user: str | None
     namespace: str | None
     live_file: Path | None
     output: str
@@ -63,8 +65,10 @@ def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) ->
         repo_root=root,
         paths=rel_paths,
         rev=kw.get("rev"),
-        kubeconfig=kw.get("kubeconfig") or settings.kubeconfig,
-        context=kw.get("context") or settings.context,
+        kubeconfig=kw.get("kubeconfig"),
+        context=kw.get("context"),
+        cluster=kw.get("cluster"),
+        user=kw.get("user"),
         namespace=kw.get("namespace") or settings.namespace,
         live_file=kw.get("live_file"),
         output=output,

@@ -50,8 +50,6 @@ class FileSettings:
     paths: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     namespace: str | None = None
-    context: str | None = None
-    kubeconfig: str | None = None
     inventory: str | None = None
     output: str | None = None
     color: str | None = None
@@ -63,9 +61,15 @@ class FileSettings:
 
 
 _TOP_KEYS = {
-    "paths": list, "exclude": list, "namespace": str, "context": str, "kubeconfig": str,
+    "paths": list, "exclude": list, "namespace": str,
     "inventory": str, "output": str, "color": str, "ignore": list, "check": dict, "sync": dict,
 }  # fmt: skip
+# Keys that choose a cluster. A file in git must never do that: a pull request that edits it
+# would point a CI job, which runs with CI's credentials, at another cluster.
+_CLUSTER_KEYS = {
+    "kubeconfig": "--kubeconfig or KUBECONFIG",
+    "context": "--context or AMBDIFF_CONTEXT",
+}
 _IGNORE_KEYS = {"group", "kind", "namespace", "name", "paths"}
 _CHECK_KEYS = {"disable": list, "strict": bool}
 _SYNC_KEYS = {"prune": bool}
@@ -108,6 +112,14 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         return FileSettings(source=source)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: the settings file must be a mapping of keys to values.")
+    for key, instead in _CLUSTER_KEYS.items():
+        if key in data:
+            raise ConfigError(
+                f"{where}: {key!r} is not read from the settings file: the cluster is chosen "
+                "only by flags and the environment, so that a change in git can never point "
+                "ambdiff at another cluster.",
+                hint=f"Remove it and pass {instead} where ambdiff runs.",
+            )
     _check_keys(data, _TOP_KEYS, where)
     check = data.get("check") or {}
     _check_keys(check, _CHECK_KEYS, f"{where}: check")
@@ -117,8 +129,6 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         paths=tuple(str(p) for p in data.get("paths") or ()),
         exclude=tuple(str(p) for p in data.get("exclude") or ()),
         namespace=data.get("namespace"),
-        context=data.get("context"),
-        kubeconfig=data.get("kubeconfig"),
         inventory=data.get("inventory"),
         output=data.get("output"),
         color=data.get("color"),

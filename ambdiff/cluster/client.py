@@ -19,6 +19,9 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from ambdiff.cluster import kubeconfig as kubeconfig_rules
+from ambdiff.cluster.connection import configure, describe
+from ambdiff.cluster.credentials import ExecCredentials
 from ambdiff.cluster.errors import expired, first_line, reason, translate
 from ambdiff.cluster.stream import EventStream
 from ambdiff.errors import ClusterError
@@ -65,6 +68,10 @@ class Cluster:
         self._discovery: dict[str, dict[str, ApiResource] | None] = {}
         self._lock = threading.Lock()
         self.requests = 0  # API requests made, for -v and the benchmarks
+        # context, cluster, server, user, namespace: what every command shows first
+        self.identity: Mapping[str, str] = {"context": context, "server": self.server,
+                                            "namespace": namespace}  # fmt: skip
+        self._credentials: ExecCredentials | None = None
         # urllib3 logs every retry as a warning, a second line before the one error a user
         # should see; those lines are for -vv.
         logging.getLogger("urllib3.connectionpool").setLevel(
@@ -72,46 +79,42 @@ class Cluster:
         )
 
     @classmethod
-    def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> Cluster:
-        """The cluster of a kubeconfig context; in a pod with no kubeconfig at all, the pod's
-        own cluster through its service account."""
-        if kubeconfig is None and context is None and _in_a_pod_without_kubeconfig():
+    def connect(
+        cls, kubeconfig: str | None = None, context: str | None = None, *,
+        cluster: str | None = None, user: str | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Cluster:  # fmt: skip
+        """The cluster kubectl would talk to with the same flags and environment (see
+        ambdiff.cluster.kubeconfig); in a pod with no kubeconfig at all, the pod's own cluster
+        through its service account."""
+        merged = kubeconfig_rules.load(kubeconfig, environ)
+        explicit = kubeconfig or context or cluster or user
+        if merged.empty and not explicit and _in_a_pod(environ):
             return cls.in_cluster()
-        where = kubeconfig or "the default kubeconfig ($KUBECONFIG or ~/.kube/config)"
-        try:
-            contexts, current = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig
+        if not merged.files:
+            listed = environ.get("KUBECONFIG")
+            where = (
+                f"no file named in $KUBECONFIG ({listed}) exists"
+                if listed
+                else "~/.kube/config does not exist and KUBECONFIG is not set"
             )
-        except (ConfigException, OSError) as e:
             raise ClusterError(
-                f"cannot read {where}: {first_line(e)}.",
+                f"no kubeconfig found: {where}.",
                 hint="Pass --kubeconfig, set KUBECONFIG, or use --live-file to work offline.",
-            ) from e
-        names = [c["name"] for c in contexts or ()]
-        chosen = (
-            next((c for c in contexts or () if c["name"] == context), None) if context else current
-        )
-        if chosen is None:
-            raise ClusterError(
-                f"context {context!r} is not in {where}.",
-                hint=f"Known contexts: {', '.join(names) or 'none'}.",
             )
-        configuration = kubernetes.client.Configuration()
-        try:
-            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, context=chosen["name"],
-                client_configuration=configuration, persist_config=False,
-            )  # fmt: skip
-        except (ConfigException, OSError, ValueError) as e:
-            raise ClusterError(
-                f"context {chosen['name']!r} in {where} cannot be used: {first_line(e)}.",
-                hint="Check its cluster, user and certificates with `kubectl config view`.",
-            ) from e
-        configuration.retries = _retries()
-        namespace = (chosen.get("context") or {}).get("namespace") or "default"
-        return cls(
-            kubernetes.client.ApiClient(configuration), context=chosen["name"], namespace=namespace
+        selection = kubeconfig_rules.select(
+            merged, kubeconfig_rules.Overrides(context=context, cluster=cluster, user=user)
         )
+        connection = configure(selection)
+        connection.configuration.retries = _retries()
+        found = cls(
+            kubernetes.client.ApiClient(connection.configuration),
+            context=selection.context,
+            namespace=selection.namespace,
+        )
+        found.identity = describe(selection)
+        found._credentials = connection.credentials
+        return found
 
     @classmethod
     def in_cluster(cls) -> Cluster:
@@ -147,19 +150,28 @@ class Cluster:
         with self._lock:
             self.requests += 1
         log.debug("%s %s %s", method, path, dict(query or {}))
+        status, phrase, data = self._attempt(method, path, query or {}, headers, body)
+        if status == 401 and self._credentials is not None:
+            # The plugin's credential was revoked or expired early: fetch a new one, once.
+            self._credentials.invalidate()
+            status, phrase, data = self._attempt(method, path, query or {}, headers, body)
+        if status >= 400:
+            raise translate(status, phrase, data, what or f"{method} {path}", self.context)
+        return json.loads(data) if data else None
+
+    def _attempt(
+        self, method: str, path: str, query: Mapping[str, str], headers: dict[str, str], body: JSON
+    ) -> tuple[int, str, bytes | str | None]:
         try:
-            status, phrase, data = self._send(method, path, query or {}, headers, body)
+            return self._send(method, path, query, headers, body)
         except ApiException as e:
-            status, phrase, data = int(e.status or 0), str(e.reason or ""), e.body
+            return int(e.status or 0), str(e.reason or ""), e.body
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise ClusterError(
                 f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}.",
                 hint="Is the cluster up and your network/VPN connected? `kubectl cluster-info` "
                 "tells; use --live-file to work offline.",
             ) from e
-        if status >= 400:
-            raise translate(status, phrase, data, what or f"{method} {path}", self.context)
-        return json.loads(data) if data else None
 
     def _open(self, path: str, query: Mapping[str, str], timeout: tuple[float, float]) -> Any:
         """A GET whose answer is read as it streams in: the urllib3 response, unread."""
@@ -376,10 +388,5 @@ def _retries() -> urllib3.Retry:
     )  # fmt: skip
 
 
-def _in_a_pod_without_kubeconfig() -> bool:
-    return (
-        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        and not os.environ.get("KUBECONFIG")
-        and not (Path.home() / ".kube" / "config").exists()
-        and (SERVICE_ACCOUNT / "token").exists()
-    )
+def _in_a_pod(environ: Mapping[str, str]) -> bool:
+    return bool(environ.get("KUBERNETES_SERVICE_HOST")) and (SERVICE_ACCOUNT / "token").exists()

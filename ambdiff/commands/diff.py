@@ -14,14 +14,17 @@ from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveS
 from ambdiff.model import JSON, ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, as_applied
 from ambdiff.options import Common
-from ambdiff.render.console import Consoles, make_consoles
+from ambdiff.render.console import Consoles, announce_cluster, make_consoles
 from ambdiff.render.diff import render
 from ambdiff.render.progress import progress
 
 
-def load_desired(common: Common) -> tuple[list[Resource], LiveState]:
+def load_desired(
+    common: Common, consoles: Consoles | None = None
+) -> tuple[list[Resource], LiveState]:
     """Read the manifests, open the live side (a cluster, or --live-file), and give every
-    desired object its identity (scope from the live side's discovery)."""
+    desired object its identity (scope from the live side's discovery). With `consoles`, say
+    which cluster first."""
     source = common.source()
     raw = manifests.read(source, common.paths)
     excluded = list(common.settings.exclude)
@@ -42,7 +45,12 @@ def load_desired(common: Common) -> tuple[list[Resource], LiveState]:
     if common.live_file is not None:
         state = FileState(common.live_file, common.namespace)
     else:
-        state = ClusterState(Cluster.connect(common.kubeconfig, common.context), raw)
+        cluster = Cluster.connect(
+            common.kubeconfig, common.context, cluster=common.cluster, user=common.user
+        )
+        if consoles is not None:
+            announce_cluster(consoles, cluster.identity)
+        state = ClusterState(cluster, raw)
     desired = manifests.identify(
         raw,
         namespaced=state.namespaced,
@@ -68,7 +76,7 @@ def run(
         )
     if server_side and common.live_file is not None:
         raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
-    desired, state = load_desired(common)
+    desired, state = load_desired(common, consoles)
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, inventory)
     dry_run = None
@@ -83,7 +91,8 @@ def run(
     )
     report = build_report(desired, live, options, dry_run)
     where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
-    render(report, common.output, consoles, where=where, verbose=common.verbose)
+    identity = state.cluster.identity if isinstance(state, ClusterState) else None
+    render(report, common.output, consoles, where=where, verbose=common.verbose, cluster=identity)
     return Exit.DIFFERENT if report.differs else Exit.OK
 
 

@@ -51,7 +51,7 @@ def run(
         raise ConfigError(f"-o {common.output} is not a sync format; use human or json.")
     if common.live_file is not None:
         raise ConfigError("sync writes to a cluster; it cannot be combined with --live-file.")
-    desired, state = load_desired(common)
+    desired, state = load_desired(common, consoles)
     assert isinstance(state, ClusterState)
     where = state.description
     errors = [
@@ -79,7 +79,7 @@ def run(
     the_plan = engine.plan
     if options.plan_out is not None:
         options.plan_out.write_text(json.dumps(the_plan.to_json(), indent=2) + "\n")
-    result: dict[str, Any] = {"plan": the_plan.to_json()}
+    result: dict[str, Any] = {"cluster": dict(state.cluster.identity), "plan": the_plan.to_json()}
     if not as_json:
         render.plan(the_plan, consoles, where=where)
     if the_plan.empty:

@@ -121,7 +121,10 @@ class Loop:
         self.metrics = Metrics(self.book.statuses)
         self.health = Health()
         self.drift = DriftWatch(
-            self.book, lambda: Cluster.connect(common.kubeconfig, common.context),
+            self.book,
+            lambda: Cluster.connect(
+                common.kubeconfig, common.context, cluster=common.cluster, user=common.user
+            ),
             on_drift=self._drift_seen, on_expired=self._relist, on_error=self._watch_failed,
             on_streams=self.metrics.watch_streams.set,
         )  # fmt: skip
@@ -130,6 +133,7 @@ class Loop:
         self._drifted = False  # a pending early round is for drift, not only to list again
         self._rounds = 0
         self._commit = ""
+        self._cluster: dict[str, str] = {}  # the context, server, user last logged
         self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
         self.applying = False  # between the first and the last write of a sync
 
@@ -249,6 +253,11 @@ class Loop:
         common, settings = self._at(commit)
         desired, state = load_desired(common)
         assert isinstance(state, ClusterState)
+        identity = dict(state.cluster.identity)
+        if identity != self._cluster:
+            self._cluster = identity
+            log.info(f"using context {identity['context']} at {identity['server']}",
+                     extra={**extra, "event": "cluster", **identity})  # fmt: skip
         live = state.fetch(desired, None, settings.inventory)
         engine = Sync(state.cluster, desired, live, settings)
         self.book.reset(engine.report)

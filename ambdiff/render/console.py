@@ -4,6 +4,7 @@ capture output and pipes get clean data. Colour only on a terminal or when asked
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -20,6 +21,20 @@ class Consoles:
         """Progress bars and prompts only when a person is watching stderr."""
         isatty = getattr(self.err.file, "isatty", None)
         return bool(isatty and isatty())
+
+
+def announce_cluster(consoles: Consoles, identity: Mapping[str, str]) -> None:
+    """The first line of every command that talks to a cluster, on stderr: which context,
+    server, user and namespace, so that a reader of a terminal or a CI log sees it."""
+    parts = [f"cluster {identity['cluster']}" if identity.get("cluster") else ""]
+    parts += [f"user {identity['user']}" if identity.get("user") else ""]
+    parts += [f"namespace {identity.get('namespace') or 'default'}"]
+    details = ", ".join(p for p in parts if p)
+    consoles.err.print(
+        f"Using context {identity.get('context')} at {identity.get('server')} ({details})",
+        markup=False,
+        highlight=False,
+    )
 
 
 def make_consoles(

@@ -31,10 +31,15 @@ MAX_VALUE = 120
 
 
 def render(
-    report: DiffReport, fmt: str, consoles: Consoles, *, where: str, verbose: int = 0
-) -> None:
+    report: DiffReport, fmt: str, consoles: Consoles, *, where: str, verbose: int = 0,
+    cluster: Mapping[str, str] | None = None,
+) -> None:  # fmt: skip
+    """`cluster`: the context, server, user and namespace compared with (None offline)."""
     if fmt == "json":
-        consoles.out.file.write(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n")
+        data = to_json(report)
+        if cluster is not None:
+            data = {"cluster": dict(cluster), **data}
+        consoles.out.file.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
     elif fmt == "markdown":
         consoles.out.file.write(markdown(report, where=where))
     elif fmt == "diff":
@@ -47,7 +52,7 @@ def render(
 
 
 def to_json(report: DiffReport) -> dict[str, Any]:
-    """Exactly the contract's shape (DESIGN.md § Output)."""
+    """The shape docs/diff.md documents under "-o json"."""
     return {
         "summary": {k: report.summary[k] for k in ("added", "changed", "unchanged", "removed")},
         "resources": [_object_json(o) for o in report],

@@ -194,7 +194,7 @@ def test_bad_input_is_one_sentence_and_exit_2(repo: Path, capsys: pytest.Capture
 def test_no_kubeconfig_is_a_clear_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "diff", "--repo", str(repo))
     assert code == 2
-    assert err.startswith("ambdiff: error: cannot read the default kubeconfig")
+    assert err.startswith("ambdiff: error: no kubeconfig found: no file named in $KUBECONFIG (")
     assert "--live-file" in err and "Traceback" not in err
 
 

@@ -144,7 +144,7 @@ def test_without_a_cluster_rounds_fail_back_off_and_sigterm_exits_0(
     events = [json.loads(line) for line in log.read_text().splitlines()]
     failed = [e for e in events if e["event"] == "round-failed"]
     assert failed[0]["stage"] == "cluster"
-    assert "cannot read" in failed[0]["message"] and "missing" in failed[0]["message"]
+    assert "no such file" in failed[0]["message"] and "missing" in failed[0]["message"]
     assert "Traceback" not in log.read_text()
     assert events[-1]["event"] == "stop"
 

@@ -53,6 +53,8 @@ def one_sentence(run: Run) -> str:
     assert run.out == ""
     assert "Traceback" not in run.text
     lines = run.err.strip().splitlines()
+    if lines and lines[0].startswith("Using context "):
+        lines = lines[1:]  # which cluster, said first by every command that has chosen one
     assert len(lines) == 1, run.err
     assert lines[0].startswith("ambdiff: error: ")
     return lines[0]
@@ -213,7 +215,7 @@ def test_bad_context(apiserver: APIServer, tmp_path: Path) -> None:
     run = run_ambdiff("diff", "--kubeconfig", apiserver.kubeconfig, "--context", "no-such",
                       "--repo", tmp_path, "--inventory", "errors")  # fmt: skip
     error = one_sentence(run)
-    assert "context 'no-such' is not in" in error
+    assert "context 'no-such' (--context) is not defined in" in error
     assert f"Known contexts: {apiserver.context}" in error
 
 
@@ -262,7 +264,11 @@ def test_read_only_user_can_diff_but_server_side_needs_patch(
 
     read_only = run_ambdiff(*args)
     assert read_only.code == 1, read_only.err
-    assert read_only.err == ""
+    # stderr holds only which cluster, and the JSON report says the same.
+    assert read_only.err.splitlines() == [
+        f"Using context envtest at {apiserver.url} (cluster envtest, user {user}, namespace default)"
+    ]
+    assert read_only.json()["cluster"]["user"] == user
     assert {(r["kind"], r["status"]) for r in read_only.json()["resources"]} == {
         ("ConfigMap", "changed"), ("Mapping", "added")
     }  # fmt: skip

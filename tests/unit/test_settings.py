@@ -77,3 +77,16 @@ def test_unknown_environment_variable_is_rejected() -> None:
     with pytest.raises(ConfigError, match=r"AMBDIFF_CONTEXTT.*Did you mean AMBDIFF_CONTEXT"):
         check_environment(["context", "namespace"], {"AMBDIFF_CONTEXTT": "x"})
     check_environment(["context"], {"AMBDIFF_CONTEXT": "x", "HOME": "/"})
+
+
+@pytest.mark.parametrize(("key", "instead"), [("context", "--context or AMBDIFF_CONTEXT"),
+                                              ("kubeconfig", "--kubeconfig or KUBECONFIG")])  # fmt: skip
+def test_the_settings_file_cannot_choose_the_cluster(
+    tmp_path: Path, key: str, instead: str
+) -> None:
+    # A pull request that edits .ambdiff.yaml must not point CI's credentials elsewhere.
+    with pytest.raises(ConfigError) as e:
+        load_file(write(tmp_path, f"namespace: shop\n{key}: prod\n"), explicit=False)
+    message = str(e.value)
+    assert f"{key!r} is not read from the settings file" in message
+    assert f"Remove it and pass {instead} where ambdiff runs." in message
