@@ -199,8 +199,22 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
     envvar=_env("plan_out"),
     help="Write the plan as JSON to this file.",
 )
+@click.option("--allow-mass-prune", is_flag=True, envvar=_env("allow_mass_prune"),
+              help="Let one prune delete all of a source's objects, or more than "
+                   "sync.mass_prune_share of them (default half). Without it such a sync "
+                   "stops before writing: a bad merge looks like that.")  # fmt: skip
+@click.option("--lock-timeout", envvar=_env("lock_timeout"), default="60s", show_default=True,
+              metavar="DURATION",
+              help="How long to wait for another sync (or watch) of the same inventory to "
+                   "finish before giving up: 0 to fail at once.")  # fmt: skip
+@click.option("--adopt-labelled", is_flag=True, envvar=_env("adopt_labelled"),
+              help="Treat live objects carrying this inventory's label but listed in no "
+                   "record (left by ambdiff before 0.2, or by a sync that died before "
+                   "recording) as members, so that --prune may delete them.")  # fmt: skip
 @click.option("--inventory", envvar=_env("inventory"),
-              help="Inventory name for ownership labels and prune. Default: the repository's name.")  # fmt: skip
+              help="Inventory name for ownership labels, the inventory record and prune. "
+                   "Default: the source's (derived from the repository's identity and the "
+                   "source's name).")  # fmt: skip
 def sync(paths: tuple[str, ...], **kw: Any) -> None:
     """Apply git to the cluster: plan, preflight, confirm, apply, prune, report.
 
@@ -220,6 +234,7 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
     preflight or the input failed (nothing written), 130 when interrupted.
     """
     from ambdiff.commands import sync as command
+    from ambdiff.schedule import parse_interval
 
     common = resolve_common(paths, kw, default_output="human")
     prune = kw["prune"] if kw["prune"] is not None else common.settings.prune
@@ -231,6 +246,9 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
         prune_cascading=kw["prune_cascading"],
         force_conflicts=kw["force_conflicts"],
         plan_out=kw.get("plan_out"),
+        allow_mass_prune=kw["allow_mass_prune"],
+        lock_timeout=parse_interval(kw["lock_timeout"], option="--lock-timeout", allow_zero=True),
+        adopt_labelled=kw["adopt_labelled"],
     )
     confirm = (lambda q: click.confirm(q, err=True)) if sys.stdin.isatty() else None
     raise SystemExit(command.run(common, options, confirm=confirm))

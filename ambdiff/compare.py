@@ -17,6 +17,14 @@ class CompareOptions:
     inventory: str
     ignore: Sequence[IgnoreRule] = ()
     show_secrets: bool = False
+    # The objects that may be reported `removed` (the inventory record's members); None: any
+    # live object carrying the inventory's label (a --live-file snapshot has no record).
+    members: frozenset[ObjectId] | None = None
+
+    def owns(self, oid: ObjectId, resource: Resource) -> bool:
+        if self.members is not None:
+            return oid in self.members
+        return resource.labels.get(INVENTORY_LABEL) == self.inventory
 
 
 def build_report(
@@ -25,8 +33,8 @@ def build_report(
     options: CompareOptions,
     dry_run: Mapping[ObjectId, Mapping[str, JSON]] | None = None,
 ) -> DiffReport:
-    """Compare every desired object with its live counterpart; live objects carrying this
-    inventory's label that git no longer has are `removed`. With `dry_run` (server-side
+    """Compare every desired object with its live counterpart; live objects this inventory
+    owns (options.owns) that git no longer has are `removed`. With `dry_run` (server-side
     mode: the API server's answer to a dry-run apply of each desired object), live is
     compared with that answer instead, both ways."""
     diffs: list[ObjectDiff] = []
@@ -39,7 +47,7 @@ def build_report(
         current = live.get(resource.id)
         diffs.append(_diff_one(resource, current, pointers, options, dry_run))
     for oid, resource in sorted(live.items()):
-        if oid in wanted or resource.labels.get(INVENTORY_LABEL) != options.inventory:
+        if oid in wanted or not options.owns(oid, resource):
             continue
         if _ignored_pointers(oid, options.ignore) is None:
             continue

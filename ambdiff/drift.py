@@ -14,7 +14,6 @@ from ambdiff.cluster import ApiResource, Cluster, EventStream, WatchExpired
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import AmbdiffError
 from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Status
-from ambdiff.normalize import INVENTORY_LABEL
 from ambdiff.schedule import Backoff
 
 log = logging.getLogger(__name__)
@@ -125,8 +124,9 @@ class DriftWatch:
         if want is not None and want.api_version != res.api_version:
             return
         if want is None:
-            labels = meta.get("labels") or {}
-            if not view.options.inventory or labels.get(INVENTORY_LABEL) != view.options.inventory:
+            if not view.options.inventory or not view.options.owns(
+                oid, Resource(oid, res.api_version, obj)
+            ):
                 return
             if type_ == "DELETED":
                 self.book.forget(oid)

@@ -4,14 +4,18 @@ renders between the steps and asks before applying; `ambdiff watch` runs them in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ambdiff.cluster import Cluster
 from ambdiff.compare import CompareOptions, build_report
+from ambdiff.errors import ClusterError
 from ambdiff.executor import Executor, Failure, State, SyncReport
 from ambdiff.model import DiffReport, ObjectId, Resource
-from ambdiff.plan import Action, Plan, build_plan
+from ambdiff.normalize import FIELD_MANAGER, INVENTORY_LABEL
+from ambdiff.plan import Action, Plan, Verb, build_plan
 from ambdiff.settings import IgnoreRule
+from ambdiff.sync import record as records
+from ambdiff.sync.ownership import DEFAULT_MASS_PRUNE_SHARE, Ownership, member_of
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class SyncSettings:
     prune: bool = False
     prune_cascading: bool = False
     force_conflicts: bool = False
+    mass_prune_share: float = DEFAULT_MASS_PRUNE_SHARE
+    allow_mass_prune: bool = False
 
     @property
     def compare_options(self) -> CompareOptions:
@@ -37,10 +43,13 @@ class SyncResult:
     plan: Plan
     failures: tuple[Failure, ...] = ()
     outcome: SyncReport | None = None
+    refused: str = ""  # the mass-deletion guard stopped it before writing
+    record_error: str = ""  # applied, but the inventory record could not be written
 
     @property
     def ok(self) -> bool:
-        return not self.failures and (self.outcome is None or self.outcome.complete)
+        complete = self.outcome is None or self.outcome.complete
+        return not self.failures and not self.refused and complete and not self.record_error
 
 
 class Sync:
@@ -53,16 +62,47 @@ class Sync:
         desired: Sequence[Resource],
         live: Mapping[ObjectId, Resource],
         settings: SyncSettings,
+        ownership: Ownership | None = None,
+        revision: str = "",
     ) -> None:
-        self.report = build_report(desired, live, settings.compare_options)
-        self.plan = build_plan(self.report, live, inventory=settings.inventory,
-                               prune=settings.prune, prune_cascading=settings.prune_cascading)  # fmt: skip
+        """With `ownership`, only the inventory record's members can be `removed` and pruned
+        (ambdiff.sync.ownership); without, any live object with the inventory's label."""
+        self._cluster = cluster
+        self._desired = desired
+        self._live = live
+        self._ownership = ownership
+        self._revision = revision
+        members = None if ownership is None else ownership.members(live)
+        self.compare_options = replace(settings.compare_options, members=members)
+        self.report = build_report(desired, live, self.compare_options)
+        plan = build_plan(self.report, live, inventory=settings.inventory,
+                          prune=settings.prune, prune_cascading=settings.prune_cascading)  # fmt: skip
+        self.plan = plan if ownership is None else _vetted(plan, live, ownership)
+        deletes = self.plan.counts()["delete"]
+        self.refusal = (
+            ""
+            if ownership is None or settings.allow_mass_prune
+            else ownership.mass_prune(deletes, len(members or ()), settings.mass_prune_share)
+        )
         self._executor = Executor(cluster, {r.id: r for r in desired}, live, settings.inventory,
                                   force_conflicts=settings.force_conflicts)  # fmt: skip
+        self.record_error = ""
 
     def preflight(self, progress: Callable[[int, int], None] | None = None) -> list[Failure]:
-        """A server-side dry run of every action; the failures. Nothing is written."""
+        """A server-side dry run of every action; the failures. Nothing is written. What
+        goes into a Namespace or CRD the plan creates is left `unchecked`, for `stage`."""
         return self._executor.preflight(self.plan, progress)
+
+    def stage(self) -> list[Failure]:
+        """A real run's first stage, after preflight and before apply: create the plan's new
+        Namespaces and CRDs (`staged`, the only writes so far), then dry-run what goes into
+        them. The failures: when there are any, nothing else is written."""
+        return self._executor.stage(self.plan)
+
+    @property
+    def staged(self) -> list[Action]:
+        """What preflight's first stage wrote."""
+        return self._executor.staged
 
     @property
     def unchecked(self) -> list[Action]:
@@ -76,8 +116,49 @@ class Sync:
         after_each: Callable[[Action, State], None] | None = None,
     ) -> SyncReport:
         """Apply in order, stopping at the first failure or between two objects when
-        `should_stop()` says so."""
-        return self._executor.apply(self.plan, should_stop=should_stop, after_each=after_each)
+        `should_stop()` says so; then write the inventory record (also after a failure, so
+        that it lists exactly what now exists)."""
+        assert not self.refusal, "the mass-deletion guard refused this plan"
+        outcome = self._executor.apply(self.plan, should_stop=should_stop, after_each=after_each)
+        self.write_record(outcome)
+        return outcome
+
+    def write_record(self, outcome: SyncReport | None) -> None:
+        """Record what this run leaves owned: the old members, plus every desired object that
+        now exists with our label, less what it deleted or found gone. `outcome` None: nothing
+        was applied (an empty plan), the record is (re)written only when it changes."""
+        if self._ownership is None:
+            return
+        done = {} if outcome is None else {a.id: s for a, s, _ in outcome.outcomes}
+        applied: dict[ObjectId, records.Member] = {}
+        for resource in self._desired:
+            state = done.get(resource.id)
+            current = self._live.get(resource.id)
+            if state is State.APPLIED:
+                uid = self._executor.uids.get(resource.id, "")
+                applied[resource.id] = records.Member(resource.id, uid, resource.api_version)
+            elif (
+                current is not None
+                and current.labels.get(INVENTORY_LABEL) == self._executor.inventory
+            ):
+                applied[resource.id] = member_of(current)
+        deleted = [oid for oid, s in done.items() if s is State.APPLIED and oid not in applied]
+        gone = [m.id for m in self._ownership.record.members
+                if m.id not in self._live and m.id not in applied]  # fmt: skip
+        new = self._ownership.next_record(
+            revision=self._revision, kept=(), applied=applied, deleted=[*deleted, *gone]
+        )
+        old = self._ownership.record
+        if old.exists and outcome is None and set(new.members) == set(old.members):
+            return
+        try:
+            records.write(self._cluster, new, FIELD_MANAGER)
+        except ClusterError as e:
+            self.record_error = (
+                f"the inventory record {new.namespace}/{new.name} could not be written: "
+                f"{e.message} Objects created by this run are not recorded, so a later prune "
+                "will not delete them; rerun the sync."
+            )
 
     def run(
         self,
@@ -86,10 +167,27 @@ class Sync:
         after_each: Callable[[Action, State], None] | None = None,
     ) -> SyncResult:
         """Preflight, then apply when preflight passed: the whole sync, unattended."""
+        if self.refusal:
+            return SyncResult(self.report, self.plan, refused=self.refusal)
         if self.plan.empty:
-            return SyncResult(self.report, self.plan)
-        failures = self.preflight()
+            self.write_record(None)
+            return SyncResult(self.report, self.plan, record_error=self.record_error)
+        failures = self.preflight() or self.stage()
         if failures:
             return SyncResult(self.report, self.plan, failures=tuple(failures))
         outcome = self.apply(should_stop=should_stop, after_each=after_each)
-        return SyncResult(self.report, self.plan, outcome=outcome)
+        return SyncResult(self.report, self.plan, outcome=outcome, record_error=self.record_error)
+
+
+def _vetted(plan: Plan, live: Mapping[ObjectId, Resource], ownership: Ownership) -> Plan:
+    """Deletes that ownership vetoes move to `skipped`, with the reason."""
+    kept: list[Action] = []
+    skipped = list(plan.skipped)
+    for action in plan.actions:
+        reason = ownership.veto(action.id, live[action.id]) if action.verb is Verb.DELETE else ""
+        if reason:
+            skipped.append(Action(action.verb, action.id, action.api_version, None, (),
+                                  f"not deleted: {reason}"))  # fmt: skip
+        else:
+            kept.append(action)
+    return Plan(tuple(kept), tuple(skipped))

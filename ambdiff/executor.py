@@ -67,21 +67,23 @@ class Executor:
     force_conflicts: bool = False
     manager: str = FIELD_MANAGER
     unchecked: list[Action] = field(default_factory=list)  # not dry-run: see preflight
+    staged: list[Action] = field(default_factory=list)  # written by preflight's first stage
+    uids: dict[ObjectId, str] = field(default_factory=dict)  # of what this run applied
 
     # ---- preflight -------------------------------------------------------------------
 
     def preflight(
         self, plan: Plan, progress: Callable[[int, int], None] | None = None
     ) -> list[Failure]:
-        """Dry-run every action; the failures, one per object. Nothing is written."""
+        """Dry-run every action; the failures, one per object. Nothing is written. Objects in
+        a Namespace, or of a CRD, that this plan creates cannot be dry-run before it exists
+        (the server answers 404): they are left in `unchecked`, for `stage`."""
         failures: list[Failure] = []
         for action in plan.actions:
             owner = foreign_owner(self.live.get(action.id), self.inventory)
             if owner is not None:
                 failures.append(Failure(action, f"it belongs to the inventory {owner!r}; ambdiff "
                                         "never takes over another inventory's objects"))  # fmt: skip
-        # Objects in a Namespace, or of a CRD, that this plan creates cannot be dry-run
-        # before it exists (the server answers 404): they are checked as they are applied.
         crd_kinds = self._kinds_created_by(plan)
         new_namespaces = {
             a.id.name for a in plan.actions if a.verb is Verb.CREATE and a.id.kind == "Namespace"
@@ -92,7 +94,33 @@ class Executor:
                 self.unchecked.append(a)
             else:
                 jobs.append(a)
+        failures += self._dry_run(jobs, progress)
+        return failures
 
+    def stage(self, plan: Plan) -> list[Failure]:
+        """The first stage of a real run whose plan creates Namespaces or CRDs: create those
+        (listed in `staged`), then dry-run what goes into them (`unchecked`). The failures;
+        when there are any, the first stage is all this run wrote."""
+        if not self.unchecked:
+            return []
+        for action in plan.actions:
+            first = action.verb is Verb.CREATE and (
+                (action.id.kind == "Namespace" and not action.id.group)
+                or action.id.kind == "CustomResourceDefinition"
+            )
+            if first and action not in self.staged:
+                try:
+                    self._write(action, dry_run=False)
+                except ClusterError as e:
+                    return [Failure(action, describe(e))]
+                self.staged.append(action)
+        remaining = [a for a in self.unchecked if a not in self.staged]
+        self.unchecked = []
+        return self._dry_run(remaining, None)
+
+    def _dry_run(
+        self, jobs: Sequence[Action], progress: Callable[[int, int], None] | None
+    ) -> list[Failure]:
         def one(action: Action) -> Failure | None:
             try:
                 self._write(action, dry_run=True)
@@ -100,6 +128,7 @@ class Executor:
                 return Failure(action, describe(e))
             return None
 
+        failures = []
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
             for done, failure in enumerate(pool.map(one, jobs), 1):
                 if failure is not None:
@@ -132,6 +161,11 @@ class Executor:
         stopped = False
         interrupted = False
         for action in plan.actions:
+            if action in self.staged:  # written by the first stage
+                outcomes.append((action, State.APPLIED, ""))
+                if after_each is not None:
+                    after_each(action, State.APPLIED)
+                continue
             if stopped or should_stop():
                 interrupted = interrupted or not stopped
                 stopped = True
@@ -156,9 +190,11 @@ class Executor:
                                 precondition=current.body.get("metadata", {}))  # fmt: skip
             return
         body = as_applied(action.id, self.desired[action.id].body, self.inventory)
-        self.cluster.apply(
+        answer = self.cluster.apply(
             res, body, manager=self.manager, dry_run=dry_run, force=self.force_conflicts
         )
+        if not dry_run:
+            self.uids[action.id] = str(((answer or {}).get("metadata") or {}).get("uid") or "")
         if not dry_run and action.id.kind == "CustomResourceDefinition":
             self._wait_for_crd(body)
 

@@ -47,6 +47,54 @@ def repo_name(root: Path) -> str:
     return name.removesuffix(".git") or root.resolve().name
 
 
+def repo_identity(root: Path) -> str:
+    """What names this repository wherever it is cloned: its `origin` URL without scheme,
+    credentials and `.git` (so that SSH and HTTPS clones agree), else the id of its first
+    commit; "" when it has neither (no remote and no commit, or a shallow clone without a
+    remote, whose oldest commit is only the clone's boundary)."""
+    try:
+        repo = git.Repo(root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return ""
+    try:
+        url = repo.remotes.origin.url
+    except (AttributeError, ValueError, IndexError):
+        url = ""
+    if url:
+        return normalize_url(url)
+    if (Path(repo.git_dir) / "shallow").exists():
+        return ""
+    try:
+        roots = repo.git.rev_list("--max-parents=0", "HEAD").split()
+    except git.GitCommandError:
+        return ""
+    return f"commit:{sorted(roots)[0]}" if roots else ""
+
+
+def head_sha(root: Path) -> str:
+    """The commit HEAD names, or "" (no repository, or no commit yet)."""
+    try:
+        return str(git.Repo(root).head.commit.hexsha)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return ""
+
+
+def normalize_url(url: str) -> str:
+    """`git@host:org/repo.git`, `ssh://git@host/org/repo`, `https://user:token@host/org/repo/`
+    all become `host/org/repo` (lower-case host)."""
+    text = url.strip()
+    scp = re.match(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.*)$", text)
+    if scp and "://" not in text:
+        host, path = scp.group(1), scp.group(2)
+    else:
+        rest = text.split("://", 1)[-1]
+        rest = rest.rsplit("@", 1)[-1] if "@" in rest.split("/", 1)[0] else rest
+        host, _, path = rest.partition("/")
+        host = host.split(":", 1)[0] if not host.startswith("[") else host
+    path = path.strip("/").removesuffix(".git")
+    return f"{host.lower()}/{path}" if host else path
+
+
 def _included(rel: PurePosixPath) -> bool:
     return rel.suffix in MANIFEST_SUFFIXES and not any(p.startswith(".") for p in rel.parts)
 

@@ -31,7 +31,10 @@ from ambdiff.errors import ConfigError
 log = logging.getLogger(__name__)
 
 STATUSES = ("added", "changed", "unchanged", "removed")
-STAGES = ("git", "config", "manifests", "cluster", "preflight", "apply", "watch", "internal")
+STAGES = (
+    "git", "config", "manifests", "cluster", "lock", "prune-guard", "preflight", "apply",
+    "watch", "internal",
+)  # fmt: skip
 ROUND_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 # (kind, namespace, status) of every object the last round compared, kept current between

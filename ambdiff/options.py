@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ambdiff.errors import ConfigError
-from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_name
+from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_identity, repo_name
 from ambdiff.settings import CONFIG_NAME, FileSettings, check_environment, load_file
+from ambdiff.sources import DEFAULT, Selection, Source, inventory_name
+from ambdiff.sources import select as select_source
 
 SHARED_OPTIONS = (
     "repo", "rev", "kubeconfig", "context", "cluster", "user", "namespace", "live_file", "output", "color",
@@ -20,6 +22,7 @@ COMMAND_OPTIONS = (
     "server_side", "show_secrets", "inventory", "yes", "dry_run", "prune", "strict",
     "force_conflicts", "plan_out", "live", "interval", "branch", "sync", "metrics_port",
     "log_format", "prune_namespaces_and_crds", "with_repo", "metrics_address", "cache_dir",
+    "allow_mass_prune", "lock_timeout", "adopt_labelled",
 )  # fmt: skip
 
 
@@ -40,13 +43,33 @@ class Common:
     color: str
     verbose: int
     settings: FileSettings
+    selection: Selection | None = None  # the source read (commands that sync or diff)
 
     def source(self) -> WorkTree | GitRevision:
         return GitRevision(self.repo_root, self.rev) if self.rev else WorkTree(self.repo_root)
 
     @property
+    def narrowed(self) -> bool:
+        """PATHs narrower than the source: such a run never prunes or reports `removed`."""
+        return self.selection is not None and self.selection.narrowed
+
+    @property
+    def source_name(self) -> str:
+        return self.selection.source.name if self.selection else DEFAULT
+
+    @property
     def inventory(self) -> str:
-        return self.settings.inventory or repo_name(self.repo_root)
+        """The source's inventory: declared, or derived from the repository's identity and
+        the source's name (docs/sync.md, "Sources and inventories")."""
+        source = self.selection.source if self.selection else Source(DEFAULT, ())
+        if source.name == DEFAULT and self.settings.inventory:
+            return self.settings.inventory
+        return inventory_name(source, self.repository, repo_name(self.repo_root))
+
+    @property
+    def repository(self) -> str:
+        """What identifies the repository wherever it is cloned (see repo_identity)."""
+        return repo_identity(self.repo_root)
 
 
 def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) -> Common:
@@ -59,23 +82,34 @@ def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) ->
     config_path = kw.get("config")
     settings = load_file(config_path or root / CONFIG_NAME, explicit=config_path is not None)
     base = cwd if repo is None else repo
-    rel_paths = tuple(_repo_relative(p, base, root) for p in paths) or settings.paths
+    names = [p for p in paths if _is_source_name(p, settings, base)]
+    rel_paths = tuple(_repo_relative(p, base, root) for p in paths if p not in names)
+    selection = select_source(
+        settings.sources, rel_paths, default_paths=settings.paths, names=names
+    )
     output = kw.get("output") or settings.output or default_output
     return Common(
         repo_root=root,
-        paths=rel_paths,
+        paths=selection.read_paths,
+        selection=selection,
         rev=kw.get("rev"),
         kubeconfig=kw.get("kubeconfig"),
         context=kw.get("context"),
         cluster=kw.get("cluster"),
         user=kw.get("user"),
-        namespace=kw.get("namespace") or settings.namespace,
+        namespace=kw.get("namespace") or selection.source.namespace or settings.namespace,
         live_file=kw.get("live_file"),
         output=output,
         color=kw.get("color") or settings.color or "auto",
         verbose=kw.get("verbose") or 0,
         settings=settings,
     )
+
+
+def _is_source_name(arg: str, settings: FileSettings, base: Path) -> bool:
+    """A positional argument names a declared source when it is one's name and no such
+    file or folder exists."""
+    return any(s.name == arg for s in settings.sources) and not (base / arg).exists()
 
 
 def _repo_relative(path: str, base: Path, root: Path) -> str:

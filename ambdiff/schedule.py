@@ -13,7 +13,7 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 
-def parse_interval(text: str, *, option: str = "--interval") -> float:
+def parse_interval(text: str, *, option: str = "--interval", allow_zero: bool = False) -> float:
     """`90`, `90s`, `1m30s`, `1.5m`, `500ms`, `2h` -> seconds. A bare number is seconds."""
     value = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
@@ -26,7 +26,7 @@ def parse_interval(text: str, *, option: str = "--interval") -> float:
                 hint="Write it like 30s, 5m, 1m30s or 500ms (a bare number is seconds).",
             )
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError(f"{option} {text!r} must be longer than zero.")
     return seconds
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from ambdiff.errors import ConfigError
 from ambdiff.model import ObjectId
+from ambdiff.sources import Source
+from ambdiff.sources import parse as parse_sources
 from ambdiff.yamlio import YamlSyntaxError, load_one
 
 CONFIG_NAME = ".ambdiff.yaml"
@@ -57,12 +59,16 @@ class FileSettings:
     check_disable: tuple[str, ...] = ()
     check_strict: bool = False
     prune: bool = False
+    mass_prune_share: float = 0.5
+    record_namespace: str = "default"
+    sources: tuple[Source, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
 
 _TOP_KEYS = {
     "paths": list, "exclude": list, "namespace": str,
     "inventory": str, "output": str, "color": str, "ignore": list, "check": dict, "sync": dict,
+    "sources": list,
 }  # fmt: skip
 # Keys that choose a cluster. A file in git must never do that: a pull request that edits it
 # would point a CI job, which runs with CI's credentials, at another cluster.
@@ -72,7 +78,7 @@ _CLUSTER_KEYS = {
 }
 _IGNORE_KEYS = {"group", "kind", "namespace", "name", "paths"}
 _CHECK_KEYS = {"disable": list, "strict": bool}
-_SYNC_KEYS = {"prune": bool}
+_SYNC_KEYS = {"prune": bool, "mass_prune_share": (int, float), "record_namespace": str}
 
 
 def _unknown(key: str, known: Sequence[str], where: str) -> ConfigError:
@@ -90,6 +96,10 @@ def _check_keys(data: Mapping[str, Any], schema: Mapping[str, Any], where: str) 
             raise ConfigError(
                 f"{where}: {key!r} must be a {expected.__name__}, not {type(value).__name__}."
             )
+        if isinstance(expected, tuple) and (
+            isinstance(value, bool) or not isinstance(value, expected)
+        ):
+            raise ConfigError(f"{where}: {key!r} must be a number, not {type(value).__name__}.")
 
 
 def load_file(path: Path, *, explicit: bool) -> FileSettings:
@@ -138,8 +148,20 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         check_disable=tuple(str(r) for r in check.get("disable") or ()),
         check_strict=bool(check.get("strict", False)),
         prune=bool(sync.get("prune", False)),
+        mass_prune_share=_share(sync.get("mass_prune_share", 0.5), f"{where}: sync"),
+        record_namespace=str(sync.get("record_namespace") or "default"),
+        sources=parse_sources(data["sources"], where) if "sources" in data else (),
         source=source,
     )  # fmt: skip
+
+
+def _share(value: float, where: str) -> float:
+    if not 0 < value <= 1:
+        raise ConfigError(
+            f"{where}: 'mass_prune_share' must be above 0 and at most 1, not {value}.",
+            hint="It is the share of an inventory's objects one prune may delete (0.5: half).",
+        )
+    return float(value)
 
 
 def _ignore_rule(raw: Any, where: str) -> IgnoreRule:

@@ -348,6 +348,23 @@ class Cluster:
             what=f"{'dry-run ' if dry_run else ''}apply {res.kind} {meta['name']}",
         )  # fmt: skip
 
+    def create(self, res: ApiResource, body: Mapping[str, JSON]) -> dict[str, Any]:
+        """Create an object; HTTP 409 (it exists) is a ClusterError with status 409."""
+        meta = body["metadata"]
+        return self.request(  # type: ignore[no-any-return]
+            "POST", res.path(meta.get("namespace")), body=dict(body),
+            content_type="application/json", what=f"create {res.kind} {meta['name']}",
+        )  # fmt: skip
+
+    def replace(self, res: ApiResource, body: Mapping[str, JSON]) -> dict[str, Any]:
+        """Replace an object as a whole; with metadata.resourceVersion set, the server refuses
+        (HTTP 409) when it changed since it was read: optimistic concurrency."""
+        meta = body["metadata"]
+        return self.request(  # type: ignore[no-any-return]
+            "PUT", res.path(meta.get("namespace"), meta["name"]), body=dict(body),
+            content_type="application/json", what=f"update {res.kind} {meta['name']}",
+        )  # fmt: skip
+
     def delete(
         self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False,
         precondition: Mapping[str, Any] | None = None,

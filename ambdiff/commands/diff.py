@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ambdiff import manifests
 from ambdiff.cluster import Cluster
+from ambdiff.commands.owned import add_missing_members, identity, open_ownership
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
@@ -17,6 +18,7 @@ from ambdiff.options import Common
 from ambdiff.render.console import Consoles, announce_cluster, make_consoles
 from ambdiff.render.diff import render
 from ambdiff.render.progress import progress
+from ambdiff.sync.ownership import Ownership
 
 
 def load_desired(
@@ -79,6 +81,12 @@ def run(
     desired, state = load_desired(common, consoles)
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, inventory)
+        if isinstance(state, ClusterState):
+            ownership = open_ownership(common, state, inventory, read_only=True)
+            add_missing_members(state, ownership, live)
+        else:
+            ownership = Ownership.offline(identity(common, state.default_namespace), inventory,
+                                          narrowed=common.narrowed)  # fmt: skip
     dry_run = None
     if server_side:
         assert isinstance(state, ClusterState)
@@ -87,12 +95,26 @@ def run(
                 state, [r for r in desired if r.id in live], inventory, update
             )
     options = CompareOptions(
-        inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets
-    )
+        inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets,
+        members=ownership.members(live),
+    )  # fmt: skip
     report = build_report(desired, live, options, dry_run)
     where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
-    identity = state.cluster.identity if isinstance(state, ClusterState) else None
-    render(report, common.output, consoles, where=where, verbose=common.verbose, cluster=identity)
+    cluster = state.cluster.identity if isinstance(state, ClusterState) else None
+    render(report, common.output, consoles, where=where, verbose=common.verbose, cluster=cluster)
+    if ownership.unreadable:
+        consoles.err.print(
+            f"The inventory record of {inventory} cannot be read ({ownership.unreadable}): "
+            "objects git dropped are not reported as removed.",
+            markup=False,
+        )
+    outside = ownership.outside([r.id for r in desired], live)
+    if outside:
+        consoles.err.print(
+            f"{len(outside)} object(s) of inventory {inventory} are outside the paths you named "
+            f"({', '.join(common.paths)}): not compared, never reported as removed.",
+            markup=False,
+        )
     return Exit.DIFFERENT if report.differs else Exit.OK
 
 

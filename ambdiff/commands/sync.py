@@ -13,15 +13,19 @@ from typing import Any
 
 from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.commands.diff import load_desired
+from ambdiff.commands.owned import add_missing_members, open_ownership, revision
 from ambdiff.engine import Sync, SyncSettings
 from ambdiff.errors import ConfigError, Exit
 from ambdiff.executor import State
 from ambdiff.live import ClusterState
+from ambdiff.model import ObjectId, Resource
 from ambdiff.options import Common
 from ambdiff.plan import Action
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
+from ambdiff.sync.lock import Lock, holder_identity
+from ambdiff.sync.ownership import Ownership
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class SyncOptions:
     prune_cascading: bool = False
     force_conflicts: bool = False
     plan_out: Path | None = None
+    allow_mass_prune: bool = False
+    lock_timeout: float = 60.0
+    adopt_labelled: bool = False
 
 
 def run(
@@ -53,7 +60,6 @@ def run(
         raise ConfigError("sync writes to a cluster; it cannot be combined with --live-file.")
     desired, state = load_desired(common, consoles)
     assert isinstance(state, ClusterState)
-    where = state.description
     errors = [
         f
         for f in check_resources(
@@ -70,20 +76,72 @@ def run(
             return _finish({"check": findings}, as_json, consoles, Exit.USAGE)
         render.check_errors(errors, consoles)
         return Exit.USAGE
+    if not options.dry_run and not options.yes and confirm is None:
+        raise ConfigError(
+            "sync writes to the cluster and stdin is not a terminal to confirm on.",
+            hint="Pass --yes (as CI should), or --dry-run to only check.",
+        )
+    lock = None
+    if not options.dry_run:
+        # Before anything is read: a plan made from what another writer is changing would
+        # mix two revisions.
+        lock = Lock(state.cluster, options.inventory, common.settings.record_namespace,
+                    holder_identity())  # fmt: skip
+        if options.lock_timeout:
+            consoles.err.print(f"Taking the lock of inventory {options.inventory}…", markup=False)
+        lock.acquire(options.lock_timeout)
+        lock.start_renewing()
+    try:
+        return _locked(common, options, desired, state, consoles, confirm, after_each, as_json)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _locked(
+    common: Common, options: SyncOptions, desired: list[Resource], state: ClusterState,
+    consoles: Consoles, confirm: Callable[[str], bool] | None,
+    after_each: Callable[[Action, State], None] | None, as_json: bool,
+) -> int:  # fmt: skip
+    where = state.description
+    ownership = open_ownership(
+        common, state, options.inventory, adopt_labelled=options.adopt_labelled
+    )
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, options.inventory)
+        add_missing_members(state, ownership, live)
     settings = SyncSettings(inventory=options.inventory, ignore=common.settings.ignore,
-                            prune=options.prune, prune_cascading=options.prune_cascading,
-                            force_conflicts=options.force_conflicts)  # fmt: skip
-    engine = Sync(state.cluster, desired, live, settings)
+                            prune=options.prune and not common.narrowed,
+                            prune_cascading=options.prune_cascading,
+                            force_conflicts=options.force_conflicts,
+                            mass_prune_share=common.settings.mass_prune_share,
+                            allow_mass_prune=options.allow_mass_prune)  # fmt: skip
+    engine = Sync(state.cluster, desired, live, settings, ownership, revision(common))
     the_plan = engine.plan
     if options.plan_out is not None:
         options.plan_out.write_text(json.dumps(the_plan.to_json(), indent=2) + "\n")
-    result: dict[str, Any] = {"cluster": dict(state.cluster.identity), "plan": the_plan.to_json()}
+    result: dict[str, Any] = {"cluster": dict(state.cluster.identity), "inventory": options.inventory,
+                              "plan": the_plan.to_json()}  # fmt: skip
+    ids = [r.id for r in desired]
+    notes = _ownership_notes(ownership, ids, live, options, common)
+    result["notes"] = notes
     if not as_json:
         render.plan(the_plan, consoles, where=where)
+        for note in notes:
+            consoles.err.print(note, markup=False)
+    if engine.refusal:
+        result["refused"] = engine.refusal
+        if not as_json:
+            consoles.err.print(f"Refused: {engine.refusal} Rerun with --allow-mass-prune if this "
+                               "is meant.", markup=False)  # fmt: skip
+        return _finish(result, as_json, consoles, Exit.USAGE)
     if the_plan.empty:
-        return _finish(result, as_json, consoles, Exit.OK)
+        if not options.dry_run:
+            engine.write_record(None)
+            _record_failed(engine.record_error, result, as_json, consoles)
+        return _finish(
+            result, as_json, consoles, Exit.DIFFERENT if engine.record_error else Exit.OK
+        )
 
     with progress(consoles, "Preflight (server-side dry run)") as update:
         failures = engine.preflight(update)
@@ -93,9 +151,14 @@ def run(
             render.preflight_failures(failures, consoles)
         return _finish(result, as_json, consoles, Exit.USAGE)
     if engine.unchecked and not as_json:
+        later = (
+            "only once those exist (--dry-run creates nothing)"
+            if options.dry_run
+            else "after it creates those, before anything else is written"
+        )
         consoles.err.print(
-            f"{len(engine.unchecked)} object(s) in a Namespace or of a CRD that this sync "
-            "creates could not be dry-run in advance; the server checks them as they are applied."
+            f"{len(engine.unchecked)} object(s) go into a Namespace or are of a CRD that this "
+            f"sync creates: they are dry-run {later}."
         )
     if options.dry_run:
         if not as_json:
@@ -103,14 +166,17 @@ def run(
                                "(--dry-run: nothing was written).")  # fmt: skip
         return _finish(result, as_json, consoles, Exit.OK)
     if not options.yes:
-        if confirm is None:
-            raise ConfigError(
-                "sync writes to the cluster and stdin is not a terminal to confirm on.",
-                hint="Pass --yes (as CI should), or --dry-run to only check.",
-            )
+        assert confirm is not None  # checked before anything was read
         if not confirm(f"Apply these {len(the_plan.actions)} action(s) to {where}?"):
             consoles.err.print("Nothing was written.")
             return Exit.INTERRUPTED
+    failures = engine.stage()
+    result["staged"] = [str(a) for a in engine.staged]
+    if failures:
+        result["preflight"] = [{"action": str(f.action), "error": f.message} for f in failures]
+        if not as_json:
+            render.preflight_failures(failures, consoles, staged=engine.staged)
+        return _finish(result, as_json, consoles, Exit.USAGE)
 
     with _stop_on_interrupt() as stop_requested, progress(consoles, "Applying") as update:
         done = 0
@@ -126,10 +192,51 @@ def run(
     result["report"] = outcome.to_json()
     if not as_json:
         render.report(outcome, consoles)
+    _record_failed(engine.record_error, result, as_json, consoles)
     code = (
         Exit.OK if outcome.complete else Exit.INTERRUPTED if outcome.interrupted else Exit.DIFFERENT
     )
+    if code == Exit.OK and engine.record_error:
+        code = Exit.DIFFERENT
     return _finish(result, as_json, consoles, code)
+
+
+def _ownership_notes(
+    ownership: Ownership, desired: list[ObjectId], live: dict[ObjectId, Resource],
+    options: SyncOptions, common: Common,
+) -> list[str]:  # fmt: skip
+    """What the plan leaves out on purpose, and why."""
+    notes = []
+    outside = ownership.outside(desired, live)
+    if outside:
+        notes.append(
+            f"{len(outside)} object(s) of inventory {options.inventory} are outside the paths "
+            f"you named ({', '.join(common.paths)}): not compared, and a narrowed run never "
+            "prunes. Sync the whole source to prune."
+        )
+    elif common.narrowed and options.prune:
+        notes.append("Prune is off: the paths you named are narrower than the source.")
+    if not ownership.record.exists and not common.narrowed:
+        notes.append(
+            f"Inventory {options.inventory} has no record in the cluster yet: nothing is "
+            "pruned; this sync records its objects."
+        )
+    unrecorded = ownership.unrecorded(desired, live)
+    if unrecorded:
+        shown = ", ".join(str(o) for o in unrecorded[:5]) + (" …" if len(unrecorded) > 5 else "")
+        notes.append(
+            f"{len(unrecorded)} object(s) carry the label of inventory {options.inventory} but "
+            f"are in no record and not in git ({shown}): not pruned. Rerun with "
+            "--adopt-labelled --prune to delete them."
+        )
+    return notes
+
+
+def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: Consoles) -> None:
+    if error:
+        result["record_error"] = error
+        if not as_json:
+            consoles.err.print(error, markup=False)
 
 
 def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int) -> int:

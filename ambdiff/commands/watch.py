@@ -24,6 +24,7 @@ from ambdiff import logs
 from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.cluster import Cluster
 from ambdiff.commands.diff import load_desired
+from ambdiff.commands.owned import add_missing_members, open_ownership
 from ambdiff.drift import DriftBook, DriftWatch, Target
 from ambdiff.engine import Sync, SyncResult, SyncSettings
 from ambdiff.errors import AmbdiffError, ClusterError, ConfigError, Exit, GitError, ManifestError
@@ -37,6 +38,8 @@ from ambdiff.plan import Action, Verb
 from ambdiff.render.watch import describe, fields, summary
 from ambdiff.schedule import Backoff, Debounce, backoff_cap
 from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
+from ambdiff.sources import select as select_source
+from ambdiff.sync.lock import Lock, LockHeld, holder_identity
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,7 @@ class Loop:
         self._rounds = 0
         self._commit = ""
         self._cluster: dict[str, str] = {}  # the context, server, user last logged
+        self._holder = holder_identity()  # this process, in the inventory's Lease
         self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
         self.applying = False  # between the first and the last write of a sync
 
@@ -258,13 +262,42 @@ class Loop:
             self._cluster = identity
             log.info(f"using context {identity['context']} at {identity['server']}",
                      extra={**extra, "event": "cluster", **identity})  # fmt: skip
+        if not self.options.sync:
+            return self._compare(common, settings, desired, state, commit, extra)
+        # One writer at a time: never plan from what another sync is changing.
+        lock = Lock(state.cluster, settings.inventory, common.settings.record_namespace,
+                    self._holder)  # fmt: skip
+        lock.acquire(0)
+        lock.start_renewing()
+        try:
+            return self._compare(common, settings, desired, state, commit, extra)
+        finally:
+            lock.release()
+
+    def _compare(
+        self, common: Common, settings: SyncSettings, desired: list[Resource],
+        state: ClusterState, commit: str, extra: dict[str, object],
+    ) -> _Outcome:  # fmt: skip
+        """Compare (and with --sync, converge) under the lock when syncing."""
+        ownership = open_ownership(
+            common, state, settings.inventory, read_only=not self.options.sync
+        )
         live = state.fetch(desired, None, settings.inventory)
-        engine = Sync(state.cluster, desired, live, settings)
+        add_missing_members(state, ownership, live)
+        engine = Sync(state.cluster, desired, live, settings, ownership, commit)
         self.book.reset(engine.report)
         targets = [Target(res, ns, rv) for (res, ns), rv in state.list_versions.items()]
-        self.drift.update(desired, targets, settings.compare_options)
+        self.drift.update(desired, targets, engine.compare_options)
         self._report_drift(engine.report, extra)
-        if not self.options.sync or engine.plan.empty:
+        if not self.options.sync:
+            return _Outcome("succeeded", summary=summary(engine.report, commit))
+        if engine.refusal:
+            log.error(f"{engine.refusal} Not in the loop: run `ambdiff sync --prune "
+                      "--allow-mass-prune` by hand if this is meant.",
+                      extra={**extra, "event": "prune-refused"})  # fmt: skip
+            return _Outcome("failed", "prune-guard")
+        if engine.plan.empty:
+            engine.write_record(None)
             return _Outcome("succeeded", summary=summary(engine.report, commit))
         if self.stop.is_set():
             return _Outcome("interrupted", summary="stopped before applying")
@@ -275,6 +308,8 @@ class Loop:
             result = engine.run(should_stop=self.stop.is_set, after_each=self._applied)
         finally:
             self.applying = False
+        if result.record_error:
+            log.error(result.record_error, extra={**extra, "event": "record-failed"})
         return self._after_sync(result, commit, extra)
 
     def _at(self, commit: str) -> tuple[Common, SyncSettings]:
@@ -287,13 +322,15 @@ class Loop:
                 load_text(text, f"{CONFIG_NAME} at {commit[:12]}") if text else FileSettings()
             )
         o = self.options
+        selection = select_source(settings.sources, o.paths, default_paths=settings.paths)
         common = replace(self.common, rev=commit, settings=settings,
-                         paths=o.paths or settings.paths,
-                         namespace=o.namespace or settings.namespace)  # fmt: skip
+                         paths=selection.read_paths, selection=selection,
+                         namespace=o.namespace or selection.source.namespace or settings.namespace)  # fmt: skip
         prune = o.prune if o.prune is not None else settings.prune
         return common, SyncSettings(
             inventory=o.inventory or common.inventory, ignore=settings.ignore,
-            prune=prune, force_conflicts=o.force_conflicts,
+            prune=prune and not selection.narrowed, force_conflicts=o.force_conflicts,
+            mass_prune_share=settings.mass_prune_share,
         )  # fmt: skip
 
     def _after_sync(self, result: SyncResult, commit: str, extra: dict[str, object]) -> _Outcome:
@@ -392,6 +429,8 @@ def _stage_of(error: BaseException) -> str:
         return "config"
     if isinstance(error, ManifestError):
         return "manifests"
+    if isinstance(error, LockHeld):
+        return "lock"
     if isinstance(error, ClusterError):
         return "cluster"
     return "internal"

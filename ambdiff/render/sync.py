@@ -48,9 +48,21 @@ def check_errors(errors: Sequence[Finding], consoles: Consoles) -> None:
         )
 
 
-def preflight_failures(failures: list[Failure], consoles: Consoles) -> None:
+def preflight_failures(
+    failures: list[Failure], consoles: Consoles, staged: Sequence[Action] = ()
+) -> None:
     err = consoles.err
-    err.print(f"[bold red]Preflight failed for {len(failures)} object(s); nothing was written:[/]")
+    if staged:
+        err.print(f"[bold red]Preflight failed for {len(failures)} object(s). Only its first "
+                  f"stage was written: {len(staged)} Namespace(s)/CRD(s) created so that what "
+                  "goes into them could be dry-run:[/]")  # fmt: skip
+        for action in staged:
+            err.print(f"  [yellow]+[/] {escape(str(action))}")
+        err.print("[bold red]Nothing else was written:[/]")
+    else:
+        err.print(
+            f"[bold red]Preflight failed for {len(failures)} object(s); nothing was written:[/]"
+        )
     for f in failures:
         origin = f" ({f.action.origin})" if f.action.origin else ""
         err.print(f"  [red]✗[/] {escape(str(f.action))}{escape(origin)}: {escape(f.message)}")

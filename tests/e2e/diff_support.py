@@ -158,3 +158,27 @@ def git(repo: Path, *args: str) -> str:
         ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
     )
     return result.stdout
+
+
+def record_inventory(
+    server: APIServer, home: Path, inventory: str, repo: Path, objects: Iterable[tuple[str, str]]
+) -> None:
+    """Write the inventory record an earlier `ambdiff sync` of `repo` would have left, listing
+    `objects` ((namespace, kubectl resource/name) pairs) with their live uids."""
+    from ambdiff.cluster import Cluster
+    from ambdiff.gitsource import repo_identity
+    from ambdiff.model import ObjectId, split_api_version
+    from ambdiff.sync import record as records
+
+    members = []
+    for where, obj in objects:
+        body = json.loads(kubectl(server, home, "get", "-n", where, obj, "-o", "json").stdout)
+        group, _ = split_api_version(body["apiVersion"])
+        namespace = body["metadata"].get("namespace", "")
+        oid = ObjectId(group, body["kind"], namespace, body["metadata"]["name"])
+        members.append(records.Member(oid, body["metadata"]["uid"], body["apiVersion"]))
+    identity = records.Identity(repo_identity(repo), "default", (), "default")
+    cluster = Cluster.connect(str(server.kubeconfig), server.context)
+    empty = records.Record(inventory, "default", identity, exists=False)
+    records.write(cluster, records.updated(empty, identity=identity, revision="earlier",
+                                           members=members), "ambdiff")  # fmt: skip

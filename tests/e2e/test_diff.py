@@ -34,6 +34,7 @@ from tests.e2e.diff_support import (
     identities,
     isolate,
     kubectl,
+    record_inventory,
     rows,
     run_ambdiff,
     statuses,
@@ -953,6 +954,9 @@ def drift(
     repo = tmp_path_factory.mktemp("drift-repo")
     added_b64 = base64.b64encode(ADDED_SECRET.encode()).decode()
     write(repo, "app/all.yaml", GIT, ns=ns, git_password=GIT_PASSWORD, added_secret_b64=added_b64)
+    # What that earlier sync recorded (the labels alone make nothing `removed`).
+    record_inventory(apiserver, home, inventory, repo,
+                     [*((ns, o) for o in ours), (other_ns, "configmap/elsewhere")])  # fmt: skip
     state = Drift(apiserver, home, ns, other_ns, inventory, repo, {}, {})
     for mode, flags in MODES.items():
         run = state.run(*flags, "-o", "json")

@@ -264,9 +264,14 @@ def test_read_only_user_can_diff_but_server_side_needs_patch(
 
     read_only = run_ambdiff(*args)
     assert read_only.code == 1, read_only.err
-    # stderr holds only which cluster, and the JSON report says the same.
+    # stderr holds which cluster (the JSON report says the same) and why nothing can be
+    # called removed: this user may not read the inventory record.
     assert read_only.err.splitlines() == [
-        f"Using context envtest at {apiserver.url} (cluster envtest, user {user}, namespace default)"
+        f"Using context envtest at {apiserver.url} (cluster envtest, user {user}, namespace default)",
+        f"The inventory record of errors cannot be read (get ConfigMap ambdiff-inventory-errors "
+        f'was refused (HTTP 403, context envtest): configmaps "ambdiff-inventory-errors" is '
+        f'forbidden: User "{user}" cannot get resource "configmaps" in API group "" in '
+        f'the namespace "default".): objects git dropped are not reported as removed.',
     ]
     assert read_only.json()["cluster"]["user"] == user
     assert {(r["kind"], r["status"]) for r in read_only.json()["resources"]} == {

@@ -200,7 +200,10 @@ def test_rbac_denial_in_preflight_writes_nothing(
     # Enough to read everything and write Deployments, but not Mappings.
     rbac.create_cluster_role({"metadata": {"name": user}, "rules": [
         {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]},
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]}]})  # fmt: skip
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]},
+        # the inventory's lock (docs/sync.md, "One writer at a time")
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["get", "create", "update"]}]})  # fmt: skip
     rbac.create_cluster_role_binding({"metadata": {"name": user}, "roleRef": {
         "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
         "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]})  # fmt: skip
