@@ -87,9 +87,9 @@ def run(
         # mix two revisions.
         lock = Lock(state.cluster, options.inventory, common.settings.record_namespace,
                     holder_identity())  # fmt: skip
-        if options.lock_timeout:
-            consoles.err.print(f"Taking the lock of inventory {options.inventory}…", markup=False)
-        lock.acquire(options.lock_timeout)
+        lock.acquire(
+            options.lock_timeout, on_wait=lambda said: consoles.err.print(said, markup=False)
+        )
         lock.start_renewing()
     try:
         return _locked(common, options, desired, state, consoles, confirm, after_each, as_json)

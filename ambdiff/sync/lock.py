@@ -67,11 +67,14 @@ class Lock:
         self._thread: threading.Thread | None = None
         self._version = ""
         self.lost: ClusterError | None = None  # set when a renewal failed
+        self._on_wait: Callable[[str], None] | None = None
 
     # ---- taking and giving back --------------------------------------------------------
 
-    def acquire(self, timeout: float) -> None:
-        """Take the Lease, waiting up to `timeout` seconds for another holder."""
+    def acquire(self, timeout: float, on_wait: Callable[[str], None] | None = None) -> None:
+        """Take the Lease, waiting up to `timeout` seconds for another holder (`on_wait` is
+        told once, in a sentence, when it has to wait)."""
+        self._on_wait = on_wait
         try:
             self._acquire(timeout)
         except ForbiddenError as e:
@@ -96,6 +99,10 @@ class Lock:
                         return
                 elif time.monotonic() >= deadline:
                     raise self._held(spec)
+                elif self._on_wait is not None:
+                    self._on_wait(f"Waiting up to {timeout:.0f}s for the lock of inventory "
+                                  f"{self.inventory}: {self._held(spec).message}")  # fmt: skip
+                    self._on_wait = None
             if time.monotonic() >= deadline:
                 continue  # re-read once more, then either take it or say who holds it
             self.sleep(POLL_SECONDS)

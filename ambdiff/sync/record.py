@@ -104,10 +104,7 @@ class Record:
         return next((m.uid for m in self.members if m.id == oid), "")
 
     def owned_by(self, identity: Identity) -> bool:
-        return (self.identity.repository, self.identity.source) == (
-            identity.repository,
-            identity.source,
-        )
+        return self.identity.key() == identity.key()
 
 
 def record_name(inventory: str) -> str:
