@@ -14,18 +14,18 @@ from typing import Any
 from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.commands.diff import load_desired
 from ambdiff.commands.owned import add_missing_members, open_ownership, revision
-from ambdiff.engine import Sync, SyncSettings
 from ambdiff.errors import ConfigError, Exit
-from ambdiff.executor import State
 from ambdiff.live import ClusterState
 from ambdiff.model import ObjectId, Resource
 from ambdiff.options import Common
-from ambdiff.plan import Action
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
+from ambdiff.sync.engine import Sync, SyncSettings
+from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.ownership import Ownership
+from ambdiff.sync.plan import Action
 
 
 @dataclass(frozen=True)

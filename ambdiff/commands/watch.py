@@ -26,20 +26,20 @@ from ambdiff.cluster import Cluster
 from ambdiff.commands.diff import load_desired
 from ambdiff.commands.owned import add_missing_members, open_ownership
 from ambdiff.drift import DriftBook, DriftWatch, Target
-from ambdiff.engine import Sync, SyncResult, SyncSettings
 from ambdiff.errors import AmbdiffError, ClusterError, ConfigError, Exit, GitError, ManifestError
-from ambdiff.executor import State
 from ambdiff.gitsource import Branch, GitRevision, redact
 from ambdiff.live import ClusterState
 from ambdiff.metrics import Endpoint, Health, Metrics
 from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
 from ambdiff.options import Common
-from ambdiff.plan import Action, Verb
 from ambdiff.render.watch import describe, fields, summary
 from ambdiff.schedule import Backoff, Debounce, backoff_cap
 from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
 from ambdiff.sources import select as select_source
+from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
+from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, LockHeld, holder_identity
+from ambdiff.sync.plan import Action, Verb
 
 log = logging.getLogger(__name__)
 

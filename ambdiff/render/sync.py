@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from ambdiff.check import Finding
-from ambdiff.executor import Failure, State, SyncReport
-from ambdiff.plan import Action, Plan, Verb
 from ambdiff.render.console import Consoles
 from ambdiff.render.diff import change_line
+from ambdiff.sync.executor import Failure, State, SyncReport
+from ambdiff.sync.plan import Action, Plan, Verb
 
 _SIGIL = {Verb.CREATE: ("+", "green"), Verb.UPDATE: ("~", "yellow"), Verb.DELETE: ("-", "red")}
 _STATE = {State.APPLIED: "green", State.FAILED: "bold red", State.NOT_ATTEMPTED: "dim"}

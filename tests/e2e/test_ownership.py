@@ -19,9 +19,9 @@ import pytest
 
 from ambdiff.cli import main
 from ambdiff.commands import sync as sync_command
-from ambdiff.executor import State
 from ambdiff.options import resolve
-from ambdiff.plan import Action
+from ambdiff.sync.executor import State
+from ambdiff.sync.plan import Action
 from tests.harness import APIServer
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -132,7 +132,7 @@ def test_another_namespace_default_stops_before_writing_and_names_the_owner(
     repo = make_repo(tmp_path / "app", {"a.yaml": configmap("a", None), "b.yaml": configmap("b", None)},
                      origin="git@git.example:shop/app.git")  # fmt: skip
     assert cli(repo, "sync", "--yes", "-n", staging, "--inventory", inventory)[0] == 0
-    code, out, err = cli(repo, "sync", "--yes", "--prune", "-n", prod, "--inventory", inventory)
+    code, _, err = cli(repo, "sync", "--yes", "--prune", "-n", prod, "--inventory", inventory)
     assert code == 2
     assert (
         f"belongs to source 'default' of git.example/shop/app, default namespace {staging}" in err
@@ -232,7 +232,7 @@ def test_a_second_sync_waits_for_or_is_refused_by_the_first(
     try:
         assert inside.wait(60)
         make_repo(repo, {f"c{i}.yaml": configmap(f"c{i}", ns, "two") for i in range(3)})
-        code, out, err = cli(repo, "sync", "--yes", "--lock-timeout", "0")
+        code, _, err = cli(repo, "sync", "--yes", "--lock-timeout", "0")
         assert code == 2
         assert f"another sync of inventory {common.inventory} is running" in err
         assert "has held the Lease default/ambdiff-" in err and " since 20" in err

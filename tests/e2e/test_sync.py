@@ -16,9 +16,9 @@ import pytest
 
 from ambdiff.cli import main
 from ambdiff.commands import sync as sync_command
-from ambdiff.executor import State
 from ambdiff.options import resolve
-from ambdiff.plan import Action
+from ambdiff.sync.executor import State
+from ambdiff.sync.plan import Action
 from tests.e2e.sample_repo import web_app
 from tests.harness import APIServer
 

@@ -16,7 +16,7 @@ from ambdiff.errors import ClusterError, ConflictError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS
 from ambdiff.model import ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, as_applied
-from ambdiff.plan import Action, Plan, Verb, foreign_owner
+from ambdiff.sync.plan import Action, Plan, Verb, foreign_owner
 
 CRD_WAIT_SECONDS = 60.0
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 from ambdiff.cluster import Cluster
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ClusterError
-from ambdiff.executor import Executor, Failure, State, SyncReport
 from ambdiff.model import DiffReport, ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, INVENTORY_LABEL
-from ambdiff.plan import Action, Plan, Verb, build_plan
 from ambdiff.settings import IgnoreRule
 from ambdiff.sync import record as records
+from ambdiff.sync.executor import Executor, Failure, State, SyncReport
 from ambdiff.sync.ownership import DEFAULT_MASS_PRUNE_SHARE, Ownership, member_of
+from ambdiff.sync.plan import Action, Plan, Verb, build_plan
 
 
 @dataclass(frozen=True)
