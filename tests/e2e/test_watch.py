@@ -378,3 +378,23 @@ def test_in_a_pod_without_kubeconfig_the_service_account_is_used(
     assert configmaps is not None
     with pytest.raises(ForbiddenError, match="system:serviceaccount:" + ns + ":ambdiff"):
         cluster.list(configmaps, ns)  # authenticated as the ServiceAccount, which may not
+
+
+def test_with_sync_and_prune_a_bad_merge_is_refused_in_the_loop_and_exported(
+    watch: Callable[..., Watcher], repo: Path, ns: str, api_client: Any
+) -> None:
+    commit(repo, manifests(ns, extra=True))
+    w = watch("--sync", "--prune", "--interval", "2s")
+    w.wait_ready()
+    assert replicas(api_client, ns) == 2, w.describe()
+    # A bad merge keeps only the Namespace: the loop must not delete the rest.
+    commit(repo, {"namespace.yaml": manifests(ns)["namespace.yaml"]}, "bad merge")
+    wait_for(lambda: w.metric('ambdiff_errors_total{stage="prune-guard"}') >= 1,
+             "the mass-prune guard to refuse")  # fmt: skip
+    refused = [e for e in w.events() if e.get("event") == "prune-refused"]
+    assert refused and "stopped before writing anything" in refused[0]["message"], w.describe()
+    assert "--allow-mass-prune" in refused[0]["message"]
+    assert replicas(api_client, ns) == 2
+    core = kubernetes.client.CoreV1Api(api_client)
+    assert core.list_namespaced_config_map(ns, field_selector="metadata.name=settings").items
+    assert w.terminate() == 0, w.describe()
