@@ -54,6 +54,7 @@ class Connection:
 def configure(selection: Selection) -> Connection:
     """A client configuration for the selected context, or one sentence saying what is wrong."""
     _check_files(selection)
+    _check_contents(selection)
     _check_server(selection)
     user = dict(selection.user)
     exec_raw = user.pop("exec", None)
@@ -149,6 +150,58 @@ def _check_files(selection: Selection) -> None:
                     f"kubeconfig {origin}: {section} {entry!r}: {name} is not valid base64.",
                     hint="It holds the PEM file base64-encoded (`base64 -w0 FILE`).",
                 ) from None
+
+
+_PEM = {
+    "certificate-authority": b"-----BEGIN CERTIFICATE-----",
+    "client-certificate": b"-----BEGIN CERTIFICATE-----",
+    "client-key": b"PRIVATE KEY-----",
+}
+
+
+def _check_contents(selection: Selection) -> None:
+    """Certificates and keys that are there but are not PEM, a token with a line break, and
+    kubectl's refusal of a CA together with insecure-skip-tls-verify: each one sentence
+    naming the field (and never its value)."""
+    for section, body, origin, entry in (
+        ("cluster", selection.cluster, selection.cluster_origin, selection.cluster_name),
+        ("user", selection.user, selection.user_origin, selection.user_name),
+    ):
+        where = f"kubeconfig {origin}: {section} {entry!r}"
+        for name, marker in _PEM.items():
+            data, path = body.get(f"{name}-data"), body.get(name)
+            if data:
+                content, field = base64.b64decode(str(data)), f"{name}-data"
+            elif path and Path(str(path)).is_file():
+                content, field = Path(str(path)).read_bytes(), name
+            else:
+                continue
+            if marker not in content:
+                kind = "private key" if name == "client-key" else "certificate"
+                raise ClusterError(
+                    f"{where}: {field} holds no PEM {kind}.",
+                    hint="It must be the PEM file (base64-encoded in a *-data field).",
+                )
+    token = selection.user.get("token")
+    if token is not None and (not isinstance(token, str) or _unprintable(token)):
+        raise ClusterError(
+            f"kubeconfig {selection.user_origin}: user {selection.user_name!r}: token holds a line "
+            "break or another control character (its value is not shown).",
+            hint="Store it on one line (in YAML, a \\n inside double quotes is a line break).",
+        )
+    cluster = selection.cluster
+    if cluster.get("insecure-skip-tls-verify") and (
+        cluster.get("certificate-authority") or cluster.get("certificate-authority-data")
+    ):
+        raise ClusterError(
+            f"kubeconfig {selection.cluster_origin}: cluster {selection.cluster_name!r} sets both "
+            "insecure-skip-tls-verify and a certificate authority; kubectl refuses that too.",
+            hint="Remove one of them.",
+        )
+
+
+def _unprintable(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def _check_server(selection: Selection) -> None:

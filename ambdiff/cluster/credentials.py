@@ -221,6 +221,8 @@ class ExecCredentials:
         key = status.get("clientKeyData") or ""
         if not isinstance(token, str) or not isinstance(cert, str) or not isinstance(key, str):
             raise self._failure("returned a status whose token or certificate is not a string")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+            raise self._failure("returned a token with a line break or another control character")
         if not token and not (cert or key):
             raise self._failure("returned neither a token nor a client certificate and key")
         if bool(cert) != bool(key):

@@ -25,7 +25,14 @@ def translate(
     answer = _decode(data)
     message = str(answer.get("message") or reason or "no reason given").rstrip(".")
     error: ClusterError
-    if status in (401, 403):
+    if status == 401:
+        error = ForbiddenError(
+            f"{what} was refused (HTTP 401, context {context}): the cluster did not accept the "
+            f"credentials: {message}.",
+            hint="They are wrong or expired: log in again or refresh the kubeconfig's "
+            "credentials (`kubectl get ns` shows the same).",
+        )
+    elif status == 403:
         error = ForbiddenError(
             f"{what} was refused (HTTP {status}, context {context}): {message}.",
             hint="Your credentials lack permission for this; ask for access to these "

@@ -168,10 +168,10 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
     user_name = overrides.user or str(body.get("user") or "")
     cluster = merged.clusters.get(cluster_name)
     if not cluster_name or cluster is None:
+        who = "--cluster" if overrides.cluster else f"context {name!r} in {context.origin}"
         raise ClusterError(
-            f"context {name!r} in {context.origin} names cluster {cluster_name!r}, which "
-            f"{where} does not define." if cluster_name else
-            f"context {name!r} in {context.origin} names no cluster.",
+            f"{who} names cluster {cluster_name!r}, which {where} does not define."
+            if cluster_name else f"context {name!r} in {context.origin} names no cluster.",
             hint=HINT,
         )  # fmt: skip
     cluster_body = cluster.data.get("cluster") or {}
@@ -183,9 +183,9 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
         user = merged.users.get(user_name)
         if user is None:
             # kubectl would go on anonymously; a named user that is missing is a mistake.
+            who = "--user" if overrides.user else f"context {name!r} in {context.origin}"
             raise ClusterError(
-                f"context {name!r} in {context.origin} names user {user_name!r}, which {where} "
-                "does not define.",
+                f"{who} names user {user_name!r}, which {where} does not define.",
                 hint=HINT,
             )
         raw = user.data.get("user") or {}

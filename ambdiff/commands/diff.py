@@ -8,7 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ambdiff import manifests
 from ambdiff.cluster import Cluster
-from ambdiff.commands.owned import add_missing_members, identity, open_ownership
+from ambdiff.commands.owned import (
+    add_missing_members,
+    identity,
+    open_ownership,
+    ownership_notes,
+)
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
@@ -82,10 +87,10 @@ def run(
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, inventory)
         if isinstance(state, ClusterState):
-            ownership = open_ownership(common, state, inventory, read_only=True)
+            ownership = open_ownership(common, state, inventory, desired, read_only=True)
             add_missing_members(state, ownership, live)
         else:
-            ownership = Ownership.offline(identity(common, state.default_namespace), inventory,
+            ownership = Ownership.offline(identity(common, state.default_namespace, desired), inventory,
                                           narrowed=common.narrowed)  # fmt: skip
     dry_run = None
     if server_side:
@@ -108,13 +113,10 @@ def run(
             "objects git dropped are not reported as removed.",
             markup=False,
         )
-    outside = ownership.outside([r.id for r in desired], live)
-    if outside:
-        consoles.err.print(
-            f"{len(outside)} object(s) of inventory {inventory} are outside the paths you named "
-            f"({', '.join(common.paths)}): not compared, never reported as removed.",
-            markup=False,
-        )
+    notes = ownership_notes(ownership, [r.id for r in desired], live, common,
+                            inventory=inventory, prune=False, verb="diff")  # fmt: skip
+    for note in notes:
+        consoles.err.print(note, markup=False)
     return Exit.DIFFERENT if report.differs else Exit.OK
 
 

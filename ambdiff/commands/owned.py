@@ -3,24 +3,35 @@ identity), which inventory record it reads, and the live record members the LIST
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
+from ambdiff import manifests
+from ambdiff.errors import AmbdiffError
 from ambdiff.gitsource import head_sha
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState
 from ambdiff.model import ObjectId, Resource
+from ambdiff.normalize import INVENTORY_LABEL
 from ambdiff.options import Common
+from ambdiff.sources import Selection
 from ambdiff.sync.ownership import Ownership
 from ambdiff.sync.record import Identity, Member
 
 
-def identity(common: Common, default_namespace: str) -> Identity:
+def identity(common: Common, default_namespace: str, desired: Sequence[Resource] = ()) -> Identity:
+    """Who this run is. The default namespace is part of it only when it placed an object
+    (a manifest without `metadata.namespace`): the same folder applied with another `-n` is
+    then another deployment."""
     source = common.selection.source if common.selection else None
+    defaulted = any(
+        r.id.namespace and not (r.body.get("metadata") or {}).get("namespace") for r in desired
+    )
     return Identity(
         repository=common.repository,
         source=common.source_name,
         paths=source.paths if source else (),
-        namespace=common.namespace or default_namespace,
+        namespace=(common.namespace or default_namespace) if defaulted else "",
     )
 
 
@@ -33,18 +44,20 @@ def revision(common: Common) -> str:
 
 
 def open_ownership(
-    common: Common, state: ClusterState, inventory: str, *, adopt_labelled: bool = False,
-    read_only: bool = False,
+    common: Common, state: ClusterState, inventory: str, desired: Sequence[Resource], *,
+    adopt_labelled: bool = False, read_only: bool = False,
 ) -> Ownership:  # fmt: skip
-    return Ownership.open(
+    ownership = Ownership.open(
         state.cluster,
         inventory=inventory,
         namespace=common.settings.record_namespace,
-        identity=identity(common, state.default_namespace),
+        identity=identity(common, state.default_namespace, desired),
         narrowed=common.narrowed,
         adopt_labelled=adopt_labelled,
         read_only=read_only,
     )
+    ownership.claimed, ownership.siblings, ownership.claims_unknown = sibling_claims(common, state)
+    return ownership
 
 
 def add_missing_members(
@@ -69,3 +82,91 @@ def add_missing_members(
         for found in pool.map(one, missing):
             if found is not None:
                 live[found.id] = found
+
+
+def sibling_claims(
+    common: Common, state: ClusterState
+) -> tuple[dict[ObjectId, str], frozenset[str], str]:
+    """What the repository's other declared sources declare at this revision: object ->
+    source name; their inventories (an object moving to this source from one of them is
+    handed over, not refused); and, when one of them cannot be read, why (then no prune can
+    rule out that an object merely moved, and none is made)."""
+    if common.selection is None or len(common.settings.sources) < 2:
+        return {}, frozenset(), ""
+    claims: dict[ObjectId, str] = {}
+    inventories = set()
+    for other in common.settings.sources:
+        if other.name == common.source_name:
+            continue
+        inventories.add(replace(common, selection=Selection(other, other.paths, False)).inventory)
+        try:
+            raw = manifests.read(common.source(), other.paths)
+            found = manifests.identify(
+                raw,
+                namespaced=state.namespaced,
+                default_namespace=other.namespace or common.settings.namespace
+                or state.default_namespace,
+            )  # fmt: skip
+        except AmbdiffError as e:
+            return (
+                claims,
+                frozenset(inventories),
+                f"source {other.name!r} cannot be read ({e.message})",
+            )
+        claims.update({r.id: other.name for r in found})
+    return claims, frozenset(inventories), ""
+
+
+def ownership_notes(
+    ownership: Ownership, desired: Sequence[ObjectId], live: Mapping[ObjectId, Resource],
+    common: Common, *, inventory: str, prune: bool, verb: str,
+) -> list[str]:  # fmt: skip
+    """What a diff or plan leaves out on purpose, or what sync will refuse, and why: one
+    sentence each."""
+    notes = []
+    outside = ownership.outside(desired, live)
+    if outside:
+        notes.append(
+            f"{len(outside)} object(s) of inventory {inventory} are outside the paths you named "
+            f"({', '.join(common.paths)}): not compared, never reported as removed, and a "
+            "narrowed run never prunes."
+        )
+    elif common.narrowed and prune:
+        notes.append("Prune is off: the paths you named are narrower than the source.")
+    first = not ownership.record.exists and not ownership.unreadable
+    if first and not common.narrowed and verb == "sync":
+        notes.append(f"Inventory {inventory} has no record in the cluster yet: nothing is "
+                         "pruned; this sync records its objects.")  # fmt: skip
+    moved = ownership.moved(desired)
+    if moved:
+        notes.append(
+            f"{len(moved)} object(s) moved to another source of this repository "
+            f"({', '.join(sorted(set(moved.values())))}): not pruned; that source takes them "
+            "over on its next sync."
+        )
+    unrecorded = ownership.unrecorded(desired, live)
+    if unrecorded:
+        notes.append(
+            f"{len(unrecorded)} object(s) carry the label of inventory {inventory} but are in no "
+            f"record and not in git ({_some(unrecorded)}): not pruned; `ambdiff sync "
+            "--adopt-labelled --prune` deletes them."
+        )
+    foreign: dict[str, list[ObjectId]] = {}
+    for oid in desired:
+        owner = live[oid].labels.get(INVENTORY_LABEL) if oid in live else None
+        if owner and owner != inventory:
+            foreign.setdefault(owner, []).append(oid)
+    for owner, ids in sorted(foreign.items()):
+        if owner in ownership.siblings:
+            notes.append(f"{len(ids)} object(s) move here from inventory {owner}, another "
+                         f"source of this repository ({_some(ids)}): sync takes them over.")  # fmt: skip
+        else:
+            notes.append(
+                f"{len(ids)} object(s) in git belong to inventory {owner} ({_some(ids)}): "
+                "`ambdiff sync` refuses to take them over; give them back or rename them."
+            )
+    return notes
+
+
+def _some(ids: Sequence[ObjectId]) -> str:
+    return ", ".join(str(o) for o in ids[:5]) + (" …" if len(ids) > 5 else "")

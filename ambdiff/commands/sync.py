@@ -13,10 +13,15 @@ from typing import Any
 
 from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.commands.diff import load_desired
-from ambdiff.commands.owned import add_missing_members, open_ownership, revision
+from ambdiff.commands.owned import (
+    add_missing_members,
+    open_ownership,
+    ownership_notes,
+    revision,
+)
 from ambdiff.errors import ConfigError, Exit
 from ambdiff.live import ClusterState
-from ambdiff.model import ObjectId, Resource
+from ambdiff.model import Resource
 from ambdiff.options import Common
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
@@ -24,7 +29,6 @@ from ambdiff.render.progress import progress
 from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, holder_identity
-from ambdiff.sync.ownership import Ownership
 from ambdiff.sync.plan import Action
 
 
@@ -105,7 +109,7 @@ def _locked(
 ) -> int:  # fmt: skip
     where = state.description
     ownership = open_ownership(
-        common, state, options.inventory, adopt_labelled=options.adopt_labelled
+        common, state, options.inventory, desired, adopt_labelled=options.adopt_labelled
     )
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, options.inventory)
@@ -123,7 +127,8 @@ def _locked(
     result: dict[str, Any] = {"cluster": dict(state.cluster.identity), "inventory": options.inventory,
                               "plan": the_plan.to_json()}  # fmt: skip
     ids = [r.id for r in desired]
-    notes = _ownership_notes(ownership, ids, live, options, common)
+    notes = ownership_notes(ownership, ids, live, common, inventory=options.inventory,
+                            prune=options.prune, verb="sync")  # fmt: skip
     result["notes"] = notes
     if not as_json:
         render.plan(the_plan, consoles, where=where)
@@ -199,37 +204,6 @@ def _locked(
     if code == Exit.OK and engine.record_error:
         code = Exit.DIFFERENT
     return _finish(result, as_json, consoles, code)
-
-
-def _ownership_notes(
-    ownership: Ownership, desired: list[ObjectId], live: dict[ObjectId, Resource],
-    options: SyncOptions, common: Common,
-) -> list[str]:  # fmt: skip
-    """What the plan leaves out on purpose, and why."""
-    notes = []
-    outside = ownership.outside(desired, live)
-    if outside:
-        notes.append(
-            f"{len(outside)} object(s) of inventory {options.inventory} are outside the paths "
-            f"you named ({', '.join(common.paths)}): not compared, and a narrowed run never "
-            "prunes. Sync the whole source to prune."
-        )
-    elif common.narrowed and options.prune:
-        notes.append("Prune is off: the paths you named are narrower than the source.")
-    if not ownership.record.exists and not common.narrowed:
-        notes.append(
-            f"Inventory {options.inventory} has no record in the cluster yet: nothing is "
-            "pruned; this sync records its objects."
-        )
-    unrecorded = ownership.unrecorded(desired, live)
-    if unrecorded:
-        shown = ", ".join(str(o) for o in unrecorded[:5]) + (" …" if len(unrecorded) > 5 else "")
-        notes.append(
-            f"{len(unrecorded)} object(s) carry the label of inventory {options.inventory} but "
-            f"are in no record and not in git ({shown}): not pruned. Rerun with "
-            "--adopt-labelled --prune to delete them."
-        )
-    return notes
 
 
 def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: Consoles) -> None:

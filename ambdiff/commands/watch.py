@@ -280,7 +280,7 @@ class Loop:
     ) -> _Outcome:  # fmt: skip
         """Compare (and with --sync, converge) under the lock when syncing."""
         ownership = open_ownership(
-            common, state, settings.inventory, read_only=not self.options.sync
+            common, state, settings.inventory, desired, read_only=not self.options.sync
         )
         live = state.fetch(desired, None, settings.inventory)
         add_missing_members(state, ownership, live)

@@ -85,7 +85,8 @@ class Sync:
             else ownership.mass_prune(deletes, len(members or ()), settings.mass_prune_share)
         )
         self._executor = Executor(cluster, {r.id: r for r in desired}, live, settings.inventory,
-                                  force_conflicts=settings.force_conflicts)  # fmt: skip
+                                  force_conflicts=settings.force_conflicts,
+                                  adoptable=ownership.siblings if ownership else frozenset())  # fmt: skip
         self.record_error = ""
 
     def preflight(self, progress: Callable[[int, int], None] | None = None) -> list[Failure]:
@@ -143,8 +144,10 @@ class Sync:
             ):
                 applied[resource.id] = member_of(current)
         deleted = [oid for oid, s in done.items() if s is State.APPLIED and oid not in applied]
-        gone = [m.id for m in self._ownership.record.members
-                if m.id not in self._live and m.id not in applied]  # fmt: skip
+        # Gone, or handed over to another inventory (a source it moved to took it).
+        gone = [m.id for m in self._ownership.record.members if m.id not in applied and (
+            m.id not in self._live
+            or self._live[m.id].labels.get(INVENTORY_LABEL) != self._executor.inventory)]  # fmt: skip
         new = self._ownership.next_record(
             revision=self._revision, kept=(), applied=applied, deleted=[*deleted, *gone]
         )

@@ -69,6 +69,9 @@ class Executor:
     unchecked: list[Action] = field(default_factory=list)  # not dry-run: see preflight
     staged: list[Action] = field(default_factory=list)  # written by preflight's first stage
     uids: dict[ObjectId, str] = field(default_factory=dict)  # of what this run applied
+    # Inventories of the repository's other sources: an object that moved from one of them
+    # to this source is handed over rather than refused.
+    adoptable: frozenset[str] = frozenset()
 
     # ---- preflight -------------------------------------------------------------------
 
@@ -81,7 +84,7 @@ class Executor:
         failures: list[Failure] = []
         for action in plan.actions:
             owner = foreign_owner(self.live.get(action.id), self.inventory)
-            if owner is not None:
+            if owner is not None and owner not in self.adoptable:
                 failures.append(Failure(action, f"it belongs to the inventory {owner!r}; ambdiff "
                                         "never takes over another inventory's objects"))  # fmt: skip
         crd_kinds = self._kinds_created_by(plan)

@@ -34,6 +34,11 @@ class Ownership:
     adopt_labelled: bool = False
     other_owners: dict[str, str] | None = field(default_factory=dict)
     unreadable: str = ""  # why the record could not be read (read-only runs)
+    # What the repository's other sources declare (object -> source), their inventories, and
+    # why they could not be read: an object that moved to another source is handed over.
+    claimed: Mapping[ObjectId, str] = field(default_factory=dict)
+    siblings: frozenset[str] = frozenset()
+    claims_unknown: str = ""
 
     @classmethod
     def open(
@@ -84,7 +89,14 @@ class Ownership:
                 for oid, r in live.items()
                 if r.labels.get(INVENTORY_LABEL) == self.record.inventory
             }
-        return frozenset(ids)
+        return frozenset(ids - set(self.claimed))
+
+    def moved(self, desired: Iterable[ObjectId]) -> dict[ObjectId, str]:
+        """Members git no longer has here because another source of the repository now
+        declares them: handed over on that source's next sync, never pruned."""
+        wanted = set(desired)
+        return {m.id: self.claimed[m.id] for m in self.record.members
+                if m.id in self.claimed and m.id not in wanted}  # fmt: skip
 
     def outside(
         self, desired: Iterable[ObjectId], live: Mapping[ObjectId, Resource]
@@ -120,6 +132,10 @@ class Ownership:
 
     def veto(self, oid: ObjectId, live: Resource) -> str:
         """Why this candidate must not be deleted ("" when it may be)."""
+        if oid in self.claimed:
+            return f"source {self.claimed[oid]!r} of this repository declares it now"
+        if self.claims_unknown:
+            return f"{self.claims_unknown}, so a move between sources cannot be ruled out"
         if live.labels.get(INVENTORY_LABEL) != self.record.inventory:
             return "it no longer carries this inventory's label"
         uid = str((live.body.get("metadata") or {}).get("uid") or "")

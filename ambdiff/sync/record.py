@@ -68,7 +68,8 @@ class Member:
 class Identity:
     """Whose record it is: the repository (normalised origin URL or first commit), the
     source (name and paths) and the default namespace its manifests were applied with (the
-    same folder applied with another `-n` is another deployment)."""
+    same folder applied with another `-n` is another deployment; "" when every manifest names
+    its namespace, so that the default changed nothing)."""
 
     repository: str
     source: str
@@ -104,7 +105,12 @@ class Record:
         return next((m.uid for m in self.members if m.id == oid), "")
 
     def owned_by(self, identity: Identity) -> bool:
-        return self.identity.key() == identity.key()
+        """Same repository and source, and no two different default namespaces ("" is a
+        run whose manifests all name their namespace: the default changed nothing)."""
+        mine, theirs = self.identity, identity
+        if (mine.repository, mine.source) != (theirs.repository, theirs.source):
+            return False
+        return not (mine.namespace and theirs.namespace and mine.namespace != theirs.namespace)
 
 
 def record_name(inventory: str) -> str:

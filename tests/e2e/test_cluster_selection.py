@@ -323,3 +323,16 @@ def test_insecure_skip_tls_verify_warns_once_per_run_and_json_logs_stay_json(
     lines = [line for line in w.log_text().splitlines() if line.strip()]
     assert all(line.startswith("{") for line in lines), w.describe()
     assert sum("TLS verification is off" in json.loads(line)["message"] for line in lines) == 1
+
+
+def test_a_rejected_token_says_log_in_again_not_ask_for_access(
+    apiserver: APIServer, repo: Path, tmp_path: Path
+) -> None:
+    cluster, _ = inline(apiserver)
+    path = kubeconfig(tmp_path / "stale.yaml", "stale",
+                      {"stale": (apiserver.url, cluster, {"token": "expired-token-never-shown"})})  # fmt: skip
+    run = diff(repo, "--kubeconfig", str(path))
+    assert run.code == 2
+    assert "HTTP 401" in run.err and "did not accept the credentials" in run.err
+    assert "log in again" in run.err and "lack permission" not in run.err
+    assert "expired-token-never-shown" not in run.text

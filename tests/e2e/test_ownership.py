@@ -166,6 +166,23 @@ def test_same_named_repositories_never_touch_each_other(
     assert len(inventories) == 2 and all(i.startswith("gitops-") for i in inventories)
 
 
+def test_a_record_of_another_repository_stops_the_run_naming_its_owner(
+    cli: Cli, tmp_path: Path, ns: str, api_client: Any
+) -> None:
+    shared = f"shared-{ns}"  # both teams chose the same explicit inventory name
+    a = make_repo(tmp_path / "a" / "gitops", {"x.yaml": configmap("from-a", ns)},
+                  origin="https://git.example/team-a/gitops")  # fmt: skip
+    b = make_repo(tmp_path / "b" / "gitops", {"x.yaml": configmap("from-b", ns)},
+                  origin="https://git.example/team-b/gitops")  # fmt: skip
+    assert cli(a, "sync", "--yes", "--inventory", shared)[0] == 0
+    code, _, err = cli(b, "sync", "--yes", "--prune", "--inventory", shared)
+    assert code == 2
+    assert f"the inventory {shared} (record default/ambdiff-inventory-{shared}) belongs to " \
+           "source 'default' of git.example/team-a/gitops" in err  # fmt: skip
+    assert "this run is source 'default' of git.example/team-b/gitops" in err
+    assert names(api_client, ns) == {"from-a"}
+
+
 def test_a_bad_merge_stops_before_writing_unless_mass_prune_is_allowed(
     cli: Cli, tmp_path: Path, ns: str, api_client: Any
 ) -> None:
@@ -326,3 +343,72 @@ def test_the_api_server_killed_mid_sync_never_leads_a_later_prune_astray(
     assert code == 0, out + err
     assert names(api_client, ns) == wanted - {"new3"}
     assert record_members(api_client, common.inventory) == {f"{ns}/{n}" for n in wanted - {"new3"}}
+
+
+def test_an_object_moved_to_another_source_is_handed_over_never_deleted(
+    cli: Cli, tmp_path: Path, ns: str, api_client: Any
+) -> None:
+    settings = ".ambdiff.yaml"
+    declared = (
+        "sources:\n  - name: api\n    paths: [teams/api]\n  - name: web\n    paths: [teams/web]\n"
+    )
+    repo = make_repo(tmp_path / "platform", {
+        settings: declared,
+        "teams/api/a.yaml": configmap("api-a", ns), "teams/api/b.yaml": configmap("api-b", ns),
+        "teams/api/moving.yaml": configmap("moving", ns), "teams/web/w.yaml": configmap("web-w", ns),
+    }, origin="https://git.example/platform")  # fmt: skip
+    for source in ("api", "web"):
+        assert cli(repo, "sync", "--yes", source)[0] == 0
+    core = kubernetes.client.CoreV1Api(api_client)
+    uid = core.read_namespaced_config_map("moving", ns).metadata.uid
+    git(repo, "mv", "teams/api/moving.yaml", "teams/web/moving.yaml")
+    git(repo, "commit", "-qm", "move a ConfigMap to team web")
+    # The old source neither reports it removed nor prunes it ...
+    code, out, err = cli(repo, "diff", "api")
+    assert code == 0 and "no longer in git" not in out, out + err
+    assert "1 object(s) moved to another source of this repository (web)" in err
+    code, out, err = cli(repo, "sync", "--yes", "--prune", "api")
+    assert code == 0, out + err
+    assert "moving" in names(api_client, ns)
+    # ... and the new one takes it over instead of refusing it: the same object, not a new one.
+    code, out, err = cli(repo, "diff", "web")
+    assert "move here from inventory" in err and "another source of this repository" in err
+    code, out, err = cli(repo, "sync", "--yes", "--prune", "web")
+    assert code == 0, out + err
+    assert core.read_namespaced_config_map("moving", ns).metadata.uid == uid
+    web_inventory = core.read_namespaced_config_map("web-w", ns).metadata.labels[
+        "ambdiff.io/inventory"
+    ]
+    assert (
+        core.read_namespaced_config_map("moving", ns).metadata.labels["ambdiff.io/inventory"]
+        == web_inventory
+    )
+    # Either source's later prune leaves it alone; the old record no longer lists it.
+    assert cli(repo, "sync", "--yes", "--prune", "api")[0] == 0
+    assert cli(repo, "sync", "--yes", "--prune", "web")[0] == 0
+    assert names(api_client, ns) == {"api-a", "api-b", "moving", "web-w"}
+    api_inventory = core.read_namespaced_config_map("api-a", ns).metadata.labels[
+        "ambdiff.io/inventory"
+    ]
+    assert record_members(api_client, api_inventory) == {f"{ns}/api-a", f"{ns}/api-b"}
+
+
+def test_diff_names_what_sync_would_refuse_or_leave(
+    cli: Cli, tmp_path: Path, ns: str, api_client: Any
+) -> None:
+    core = kubernetes.client.CoreV1Api(api_client)
+    repo = make_repo(tmp_path / "notes", {"a.yaml": configmap("a", ns), "b.yaml": configmap("b", ns)},
+                     origin="https://git.example/notes")  # fmt: skip
+    assert cli(repo, "sync", "--yes")[0] == 0
+    inventory = core.read_namespaced_config_map("a", ns).metadata.labels["ambdiff.io/inventory"]
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "handmade", "labels": {
+        "ambdiff.io/inventory": inventory}}, "data": {"k": "v"}})  # fmt: skip
+    core.patch_namespaced_config_map(
+        "b", ns, {"metadata": {"labels": {"ambdiff.io/inventory": "theirs"}}}
+    )
+    _, _, err = cli(repo, "diff")
+    assert f"1 object(s) carry the label of inventory {inventory} but are in no record and not in git ({ns}/handmade)" in err.replace("ConfigMap ", "")  # fmt: skip
+    assert (
+        f"1 object(s) in git belong to inventory theirs (ConfigMap {ns}/b): `ambdiff sync` refuses"
+        in err
+    )
