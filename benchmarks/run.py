@@ -143,15 +143,39 @@ def child_env(home: Path, kubeconfig: Path) -> dict[str, str]:
     return env
 
 
-def apply_drift(server: Any, drifts: Sequence[gen.Drift]) -> None:
-    def one(d: gen.Drift) -> None:
+def apply_drift(server: Any, drifts: Sequence[gen.Drift], repo: gen.Repository) -> None:
+    """Make the drift; the objects "removed from git" are recorded in the inventory record,
+    as the earlier sync that applied them would have left it."""
+
+    def one(d: gen.Drift) -> dict[str, Any]:
         path = d.path + ("?fieldManager=kubectl-edit" if d.method != "DELETE" else "")
         status, body = server.request(d.method, path, d.body, d.content_type)
         if status >= 300:
             raise RuntimeError(f"drift {d.method} {d.path}: HTTP {status} {body.get('message')}")
+        return body
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(one, drifts))
+        answers = list(pool.map(one, drifts))
+    removed = [a for d, a in zip(drifts, answers, strict=True) if d.what == "removed"]
+    record_removed(server, repo, removed)
+
+
+def record_removed(server: Any, repo: gen.Repository, objects: Sequence[dict[str, Any]]) -> None:
+    from ambdiff.cluster import Cluster
+    from ambdiff.gitsource import repo_identity
+    from ambdiff.model import ObjectId
+    from ambdiff.sync import record as records
+
+    members = [
+        records.Member(ObjectId("", o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]),
+                       o["metadata"]["uid"], o["apiVersion"])
+        for o in objects
+    ]  # fmt: skip
+    identity = records.Identity(repo_identity(repo.root), "default", (gen.MANIFESTS,), "")
+    empty = records.Record(gen.INVENTORY, "default", identity, exists=False)
+    cluster = Cluster.connect(str(server.kubeconfig), server.context)
+    new = records.updated(empty, identity=identity, revision="earlier", members=members)
+    records.write(cluster, new, "ambdiff")
 
 
 def setup(server: Any, repo: gen.Repository, kubectl: str, env: dict[str, str], work: Path,
@@ -195,7 +219,7 @@ def bench_size(n: int, args: argparse.Namespace, work_root: Path, ambdiff: str, 
         repo = gen.generate(work / "repo", n, seed=args.seed)
         setup_seconds = setup(server, repo, kubectl, env, work, cache)
         drifts = gen.drift(repo, args.drift, seed=args.seed)
-        apply_drift(server, drifts)
+        apply_drift(server, drifts, repo)
         counts: dict[str, int] = {}
         for d in drifts:
             counts[d.what] = counts.get(d.what, 0) + 1
@@ -294,7 +318,7 @@ def profile(n: int, args: argparse.Namespace, work_root: Path, kubectl: str) -> 
         env = child_env(work / "home", server.kubeconfig)
         repo = gen.generate(work / "repo", n, seed=args.seed)
         setup(server, repo, kubectl, env, work, work / "kube-cache")
-        apply_drift(server, gen.drift(repo, args.drift, seed=args.seed))
+        apply_drift(server, gen.drift(repo, args.drift, seed=args.seed), repo)
         py = sys.executable
         for name, cmd in (("check", ["check"]), ("diff", ["diff", "--kubeconfig",
                           str(server.kubeconfig)])):  # fmt: skip
