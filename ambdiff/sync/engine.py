@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from ambdiff.cluster import Cluster
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ClusterError
 from ambdiff.model import DiffReport, ObjectId, Resource
@@ -16,6 +15,7 @@ from ambdiff.sync import record as records
 from ambdiff.sync.executor import Executor, Failure, State, SyncReport
 from ambdiff.sync.ownership import DEFAULT_MASS_PRUNE_SHARE, Ownership, member_of
 from ambdiff.sync.plan import Action, Plan, Verb, build_plan
+from ambdiff.sync.ports import SyncCluster
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Sync:
 
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: SyncCluster,
         desired: Sequence[Resource],
         live: Mapping[ObjectId, Resource],
         settings: SyncSettings,
@@ -159,8 +159,8 @@ class Sync:
         except ClusterError as e:
             self.record_error = (
                 f"the inventory record {new.namespace}/{new.name} could not be written: "
-                f"{e.message} Objects created by this run are not recorded, so a later prune "
-                "will not delete them; rerun the sync."
+                f"{e.message.rstrip('.')}. Objects created by this run are not recorded, so a "
+                "later prune will not delete them; rerun the sync."
             )
 
     def run(

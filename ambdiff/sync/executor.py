@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ambdiff.cluster import ApiResource, Cluster
+from ambdiff.cluster import ApiResource
 from ambdiff.errors import ClusterError, ConflictError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS
 from ambdiff.model import ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, as_applied
 from ambdiff.sync.plan import Action, Plan, Verb, foreign_owner
+from ambdiff.sync.ports import SyncCluster
 
 CRD_WAIT_SECONDS = 60.0
 
@@ -60,7 +61,7 @@ class SyncReport:
 
 @dataclass
 class Executor:
-    cluster: Cluster
+    cluster: SyncCluster
     desired: Mapping[ObjectId, Resource]
     live: Mapping[ObjectId, Resource]
     inventory: str
