@@ -125,8 +125,8 @@ def cli() -> None:
     help="Show Secret values instead of ***. Never use this in CI logs.",
 )
 @click.option("--inventory", envvar=_env("inventory"),
-              help="Inventory name whose live objects missing from git are reported as removed. "
-                   "Default: the repository's name.")  # fmt: skip
+              help="Inventory whose recorded objects git no longer has are reported as removed. "
+                   "Default: the source's (from the repository's identity; docs/sync.md).")  # fmt: skip
 def diff(paths: tuple[str, ...], **kw: Any) -> None:
     """Compare the manifests in git with the live cluster.
 
@@ -176,8 +176,8 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
     is_flag=True,
     default=None,
     envvar=_env("prune"),
-    help="Delete live objects of this inventory that git no longer has. Nothing "
-    "outside the inventory is ever deleted.",
+    help="Delete what this source's inventory record lists and git no longer has. Never "
+    "from a run narrowed to fewer PATHs, never anything outside the record.",
 )
 @click.option(
     "--prune-namespaces-and-crds",
@@ -218,20 +218,26 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
 def sync(paths: tuple[str, ...], **kw: Any) -> None:
     """Apply git to the cluster: plan, preflight, confirm, apply, prune, report.
 
-    Creates and updates go in dependency order (Namespaces and CRDs first, Mappings last),
-    with server-side apply and field manager `ambdiff`; every applied object is labelled
-    with its inventory. Before anything is written, every action is dry-run on the server:
-    if one fails, nothing is written. A failed write stops the run and reports what was
-    applied, what failed and what was not attempted; running again converges.
+    PATHs or a source name (`sources:` in .ambdiff.yaml) say what to sync; PATHs narrower
+    than their source sync only those and never prune. Creates and updates go in dependency
+    order (Namespaces and CRDs first, Mappings last), with server-side apply and field
+    manager `ambdiff`; every applied object is labelled with its inventory, and the
+    inventory record in the cluster lists them. Before anything is written, every action is
+    dry-run on the server: if one fails, nothing is written (a sync into Namespaces or CRDs
+    it creates writes only those first, then dry-runs the rest). One sync of a source at a
+    time (a Lease). A failed write stops the run and reports what was applied, what failed
+    and what was not attempted; running again converges.
 
     \b
     Examples:
       ambdiff sync --dry-run k8s/             plan and preflight only
-      ambdiff sync --yes k8s/                 in CI, after merge
+      ambdiff sync --yes                      in CI, after merge
+      ambdiff sync --yes api                  one source of .ambdiff.yaml
       ambdiff sync --yes --prune -o json      also delete what git removed; JSON report
 
     Exits 0 on success (or a clean --dry-run), 1 when the sync failed part-way, 2 when
-    preflight or the input failed (nothing written), 130 when interrupted.
+    preflight, the mass-prune guard, the lock or the input stopped it (nothing written), 130
+    when interrupted.
     """
     from ambdiff.commands import sync as command
     from ambdiff.schedule import parse_interval
@@ -364,7 +370,8 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
                    "so drift heals (default); with --no-force-conflicts such a conflict fails "
                    "the round instead.")  # fmt: skip
 @click.option("--inventory", envvar=_env("inventory"),
-              help="Inventory name for ownership labels and prune. Default: the repository's name.")  # fmt: skip
+              help="Inventory name for ownership labels, the inventory record and prune. "
+                   "Default: the source's (docs/sync.md).")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9108, show_default=True,
               envvar=_env("metrics_port"),
               help="Port for /metrics, /healthz and /readyz; 0 turns the endpoint off.")  # fmt: skip
