@@ -96,7 +96,9 @@ def run(
         )
         lock.start_renewing()
     try:
-        return _locked(common, options, desired, state, consoles, confirm, after_each, as_json)
+        taken = (lambda: lock.taken) if lock is not None else (lambda: "")
+        return _locked(common, options, desired, state, consoles, confirm, after_each, as_json,
+                       taken)  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
@@ -106,7 +108,9 @@ def _locked(
     common: Common, options: SyncOptions, desired: list[Resource], state: ClusterState,
     consoles: Consoles, confirm: Callable[[str], bool] | None,
     after_each: Callable[[Action, State], None] | None, as_json: bool,
+    taken: Callable[[], str],
 ) -> int:  # fmt: skip
+    """The sync once its lock is held; `taken()` says why the lock was lost, if it was."""
     where = state.description
     ownership = open_ownership(
         common, state, options.inventory, desired, adopt_labelled=options.adopt_labelled
@@ -193,8 +197,13 @@ def _locked(
             if after_each is not None:
                 after_each(action, state_)
 
-        outcome = engine.apply(should_stop=stop_requested, after_each=each)
+        # Another writer took the Lease (ours could not be renewed): stop between objects.
+        outcome = engine.apply(should_stop=lambda: stop_requested() or bool(taken()),
+                               after_each=each)  # fmt: skip
     result["report"] = outcome.to_json()
+    if taken():
+        result["lock_lost"] = taken()
+        consoles.err.print(f"Stopped: {taken()}.", markup=False)
     if not as_json:
         render.report(outcome, consoles)
     _record_failed(engine.record_error, result, as_json, consoles)

@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,6 +138,7 @@ class Loop:
         self._commit = ""
         self._cluster: dict[str, str] = {}  # the context, server, user last logged
         self._holder = holder_identity()  # this process, in the inventory's Lease
+        self._lock_taken: Callable[[], str] = lambda: ""  # why this round's Lease was lost
         self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
         self.applying = False  # between the first and the last write of a sync
 
@@ -269,10 +270,16 @@ class Loop:
                     self._holder)  # fmt: skip
         lock.acquire(0)
         lock.start_renewing()
+        self._lock_taken = lambda: lock.taken
         try:
             return self._compare(common, settings, desired, state, commit, extra)
         finally:
+            self._lock_taken = lambda: ""
             lock.release()
+
+    def _should_stop(self) -> bool:
+        """Between two objects: a stop was asked for, or another writer took the Lease."""
+        return self.stop.is_set() or bool(self._lock_taken())
 
     def _compare(
         self, common: Common, settings: SyncSettings, desired: list[Resource],
@@ -305,7 +312,7 @@ class Loop:
             return _Outcome("failed", "preflight")
         self.applying = True
         try:
-            result = engine.run(should_stop=self.stop.is_set, after_each=self._applied)
+            result = engine.run(should_stop=self._should_stop, after_each=self._applied)
         finally:
             self.applying = False
         if result.record_error:

@@ -65,8 +65,9 @@ class Lock:
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._version = ""
-        self.lost: ClusterError | None = None  # set when a renewal failed
+        # Set when another holder took the Lease while this one held it (after renewals
+        # failed for longer than its duration): the writer must stop between two objects.
+        self.taken = ""
         self._on_wait: Callable[[str], None] | None = None
 
     # ---- taking and giving back --------------------------------------------------------
@@ -141,11 +142,13 @@ class Lock:
                 current = self.cluster.get(self._res(), self.namespace, lease_name(self.inventory))
                 holder = ((current or {}).get("spec") or {}).get("holderIdentity")
                 if current is None or holder != self.holder:
-                    self.lost = ClusterError(f"the Lease of inventory {self.inventory} was taken.")
+                    self.taken = (
+                        f"the lock of inventory {self.inventory} was taken by {holder or 'nobody'}"
+                    )
                     return
                 self.cluster.replace(self._res(), self._body(current))
-            except ClusterError as e:
-                self.lost = e  # the next renewal tries again
+            except ClusterError:
+                pass  # a passing failure: the next renewal tries again, well within `duration`
 
     def _free(self, spec: Mapping[str, Any]) -> bool:
         holder = spec.get("holderIdentity") or ""

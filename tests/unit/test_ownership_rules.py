@@ -220,3 +220,13 @@ def test_a_dead_holders_lease_is_taken_over_after_it_expires() -> None:
     assert clock.now - datetime(2026, 12, 2, 12, 0, tzinfo=UTC) > timedelta(seconds=15)
     lease = cluster.get(LEASE, "default", "ambdiff-inv")
     assert lease is not None and lease["spec"]["holderIdentity"] == "next/2"
+
+
+def test_a_holder_whose_lease_was_taken_knows_it_and_a_passing_error_is_not_that() -> None:
+    cluster, clock = FakeCluster(), Clock()
+    mine = Lock(cluster, "inv", "default", "slow/1", renew_every=0, now=clock, sleep=clock.sleep)
+    mine.acquire(0)
+    clock.now += timedelta(seconds=60)  # renewals failed past the duration: expired
+    Lock(cluster, "inv", "default", "next/2", now=clock, sleep=clock.sleep).acquire(0)
+    mine._renew_loop()  # returns once it sees another holder
+    assert mine.taken == "the lock of inventory inv was taken by next/2"
