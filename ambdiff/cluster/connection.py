@@ -120,10 +120,7 @@ def _private_files(cert: str, key: str) -> tuple[str, str]:
 
 
 def _check_files(selection: Selection) -> None:
-    for section, body, origin, entry in (
-        ("cluster", selection.cluster, selection.cluster_origin, selection.cluster_name),
-        ("user", selection.user, selection.user_origin, selection.user_name),
-    ):
+    for section, body, origin, entry in _sections(selection):
         for name in _FILE_FIELDS[section]:
             value = body.get(name)
             if not value or body.get(f"{name}-data"):
@@ -163,10 +160,7 @@ def _check_contents(selection: Selection) -> None:
     """Certificates and keys that are there but are not PEM, a token with a line break, and
     kubectl's refusal of a CA together with insecure-skip-tls-verify: each one sentence
     naming the field (and never its value)."""
-    for section, body, origin, entry in (
-        ("cluster", selection.cluster, selection.cluster_origin, selection.cluster_name),
-        ("user", selection.user, selection.user_origin, selection.user_name),
-    ):
+    for section, body, origin, entry in _sections(selection):
         where = f"kubeconfig {origin}: {section} {entry!r}"
         for name, marker in _PEM.items():
             data, path = body.get(f"{name}-data"), body.get(name)
@@ -225,6 +219,14 @@ def _check_server(selection: Selection) -> None:
         raise ClusterError(
             f"{where}: tls-server-name {name!r} is not a host name.", hint="Fix the kubeconfig."
         )
+
+
+def _sections(selection: Selection) -> tuple[tuple[str, Mapping[str, Any], Path | None, str], ...]:
+    """(section, fields, the file that defined them, entry name) of the cluster and the user."""
+    return (
+        ("cluster", selection.cluster, selection.cluster_origin, selection.cluster_name),
+        ("user", selection.user, selection.user_origin, selection.user_name),
+    )
 
 
 def _readable(path: Path) -> bool:

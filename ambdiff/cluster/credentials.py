@@ -15,6 +15,8 @@ without a terminal). The token it prints never reaches a message or a log.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import logging
 import os
@@ -277,14 +279,10 @@ def _cluster_info(cluster: Mapping[str, Any]) -> dict[str, Any]:
         if cluster.get(ours):
             info[theirs] = cluster[ours]
     if not info.get("certificate-authority-data") and cluster.get("certificate-authority"):
-        try:
-            import base64
-
+        with contextlib.suppress(OSError):  # the TLS setup says so in its own words
             info["certificate-authority-data"] = base64.b64encode(
                 Path(cluster["certificate-authority"]).read_bytes()
             ).decode()
-        except OSError:
-            pass  # the TLS setup reports an unreadable CA file in its own words
     for extension in cluster.get("extensions") or ():
         if (
             isinstance(extension, Mapping)

@@ -47,7 +47,8 @@ def open_ownership(
     common: Common, state: ClusterState, inventory: str, desired: Sequence[Resource], *,
     adopt_labelled: bool = False, read_only: bool = False,
 ) -> Ownership:  # fmt: skip
-    ownership = Ownership.open(
+    claimed, siblings, claims_unknown = sibling_claims(common, state)
+    return Ownership.open(
         state.cluster,
         inventory=inventory,
         namespace=common.settings.record_namespace,
@@ -55,9 +56,10 @@ def open_ownership(
         narrowed=common.narrowed,
         adopt_labelled=adopt_labelled,
         read_only=read_only,
+        claimed=claimed,
+        siblings=siblings,
+        claims_unknown=claims_unknown,
     )
-    ownership.claimed, ownership.siblings, ownership.claims_unknown = sibling_claims(common, state)
-    return ownership
 
 
 def add_missing_members(
@@ -135,8 +137,10 @@ def ownership_notes(
         notes.append("Prune is off: the paths you named are narrower than the source.")
     first = not ownership.record.exists and not ownership.unreadable
     if first and not common.narrowed and verb == "sync":
-        notes.append(f"Inventory {inventory} has no record in the cluster yet: nothing is "
-                         "pruned; this sync records its objects.")  # fmt: skip
+        notes.append(
+            f"Inventory {inventory} has no record in the cluster yet: nothing is pruned; this "
+            "sync records its objects."
+        )
     moved = ownership.moved(desired)
     if moved:
         notes.append(

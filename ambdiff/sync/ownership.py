@@ -44,19 +44,25 @@ class Ownership:
     def open(
         cls, cluster: Any, *, inventory: str, namespace: str, identity: Identity,
         narrowed: bool = False, adopt_labelled: bool = False, read_only: bool = False,
+        claimed: Mapping[ObjectId, str] | None = None, siblings: frozenset[str] = frozenset(),
+        claims_unknown: str = "",
     ) -> Ownership:  # fmt: skip
         """The source's ownership, from its record. `read_only` (diff): a record this user may
-        not read is no error; nothing is then reported `removed` (`unreadable` says why)."""
+        not read is no error; nothing is then reported `removed` (`unreadable` says why).
+        `claimed`, `siblings`, `claims_unknown`: what the repository's other sources declare
+        (see the fields)."""
+
+        def make(record: Record, **more: Any) -> Ownership:
+            return cls(record, identity, narrowed, claimed=dict(claimed or {}),
+                       siblings=siblings, claims_unknown=claims_unknown, **more)  # fmt: skip
+
         try:
             found = records.read(cluster, inventory, namespace, identity)
         except ForbiddenError as e:
             if not read_only:
                 raise
-            unreadable = cls(
-                Record(inventory, namespace, identity, exists=False), identity, narrowed
-            )
-            unreadable.unreadable = e.message
-            return unreadable
+            empty = Record(inventory, namespace, identity, exists=False)
+            return make(empty, unreadable=e.message)
         if found.exists and not found.owned_by(identity):
             last = (
                 f" (last applied {found.revision or 'an unknown revision'} at {found.applied_at})"
@@ -69,7 +75,7 @@ class Ownership:
                 ".ambdiff.yaml, or --inventory): ambdiff never writes over another's record.",
             )
         others = records.others_owning(cluster, found) if found.exists or adopt_labelled else {}
-        return cls(found, identity, narrowed, adopt_labelled, others)
+        return make(found, adopt_labelled=adopt_labelled, other_owners=others)
 
     @classmethod
     def offline(cls, identity: Identity, inventory: str, *, narrowed: bool) -> Ownership:
