@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,19 @@ def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) ->
     settings = load_file(config_path or root / CONFIG_NAME, explicit=config_path is not None)
     base = cwd if repo is None else repo
     names = [p for p in paths if _is_source_name(p, settings, base)]
+    for p in paths:
+        if (
+            settings.sources
+            and kw.get("rev") is None
+            and p not in names
+            and not (base / p).exists()
+        ):
+            known = [s.name for s in settings.sources]
+            close = difflib.get_close_matches(p, known, n=1)
+            raise ConfigError(
+                f"{p}: no source of that name and no such file or folder.",
+                hint=f"Did you mean {close[0]!r}?" if close else f"Sources: {', '.join(known)}.",
+            )
     rel_paths = tuple(_repo_relative(p, base, root) for p in paths if p not in names)
     selection = select_source(
         settings.sources, rel_paths, default_paths=settings.paths, names=names

@@ -211,3 +211,16 @@ def test_python_dash_m_runs_the_same_cli(repo: Path) -> None:
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["unchanged"] == 1
+
+
+def test_a_misspelt_source_name_is_named_with_a_suggestion(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".ambdiff.yaml").write_text("sources:\n  - {name: web, paths: [k8s]}\n")
+    code, out, err = run(capsys, "check", "--repo", str(repo), "wbe")
+    assert code == 2 and out == ""
+    assert err == (
+        "ambdiff: error: wbe: no source of that name and no such file or folder. "
+        "Did you mean 'web'?\n"
+    )
+    assert run(capsys, "check", "--repo", str(repo), "web")[0] == 0
