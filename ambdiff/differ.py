@@ -51,6 +51,8 @@ def _segment_order(segment: Segment) -> tuple[int, str, int]:
 def _walk(path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool) -> None:
     if want == have:
         return  # the common case, decided in C (docs/performance.md)
+    if _empty(want) and _empty(have):
+        return  # `rules: []` in git is read back as `rules: null` (docs/diff.md)
     if isinstance(want, Mapping) and isinstance(have, Mapping):
         for key, value in want.items():
             sub = (*path, key)
@@ -217,28 +219,48 @@ def owned_removals(
     live: Mapping[str, JSON],
     managed_fields: Sequence[Any],
     manager: str = FIELD_MANAGER,
+    *,
+    taken_over: Sequence[Mapping[str, Any]] = (),
 ) -> list[Change]:
     """Fields that `manager` applied (per managedFields) and git no longer sets: what the
-    next server-side apply removes. `live` is the normalised live object."""
+    next server-side apply removes. `live` is the normalised live object. `taken_over`:
+    field sets ambdiff takes over before it applies (kubectl's client-side apply, see
+    `takeover`); their entries in managedFields are not another manager's. A field that
+    another manager also owns stays: it is not reported."""
+    ours: list[Mapping[str, Any]] = list(taken_over)
+    others: list[Mapping[str, Any]] = []
+    for entry in managed_fields or ():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("fieldsV1"), Mapping):
+            continue
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            ours.append(entry["fieldsV1"])
+        elif entry.get("manager") not in _TAKEN_OVER_MANAGERS or not taken_over:
+            others.append(entry["fieldsV1"])
     seen: set[Path] = set()
     changes: list[Change] = []
-    for entry in managed_fields or ():
-        if not isinstance(entry, Mapping) or entry.get("manager") != manager:
-            continue
-        if entry.get("operation") != "Apply" or not isinstance(entry.get("fieldsV1"), Mapping):
-            continue
-        for path, value in _owned_missing(entry["fieldsV1"], (), desired, live):
+    for fields in ours:
+        for path, value in _owned_missing(fields, others, (), desired, live):
             if path not in seen and not any(path[: len(p)] == p for p in seen):
                 seen.add(path)
                 changes.append(Change(Op.REMOVE, path, old=value))
     return changes
 
 
+# The managers of `kubectl apply` (client-side) and of objects created before any apply.
+_TAKEN_OVER_MANAGERS = frozenset({"kubectl-client-side-apply", "before-first-apply"})
+
+
 def _owned_missing(
-    fields: Mapping[str, Any], path: Path, want: JSON, have: JSON
+    fields: Mapping[str, Any],
+    others: Sequence[Mapping[str, Any]],
+    path: Path,
+    want: JSON,
+    have: JSON,
 ) -> Iterator[tuple[Path, JSON]]:
-    """Walk a fieldsV1 tree alongside the live and desired objects; yield the first owned
-    level that live has and git lacks."""
+    """Walk a fieldsV1 tree alongside the live and desired objects (and the same level of
+    the other managers' trees); yield the first owned level that live has, git lacks and no
+    other manager owns any part of. A map git dropped whole is walked into, as the server
+    removes only the keys it owned."""
     for raw, children in fields.items():
         if raw == ".":
             continue
@@ -247,11 +269,14 @@ def _owned_missing(
             continue  # not live (normalised away or already gone)
         segment, live_value = found
         desired_value = _lookup(want, segment)
-        if desired_value is MISSING:
+        theirs = [o[raw] for o in others if isinstance(o, Mapping) and raw in o]
+        deeper = isinstance(children, Mapping) and any(k != "." for k in children)
+        if desired_value is MISSING and not theirs and not (deeper and "." not in children):
             yield (*path, segment), live_value
-        elif isinstance(children, Mapping) and children and desired_value != live_value:
+        elif deeper and desired_value != live_value:
             # (Equal subtrees lack nothing: skip the walk.)
-            yield from _owned_missing(children, (*path, segment), desired_value, live_value)
+            subs = [t for t in theirs if isinstance(t, Mapping)]
+            yield from _owned_missing(children, subs, (*path, segment), desired_value, live_value)
 
 
 def _resolve(raw: str, path: Path, have: JSON) -> tuple[Segment, JSON] | None:

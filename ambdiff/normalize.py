@@ -39,6 +39,9 @@ def normalize(
     out = json_copy(out)
     meta = out.get("metadata")
     if isinstance(meta, dict):
+        if not oid.namespace:
+            # Cluster-scoped: the API server drops a namespace git sets by mistake.
+            meta.pop("namespace", None)
         _drop_key(meta, "annotations", LAST_APPLIED)
         labels = meta.get("labels")
         if isinstance(labels, dict):
@@ -78,6 +81,12 @@ def _drop_key(meta: dict[str, Any], field: str, key: str) -> None:
 
 
 def _fold_string_data(secret: dict[str, JSON]) -> None:
+    data = secret.get("data")
+    if isinstance(data, dict):
+        # An empty value is stored as "" and older dumps show it as null: the same bytes.
+        for key, value in data.items():
+            if value is None:
+                data[key] = ""
     string_data = secret.pop("stringData", None)
     if not isinstance(string_data, Mapping) or not string_data:
         return
@@ -127,6 +136,8 @@ def as_applied(oid: ObjectId, body: Mapping[str, JSON], inventory: str) -> dict[
     meta = out.setdefault("metadata", {})
     if oid.namespace:
         meta["namespace"] = oid.namespace
+    else:
+        meta.pop("namespace", None)  # cluster-scoped: the server would drop it
     labels = meta.get("labels") or {}
     # A managed-by that git sets itself is git's to say; ownership is the inventory label.
     meta["labels"] = {MANAGED_BY: FIELD_MANAGER, **labels, INVENTORY_LABEL: inventory}

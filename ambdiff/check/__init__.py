@@ -88,6 +88,7 @@ def run_rules(inventory: Inventory, collector: Collector) -> None:
     )
     for resource in inventory.resources:
         _schema(schemas, resource, inventory, collector, flat=False)
+        _stray_namespace(resource, inventory, collector)
     for resource in inventory.ambassador:
         if inventory.is_flat(resource):
             _schema(schemas, resource, inventory, collector, flat=True)
@@ -115,6 +116,19 @@ def _schema(schemas: Schemas, resource: Resource, inventory: Inventory, collecto
         collector(
             issue.rule, resource, f"{message}{where}", line=inventory.line_of(resource, issue.path)
         )
+
+
+def _stray_namespace(resource: Resource, inventory: Inventory, collector: Collector) -> None:
+    meta = resource.body.get("metadata")
+    stray = meta.get("namespace") if isinstance(meta, dict) else None
+    if resource.id.namespace or not stray:
+        return
+    collector(
+        "namespace-ignored", resource,
+        f"metadata.namespace {stray!r} is ignored: {resource.id.kind} is cluster-scoped, and "
+        "the API server stores it without a namespace. Remove the line.",
+        line=inventory.line_of(resource, ("metadata", "namespace")),
+    )  # fmt: skip
 
 
 def _inside(file: str, paths: Sequence[str]) -> bool:

@@ -34,6 +34,7 @@ RULES: dict[str, Rule] = {
         Rule("duplicate-object", Severity.ERROR, "the same identity twice"),
         Rule("schema", Severity.ERROR, "violates the schema of its kind and version"),
         Rule("unknown-field", Severity.WARNING, "a field the schema does not know"),
+        Rule("namespace-ignored", Severity.WARNING, "metadata.namespace on a cluster-scoped kind"),
         Rule("annotation-yaml", Severity.ERROR, "a getambassador.io/config annotation that is not valid YAML"),
         Rule("route-collision", Severity.WARNING, "Mappings from different namespaces or files share a route"),
         Rule("route-group-conflict", Severity.ERROR, "a route whose Mappings Emissary cannot combine"),

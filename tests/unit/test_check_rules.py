@@ -51,6 +51,7 @@ def test_every_rule_of_the_design_exists() -> None:
         "yaml-syntax", "missing-field", "duplicate-object", "schema", "unknown-field",
         "annotation-yaml", "route-collision", "route-group-conflict", "invalid-regex",
         "filter-missing", "secret-missing", "dangling-reference", "mapping-unbound",
+        "namespace-ignored",
     }  # fmt: skip
 
 
@@ -416,3 +417,23 @@ def test_dangling_service_port() -> None:
     )
     right_port = mapping("a").replace("service: a", "service: a.default:80")
     assert rules(a_yaml=right_port + SERVICE.format(name="a")) == []
+
+
+# ---- namespace-ignored ----------------------------------------------------------------------
+
+
+def test_namespace_on_a_cluster_scoped_kind_is_a_warning_at_its_line() -> None:
+    role = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: reader
+  namespace: oops
+rules: []
+"""
+    [finding] = findings(r_yaml=role)
+    assert (finding.rule, finding.line, finding.severity.value) == (
+        "namespace-ignored", 5, "warning",
+    )  # fmt: skip
+    assert "'oops' is ignored: ClusterRole is cluster-scoped" in finding.message
+    # A namespaced kind with a namespace is fine.
+    assert rules(r_yaml=role.replace("ClusterRole", "Role")) == []

@@ -285,3 +285,38 @@ def test_align_orders_keyed_live_lists_like_git_and_keeps_every_field() -> None:
     assert align(live, desired) == pod(
         {"name": "b", "image": "b"}, {"name": "a", "image": "a", "x": 1}, {"name": "c"}
     )
+
+
+@pytest.mark.parametrize("empty", [[], {}, None])
+def test_an_empty_value_in_git_equals_null_live(empty) -> None:
+    # A ClusterRole with `rules: []` is read back from the API server as `rules: null`.
+    assert compare({"rules": empty}, {"rules": None}, symmetric=False) == []
+    assert compare({"rules": None}, {"rules": empty}, symmetric=True) == []
+
+
+def test_a_dropped_annotation_is_removed_key_by_key_not_the_whole_map() -> None:
+    # git dropped ambdiff's last annotation; another manager owns a sibling key.
+    live = {"metadata": {"annotations": {"mine": "1", "theirs": "2"}}}
+    fields = {"f:metadata": {"f:annotations": {"f:mine": {}}}}
+    entries = managed(fields) + managed(
+        {"f:metadata": {"f:annotations": {"f:theirs": {}}}}, manager="kubectl-annotate",
+        operation="Update",
+    )  # fmt: skip
+    out = owned_removals({"metadata": {}}, live, entries)
+    assert [(c.path_str, c.old) for c in out] == [("metadata.annotations.mine", "1")]
+
+
+def test_a_field_another_manager_also_owns_is_not_a_removal() -> None:
+    live = {"spec": {"replicas": 3, "paused": True}}
+    ours = managed({"f:spec": {"f:replicas": {}, "f:paused": {}}})
+    hpa = managed({"f:spec": {"f:replicas": {}}}, manager="hpa-controller", operation="Update")
+    assert paths(owned_removals({"spec": {}}, live, ours + hpa)) == [("remove", "spec.paused")]
+
+
+def test_a_list_item_ambdiff_owns_is_removed_whole_even_when_its_list_is_gone() -> None:
+    live = pod({"name": "web", "image": "w"})
+    fields = {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+        'k:{"name":"web"}': {".": {}, "f:image": {}, "f:name": {}},
+    }}}}}  # fmt: skip
+    out = owned_removals({"spec": {}}, live, managed(fields))
+    assert paths(out) == [("remove", "spec.template.spec.containers[name=web]")]

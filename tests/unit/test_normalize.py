@@ -131,3 +131,20 @@ def test_as_applied_keeps_a_managed_by_that_git_sets() -> None:
     body = {"metadata": {"name": "web", "labels": {"app.kubernetes.io/managed-by": "Helm"}}}
     labels = as_applied(DEPLOY, body, "repo")["metadata"]["labels"]
     assert labels == {"app.kubernetes.io/managed-by": "Helm", "ambdiff.io/inventory": "repo"}
+
+
+def test_a_cluster_scoped_object_is_compared_without_a_stray_namespace() -> None:
+    role = ObjectId("rbac.authorization.k8s.io", "ClusterRole", "", "reader")
+    body = {"kind": "ClusterRole", "metadata": {"name": "reader", "namespace": "oops"}}
+    assert normalize(role, body)["metadata"] == {"name": "reader"}
+    assert "namespace" not in as_applied(role, body, "inv")["metadata"]
+    # A namespaced object keeps its namespace.
+    cm = ObjectId("", "ConfigMap", "shop", "c")
+    assert normalize(cm, {"metadata": {"name": "c", "namespace": "shop"}})["metadata"] == {
+        "name": "c", "namespace": "shop",
+    }  # fmt: skip
+
+
+def test_an_empty_secret_value_is_the_same_written_as_null() -> None:
+    secret = ObjectId("", "Secret", "shop", "s")
+    assert normalize(secret, {"data": {"a": None}}) == normalize(secret, {"data": {"a": ""}})
