@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ambdiff.differ import align, compare, graft, owned_removals, project, sort_changes
-from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Status
+from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Segment, Status
 from ambdiff.normalize import INVENTORY_LABEL, normalize
 from ambdiff.secrets import is_secret, mask_bodies, mask_change
 from ambdiff.settings import IgnoreRule
+from ambdiff.zerovalues import dropped_at_zero
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,15 @@ def _diff_one(
         changes = compare(want, have, symmetric=True)
         view = align(have, want)
     else:
-        changes = compare(want, have, symmetric=False)
+
+        def omitted(path: tuple[Segment, ...]) -> bool:
+            return dropped_at_zero(resource.api_version, oid.kind, path)
+
+        changes = compare(want, have, symmetric=False, omitted=omitted)
         managed = current.body.get("metadata", {}).get("managedFields") or ()
         removals = owned_removals(want, have, managed)
         changes += removals
-        view = project(have, want)
+        view = project(have, want, omitted=omitted)
         for removal in removals:
             graft(view, have, removal.path)
     changes = sort_changes(changes)  # the same order in both modes

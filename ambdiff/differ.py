@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,17 +20,22 @@ from ambdiff.kinds import AMBASSADOR_ANNOTATION, merge_key
 from ambdiff.model import JSON, MISSING, Change, ListKey, Op, Segment
 from ambdiff.normalize import FIELD_MANAGER
 from ambdiff.yamlio import YamlSyntaxError, load_documents
+from ambdiff.zerovalues import zero_value
 
 Path = tuple[Segment, ...]
+Omitted = Callable[[Path], bool]
 
 
 def compare(
-    desired: Mapping[str, JSON], live: Mapping[str, JSON], *, symmetric: bool
-) -> list[Change]:
+    desired: Mapping[str, JSON], live: Mapping[str, JSON], *, symmetric: bool,
+    omitted: Omitted | None = None,
+) -> list[Change]:  # fmt: skip
     """Changes that turn `live` into `desired`. With `symmetric`, fields only live are
-    removals too (used to compare live with a server-side dry-run result)."""
+    removals too (used to compare live with a server-side dry-run result). `omitted(path)`:
+    the field is one the API server drops at its zero value (`minReadySeconds: 0`), so git's
+    zero and no field live are the same."""
     changes: list[Change] = []
-    _walk((), desired, live, changes, symmetric)
+    _walk((), desired, live, changes, symmetric, omitted)
     return changes
 
 
@@ -48,7 +53,10 @@ def _segment_order(segment: Segment) -> tuple[int, str, int]:
     return (2, str(segment), 0)
 
 
-def _walk(path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool) -> None:
+def _walk(
+    path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool,
+    omitted: Omitted | None,
+) -> None:  # fmt: skip
     if want == have:
         return  # the common case, decided in C (docs/performance.md)
     if _empty(want) and _empty(have):
@@ -57,12 +65,12 @@ def _walk(path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool
         for key, value in want.items():
             sub = (*path, key)
             if key not in have:
-                if not _empty(value):
+                if not _empty(value) and not _dropped(value, sub, omitted):
                     out.append(Change(Op.ADD, sub, new=value))
             elif path == ("metadata", "annotations") and key == AMBASSADOR_ANNOTATION:
                 _compare_annotation(sub, value, have[key], out)
             else:
-                _walk(sub, value, have[key], out, symmetric)
+                _walk(sub, value, have[key], out, symmetric, omitted)
         if symmetric:
             out.extend(
                 Change(Op.REMOVE, (*path, k), old=v)
@@ -70,14 +78,15 @@ def _walk(path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool
                 if k not in want and not _empty(v)
             )
     elif isinstance(want, list) and isinstance(have, list):
-        _walk_list(path, want, have, out, symmetric)
+        _walk_list(path, want, have, out, symmetric, omitted)
     elif want is not None and want != have and not same_meaning(want, have, path):
         out.append(Change(Op.CHANGE, path, old=have, new=want))
 
 
 def _walk_list(
-    path: Path, want: list[JSON], have: list[JSON], out: list[Change], symmetric: bool
-) -> None:
+    path: Path, want: list[JSON], have: list[JSON], out: list[Change], symmetric: bool,
+    omitted: Omitted | None,
+) -> None:  # fmt: skip
     field = path[-1] if path and isinstance(path[-1], str) else None
     key = merge_key(field, want, have)
     if key is None:
@@ -90,7 +99,7 @@ def _walk_list(
         if len(want) != len(have):
             return
         for index, (w, h) in enumerate(zip(want, have, strict=True)):
-            _walk((*path, index), w, h, out, symmetric)
+            _walk((*path, index), w, h, out, symmetric, omitted)
         return
     live_items = {json.dumps(item[key]): item for item in have}
     wanted = set()
@@ -99,7 +108,7 @@ def _walk_list(
         wanted.add(ident)
         sub = (*path, ListKey(((key, item[key]),)))
         if ident in live_items:
-            _walk(sub, item, live_items[ident], out, symmetric)
+            _walk(sub, item, live_items[ident], out, symmetric, omitted)
         else:
             out.append(Change(Op.ADD, sub, new=item))
     if symmetric:
@@ -108,6 +117,10 @@ def _walk_list(
             for ident, item in live_items.items()
             if ident not in wanted
         )
+
+
+def _dropped(value: JSON, path: Path, omitted: Omitted | None) -> bool:
+    return omitted is not None and zero_value(value) and omitted(path)
 
 
 def _empty(value: JSON) -> bool:
@@ -151,7 +164,7 @@ def _compare_annotation(path: Path, want: JSON, have: JSON, out: list[Change]) -
         sub = (*path, ListKey((("kind", kind), ("name", name))))
         if (kind, name) in theirs:
             # Nothing defaults fields inside an annotation: compare both ways.
-            _walk(sub, doc, theirs[(kind, name)], out, symmetric=True)
+            _walk(sub, doc, theirs[(kind, name)], out, True, None)
         else:
             out.append(Change(Op.ADD, sub, new=doc))
     out.extend(
@@ -323,13 +336,18 @@ def _lookup(node: JSON, segment: Segment) -> JSON:
 # ---- the unified-diff view -----------------------------------------------------------
 
 
-def project(live: JSON, desired: JSON, path: Path = ()) -> JSON:
+def project(live: JSON, desired: JSON, path: Path = (), omitted: Omitted | None = None) -> JSON:
     """`live` cut down to the fields `desired` sets (lists matched as `compare` does), so a
-    unified diff shows what git manages rather than every server default."""
+    unified diff shows what git manages rather than every server default. A zero the
+    server drops (`omitted`) shows as git has it: it is no difference."""
     if live == desired:
         return live
     if isinstance(live, Mapping) and isinstance(desired, Mapping):
-        return {k: project(live[k], desired[k], (*path, k)) for k in desired if k in live}
+        return {
+            k: project(live[k], w, (*path, k), omitted) if k in live else w
+            for k, w in desired.items()
+            if k in live or _dropped(w, (*path, k), omitted)
+        }
     if isinstance(live, list) and isinstance(desired, list):
         field = path[-1] if path and isinstance(path[-1], str) else None
         key = merge_key(field, desired, live)
@@ -337,12 +355,12 @@ def project(live: JSON, desired: JSON, path: Path = ()) -> JSON:
             if len(live) != len(desired):
                 return live
             return [
-                project(h, w, (*path, i))
+                project(h, w, (*path, i), omitted)
                 for i, (h, w) in enumerate(zip(live, desired, strict=True))
             ]
         by_key = {json.dumps(item[key]): item for item in live}
         return [
-            project(by_key[json.dumps(w[key])], w, (*path, ListKey(((key, w[key]),))))
+            project(by_key[json.dumps(w[key])], w, (*path, ListKey(((key, w[key]),))), omitted)
             for w in desired
             if json.dumps(w[key]) in by_key
         ]

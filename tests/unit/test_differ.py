@@ -320,3 +320,56 @@ def test_a_list_item_ambdiff_owns_is_removed_whole_even_when_its_list_is_gone() 
     }}}}}  # fmt: skip
     out = owned_removals({"spec": {}}, live, managed(fields))
     assert paths(out) == [("remove", "spec.template.spec.containers[name=web]")]
+
+
+def _report(api_version: str, kind: str, desired: dict, live: dict):
+    from ambdiff.compare import CompareOptions, build_report
+    from ambdiff.model import ObjectId, Resource, split_api_version
+
+    oid = ObjectId(split_api_version(api_version)[0], kind, "shop", "web")
+    [diff] = build_report(
+        [Resource(oid, api_version, desired)], {oid: Resource(oid, api_version, live)},
+        CompareOptions(inventory="i"),
+    ).objects  # fmt: skip
+    return diff
+
+
+def test_a_zero_the_api_server_drops_is_no_difference() -> None:
+    # Go non-pointer fields with omitempty (table: ambdiff/data/zero-omitted.json).
+    desired = {"spec": {"minReadySeconds": 0, "template": {"spec": {
+        "hostNetwork": False,
+        "containers": [{"name": "web", "readinessProbe": {"initialDelaySeconds": 0},
+                        "volumeMounts": [{"name": "v", "mountPath": "/v", "readOnly": False}]}],
+    }}}}  # fmt: skip
+    live = {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "readinessProbe": {"timeoutSeconds": 1},
+         "volumeMounts": [{"name": "v", "mountPath": "/v"}]},
+    ]}}}}  # fmt: skip
+    diff = _report("apps/v1", "Deployment", desired, live)
+    assert diff.changes == ()
+    # The unified view shows git's zero on both sides: no spurious `+` line.
+    assert diff.live["spec"]["minReadySeconds"] == 0
+
+
+def test_a_zero_the_api_server_keeps_is_a_difference() -> None:
+    # replicas and automountServiceAccountToken are pointers: 0 / false are stored.
+    desired = {"spec": {"replicas": 0, "template": {"spec": {
+        "automountServiceAccountToken": False}}}}  # fmt: skip
+    diff = _report("apps/v1", "Deployment", desired, {"spec": {"template": {"spec": {}}}})
+    assert paths(diff.changes) == [
+        ("add", "spec.replicas"), ("add", "spec.template.spec.automountServiceAccountToken"),
+    ]  # fmt: skip
+
+
+def test_a_zero_in_a_custom_resource_is_a_difference() -> None:
+    # A CRD's server stores what it is sent: no field is dropped at zero.
+    diff = _report(
+        "getambassador.io/v3alpha1", "Mapping", {"spec": {"timeout_ms": 0}}, {"spec": {}}
+    )
+    assert paths(diff.changes) == [("add", "spec.timeout_ms")]
+
+
+def test_a_dropped_zero_still_differs_from_a_live_value() -> None:
+    diff = _report("apps/v1", "Deployment", {"spec": {"minReadySeconds": 0}},
+                   {"spec": {"minReadySeconds": 5}})  # fmt: skip
+    assert paths(diff.changes) == [("change", "spec.minReadySeconds")]
