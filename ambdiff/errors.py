@@ -49,6 +49,7 @@ class ClusterError(AmbdiffError):
 
     status: int = 0  # the HTTP status, when the API server answered
     details: dict[str, Any] | None = None  # the Status object's details
+    server_message: str = ""  # the API server's own message, when it answered
 
 
 class ForbiddenError(ClusterError):

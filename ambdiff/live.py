@@ -62,6 +62,28 @@ class ClusterState:
         # (type, namespace) -> resourceVersion of the last fetch's LIST: where a watch of the
         # same objects starts (`ambdiff watch`).
         self.list_versions: dict[tuple[ApiResource, str | None], str] = {}
+        # (apiVersion, kind, namespace) -> why its objects could not be read: the API server
+        # answered a LIST or GET with an error of its own (a dead conversion webhook, an
+        # aggregated API that is down). Those objects are not compared; the others are.
+        self.unread: dict[tuple[str, str, str], str] = {}
+
+    def unread_reason(self, resource: Resource) -> str | None:
+        """Why `resource` could not be read from the cluster, or None when it was."""
+        r = resource
+        return self.unread.get((r.api_version, r.id.kind, r.id.namespace)) or self.unread.get(
+            (r.api_version, r.id.kind, "")
+        )
+
+    def require_complete(self) -> None:
+        """Raise when some objects could not be read: a sync must not plan without them."""
+        if self.unread:
+            first, *rest = sorted(self.unread.values())
+            more = f" (and {len(rest)} more type(s) or namespace(s))" if rest else ""
+            raise ClusterError(f"{first}{more}", hint="Nothing was changed.")
+
+    def note_unreadable(self, res: ApiResource, namespace: str | None, error: ClusterError) -> None:
+        key = (res.api_version, res.kind, namespace or "")
+        self.unread.setdefault(key, self._why(res, namespace, error))
 
     def namespaced(self, group: str, version: str, kind: str) -> bool:
         api_version = f"{group}/{version}" if group else version
@@ -93,6 +115,7 @@ class ClusterState:
         whose CRD is not installed yet has none); with `inventory`, also the objects carrying
         its label anywhere, of any kind git names or ambdiff knows (INVENTORY_KINDS), so that
         one deleted from git is found even when git no longer names its kind or namespace."""
+        self.unread = {}
         lists: dict[ListJob, None] = {}
         listed: dict[tuple[str, str], set[str | None]] = {}  # (group, kind) -> namespaces
         for r in desired:
@@ -159,9 +182,48 @@ class ClusterState:
             log.info("cannot list %s cluster-wide; inventory objects of that kind outside the "
                      "namespaces git names are not looked for", res.plural)  # fmt: skip
             return []
+        except ClusterError as e:
+            if not server_failed(e):
+                raise
+            if selector:
+                # A kind git does not name must never fail a run (Emissary's CRDs with their
+                # conversion webhook down are the common case).
+                log.warning("inventory objects of kind %s are not looked for: %s", res.kind,
+                            self._why(res, None, e))  # fmt: skip
+                return []
+            self.note_unreadable(res, namespace, e)
+            return []
         if not selector:
             self.list_versions[(res, namespace)] = version
         return items
+
+    def _why(self, res: ApiResource, namespace: str | None, error: ClusterError) -> str:
+        where = f" in namespace {namespace}" if namespace else ""
+        what = f"{res.kind} objects ({res.api_version}){where} cannot be read"
+        message = error.server_message or error.message
+        if "conversion webhook" not in message:
+            return f"{what}: the API server answered HTTP {error.status}: {message}."
+        crd = f"{res.plural}.{res.group}"
+        return (
+            f"{what}: the API server cannot convert them, because the conversion webhook of "
+            f"CustomResourceDefinition {crd}{self._webhook(crd)} does not answer "
+            f"({_cause(message)}). Check that the webhook runs (for Emissary, the "
+            "emissary-apiext Deployment)."
+        )
+
+    def _webhook(self, crd: str) -> str:
+        """` (service ns/name)` or ` (url)` of a CRD's conversion webhook, when readable."""
+        res = self.cluster.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        try:
+            body = self.cluster.get(res, None, crd) if res is not None else None
+        except ClusterError:
+            return ""
+        conversion = ((body or {}).get("spec") or {}).get("conversion") or {}
+        config = (conversion.get("webhook") or {}).get("clientConfig") or {}
+        service = config.get("service") or {}
+        if service.get("name"):
+            return f" (service {service.get('namespace', 'default')}/{service['name']})"
+        return f" ({config['url']})" if config.get("url") else ""
 
     def resource_for(self, resource: Resource) -> ApiResource:
         res = self.cluster.resource(resource.api_version, resource.id.kind)
@@ -171,6 +233,21 @@ class ClusterState:
                 f"({resource.origin})."
             )
         return res
+
+
+def server_failed(error: ClusterError) -> bool:
+    """The API server answered, with an error of its own for this type (HTTP 5xx, or 429
+    still after the client's retries: "storage is (re)initializing" is how a CRD whose
+    conversion webhook is down answers): others may still be readable. (401/403 and an
+    unreachable server fail the whole run.)"""
+    return error.status >= 500 or error.status == 429
+
+
+def _cause(message: str) -> str:
+    """The end of a conversion failure's message: `connection refused`, `service ... not
+    found`, `context deadline exceeded`."""
+    tail = message.rsplit(": ", 1)[-1].strip().rstrip(".")
+    return tail or message
 
 
 class FileState:

@@ -164,6 +164,8 @@ class ObjectDiff:
 class DiffReport:
     objects: tuple[ObjectDiff, ...]
     warnings: tuple[str, ...] = field(default=())
+    # Objects that could not be compared, one sentence each (why, and what to do).
+    errors: tuple[str, ...] = field(default=())
 
     @property
     def summary(self) -> dict[str, int]:

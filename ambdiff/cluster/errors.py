@@ -45,6 +45,7 @@ def translate(
     else:
         error = ClusterError(f"{what} failed (HTTP {status}): {message}.")
     error.status = status
+    error.server_message = message
     error.details = answer.get("details") if isinstance(answer.get("details"), dict) else {}
     return error
 

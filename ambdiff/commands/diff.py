@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from ambdiff import manifests
 from ambdiff.cluster import Cluster
@@ -15,7 +16,7 @@ from ambdiff.commands.owned import (
     ownership_notes,
 )
 from ambdiff.compare import CompareOptions, build_report
-from ambdiff.errors import ConfigError, Exit, ManifestError
+from ambdiff.errors import ClusterError, ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
 from ambdiff.model import JSON, ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, as_applied
@@ -92,18 +93,25 @@ def run(
         else:
             ownership = Ownership.offline(identity(common, state.default_namespace, desired), inventory,
                                           narrowed=common.narrowed)  # fmt: skip
+    errors: list[str] = []
+    if isinstance(state, ClusterState) and state.unread:
+        # Compare what could be read; say what could not (exit 2).
+        errors = sorted(set(state.unread.values()))
+        desired = [r for r in desired if state.unread_reason(r) is None]
     dry_run = None
     if server_side:
         assert isinstance(state, ClusterState)
         with progress(consoles, "Server-side dry run") as update:
-            dry_run = server_side_results(
+            dry_run, refused = server_side_results(
                 state, [r for r in desired if r.id in live], inventory, update
             )
+        errors.extend(refused.values())
+        desired = [r for r in desired if r.id not in refused]
     options = CompareOptions(
         inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets,
         members=ownership.members(live),
     )  # fmt: skip
-    report = build_report(desired, live, options, dry_run)
+    report = replace(build_report(desired, live, options, dry_run), errors=tuple(errors))
     where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
     cluster = state.cluster.identity if isinstance(state, ClusterState) else None
     render(report, common.output, consoles, where=where, verbose=common.verbose, cluster=cluster)
@@ -117,30 +125,45 @@ def run(
                             inventory=inventory, prune=False, verb="diff")  # fmt: skip
     for note in notes:
         consoles.err.print(note, markup=False)
+    for error in report.errors:
+        consoles.err.print(f"Not compared: {error}", markup=False)
+    if report.errors:
+        return Exit.USAGE
     return Exit.DIFFERENT if report.differs else Exit.OK
 
 
 def server_side_results(
     state: ClusterState, desired: Sequence[Resource], inventory: str, update: object = None
-) -> dict[ObjectId, Mapping[str, JSON]]:
+) -> tuple[dict[ObjectId, Mapping[str, JSON]], dict[ObjectId, str]]:
     """The API server's answer to a dry-run apply of each object (concurrently): exact for
     defaults, mutating webhooks and conversion. Conflicts are forced: this shows the result.
     Pass only objects that exist live: the others are `added` whatever the server says, and
-    their dry run fails when their namespace is also new (HTTP 404)."""
+    their dry run fails when their namespace is also new (HTTP 404). Second: the objects
+    whose dry run the server refused, with its reason (the others are still compared)."""
     served = [(r, state.cluster.resource(r.api_version, r.id.kind)) for r in desired]
     jobs = [(r, res) for r, res in served if res is not None]
 
-    def one(job: tuple[Resource, object]) -> Mapping[str, JSON]:
+    def one(job: tuple[Resource, object]) -> Mapping[str, JSON] | str:
         resource, res = job
         body = as_applied(resource.id, resource.body, inventory)
-        return state.cluster.apply(res, body, manager=FIELD_MANAGER, dry_run=True, force=True)  # type: ignore[arg-type]
+        try:
+            return state.cluster.apply(res, body, manager=FIELD_MANAGER, dry_run=True, force=True)  # type: ignore[arg-type]
+        except ClusterError as e:
+            if not e.status or e.status in (401, 403):
+                raise  # the cluster, not this object
+            origin = f" ({resource.origin})" if resource.origin else ""
+            return f"{resource.id}{origin}: the server-side dry run was refused: {e.message}"
 
     results: dict[ObjectId, Mapping[str, JSON]] = {}
+    refused: dict[ObjectId, str] = {}
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
         for done, ((resource, _), answer) in enumerate(
             zip(jobs, pool.map(one, jobs), strict=True), 1
         ):
-            results[resource.id] = answer
+            if isinstance(answer, str):
+                refused[resource.id] = answer
+            else:
+                results[resource.id] = answer
             if callable(update):
                 update(done, len(jobs))
-    return results
+    return results, refused

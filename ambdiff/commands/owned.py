@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from ambdiff import manifests
-from ambdiff.errors import AmbdiffError
+from ambdiff.errors import AmbdiffError, ClusterError
 from ambdiff.gitsource import head_sha
-from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState
+from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, server_failed
 from ambdiff.model import ObjectId, Resource
 from ambdiff.normalize import INVENTORY_LABEL
 from ambdiff.options import Common
@@ -73,7 +73,13 @@ def add_missing_members(
         res = state.cluster.resource(member.api_version, member.id.kind)
         if res is None:
             return None
-        body = state.cluster.get(res, member.id.namespace or None, member.id.name)
+        try:
+            body = state.cluster.get(res, member.id.namespace or None, member.id.name)
+        except ClusterError as e:
+            if not server_failed(e):
+                raise
+            state.note_unreadable(res, member.id.namespace or None, e)
+            return None
         if body is None:
             return None
         body.setdefault("apiVersion", member.api_version)

@@ -118,6 +118,7 @@ def _locked(
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, options.inventory)
         add_missing_members(state, ownership, live)
+    state.require_complete()
     settings = SyncSettings(inventory=options.inventory, ignore=common.settings.ignore,
                             prune=options.prune and not common.narrowed,
                             prune_cascading=options.prune_cascading,

@@ -291,6 +291,7 @@ class Loop:
         )
         live = state.fetch(desired, None, settings.inventory)
         add_missing_members(state, ownership, live)
+        state.require_complete()
         engine = Sync(state.cluster, desired, live, settings, ownership, commit)
         self.book.reset(engine.report)
         targets = [Target(res, ns, rv) for (res, ns), rv in state.list_versions.items()]

@@ -56,6 +56,7 @@ def to_json(report: DiffReport) -> dict[str, Any]:
     return {
         "summary": {k: report.summary[k] for k in ("added", "changed", "unchanged", "removed")},
         "resources": [_object_json(o) for o in report],
+        "errors": list(report.errors),
     }
 
 

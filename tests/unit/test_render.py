@@ -50,6 +50,7 @@ def test_json_has_exactly_the_contract_shape() -> None:
             {"apiVersion": "v1", "kind": "Service", "namespace": "default", "name": "api",
              "status": "unchanged", "origin": {"file": "svc.yaml", "line": 3}, "changes": []},
         ],
+        "errors": [],
     }  # fmt: skip
 
 
