@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ambdiff.differ import align, compare, graft, owned_removals, project, sort_changes
+from ambdiff.differ import (
+    align,
+    compare,
+    graft,
+    owned_removals,
+    project,
+    remove_at,
+    sort_changes,
+)
 from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Segment, Status
 from ambdiff.normalize import INVENTORY_LABEL, normalize
 from ambdiff.secrets import is_secret, mask_bodies, mask_change
 from ambdiff.settings import IgnoreRule
+from ambdiff.takeover import pending
 from ambdiff.zerovalues import dropped_at_zero
 
 
@@ -83,8 +92,17 @@ def _diff_one(
             oid, resource.api_version, Status.ADDED, resource.origin, desired=masked_want
         )
     have = normalize(oid, current.body, pointers)
+    managed = current.body.get("metadata", {}).get("managedFields") or ()
+    takeover = pending(current.body)
+    taken = [takeover.fields] if takeover else []
     if dry_run is not None and oid in dry_run:
-        want = normalize(oid, dry_run[oid], pointers)
+        answer = normalize(oid, dry_run[oid], pointers)
+        if taken:
+            # The dry run cannot show the takeover sync does first: what kubectl's client-side
+            # apply set and git dropped is removed too.
+            for removal in owned_removals(want, have, managed, taken_over=taken):
+                remove_at(answer, removal.path)
+        want = answer
         changes = compare(want, have, symmetric=True)
         view = align(have, want)
     else:
@@ -93,8 +111,7 @@ def _diff_one(
             return dropped_at_zero(resource.api_version, oid.kind, path)
 
         changes = compare(want, have, symmetric=False, omitted=omitted)
-        managed = current.body.get("metadata", {}).get("managedFields") or ()
-        removals = owned_removals(want, have, managed)
+        removals = owned_removals(want, have, managed, taken_over=taken)
         changes += removals
         view = project(have, want, omitted=omitted)
         for removal in removals:

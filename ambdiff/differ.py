@@ -247,7 +247,7 @@ def owned_removals(
             continue
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
             ours.append(entry["fieldsV1"])
-        elif entry.get("manager") not in _TAKEN_OVER_MANAGERS or not taken_over:
+        elif entry.get("manager") != CLIENT_SIDE_APPLY or not taken_over:
             others.append(entry["fieldsV1"])
     seen: set[Path] = set()
     changes: list[Change] = []
@@ -259,8 +259,9 @@ def owned_removals(
     return changes
 
 
-# The managers of `kubectl apply` (client-side) and of objects created before any apply.
-_TAKEN_OVER_MANAGERS = frozenset({"kubectl-client-side-apply", "before-first-apply"})
+# The manager `kubectl apply` (client-side) records its fields under: ambdiff takes them
+# over (ambdiff.takeover), so with a takeover pending it is not "another manager".
+CLIENT_SIDE_APPLY = "kubectl-client-side-apply"
 
 
 def _owned_missing(
@@ -277,14 +278,17 @@ def _owned_missing(
     for raw, children in fields.items():
         if raw == ".":
             continue
-        found = _resolve(raw, path, have)
+        found = resolve_field(raw, path, have)
         if found is None:
             continue  # not live (normalised away or already gone)
         segment, live_value = found
         desired_value = _lookup(want, segment)
         theirs = [o[raw] for o in others if isinstance(o, Mapping) and raw in o]
         deeper = isinstance(children, Mapping) and any(k != "." for k in children)
-        if desired_value is MISSING and not theirs and not (deeper and "." not in children):
+        # A list item owned itself ("." under `k:`/`v:`/`i:`) goes whole; a map or struct
+        # (`f:`) loses only the keys owned inside it.
+        whole = not deeper or (not raw.startswith("f:") and "." in children)
+        if desired_value is MISSING and not theirs and whole:
             yield (*path, segment), live_value
         elif deeper and desired_value != live_value:
             # (Equal subtrees lack nothing: skip the walk.)
@@ -292,7 +296,9 @@ def _owned_missing(
             yield from _owned_missing(children, subs, (*path, segment), desired_value, live_value)
 
 
-def _resolve(raw: str, path: Path, have: JSON) -> tuple[Segment, JSON] | None:
+def resolve_field(raw: str, path: Path, have: JSON) -> tuple[Segment, JSON] | None:
+    """The path segment and value that one fieldsV1 key (`f:name`, `k:{...}`, `v:...`,
+    `i:N`) names in `have`, found at `path`; None when `have` has nothing there."""
     prefix, _, rest = raw.partition(":")
     if prefix == "f" and isinstance(have, Mapping) and rest in have:
         return rest, have[rest]
@@ -392,6 +398,23 @@ def align(live: JSON, desired: JSON, path: Path = ()) -> JSON:
         ]
         return aligned + [item for k, item in by_key.items() if k not in wanted]
     return live
+
+
+def remove_at(doc: JSON, path: Path) -> None:
+    """Remove the field or list item at `path` from `doc`, in place (nothing when absent)."""
+    node = doc
+    for segment in path[:-1]:
+        node = _lookup(node, segment)
+        if node is MISSING:
+            return
+    last = path[-1]
+    if isinstance(last, str):
+        if isinstance(node, dict):
+            node.pop(last, None)
+    elif isinstance(node, list):
+        item = _lookup(node, last)
+        if item is not MISSING:
+            node.remove(item)
 
 
 def graft(target: dict[str, JSON], source: Mapping[str, JSON], path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -354,6 +354,15 @@ class Cluster:
         return self.request(  # type: ignore[no-any-return]
             "POST", res.path(meta.get("namespace")), body=dict(body),
             content_type="application/json", what=f"create {res.kind} {meta['name']}",
+        )  # fmt: skip
+
+    def patch(
+        self, res: ApiResource, namespace: str | None, name: str, operations: Sequence[JSON]
+    ) -> dict[str, Any]:
+        """A JSON patch (RFC 6902) of one object."""
+        return self.request(  # type: ignore[no-any-return]
+            "PATCH", res.path(namespace, name), body=list(operations),
+            content_type="application/json-patch+json", what=f"patch {res.kind} {name}",
         )  # fmt: skip
 
     def replace(self, res: ApiResource, body: Mapping[str, JSON]) -> dict[str, Any]:

@@ -14,11 +14,12 @@ from ambdiff.commands.owned import (
     identity,
     open_ownership,
     ownership_notes,
+    takeover_note,
 )
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ClusterError, ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
-from ambdiff.model import JSON, ObjectId, Resource
+from ambdiff.model import JSON, ObjectId, Resource, Status
 from ambdiff.normalize import FIELD_MANAGER, as_applied
 from ambdiff.options import Common
 from ambdiff.render.console import Consoles, announce_cluster, make_consoles
@@ -123,6 +124,8 @@ def run(
         )
     notes = ownership_notes(ownership, [r.id for r in desired], live, common,
                             inventory=inventory, prune=False, verb="diff")  # fmt: skip
+    changed = [o.id for o in report if o.status is Status.CHANGED]
+    notes += [n for n in [takeover_note(changed, live, "diff")] if n]
     for note in notes:
         consoles.err.print(note, markup=False)
     for error in report.errors:

@@ -17,6 +17,7 @@ from ambdiff.options import Common
 from ambdiff.sources import Selection
 from ambdiff.sync.ownership import Ownership
 from ambdiff.sync.record import Identity, Member
+from ambdiff.takeover import pending
 
 
 def identity(common: Common, default_namespace: str, desired: Sequence[Resource] = ()) -> Identity:
@@ -176,6 +177,20 @@ def ownership_notes(
                 "`ambdiff sync` refuses to take them over; give them back or rename them."
             )
     return notes
+
+
+def takeover_note(changed: Sequence[ObjectId], live: Mapping[ObjectId, Resource], verb: str) -> str:
+    """A sentence for the changed objects that `kubectl apply` (client-side) wrote, or ""."""
+    ids = [o for o in changed if o in live and pending(live[o].body) is not None]
+    if not ids:
+        return ""
+    when = "this sync takes" if verb == "sync" else "`ambdiff sync` takes"
+    return (
+        f"{len(ids)} object(s) were applied with `kubectl apply` (client-side) ({_some(ids)}): "
+        f"{when} over the fields kubectl's last-applied-configuration records before writing "
+        'each, so the fields git dropped from them are removed (docs/sync.md, "Objects '
+        'applied with kubectl").'
+    )
 
 
 def _some(ids: Sequence[ObjectId]) -> str:

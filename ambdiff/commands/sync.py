@@ -18,6 +18,7 @@ from ambdiff.commands.owned import (
     open_ownership,
     ownership_notes,
     revision,
+    takeover_note,
 )
 from ambdiff.errors import ConfigError, Exit
 from ambdiff.live import ClusterState
@@ -29,7 +30,7 @@ from ambdiff.render.progress import progress
 from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, holder_identity
-from ambdiff.sync.plan import Action
+from ambdiff.sync.plan import Action, Verb
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,8 @@ def _locked(
     ids = [r.id for r in desired]
     notes = ownership_notes(ownership, ids, live, common, inventory=options.inventory,
                             prune=options.prune, verb="sync")  # fmt: skip
+    written = [a.id for a in the_plan.actions if a.verb is not Verb.DELETE]
+    notes += [n for n in [takeover_note(written, live, "sync")] if n]
     result["notes"] = notes
     if not as_json:
         render.plan(the_plan, consoles, where=where)

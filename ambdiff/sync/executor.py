@@ -12,12 +12,14 @@ from enum import StrEnum
 from typing import Any
 
 from ambdiff.cluster import ApiResource
+from ambdiff.differ import CLIENT_SIDE_APPLY
 from ambdiff.errors import ClusterError, ConflictError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS
 from ambdiff.model import ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, as_applied
 from ambdiff.sync.plan import Action, Plan, Verb, foreign_owner
 from ambdiff.sync.ports import SyncCluster
+from ambdiff.takeover import pending, takeover_patch
 
 CRD_WAIT_SECONDS = 60.0
 
@@ -70,6 +72,7 @@ class Executor:
     unchecked: list[Action] = field(default_factory=list)  # not dry-run: see preflight
     staged: list[Action] = field(default_factory=list)  # written by preflight's first stage
     uids: dict[ObjectId, str] = field(default_factory=dict)  # of what this run applied
+    taken_over: list[ObjectId] = field(default_factory=list)  # from kubectl's client-side apply
     # Inventories of the repository's other sources: an object that moved from one of them
     # to this source is handed over rather than refused.
     adoptable: frozenset[str] = frozenset()
@@ -194,9 +197,24 @@ class Executor:
                                 precondition=current.body.get("metadata", {}))  # fmt: skip
             return
         body = as_applied(action.id, self.desired[action.id].body, self.inventory)
-        answer = self.cluster.apply(
-            res, body, manager=self.manager, dry_run=dry_run, force=self.force_conflicts
-        )
+        existing = self.live.get(action.id)
+        takeover = pending(existing.body) if existing is not None else None
+        if existing is not None and takeover is not None and not dry_run:
+            # Before the first write of an object `kubectl apply` wrote: its fields become
+            # ambdiff's (ambdiff.takeover), so the apply removes what git dropped.
+            ops = takeover_patch(existing.body, takeover, self.manager)
+            self.cluster.patch(res, action.id.namespace or None, action.id.name, ops)
+            self.taken_over.append(action.id)
+        try:
+            answer = self.cluster.apply(
+                res, body, manager=self.manager, dry_run=dry_run, force=self.force_conflicts
+            )
+        except ConflictError as e:
+            if not (dry_run and takeover is not None and _only_client_side(e)):
+                raise
+            # The dry run comes before the takeover: a conflict with kubectl's client-side
+            # apply alone is gone by the real write.
+            answer = self.cluster.apply(res, body, manager=self.manager, dry_run=True, force=True)
         if not dry_run:
             self.uids[action.id] = str(((answer or {}).get("metadata") or {}).get("uid") or "")
         if not dry_run and action.id.kind == "CustomResourceDefinition":
@@ -243,6 +261,13 @@ def describe(error: ClusterError) -> str:
             return ("conflict: " + "; ".join(fields) + ". Rerun with --force-conflicts to take "
                     "these fields over, or drop them from git.")  # fmt: skip
     return error.message
+
+
+def _only_client_side(error: ConflictError) -> bool:
+    """Every field of this conflict is owned by kubectl's client-side apply."""
+    causes = (error.details or {}).get("causes") or ()
+    owners = [_CONFLICT.search(str(c.get("message", ""))) for c in causes]
+    return bool(owners) and all(m is not None and m.group(1) == CLIENT_SIDE_APPLY for m in owners)
 
 
 def apply_order(actions: Sequence[Action]) -> list[str]:

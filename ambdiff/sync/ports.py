@@ -4,7 +4,7 @@ and the record are tested without an API server (tests/unit/test_sync_engine.py)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from ambdiff.cluster import ApiResource
@@ -30,6 +30,10 @@ class SyncCluster(Protocol):
     def create(self, res: ApiResource, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
     def replace(self, res: ApiResource, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def patch(
+        self, res: ApiResource, namespace: str | None, name: str, operations: Sequence[Any]
+    ) -> dict[str, Any]: ...
 
     def delete(
         self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False,

@@ -373,3 +373,12 @@ def test_a_dropped_zero_still_differs_from_a_live_value() -> None:
     diff = _report("apps/v1", "Deployment", {"spec": {"minReadySeconds": 0}},
                    {"spec": {"minReadySeconds": 5}})  # fmt: skip
     assert paths(diff.changes) == [("change", "spec.minReadySeconds")]
+
+
+def test_a_map_owned_itself_still_loses_only_the_keys_owned_inside_it() -> None:
+    # kubectl's client-side apply records maps with ".": the server keeps the other keys.
+    live = {"metadata": {"annotations": {"team": "a", "other": "b"}}}
+    fields = {"f:metadata": {"f:annotations": {".": {}, "f:team": {}}}}
+    assert paths(owned_removals({"metadata": {}}, live, managed(fields))) == [
+        ("remove", "metadata.annotations.team")
+    ]
