@@ -247,7 +247,7 @@ def owned_removals(
             continue
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
             ours.append(entry["fieldsV1"])
-        elif entry.get("manager") != CLIENT_SIDE_APPLY or not taken_over:
+        elif not (taken_over and kubectls_apply(entry)):
             others.append(entry["fieldsV1"])
     seen: set[Path] = set()
     changes: list[Change] = []
@@ -262,6 +262,18 @@ def owned_removals(
 # The manager `kubectl apply` (client-side) records its fields under: ambdiff takes them
 # over (ambdiff.takeover), so with a takeover pending it is not "another manager".
 CLIENT_SIDE_APPLY = "kubectl-client-side-apply"
+# ... and the one `kubectl apply --server-side` applies as (Flux strips both the same way).
+KUBECTL_APPLY = "kubectl"
+
+
+def kubectls_apply(entry: Any) -> bool:
+    """A managedFields entry of `kubectl apply`: client-side (an Update by
+    kubectl-client-side-apply) or server-side (an Apply by kubectl). Not `kubectl edit`,
+    `scale` or `patch`: those are changes by hand, whose conflicts ambdiff reports."""
+    if not isinstance(entry, Mapping) or entry.get("subresource"):
+        return False
+    manager, operation = entry.get("manager"), entry.get("operation")
+    return (manager, operation) in ((CLIENT_SIDE_APPLY, "Update"), (KUBECTL_APPLY, "Apply"))
 
 
 def _owned_missing(

@@ -66,6 +66,7 @@ class ClusterState:
         # answered a LIST or GET with an error of its own (a dead conversion webhook, an
         # aggregated API that is down). Those objects are not compared; the others are.
         self.unread: dict[tuple[str, str, str], str] = {}
+        self._skipped: dict[str, str] = {}  # kind -> why its strays were not looked for
 
     def unread_reason(self, resource: Resource) -> str | None:
         """Why `resource` could not be read from the cluster, or None when it was."""
@@ -116,6 +117,7 @@ class ClusterState:
         its label anywhere, of any kind git names or ambdiff knows (INVENTORY_KINDS), so that
         one deleted from git is found even when git no longer names its kind or namespace."""
         self.unread = {}
+        self._skipped = {}
         lists: dict[ListJob, None] = {}
         listed: dict[tuple[str, str], set[str | None]] = {}  # (group, kind) -> namespaces
         for r in desired:
@@ -161,6 +163,10 @@ class ClusterState:
                 done += 1
                 if progress:
                     progress(done, len(jobs))
+        if self._skipped:
+            kinds = ", ".join(sorted(self._skipped))
+            log.warning("inventory objects of kind %s are not looked for outside what git names: "
+                        "%s", kinds, next(iter(self._skipped.values())))  # fmt: skip
         # One object may have been listed in two versions (v2 and v3alpha1 Mappings in git):
         # each desired object is compared with the version it is written in.
         found = {oid: r for (_, oid), r in by_version.items()}
@@ -187,9 +193,8 @@ class ClusterState:
                 raise
             if selector:
                 # A kind git does not name must never fail a run (Emissary's CRDs with their
-                # conversion webhook down are the common case).
-                log.warning("inventory objects of kind %s are not looked for: %s", res.kind,
-                            self._why(res, None, e))  # fmt: skip
+                # conversion webhook down are the common case). Said once, after the LISTs.
+                self._skipped.setdefault(res.kind, self._why(res, None, e))
                 return []
             self.note_unreadable(res, namespace, e)
             return []

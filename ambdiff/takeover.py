@@ -1,4 +1,4 @@
-"""Taking over objects that `kubectl apply` (client-side) wrote: most clusters were filled
+"""Taking over objects that `kubectl apply` wrote: most clusters were filled
 that way. Pure functions on live bodies.
 
 kubectl's client-side apply records its fields in managedFields under the Update manager
@@ -11,6 +11,11 @@ the last-applied annotation records are taken (what the user wrote, the fields k
 would delete when git drops them), not those kubectl's entry holds because the server
 defaulted them at creation: ambdiff never removes a default it did not write. `diff`
 predicts the same removals before any write (docs/sync.md, "Objects applied with kubectl").
+
+Objects applied with `kubectl apply --server-side` (the Apply manager `kubectl`) are taken
+over the same way, whole: a server-side apply owns exactly what it applied. Without that the
+first sync conflicts with `kubectl` on every field the server stores differently from how
+git writes it (a dropped zero, a defaulted atomic struct such as an env var's `fieldRef`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ambdiff.differ import CLIENT_SIDE_APPLY, resolve_field
+from ambdiff.differ import CLIENT_SIDE_APPLY, kubectls_apply, resolve_field
 from ambdiff.model import JSON, Segment
 from ambdiff.normalize import LAST_APPLIED
 
@@ -34,21 +39,26 @@ class Takeover:
 
 
 def pending(body: Mapping[str, JSON]) -> Takeover | None:
-    """The takeover a live object needs before ambdiff writes it; None when kubectl's
-    client-side apply owns nothing in it."""
+    """The takeover a live object needs before ambdiff writes it; None when `kubectl apply`
+    (client-side or server-side) owns nothing in it."""
     meta = body.get("metadata")
     if not isinstance(meta, Mapping):
         return None
-    entries = [e for e in meta.get("managedFields") or () if _client_side(e)]
+    entries = [e for e in meta.get("managedFields") or () if kubectls_apply(e)]
     if not entries:
         return None
     # managedFields lists the most recent first; fields are per apiVersion.
     api_version = str(entries[0].get("apiVersion") or "")
-    merged: dict[str, Any] = {}
+    client_side: dict[str, Any] = {}
+    server_side: dict[str, Any] = {}
     for entry in entries:
         if entry.get("apiVersion") == api_version and isinstance(entry.get("fieldsV1"), Mapping):
-            _union(merged, entry["fieldsV1"])
-    return Takeover(api_version, _within(merged, _last_applied(meta), ()))
+            _union(client_side if entry["manager"] == CLIENT_SIDE_APPLY else server_side,
+                   entry["fieldsV1"])  # fmt: skip
+    # A server-side apply owns exactly what it applied; a client-side one, also defaults.
+    fields = _within(client_side, _last_applied(meta), ())
+    _union(fields, server_side)
+    return Takeover(api_version, fields)
 
 
 def upgraded_managed_fields(
@@ -57,7 +67,7 @@ def upgraded_managed_fields(
     """`body`'s managedFields with kubectl's client-side entries gone and the fields they
     recorded in `manager`'s Apply entry (created when it has none)."""
     entries = [dict(e) for e in (body.get("metadata") or {}).get("managedFields") or ()]
-    kept = [e for e in entries if not _client_side(e)]
+    kept = [e for e in entries if not kubectls_apply(e)]
     ours = next(
         (e for e in kept if e.get("manager") == manager and e.get("operation") == "Apply"
          and not e.get("subresource")),
@@ -89,15 +99,6 @@ def takeover_patch(body: Mapping[str, JSON], takeover: Takeover, manager: str) -
         {"op": "replace", "path": "/metadata/resourceVersion",
          "value": meta.get("resourceVersion", "")},
     ]  # fmt: skip
-
-
-def _client_side(entry: Any) -> bool:
-    return (
-        isinstance(entry, Mapping)
-        and entry.get("manager") == CLIENT_SIDE_APPLY
-        and entry.get("operation") == "Update"
-        and not entry.get("subresource")
-    )
 
 
 def _last_applied(meta: Mapping[str, Any]) -> JSON:

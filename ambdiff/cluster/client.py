@@ -409,7 +409,7 @@ class Cluster:
 def _retries() -> urllib3.Retry:
     return urllib3.Retry(
         total=3, connect=1, read=2, backoff_factor=0.3,
-        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
+        status_forcelist=(429, 502, 503, 504), allowed_methods=None,
         respect_retry_after_header=True, raise_on_status=False,
     )  # fmt: skip
 

@@ -180,15 +180,15 @@ def ownership_notes(
 
 
 def takeover_note(changed: Sequence[ObjectId], live: Mapping[ObjectId, Resource], verb: str) -> str:
-    """A sentence for the changed objects that `kubectl apply` (client-side) wrote, or ""."""
+    """A sentence for the changed objects that `kubectl apply` wrote, or ""."""
     ids = [o for o in changed if o in live and pending(live[o].body) is not None]
     if not ids:
         return ""
     when = "this sync takes" if verb == "sync" else "`ambdiff sync` takes"
     return (
-        f"{len(ids)} object(s) were applied with `kubectl apply` (client-side) ({_some(ids)}): "
-        f"{when} over the fields kubectl's last-applied-configuration records before writing "
-        'each, so the fields git dropped from them are removed (docs/sync.md, "Objects '
+        f"{len(ids)} object(s) were applied with `kubectl apply` ({_some(ids)}): {when} over "
+        "the fields kubectl applied before writing each, so the fields git dropped from them "
+        "are removed and kubectl's ownership conflicts with nothing (docs/sync.md, \"Objects "
         'applied with kubectl").'
     )
 

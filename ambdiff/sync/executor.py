@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from ambdiff.cluster import ApiResource
-from ambdiff.differ import CLIENT_SIDE_APPLY
+from ambdiff.differ import CLIENT_SIDE_APPLY, KUBECTL_APPLY
 from ambdiff.errors import ClusterError, ConflictError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS
 from ambdiff.model import ObjectId, Resource
@@ -264,10 +264,12 @@ def describe(error: ClusterError) -> str:
 
 
 def _only_client_side(error: ConflictError) -> bool:
-    """Every field of this conflict is owned by kubectl's client-side apply."""
+    """Every field of this conflict is owned by `kubectl apply` (taken over first)."""
     causes = (error.details or {}).get("causes") or ()
     owners = [_CONFLICT.search(str(c.get("message", ""))) for c in causes]
-    return bool(owners) and all(m is not None and m.group(1) == CLIENT_SIDE_APPLY for m in owners)
+    return bool(owners) and all(
+        m is not None and m.group(1) in (CLIENT_SIDE_APPLY, KUBECTL_APPLY) for m in owners
+    )
 
 
 def apply_order(actions: Sequence[Action]) -> list[str]:

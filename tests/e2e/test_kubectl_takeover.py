@@ -134,7 +134,7 @@ def test_the_first_sync_takes_over_removes_what_git_dropped_and_then_settles(
     drop_fields(applied)
     run = ambdiff(apiserver, applied, "sync", "--yes")  # no --force-conflicts
     assert run.code == 0, run.text
-    assert "conflict" not in run.text.lower()
+    assert "conflict:" not in run.text and "owned by" not in run.text
     config = json.loads(kubectl(apiserver, home, "get", "-n", namespace, "configmap",
                                 "settings", "-o", "json").stdout)  # fmt: skip
     assert config["data"] == {"color": "green"}

@@ -66,10 +66,22 @@ def test_only_what_kubectl_applied_is_taken_over_not_the_defaults() -> None:
     assert "f:kubectl.kubernetes.io/last-applied-configuration" not in annotations
 
 
-def test_nothing_pending_without_kubectls_client_side_apply() -> None:
-    ssa = {**CLIENT_SIDE, "manager": "kubectl", "operation": "Apply"}
-    assert pending(live(ssa)) is None
+def test_nothing_pending_without_kubectl_apply() -> None:
+    # kubectl edit / scale / patch are changes by hand: their conflicts are reported.
+    for manager in ("kubectl-edit", "kubectl-scale", "kubectl-patch", "helm"):
+        assert pending(live({**CLIENT_SIDE, "manager": manager})) is None
+    assert pending(live({**CLIENT_SIDE, "manager": "kubectl"})) is None  # an Update
     assert pending({"metadata": {}}) is None
+
+
+def test_a_server_side_kubectl_apply_is_taken_over_whole() -> None:
+    # `kubectl apply --server-side` owns exactly what it applied: no last-applied filter.
+    ssa = {**CLIENT_SIDE, "manager": "kubectl", "operation": "Apply",
+           "fieldsV1": {"f:spec": {"f:minReadySeconds": {}, "f:replicas": {}}}}  # fmt: skip
+    takeover = pending(live(ssa))
+    assert takeover is not None
+    assert takeover.fields == {"f:spec": {"f:minReadySeconds": {}, "f:replicas": {}}}
+    assert upgraded_managed_fields(live(ssa), takeover, "ambdiff")[0]["manager"] == "ambdiff"
 
 
 def test_what_git_dropped_from_a_kubectl_applied_object_is_a_removal() -> None:
