@@ -237,8 +237,8 @@ def owned_removals(
 ) -> list[Change]:
     """Fields that `manager` applied (per managedFields) and git no longer sets: what the
     next server-side apply removes. `live` is the normalised live object. `taken_over`:
-    field sets ambdiff takes over before it applies (kubectl's client-side apply, see
-    `takeover`); their entries in managedFields are not another manager's. A field that
+    field sets ambdiff takes over before it applies (`kubectl apply`'s, see
+    ambdiff.takeover); their entries in managedFields are not another manager's. A field that
     another manager also owns stays: it is not reported."""
     ours: list[Mapping[str, Any]] = list(taken_over)
     others: list[Mapping[str, Any]] = []

@@ -67,6 +67,7 @@ class ClusterState:
         # aggregated API that is down). Those objects are not compared; the others are.
         self.unread: dict[tuple[str, str, str], str] = {}
         self._skipped: dict[str, str] = {}  # kind -> why its strays were not looked for
+        self._webhooks: dict[str, str] = {}  # CRD name -> its conversion webhook, described
 
     def unread_reason(self, resource: Resource) -> str | None:
         """Why `resource` could not be read from the cluster, or None when it was."""
@@ -79,12 +80,15 @@ class ClusterState:
         """Raise when some objects could not be read: a sync must not plan without them."""
         if self.unread:
             first, *rest = sorted(self.unread.values())
-            more = f" (and {len(rest)} more type(s) or namespace(s))" if rest else ""
+            more = (
+                f" {len(rest)} more type(s) or namespace(s) cannot be read either." if rest else ""
+            )
             raise ClusterError(f"{first}{more}", hint="Nothing was changed.")
 
     def note_unreadable(self, res: ApiResource, namespace: str | None, error: ClusterError) -> None:
         key = (res.api_version, res.kind, namespace or "")
-        self.unread.setdefault(key, self._why(res, namespace, error))
+        if key not in self.unread:
+            self.unread[key] = self._why(res, namespace, error)
 
     def namespaced(self, group: str, version: str, kind: str) -> bool:
         api_version = f"{group}/{version}" if group else version
@@ -194,7 +198,8 @@ class ClusterState:
             if selector:
                 # A kind git does not name must never fail a run (Emissary's CRDs with their
                 # conversion webhook down are the common case). Said once, after the LISTs.
-                self._skipped.setdefault(res.kind, self._why(res, None, e))
+                if res.kind not in self._skipped:
+                    self._skipped[res.kind] = self._why(res, None, e)
                 return []
             self.note_unreadable(res, namespace, e)
             return []
@@ -217,7 +222,13 @@ class ClusterState:
         )
 
     def _webhook(self, crd: str) -> str:
-        """` (service ns/name)` or ` (url)` of a CRD's conversion webhook, when readable."""
+        """` (service ns/name)` or ` (url)` of a CRD's conversion webhook, when readable
+        (each CRD read once: every type and namespace of it fails alike)."""
+        if crd not in self._webhooks:
+            self._webhooks[crd] = self._read_webhook(crd)
+        return self._webhooks[crd]
+
+    def _read_webhook(self, crd: str) -> str:
         res = self.cluster.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
         try:
             body = self.cluster.get(res, None, crd) if res is not None else None

@@ -14,7 +14,7 @@ from ambdiff.commands.owned import (
     identity,
     open_ownership,
     ownership_notes,
-    takeover_note,
+    takeover_notes,
 )
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ClusterError, ConfigError, Exit, ManifestError
@@ -125,7 +125,7 @@ def run(
     notes = ownership_notes(ownership, [r.id for r in desired], live, common,
                             inventory=inventory, prune=False, verb="diff")  # fmt: skip
     changed = [o.id for o in report if o.status is Status.CHANGED]
-    notes += [n for n in [takeover_note(changed, live, "diff")] if n]
+    notes += takeover_notes(changed, live, "diff")
     for note in notes:
         consoles.err.print(note, markup=False)
     for error in report.errors:

@@ -179,18 +179,20 @@ def ownership_notes(
     return notes
 
 
-def takeover_note(changed: Sequence[ObjectId], live: Mapping[ObjectId, Resource], verb: str) -> str:
-    """A sentence for the changed objects that `kubectl apply` wrote, or ""."""
+def takeover_notes(
+    changed: Sequence[ObjectId], live: Mapping[ObjectId, Resource], verb: str
+) -> list[str]:
+    """A sentence for the changed objects that `kubectl apply` wrote (none when none did)."""
     ids = [o for o in changed if o in live and pending(live[o].body) is not None]
     if not ids:
-        return ""
+        return []
     when = "this sync takes" if verb == "sync" else "`ambdiff sync` takes"
-    return (
+    return [
         f"{len(ids)} object(s) were applied with `kubectl apply` ({_some(ids)}): {when} over "
         "the fields kubectl applied before writing each, so the fields git dropped from them "
         "are removed and kubectl's ownership conflicts with nothing (docs/sync.md, \"Objects "
         'applied with kubectl").'
-    )
+    ]
 
 
 def _some(ids: Sequence[ObjectId]) -> str:

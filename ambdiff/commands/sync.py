@@ -18,7 +18,7 @@ from ambdiff.commands.owned import (
     open_ownership,
     ownership_notes,
     revision,
-    takeover_note,
+    takeover_notes,
 )
 from ambdiff.errors import ConfigError, Exit
 from ambdiff.live import ClusterState
@@ -136,7 +136,7 @@ def _locked(
     notes = ownership_notes(ownership, ids, live, common, inventory=options.inventory,
                             prune=options.prune, verb="sync")  # fmt: skip
     written = [a.id for a in the_plan.actions if a.verb is not Verb.DELETE]
-    notes += [n for n in [takeover_note(written, live, "sync")] if n]
+    notes += takeover_notes(written, live, "sync")
     result["notes"] = notes
     if not as_json:
         render.plan(the_plan, consoles, where=where)

@@ -72,7 +72,6 @@ class Executor:
     unchecked: list[Action] = field(default_factory=list)  # not dry-run: see preflight
     staged: list[Action] = field(default_factory=list)  # written by preflight's first stage
     uids: dict[ObjectId, str] = field(default_factory=dict)  # of what this run applied
-    taken_over: list[ObjectId] = field(default_factory=list)  # from kubectl's client-side apply
     # Inventories of the repository's other sources: an object that moved from one of them
     # to this source is handed over rather than refused.
     adoptable: frozenset[str] = frozenset()
@@ -204,13 +203,12 @@ class Executor:
             # ambdiff's (ambdiff.takeover), so the apply removes what git dropped.
             ops = takeover_patch(existing.body, takeover, self.manager)
             self.cluster.patch(res, action.id.namespace or None, action.id.name, ops)
-            self.taken_over.append(action.id)
         try:
             answer = self.cluster.apply(
                 res, body, manager=self.manager, dry_run=dry_run, force=self.force_conflicts
             )
         except ConflictError as e:
-            if not (dry_run and takeover is not None and _only_client_side(e)):
+            if not (dry_run and takeover is not None and _only_kubectl_apply(e)):
                 raise
             # The dry run comes before the takeover: a conflict with kubectl's client-side
             # apply alone is gone by the real write.
@@ -263,7 +261,7 @@ def describe(error: ClusterError) -> str:
     return error.message
 
 
-def _only_client_side(error: ConflictError) -> bool:
+def _only_kubectl_apply(error: ConflictError) -> bool:
     """Every field of this conflict is owned by `kubectl apply` (taken over first)."""
     causes = (error.details or {}).get("causes") or ()
     owners = [_CONFLICT.search(str(c.get("message", ""))) for c in causes]

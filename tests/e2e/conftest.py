@@ -28,6 +28,7 @@ CRDS = ROOT / "ambdiff" / "crds" / "ambassador.yaml"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.e2e.diff_support import isolate  # noqa: E402
 from tests.harness import APIServer, start  # noqa: E402
 
 JsonObject = dict[str, Any]
@@ -133,6 +134,16 @@ def read(
         return dict(resource.get(name=name, namespace=namespace).to_dict())
 
     return read
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME for ambdiff and kubectl, never the developer's: KUBECONFIG points nowhere and
+    AMBDIFF_* is cleared, so a test passes the cluster by flag (tests/e2e/diff_support.py)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    isolate(monkeypatch, home)
+    return home
 
 
 @pytest.fixture

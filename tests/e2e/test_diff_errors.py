@@ -4,14 +4,13 @@ exits 2 with one clear sentence on stderr that says what and where, and never a 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import kubernetes
 import pytest
 import yaml
 
-from tests.e2e.diff_support import Run, cluster_args, git, isolate, run_ambdiff, write
+from tests.e2e.diff_support import Run, cluster_args, git, run_ambdiff, write
 from tests.harness import APIServer
 
 MAPPING = """
@@ -35,12 +34,7 @@ CONFIGMAP = """
     """
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    home.mkdir()
-    isolate(monkeypatch, home)
-    yield home
+pytestmark = pytest.mark.usefixtures("home")
 
 
 def diff(server: APIServer, repo: Path, *args: str) -> Run:

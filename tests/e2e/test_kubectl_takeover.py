@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.diff_support import Run, cluster_args, git, isolate, kubectl, run_ambdiff, write
+from tests.e2e.diff_support import Run, cluster_args, git, kubectl, run_ambdiff, write
 from tests.harness import APIServer
 
 APP = """
@@ -38,14 +38,6 @@ APP = """
             ports: [{containerPort: 80}]
             env: [{name: A, value: "1"}, {name: B, value: "2"}]
     """
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    isolate(monkeypatch, home)
-    return home
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import CRDS
-from tests.e2e.diff_support import Run, cluster_args, git, isolate, kubectl, run_ambdiff, write
+from tests.e2e.diff_support import Run, cluster_args, git, kubectl, run_ambdiff, write
 from tests.harness import APIServer, start
 
 WEBHOOK = {
@@ -68,14 +68,6 @@ def emissary_like(
         yield server
     finally:
         server.close()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    isolate(monkeypatch, home)
-    return home
 
 
 def stored_v2_mapping(server: APIServer, home: Path, label: str) -> None:
