@@ -16,7 +16,9 @@ text), merge keys (`<<`) apply in the order written, keys become JSON strings, a
 cannot hold (NaN, infinities, null keys) is an error, as it is for kubectl. The oracle that
 pins this is tools/yaml-oracle (tests/tools/test_yaml_oracle.py); docs/diff.md lists the rules.
 One deliberate difference: a key given twice in one map is an error here, where kubectl keeps
-one of them.
+one of them. Hostile input is bounded by counts, never by time: aliases by go-yaml's own
+"excessive aliasing" rule (aliases share one object here, so nothing is ever expanded), and
+nesting by MAX_DEPTH; messages name the place, never a value (it may be a secret).
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ import json
 import math
 import re
 import struct
-import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -133,7 +134,11 @@ def _parse_uint(s: str) -> int | None:
             base, s = 8, s[1:]
             if not s:
                 return 0
-    return int(s, base) if _DIGITS[base].fullmatch(s) else None
+    if not _DIGITS[base].fullmatch(s):
+        return None
+    # more than 64 digits is beyond 64 bits in any base, and Python refuses to convert
+    # thousands of decimal digits: say "out of range" without converting
+    return _UINT64 if len(s) > 64 and len(s.lstrip("0")) > 64 else int(s, base)
 
 
 def _parse_int(s: str, base: int = 0) -> int | None:
@@ -276,57 +281,68 @@ _NON_SPECIFIC_TAG = re.compile(r"(?<![^\s\[{,])!(?=[\s\[\]{},]|\Z)")
 
 def _compose_events(loader: _Loader) -> Iterator[Any]:
     """The documents of a stream composed from libyaml's events, as go-yaml's parser does:
-    `!` stays a tag of its own and an anchor may be defined again (the last one counts)."""
+    `!` stays a tag of its own and an anchor may be defined again (the last one counts).
+    A loop with a stack of open collections, so that depth costs no recursion."""
     get: Any = loader.get_event
     peek: Any = loader.peek_event
     anchors: dict[str, Any] = {}
-
-    def compose() -> Any:
-        event = get()
-        cls = event.__class__
-        node: Any
-        if cls is yaml.AliasEvent:
-            node = anchors.get(event.anchor)
-            if node is None:
-                raise yaml.composer.ComposerError(
-                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
-                )
-            return node
-        if cls is yaml.ScalarEvent:
-            tag = event.tag
-            if tag is None:
-                tag = _resolve(loader, yaml.ScalarNode, event.value, event.implicit)
-            elif tag == "!" and event.value == "<<":
-                tag = _MERGE  # go-yaml: `! <<` is a merge key
-            node = yaml.ScalarNode(
-                tag, event.value, event.start_mark, event.end_mark, style=event.style
-            )
-            if event.anchor is not None:
-                anchors[event.anchor] = node
-            return node
-        if cls is yaml.SequenceStartEvent:
-            node = yaml.SequenceNode(_SEQ, [], event.start_mark, None, flow_style=event.flow_style)
-            if event.anchor is not None:
-                anchors[event.anchor] = node
-            while not isinstance(peek(), yaml.SequenceEndEvent):
-                node.value.append(compose())
-        else:
-            node = yaml.MappingNode(_MAP, [], event.start_mark, None, flow_style=event.flow_style)
-            if event.anchor is not None:
-                anchors[event.anchor] = node
-            while not isinstance(peek(), yaml.MappingEndEvent):
-                key = compose()
-                node.value.append((key, compose()))
-        node.end_mark = get().end_mark
-        return node
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
     get()  # stream start
     while not isinstance(peek(), yaml.StreamEndEvent):
         get()  # document start
         anchors.clear()
-        root = compose()
+        open_nodes: list[list[Any]] = []  # [collection, its pending key] from the root down
+        while True:
+            event = get()
+            cls = event.__class__
+            node: Any
+            if cls in ends:
+                node = open_nodes.pop()[0]
+                node.end_mark = event.end_mark
+            elif cls is alias_event:
+                node = anchors.get(event.anchor)
+                if node is None:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+                    )
+            elif cls is scalar_event:
+                tag = event.tag
+                if tag is None:
+                    tag = _resolve(loader, yaml.ScalarNode, event.value, event.implicit)
+                elif tag == "!" and event.value == "<<":
+                    tag = _MERGE  # go-yaml: `! <<` is a merge key
+                node = yaml.ScalarNode(
+                    tag, event.value, event.start_mark, event.end_mark, style=event.style
+                )
+                if event.anchor is not None:
+                    anchors[event.anchor] = node
+            else:
+                if cls is yaml.SequenceStartEvent:
+                    node = yaml.SequenceNode(
+                        _SEQ, [], event.start_mark, None, flow_style=event.flow_style
+                    )
+                else:
+                    node = yaml.MappingNode(
+                        _MAP, [], event.start_mark, None, flow_style=event.flow_style
+                    )
+                if event.anchor is not None:
+                    anchors[event.anchor] = node
+                open_nodes.append([node, None])
+                continue
+            if not open_nodes:
+                break
+            parent = open_nodes[-1]
+            if parent[0].__class__ is yaml.SequenceNode:
+                parent[0].value.append(node)
+            elif parent[1] is None:
+                parent[1] = node
+            else:
+                parent[0].value.append((parent[1], node))
+                parent[1] = None
         get()  # document end
-        yield root
+        yield node
 
 
 def _compose_c(loader: _Loader) -> Iterator[Any]:
@@ -485,6 +501,11 @@ def _merge_problem(node: Any) -> _Problem:
     )
 
 
+# Lists and maps inside each other, per document. kubectl allows 10,000 and libyaml 1,000;
+# what reads the data after the loader (normalize, differ, json) recurses, a frame or two
+# per level under Python's limit of 1,000, so ambdiff stops at 200 (its own CRDs use 18).
+MAX_DEPTH = 200
+
 _BUILDING = object()  # a node whose data is being built
 
 
@@ -492,85 +513,237 @@ def _build(root: Any) -> JSON:
     """The data of a composed document as kubectl gets it: go-yaml v2 decoding into
     interface{} (tags on maps and lists are ignored, merge keys apply in the order written),
     then YAMLToJSON's conversion (keys become strings). Aliases give the same object;
-    a key given twice in one map raises a duplicate-key error."""
-    built: dict[int, Any] = {}
-    scalar_node = yaml.ScalarNode
-    mapping_node = yaml.MappingNode
+    a key given twice in one map raises a duplicate-key error.
 
-    def build(node: Any) -> JSON:
-        cls = node.__class__
-        if cls is scalar_node:
-            if node.tag == _STR:
-                return node.value
-            out = _scalar(node)
-            return _number(out, node) if out.__class__ is float else out
-        ident = id(node)
-        done = built.get(ident)
-        if done is not None:
-            if done is _BUILDING:
-                raise _Problem(
-                    "an alias refers to the node it is in (an anchor that contains itself), "
-                    "so kubectl refuses it",
-                    node.start_mark,
-                )
-            return done
-        built[ident] = _BUILDING
-        result: JSON
-        if cls is mapping_node:
-            mapping: dict[str, JSON] = {}
-            explicit: set[str] | None = None  # keys written here, once merges added others
-            for key_node, value_node in node.value:
-                if key_node.__class__ is scalar_node and key_node.tag == _STR:
-                    key = key_node.value
-                elif key_node.tag == _MERGE and key_node.value == "<<":
-                    if explicit is None:
-                        explicit = set(mapping)
-                    merge(mapping, key_node, value_node)
-                    continue
-                else:
-                    key = _key(key_node)
-                if key in (mapping if explicit is None else explicit):
-                    raise _Problem(f"duplicate key {key!r}", key_node.start_mark)
-                if explicit is not None:
-                    explicit.add(key)
-                mapping[key] = build(value_node)
-            result = mapping
+    A loop over a stack of the collections being built (each one a generator that yields
+    the collections it contains and is sent their data), so depth costs no recursion."""
+    if root.__class__ is yaml.ScalarNode:
+        return _scalar_data(root)
+    built: dict[int, Any] = {id(root): _BUILDING}
+    stack: list[tuple[Any, Generator[Any, Any, JSON]]] = [(root, _steps(root))]
+    shared = False
+    sent: Any = None
+    while True:
+        node, steps = stack[-1]
+        try:
+            child = steps.send(sent)
+        except StopIteration as done:
+            built[id(node)] = sent = done.value
+            stack.pop()
+            if not stack:
+                break
+            continue
+        sent = built.get(id(child))
+        if sent is None:
+            if len(stack) >= MAX_DEPTH:
+                raise _Problem(_TOO_DEEP, child.start_mark)
+            built[id(child)] = _BUILDING
+            stack.append((child, _steps(child)))
+        elif sent is _BUILDING:
+            raise _Problem(
+                "an alias refers to the node it is in (an anchor that contains itself), "
+                "so kubectl refuses it",
+                child.start_mark,
+            )
         else:
-            result = [build(item) for item in node.value]
-        built[ident] = result
-        return result
+            shared = True  # an alias of a list or map
+    if shared:
+        _check_aliasing(root)
+    return sent
 
-    def merge(mapping: dict[str, JSON], key_node: Any, value_node: Any) -> None:
-        if value_node.__class__ is mapping_node:
-            mapping.update(build(value_node))
-            return
-        # go-yaml takes a list of maps, but not an alias of a list: a node that starts before
-        # its key is an alias
-        if value_node.__class__ is scalar_node or (
-            value_node.start_mark.index < key_node.end_mark.index
-        ):
-            raise _merge_problem(value_node)
-        for item in value_node.value:
-            if item.__class__ is not mapping_node:
-                raise _merge_problem(item)
-        for item in reversed(value_node.value):  # the first map wins
-            mapping.update(build(item))
 
-    try:
-        return build(root)
-    except RecursionError:
-        pass
-    # deeper than Python's default limit allows (libyaml stops at 1000 levels): once more
-    # with room for that; Python-to-Python calls do not use the C stack
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit + 2500)
-    try:
-        built.clear()
-        return build(root)
-    except RecursionError:
-        raise _Problem("the document is nested too deeply to read", root.start_mark) from None
-    finally:
-        sys.setrecursionlimit(limit)
+_TOO_DEEP = f"lists and maps are nested more than {MAX_DEPTH} deep here, deeper than ambdiff reads"
+_TOO_DEEP_JSON = (
+    f"arrays and objects are nested more than {MAX_DEPTH} deep here, deeper than ambdiff reads"
+)
+
+
+def _scalar_data(node: Any) -> JSON:
+    if node.tag == _STR:
+        return node.value
+    out = _scalar(node)
+    return _number(out, node) if out.__class__ is float else out
+
+
+def _steps(node: Any) -> Generator[Any, Any, JSON]:
+    return _mapping_steps(node) if node.__class__ is yaml.MappingNode else _sequence_steps(node)
+
+
+def _sequence_steps(node: Any) -> Generator[Any, Any, JSON]:
+    items: list[JSON] = []
+    for item in node.value:
+        if item.__class__ is yaml.ScalarNode:
+            items.append(item.value if item.tag == _STR else _scalar_data(item))
+        else:
+            items.append((yield item))
+    return items
+
+
+def _mapping_steps(node: Any) -> Generator[Any, Any, JSON]:
+    scalar_node = yaml.ScalarNode
+    mapping: dict[str, JSON] = {}
+    explicit: set[str] | None = None  # keys written here, once merges added others
+    for key_node, value_node in node.value:
+        if key_node.__class__ is scalar_node and key_node.tag == _STR:
+            key = key_node.value
+        elif key_node.tag == _MERGE and key_node.value == "<<":
+            if explicit is None:
+                explicit = set(mapping)
+            for source in _merge_sources(key_node, value_node):
+                mapping.update((yield source))
+            continue
+        else:
+            key = _key(key_node)
+        if key in (mapping if explicit is None else explicit):
+            raise _Problem(_duplicate(key), key_node.start_mark)
+        if explicit is not None:
+            explicit.add(key)
+        if value_node.__class__ is scalar_node:
+            mapping[key] = value_node.value if value_node.tag == _STR else _scalar_data(value_node)
+        else:
+            mapping[key] = yield value_node
+    return mapping
+
+
+def _duplicate(key: str) -> str:
+    """Names the key when it is short and printable (keys are names, values are not)."""
+    if len(key) <= 60 and key.isprintable():
+        return f"duplicate key {key!r}"
+    return "duplicate key (this key is given twice in one map)"
+
+
+def _merge_sources(key_node: Any, value_node: Any) -> list[Any]:
+    """The maps a merge key takes, in the order go-yaml applies them (the first one wins)."""
+    if value_node.__class__ is yaml.MappingNode:
+        return [value_node]
+    # go-yaml takes a list of maps, but not an alias of a list: a node that starts before
+    # its key is an alias
+    if value_node.__class__ is yaml.ScalarNode or (
+        value_node.start_mark.index < key_node.end_mark.index
+    ):
+        raise _merge_problem(value_node)
+    for item in value_node.value:
+        if item.__class__ is not yaml.MappingNode:
+            raise _merge_problem(item)
+    return value_node.value[::-1]  # type: ignore[no-any-return]
+
+
+# ---- aliases: go-yaml v2's "excessive aliasing" rule ------------------------------------
+# go-yaml v2 (decode.go, `unmarshal` and `allowedAliasRatio`) counts every node it decodes,
+# and those it decodes again through an alias, and refuses a document once more than 100
+# come from aliases, more than 1,000 in all, and the aliases' share exceeds 99 % (falling to
+# 10 % between 400,000 and 4,000,000 nodes). Here aliases share one object, so the data is
+# never expanded; the counts are computed from each node's size, in go-yaml's order.
+
+_ALIAS_RATIO_LOW = 400_000
+_ALIAS_RATIO_HIGH = 4_000_000
+
+
+def _allowed_alias_ratio(decodes: int) -> float:
+    if decodes <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if decodes >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decodes - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
+
+
+def _excessive(decodes: int, aliased: int) -> bool:
+    return aliased > 100 and decodes > 1000 and aliased / decodes > _allowed_alias_ratio(decodes)
+
+
+_Occurrence = tuple[Any, bool, Any]  # a child node, whether it is an alias, where (a mark)
+
+
+def _occurrences(node: Any) -> list[_Occurrence]:
+    """The nodes go-yaml decodes for a list or map, in its order (a merge key's list last
+    to first), each marked as an alias or not. A node is an alias where it starts before
+    the end of what precedes it: an anchor is always defined before its aliases."""
+    out: list[_Occurrence] = []
+    frontier = node.start_mark.index
+    if node.__class__ is yaml.SequenceNode:
+        for item in node.value:
+            alias = item.start_mark.index < frontier
+            if not alias:
+                frontier = item.end_mark.index
+            out.append((item, alias, node.start_mark))
+        return out
+    for key_node, value_node in node.value:
+        alias = key_node.start_mark.index < frontier
+        if not alias:
+            frontier = key_node.end_mark.index
+        value_alias = value_node.start_mark.index < frontier
+        if key_node.tag == _MERGE and key_node.value == "<<":
+            if value_node.__class__ is yaml.SequenceNode and not value_alias:
+                out.extend(reversed(_occurrences(value_node)))
+            else:
+                out.append((value_node, value_alias, key_node.start_mark))
+        else:
+            out.append((key_node, alias, key_node.start_mark))
+            out.append((value_node, value_alias, key_node.start_mark))
+        if not value_alias:
+            frontier = value_node.end_mark.index
+    return out
+
+
+def _check_aliasing(root: Any) -> None:
+    """Raise where go-yaml v2 would find "excessive aliasing" in this (acyclic) document,
+    or where an alias makes it deeper than MAX_DEPTH."""
+    scalar_node = yaml.ScalarNode
+    children: dict[int, list[_Occurrence]] = {}
+    sizes: dict[int, int] = {}  # nodes go-yaml decodes for a list or map, itself included
+    heights: dict[int, int] = {}  # lists and maps from a list or map down, itself included
+    todo = [root]
+    while todo:
+        node = todo[-1]
+        if id(node) in sizes:
+            todo.pop()
+            continue
+        occurrences = children.get(id(node))
+        if occurrences is None:
+            occurrences = children[id(node)] = _occurrences(node)
+        waiting = [
+            child
+            for child, _, _ in occurrences
+            if child.__class__ is not scalar_node and id(child) not in sizes
+        ]
+        if waiting:
+            todo.extend(waiting)
+            continue
+        sizes[id(node)] = 1 + sum(
+            alias + (1 if child.__class__ is scalar_node else sizes[id(child)])
+            for child, alias, _ in occurrences
+        )
+        heights[id(node)] = 1 + max(
+            (
+                heights[id(child)]
+                for child, _, _ in occurrences
+                if child.__class__ is not scalar_node
+            ),
+            default=0,
+        )
+        todo.pop()
+    decodes, aliased = 2, 0  # the document node and its root
+    walk = [iter(children[id(root)])]
+    while walk:
+        for child, alias, where in walk[-1]:
+            decodes += 1  # the node, or the alias node
+            if alias:
+                size = 1 if child.__class__ is scalar_node else sizes[id(child)]
+                decodes += size
+                aliased += size
+                if size > 1 and len(walk) + heights[id(child)] > MAX_DEPTH:
+                    raise _Problem(_TOO_DEEP, where)
+            if _excessive(decodes, aliased):
+                raise _Problem(
+                    "the aliases in this document expand to too many values (go-yaml's "
+                    "limit on excessive aliasing), so kubectl refuses it",
+                    where,
+                )
+            if not alias and child.__class__ is not scalar_node:
+                walk.append(iter(children[id(child)]))
+                break
+        else:
+            walk.pop()
 
 
 _ESCAPED_SLASH = re.compile(r"(?<!\\)(?:\\\\)*\\/")
@@ -602,7 +775,11 @@ def _check_go_parser(root: Any, text: str) -> None:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        items = node.value if node.__class__ is yaml.SequenceNode else sum(node.value, ())
+        items = (
+            node.value
+            if node.__class__ is yaml.SequenceNode
+            else [part for pair in node.value for part in pair]  # not sum(): quadratic
+        )
         for item in items:
             todo.append(item)
             if (
@@ -663,11 +840,13 @@ def _parse_as_go(text: str, offset: int, first_only: bool) -> Iterator[tuple[int
     """`_parse`, where libyaml and go-yaml's parser differ: go-yaml allows `\\'` in double
     quotes (libyaml 0.2 does not: it is read as `\\x27` instead, shifting later columns of
     that line by two) and an anchor defined twice. A retry starts over, skipping the
-    documents already given (the text before the retried place is unchanged)."""
+    documents already given (the text before the retried place is unchanged); it mends
+    every `\\'` of that quoted text at once, and the text parsed again is bounded."""
     events = first_only or ("!" in text and _NON_SPECIFIC_TAG.search(text) is not None)
     check = "?" in text or "\\/" in text
     given = 0
-    for _ in range(1000):
+    reparsed = 0
+    while True:
         try:
             for number, root in enumerate(_parse(text, first_only, events)):
                 if number < given:
@@ -685,12 +864,28 @@ def _parse_as_go(text: str, offset: int, first_only: bool) -> Iterator[tuple[int
             at = e.problem_mark.index if e.problem_mark else -1
             if e.problem != "found unknown escape character" or text[at : at + 2] != "\\'":
                 raise
-            text = text[:at] + "\\x27" + text[at + 2 :]
+            reparsed += at  # parsed again up to here, next time
+            if reparsed > _REPARSE_LIMIT:
+                e.problem = (
+                    "too many double-quoted values with the escape \\' for ambdiff to read "
+                    "(write ' instead)"
+                )
+                raise
+            end = _DOUBLE_QUOTED_REST.match(text, at).end()  # type: ignore[union-attr]
+            text = text[:at] + _ESCAPE.sub(_go_escape, text[at:end]) + text[end:]
         except yaml.composer.ComposerError as e:
             if events or "duplicate anchor" not in str(e.context):
                 raise
             events = True
-    raise yaml.YAMLError("too many escaped quotes")
+
+
+_REPARSE_LIMIT = 10_000_000  # characters parsed again, in all, to mend \' (a second or two)
+_DOUBLE_QUOTED_REST = re.compile(r'(?:[^"\\]+|\\.)*', re.DOTALL)
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+
+
+def _go_escape(match: re.Match[str]) -> str:
+    return "\\x27" if match.group() == "\\'" else match.group()
 
 
 def _roots(text: str, special: bool) -> Iterator[tuple[int, Any]]:
@@ -709,6 +904,7 @@ def _roots(text: str, special: bool) -> Iterator[tuple[int, Any]]:
 def load_documents(text: str, file: str) -> list[Document]:
     """Parse every document of a YAML stream as kubectl does. Empty documents (or only
     comments) are skipped. Raises YamlSyntaxError with file:line:column."""
+    _check_encoding(text, file, "YAML")
     special = _SPECIAL_LINES.search(text)
     bad = special and _BAD_SEPARATOR.search(text, special.start())
     if bad:
@@ -742,17 +938,46 @@ def load_documents(text: str, file: str) -> list[Document]:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         line += getattr(e, "ambdiff_offset", 0)
         problem = e.problem or e.context or "invalid YAML"
+        if problem == "exceeded maximum nesting depth":  # libyaml's limit, MAX_DEPTH
+            problem = _TOO_DEEP
         raise YamlSyntaxError(
             f"invalid YAML: {problem}", file=file, line=line, column=column
         ) from e
-    except yaml.YAMLError as e:
-        raise YamlSyntaxError(f"invalid YAML: {e}", file=file, line=1, column=1) from e
-    except RecursionError as e:
+    except yaml.reader.ReaderError as e:
+        where = text.find(chr(e.character)) if isinstance(e.character, int) else -1
+        line, column = _line_column(text, where) if where >= 0 else (1, 1)
+        what = f"U+{e.character:04X}" if isinstance(e.character, int) else "character"
         raise YamlSyntaxError(
-            "invalid YAML: a document is nested too deeply to read",
-            file=file, line=1, column=1,
+            f"invalid YAML: the control character {what} is not allowed in YAML",
+            file=file, line=line, column=column,
         ) from e  # fmt: skip
+    except yaml.YAMLError as e:
+        raise YamlSyntaxError(
+            "invalid YAML: kubectl cannot read it", file=file, line=1, column=1
+        ) from e
+    except RecursionError as e:  # only without libyaml: PyYAML's own parser recurses
+        raise YamlSyntaxError(f"invalid YAML: {_TOO_DEEP}", file=file, line=1, column=1) from e
     return docs
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_encoding(text: str, file: str, what: str) -> None:
+    """Text decoded with errors="surrogateescape" keeps bytes that are not UTF-8 as lone
+    surrogates; kubectl refuses such a file."""
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        line, column = _line_column(text, bad.start())
+        raise YamlSyntaxError(
+            f"invalid {what}: the file is not valid UTF-8 here (save it as UTF-8)",
+            file=file, line=line, column=column,
+        )  # fmt: skip
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of text[index]."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _item_lines(node: Any, offset: int = 0) -> tuple[int, ...]:
@@ -768,6 +993,15 @@ class _NotJson(ValueError):
     pass
 
 
+class _JsonProblem(ValueError):
+    """JSON that parses but that ambdiff refuses; `position` is where (an index)."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
 def _no_constant(name: str) -> Any:
     raise _NotJson(name)  # NaN and Infinity are not JSON (Go's decoder refuses them)
 
@@ -779,24 +1013,66 @@ def _finite(text: str) -> float:
     return number
 
 
-_JSON = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+def _json_int(text: str) -> JSON:
+    """An integer as kubectl's JSON decoder gives it: an int64, else a float64."""
+    if len(text) < 19:
+        return int(text)
+    if len(text) <= 20:
+        value = int(text)
+        if -_INT64 <= value < _INT64:
+            return value
+    number = _finite(text)  # no int(): Python refuses thousands of digits
+    return int(Decimal(repr(number))) if abs(number) < 1e21 else number
+
+
+def _json_object(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _JsonProblem("duplicate key", -1)  # found again, with its place, by _decode_deep
+    return data
+
+
+_JSON = json.JSONDecoder(
+    parse_constant=_no_constant, parse_float=_finite, parse_int=_json_int,
+    object_pairs_hook=_json_object,
+)  # fmt: skip
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_JSON_WORD = re.compile(r"null|true|false|NaN|Infinity|-Infinity")
+_JSON_WORDS: dict[str, JSON] = {"null": None, "true": True, "false": False}
+_NOT_JSON = object()
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def load_json_document(text: str, file: str) -> list[Document]:
     """The objects of a .json file as kubectl reads it: a stream of JSON objects when the
     file starts with "{"; otherwise, or when that fails, the file read as YAML (kubectl falls
-    back to YAML, and reports the JSON error when both fail)."""
+    back to YAML, and reports the JSON error when both fail). A key given twice in one
+    object, or nesting deeper than MAX_DEPTH, is an error."""
+    _check_encoding(text, file, "JSON")
     if not text.lstrip().startswith("{"):
         return load_documents(text, file)
     docs: list[Document] = []
+    deep = text.count("[") + text.count("{") > MAX_DEPTH  # else MAX_DEPTH cannot be passed
+    line, counted = 1, 0  # the line at `counted`: lines counted once, not per document
     try:
         position = _JSON_SPACE.match(text).end()  # type: ignore[union-attr]
         while position < len(text):
-            data, end = _JSON.raw_decode(text, position)
+            line, counted = line + text.count("\n", counted, position), position
+            try:
+                data, end = _JSON.raw_decode(text, position)
+                if deep and _deeper_than(data, MAX_DEPTH):
+                    raise _JsonProblem("too deep", -1)
+            except (RecursionError, _JsonProblem):  # too deep (for json's C decoder, or
+                data, end = _decode_deep(text, position)  # MAX_DEPTH), a duplicate key: where
             if data is not None:
-                docs.append(Document(len(docs), text.count("\n", 0, position) + 1, data))
+                docs.append(Document(len(docs), line, data))
             position = _JSON_SPACE.match(text, end).end()  # type: ignore[union-attr]
+    except _JsonProblem as e:
+        line, column = _line_column(text, e.position)
+        raise YamlSyntaxError(
+            f"invalid JSON: {e.message}", file=file, line=line, column=column
+        ) from e
     except (json.JSONDecodeError, _NotJson) as e:
         try:
             return load_documents(text, file)
@@ -806,7 +1082,126 @@ def load_json_document(text: str, file: str) -> list[Document]:
             raise YamlSyntaxError(
                 f"invalid JSON: {e.msg}", file=file, line=e.lineno, column=e.colno
             ) from e
+    if _LONE_SURROGATE_ESCAPE.search(text):
+        for doc in docs:
+            _replace_lone_surrogates(doc.data)
     return docs
+
+
+def _decode_deep(text: str, position: int) -> tuple[JSON, int]:
+    """`_JSON.raw_decode` as a loop over a stack of open arrays and objects instead of
+    recursion, refusing nesting deeper than MAX_DEPTH and duplicate keys, with their place."""
+    space = _JSON_SPACE.match
+    scan = json.decoder.scanstring  # type: ignore[attr-defined]
+    stack: list[list[Any]] = []  # [array or object, the key of the value being read]
+
+    def key_at(at: int) -> tuple[str, int]:
+        if text[at : at + 1] != '"':
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, at
+            )
+        key, at = scan(text, at + 1)
+        at = space(text, at).end()  # type: ignore[union-attr]
+        if text[at : at + 1] != ":":
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+        return key, space(text, at + 1).end()  # type: ignore[union-attr]
+
+    while True:
+        position = space(text, position).end()  # type: ignore[union-attr]
+        char = text[position : position + 1]
+        value: Any
+        if char in ("{", "["):
+            if len(stack) >= MAX_DEPTH:
+                raise _JsonProblem(_TOO_DEEP_JSON, position)
+            after = space(text, position + 1).end()  # type: ignore[union-attr]
+            if text[after : after + 1] != ("}" if char == "{" else "]"):
+                if char == "[":
+                    stack.append([[], None])
+                    position = after
+                else:
+                    key, position = key_at(after)
+                    stack.append([{}, (key, after)])
+                continue
+            value, position = ({} if char == "{" else []), after + 1
+        elif char == '"':
+            value, position = scan(text, position + 1)
+        else:
+            number = _JSON_NUMBER.match(text, position)
+            if number is not None:
+                whole, fraction, exponent = number.groups()
+                if fraction or exponent:
+                    value = _finite(whole + (fraction or "") + (exponent or ""))
+                else:
+                    value = _json_int(whole)
+                position = number.end()
+            else:
+                word = _JSON_WORD.match(text, position)
+                if word is None:
+                    raise json.JSONDecodeError("Expecting value", text, position)
+                value = _JSON_WORDS.get(word.group(), _NOT_JSON)
+                if value is _NOT_JSON:
+                    raise _NotJson(word.group())
+                position = word.end()
+        while True:  # the value ends arrays and objects, or is followed by another
+            if not stack:
+                return value, position
+            container, pending = stack[-1]
+            if pending is None:
+                container.append(value)
+            else:
+                if pending[0] in container:
+                    raise _JsonProblem(_duplicate(pending[0]), pending[1])
+                container[pending[0]] = value
+            position = space(text, position).end()  # type: ignore[union-attr]
+            char = text[position : position + 1]
+            if char == ",":
+                after = space(text, position + 1).end()  # type: ignore[union-attr]
+                if pending is None:
+                    position = after
+                else:
+                    key, position = key_at(after)
+                    stack[-1][1] = (key, after)
+                break
+            if char != ("]" if pending is None else "}"):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+            stack.pop()
+            value, position = container, position + 1
+
+
+def _deeper_than(data: JSON, limit: int) -> bool:
+    todo = [(data, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if node.__class__ is dict or node.__class__ is list:
+            if depth > limit:
+                return True
+            children = node.values() if node.__class__ is dict else node
+            todo.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _replace_lone_surrogates(data: JSON) -> None:
+    """Go's JSON decoder reads an escaped lone surrogate ("\\ud800") as U+FFFD; Python's
+    keeps it, and it could not be written out."""
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        items = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else ()
+        )
+        for key, value in list(items):
+            if isinstance(value, str) and _SURROGATE.search(value):
+                node[key] = _SURROGATE.sub("\ufffd", value)
+            elif isinstance(value, (dict, list)):
+                todo.append(value)
+        if isinstance(node, dict) and any(_SURROGATE.search(key) for key in node):
+            fixed = {_SURROGATE.sub("\ufffd", k): v for k, v in node.items()}
+            node.clear()
+            node.update(fixed)
 
 
 def load_one(text: str, file: str) -> JSON:
