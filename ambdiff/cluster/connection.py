@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import base64
 import binascii
+import importlib.util
 import logging
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 import kubernetes.client
 import urllib3
@@ -28,7 +29,8 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from ambdiff.cluster.credentials import ExecCredentials, ExecSpec, for_spec
-from ambdiff.cluster.kubeconfig import Selection
+from ambdiff.cluster.errors import first_line, shown_url
+from ambdiff.cluster.kubeconfig import Selection, type_name
 from ambdiff.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,20 @@ _DATA_FIELDS = {
     "cluster": ("certificate-authority-data",),
     "user": ("client-certificate-data", "client-key-data"),
 }
+# What kubectl's Go types expect of each field (it refuses a file whose values do not fit).
+_TYPES: dict[str, dict[str, type]] = {
+    "cluster": {
+        "server": str, "certificate-authority": str, "certificate-authority-data": str,
+        "tls-server-name": str, "proxy-url": str, "insecure-skip-tls-verify": bool,
+        "disable-compression": bool, "extensions": list,
+    },
+    "user": {
+        "client-certificate": str, "client-certificate-data": str, "client-key": str,
+        "client-key-data": str, "token": str, "tokenFile": str, "as": str, "as-uid": str,
+        "as-groups": list, "username": str, "password": str, "exec": dict,
+        "auth-provider": dict,
+    },
+}  # fmt: skip
 _warned_insecure: set[str] = set()
 
 
@@ -53,11 +69,14 @@ class Connection:
 
 def configure(selection: Selection) -> Connection:
     """A client configuration for the selected context, or one sentence saying what is wrong."""
+    _check_types(selection)
     _check_files(selection)
     _check_contents(selection)
     _check_server(selection)
     user = dict(selection.user)
     exec_raw = user.pop("exec", None)
+    if user.get("tokenFile") and not user.get("token"):  # kubectl: a token wins over its file
+        user["token"] = _file_token(selection, Path(user.pop("tokenFile")))
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -76,7 +95,7 @@ def configure(selection: Selection) -> Connection:
         ).load_and_set(configuration)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError, ValueError, KeyError, TypeError) as e:
         raise ClusterError(
-            f"context {selection.context!r} cannot be used: {str(e).splitlines()[0]}.",
+            f"context {selection.context!r} cannot be used: {first_line(e)}.",
             hint="Check its cluster and user with `kubectl config view`.",
         ) from e
     credentials = None
@@ -117,6 +136,30 @@ def _private_files(cert: str, key: str) -> tuple[str, str]:
         path.write_text(content)
         paths.append(str(path))
     return paths[0], paths[1]
+
+
+def _check_types(selection: Selection) -> None:
+    """A value of the wrong type (`token: 12345` is a number to YAML) is named by its field
+    and the type expected, as kubectl refuses it; never with its value."""
+    for section, body, origin, entry in _sections(selection):
+        for name, expected in _TYPES[section].items():
+            value = body.get(name)
+            if value is None or isinstance(value, expected):
+                continue
+            field = f"kubeconfig {origin}: {section}s[{entry}].{section}.{name}"
+            wanted = {str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}
+            quote = expected is str and isinstance(value, (int, float, bool))
+            raise ClusterError(
+                f"{field} must be {wanted[expected]}, not a {type_name(value)}.",
+                hint=f'Put it in quotes if it is text ({name}: "…").' if quote else
+                "Fix the kubeconfig (`kubectl config view` refuses it too).",
+            )  # fmt: skip
+        groups = body.get("as-groups")
+        if isinstance(groups, list) and not all(isinstance(g, str) for g in groups):
+            raise ClusterError(
+                f"kubeconfig {origin}: users[{entry}].user.as-groups must be a list of strings.",
+                hint="Fix the kubeconfig.",
+            )
 
 
 def _check_files(selection: Selection) -> None:
@@ -176,13 +219,22 @@ def _check_contents(selection: Selection) -> None:
                     f"{where}: {field} holds no PEM {kind}.",
                     hint="It must be the PEM file (base64-encoded in a *-data field).",
                 )
+    where = f"kubeconfig {selection.user_origin}: user {selection.user_name!r}"
     token = selection.user.get("token")
-    if token is not None and (not isinstance(token, str) or _unprintable(token)):
-        raise ClusterError(
-            f"kubeconfig {selection.user_origin}: user {selection.user_name!r}: token holds a line "
-            "break or another control character (its value is not shown).",
-            hint="Store it on one line (in YAML, a \\n inside double quotes is a line break).",
+    if isinstance(token, str):
+        _check_token(
+            token,
+            f"{where}: token",
+            "Store it on one line (in YAML, a \\n inside double quotes is a line break).",
         )
+    for name in ("username", "password"):
+        value = selection.user.get(name)
+        if isinstance(value, str) and (_unprintable(value) or not _latin1(value)):
+            raise ClusterError(
+                f"{where}: {name} holds a control character or one that basic authentication "
+                "cannot send (its value is not shown).",
+                hint="Use a token, or a password of printable Latin-1 characters.",
+            )
     cluster = selection.cluster
     if cluster.get("insecure-skip-tls-verify") and (
         cluster.get("certificate-authority") or cluster.get("certificate-authority-data")
@@ -194,31 +246,107 @@ def _check_contents(selection: Selection) -> None:
         )
 
 
+TOKEN_FILE_LIMIT = 1024 * 1024  # a token is a few kilobytes
+
+
+def _file_token(selection: Selection, path: Path) -> str:
+    """A tokenFile's token, with the surrounding whitespace (the usual final line break)
+    trimmed as client-go trims it; one sentence if it cannot be a token."""
+    where = f"kubeconfig {selection.user_origin}: user {selection.user_name!r}: tokenFile {path}"
+    try:
+        with path.open("rb") as file:
+            raw = file.read(TOKEN_FILE_LIMIT + 1)
+    except OSError as e:
+        raise ClusterError(f"{where} cannot be read: {e.strerror}.", hint="Fix the path.") from e
+    if len(raw) > TOKEN_FILE_LIMIT:
+        raise ClusterError(
+            f"{where} is larger than 1 MiB; a token is a few kilobytes.",
+            hint="Point tokenFile at the file that holds only the token.",
+        )
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ClusterError(
+            f"{where} is not UTF-8 text.", hint="Point tokenFile at the file that holds the token."
+        ) from None
+    _check_token(token, where, "The file must hold the token alone, on one line.")
+    return token
+
+
+def _check_token(token: str, where: str, line_break_hint: str) -> None:
+    if _unprintable(token):
+        raise ClusterError(
+            f"{where} holds a line break or another control character (its value is not shown).",
+            hint=line_break_hint,
+        )
+    if not token.isascii():
+        raise ClusterError(
+            f"{where} holds a character that is not ASCII (its value is not shown); an HTTP "
+            "header cannot carry it.",
+            hint="Copy the token again: a bearer token is plain ASCII.",
+        )
+
+
 def _unprintable(text: str) -> bool:
     return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_server(selection: Selection) -> None:
+    """The server and proxy-url are URLs with a host; shown without user, password or query."""
     where = f"kubeconfig {selection.cluster_origin}: cluster {selection.cluster_name!r}"
-    server = urlparse(selection.server)
-    if server.scheme not in ("https", "http") or not server.hostname:
+    server = _check_url(where, "server", selection.server, ("https", "http"), "an http(s) URL")
+    if server.query or server.fragment:
+        # The client appends each request's path to the server URL as text: a query there
+        # would garble every request (and may hold a credential). kubectl drops it.
         raise ClusterError(
-            f"{where}: server {selection.server!r} is not an http(s) URL.",
-            hint="Fix the kubeconfig.",
+            f"kubeconfig {selection.cluster_origin}: cluster {selection.cluster_name!r}: server "
+            f"{shown_url(selection.server)!r} ends in a query (?…) or fragment (#…), which no API "
+            "server takes.",
+            hint="Remove it from the kubeconfig (a token belongs in the user's token field).",
         )
     proxy = selection.cluster.get("proxy-url")
-    if proxy is not None:
-        parsed = urlparse(str(proxy))
-        if parsed.scheme not in ("http", "https", "socks5", "socks5h") or not parsed.hostname:
+    if proxy:
+        schemes = ("http", "https", "socks5", "socks5h")
+        parsed = _check_url(where, "proxy-url", str(proxy), schemes, "an http, https or socks5 URL")
+        if parsed.scheme.startswith("socks") and importlib.util.find_spec("socks") is None:
             raise ClusterError(
-                f"{where}: proxy-url {proxy!r} is not an http, https or socks5 URL.",
-                hint="Fix the kubeconfig.",
+                f"{where}: proxy-url {shown_url(proxy)!r} is a SOCKS proxy, which needs the "
+                "PySocks package, and it is not installed.",
+                hint="Install it next to ambdiff (`pip install 'urllib3[socks]'`), or use an "
+                "http(s) proxy.",
             )
     name = selection.cluster.get("tls-server-name")
-    if name is not None and (not isinstance(name, str) or not name or "/" in name):
+    if name is not None and (not name or "/" in str(name)):
         raise ClusterError(
             f"{where}: tls-server-name {name!r} is not a host name.", hint="Fix the kubeconfig."
         )
+
+
+def _check_url(
+    where: str, field: str, url: str, schemes: tuple[str, ...], kind: str
+) -> ParseResult:
+    shown = shown_url(url)
+    try:
+        parsed = urlparse(url)
+        host, _ = parsed.hostname, parsed.port  # .port checks the range
+    except ValueError as e:
+        broken = (
+            "its IPv6 address is not closed with ]" if "IPv6" in str(e) else
+            "its port is not a number from 0 to 65535" if "ort" in str(e) else "it does not parse"
+        )  # fmt: skip
+        raise ClusterError(f"{where}: {field} {shown!r} is not a valid URL: {broken}.",
+                           hint="Fix the kubeconfig.") from None  # fmt: skip
+    if parsed.scheme not in schemes or not host:
+        raise ClusterError(f"{where}: {field} {shown!r} is not {kind}.", hint="Fix the kubeconfig.")
+    return parsed
 
 
 def _sections(selection: Selection) -> tuple[tuple[str, Mapping[str, Any], Path | None, str], ...]:
@@ -248,7 +376,7 @@ def _quiet_insecure_warnings(selection: Selection) -> None:
         "TLS verification is off for cluster %s (%s): insecure-skip-tls-verify in %s; the "
         "server's identity is not checked.",
         selection.cluster_name,
-        selection.server,
+        shown_url(selection.server),
         selection.cluster_origin,
     )
 
@@ -257,7 +385,7 @@ def describe(selection: Selection) -> Mapping[str, str]:
     return {
         "context": selection.context,
         "cluster": selection.cluster_name,
-        "server": selection.server,
+        "server": shown_url(selection.server),
         "user": selection.user_name,
         "namespace": selection.namespace,
     }

@@ -20,21 +20,29 @@ import contextlib
 import json
 import logging
 import os
+import selectors
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ambdiff.cluster.kubeconfig import type_name
 from ambdiff.errors import ClusterError
 
 log = logging.getLogger(__name__)
 
 API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 TIMEOUT_SECONDS = 120.0  # a plugin that is not interactive and never answers
+# A credential is a few kilobytes (a certificate and key at most); kubectl reads any amount,
+# but a plugin that prints without end must not fill the memory.
+STDOUT_LIMIT = 1024 * 1024
+STDERR_KEPT = 64 * 1024  # the end of the plugin's stderr, kept for the failure message
+STDERR_SHOWN = 2000  # characters of it a message quotes, from its end
 REFRESH_BEFORE = timedelta(seconds=10)  # fetch a new credential this long before expiry
 
 
@@ -65,27 +73,51 @@ class ExecSpec:
     @classmethod
     def parse(cls, raw: Any, *, where: str, cluster: Mapping[str, Any] | None = None) -> ExecSpec:
         if not isinstance(raw, Mapping):
-            raise _bad(where, "exec must be a mapping")
+            raise _bad(where, f"exec must be a mapping, not a {type_name(raw)}")
         command = raw.get("command")
-        if not isinstance(command, str) or not command:
+        if command is not None and not isinstance(command, str):
+            raise _bad(where, f"exec.command must be a string (the plugin to run), not a "
+                       f"{type_name(command)}")  # fmt: skip
+        if not isinstance(command, str) or not command or "\0" in command:
             raise _bad(where, "exec.command must name the plugin to run")
         api_version = raw.get("apiVersion")
         if api_version not in API_VERSIONS:
-            raise _bad(
-                where,
-                f"exec.apiVersion must be one of {', '.join(API_VERSIONS)}, not {api_version!r}",
-            )
+            shown = (
+                "it is missing" if api_version is None else
+                f"not {api_version!r}"[:100] if isinstance(api_version, str) else
+                f"not a {type_name(api_version)}"
+            )  # fmt: skip
+            raise _bad(where, f"exec.apiVersion must be one of {', '.join(API_VERSIONS)} "
+                       f"({shown})")  # fmt: skip
         args = raw.get("args") or []
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise _bad(where, "exec.args must be a list of strings")
+        if not isinstance(args, list):
+            raise _bad(where, f"exec.args must be a list of strings, not a {type_name(args)}")
+        for i, arg in enumerate(args):
+            if not isinstance(arg, str):
+                raise _bad(where, f"exec.args[{i}] must be a string, not a {type_name(arg)}")
+            if "\0" in arg:
+                raise _bad(where, f"exec.args[{i}] holds a NUL character, which no argument can")
         env_list = raw.get("env") or []
         env: list[tuple[str, str]] = []
         if not isinstance(env_list, list):
-            raise _bad(where, "exec.env must be a list of {name, value}")
-        for item in env_list:
-            if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-                raise _bad(where, "exec.env must be a list of {name, value}")
-            env.append((item["name"], str(item.get("value") or "")))
+            raise _bad(where, f"exec.env must be a list of {{name, value}} mappings, not a "
+                       f"{type_name(env_list)}")  # fmt: skip
+        for i, item in enumerate(env_list):
+            if not isinstance(item, Mapping):
+                raise _bad(where, f"exec.env[{i}] must be a mapping with a name and a value, "
+                           f"not a {type_name(item)}")  # fmt: skip
+            name, value = item.get("name"), item.get("value")
+            value = "" if value is None else value
+            for key, text in (("name", name), ("value", value)):
+                if not isinstance(text, str):
+                    raise _bad(where, f"exec.env[{i}].{key} must be a string, not a "
+                               f"{type_name(text)}")  # fmt: skip
+            if not name or "=" in name or "\0" in name:
+                raise _bad(where, f"exec.env[{i}].name must be a variable name (no = or NUL)")
+            if "\0" in value:
+                raise _bad(where, f"exec.env[{i}].value holds a NUL character, which no "
+                           "environment variable can")  # fmt: skip
+            env.append((name, value))
         mode = raw.get("interactiveMode")
         if mode is None:
             if api_version.endswith("/v1"):
@@ -94,9 +126,12 @@ class ExecSpec:
                 )
             mode = "IfAvailable"
         if mode not in ("Never", "IfAvailable", "Always"):
-            raise _bad(
-                where, f"exec.interactiveMode must be Never, IfAvailable or Always, not {mode!r}"
-            )
+            shown = repr(mode) if isinstance(mode, str) else f"a {type_name(mode)}"
+            raise _bad(where, "exec.interactiveMode must be Never, IfAvailable or Always, not "
+                       f"{shown[:100]}")  # fmt: skip
+        hint = raw.get("installHint")
+        if hint is not None and not isinstance(hint, str):
+            raise _bad(where, f"exec.installHint must be a string, not a {type_name(hint)}")
         info = ""
         if raw.get("provideClusterInfo") and cluster is not None:
             info = json.dumps(_cluster_info(cluster))
@@ -106,7 +141,7 @@ class ExecSpec:
             env=tuple(env),
             api_version=api_version,
             interactive_mode=mode,
-            install_hint=str(raw.get("installHint") or "").strip(),
+            install_hint=_bounded(hint or ""),
             cluster_info=info,
             where=where,
         )
@@ -172,15 +207,7 @@ class ExecCredentials:
         self.runs += 1
         log.debug("running the exec credential plugin %s of %s", spec.command, spec.where)
         try:
-            done = subprocess.run(
-                [spec.command, *spec.args],
-                env=env,
-                stdin=None if interactive else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=None if interactive else subprocess.PIPE,
-                timeout=None if interactive else TIMEOUT_SECONDS,
-                check=False,
-            )
+            done = _capture([spec.command, *spec.args], env, interactive)
         except FileNotFoundError:
             raise self._failure(
                 f"was not found{' on PATH' if '/' not in spec.command else ''}"
@@ -191,6 +218,11 @@ class ExecCredentials:
             raise self._failure(f"gave no answer within {TIMEOUT_SECONDS:.0f} seconds") from None
         except OSError as e:
             raise self._failure(f"could not be started ({e.strerror})") from e
+        if done.overflow:
+            raise self._failure(
+                f"printed more than {STDOUT_LIMIT // (1024 * 1024)} MiB, far more than any "
+                "credential, and was stopped"
+            )
         if done.returncode != 0:
             said = _tail(done.stderr)
             raise self._failure(
@@ -212,7 +244,7 @@ class ExecCredentials:
             raise self._failure("printed JSON that is not an ExecCredential")
         if answer.get("apiVersion") != spec.api_version:
             raise self._failure(
-                f"answered in {answer.get('apiVersion')!r} while the kubeconfig asks for "
+                f"answered with apiVersion {_shown(answer.get('apiVersion'))} while the kubeconfig asks for "
                 f"{spec.api_version}"
             )
         status = answer.get("status")
@@ -225,6 +257,8 @@ class ExecCredentials:
             raise self._failure("returned a status whose token or certificate is not a string")
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
             raise self._failure("returned a token with a line break or another control character")
+        if not token.isascii():
+            raise self._failure("returned a token with a character that is not ASCII")
         if not token and not (cert or key):
             raise self._failure("returned neither a token nor a client certificate and key")
         if bool(cert) != bool(key):
@@ -238,7 +272,7 @@ class ExecCredentials:
                 expires = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
             except ValueError:
                 raise self._failure(
-                    f"returned an expirationTimestamp that is not RFC 3339 ({stamp!r})"
+                    f"returned an expirationTimestamp that is not RFC 3339 ({_shown(stamp)})"
                 ) from None
             if expires.tzinfo is None:
                 expires = expires.replace(tzinfo=UTC)
@@ -301,11 +335,79 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
-def _tail(stderr: bytes | None, limit: int = 400) -> str:
-    text = (stderr or b"").decode("utf-8", "replace").strip()
+@dataclass(frozen=True)
+class _Done:
+    returncode: int
+    stdout: bytes  # at most STDOUT_LIMIT bytes
+    stderr: bytes  # its last STDERR_KEPT bytes; empty when interactive (it went to ours)
+    overflow: bool  # stdout went past STDOUT_LIMIT and the plugin was killed
+
+
+def _capture(argv: list[str], env: Mapping[str, str], interactive: bool) -> _Done:
+    """Run the plugin, reading at most STDOUT_LIMIT bytes of its stdout (it is killed past
+    that) and keeping the end of its stderr; TimeoutExpired after TIMEOUT_SECONDS unless it
+    may be asking the user something."""
+    deadline = None if interactive else time.monotonic() + TIMEOUT_SECONDS
+    out, err = bytearray(), bytearray()
+    with (
+        subprocess.Popen(
+            argv,
+            env=env,
+            stdin=None if interactive else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None if interactive else subprocess.PIPE,
+            bufsize=0,
+        ) as process,
+        selectors.DefaultSelector() as selector,
+    ):
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                process.kill()
+                raise subprocess.TimeoutExpired(argv, TIMEOUT_SECONDS)
+            for key, _ in selector.select(left):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.fileobj is process.stderr:
+                    err.extend(chunk)
+                    del err[:-STDERR_KEPT]
+                elif len(out) + len(chunk) > STDOUT_LIMIT:
+                    process.kill()
+                    process.wait()
+                    return _Done(-9, bytes(out), bytes(err), overflow=True)
+                else:
+                    out.extend(chunk)
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.1)
+        try:
+            returncode = process.wait(left)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    return _Done(returncode, bytes(out), bytes(err), overflow=False)
+
+
+def _tail(stderr: bytes | None, limit: int = STDERR_SHOWN) -> str:
+    """The end of a plugin's stderr as part of one line: its last lines, at most `limit`
+    characters, control characters (a terminal's escape sequences) replaced."""
+    text = (stderr or b"").decode("utf-8", "replace")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    said = " | ".join(lines[-3:])
-    return said if len(said) <= limit else "…" + said[-limit:]
+    return _bounded(" | ".join(lines[-10:]), limit)
+
+
+def _shown(value: object) -> str:
+    """A short value from the plugin's answer (never its token), quoted."""
+    if value is None or value == "":
+        return "none"
+    return repr(value)[:60] if isinstance(value, str) else f"a {type_name(value)}"
+
+
+def _bounded(text: str, limit: int = STDERR_SHOWN) -> str:
+    text = "".join(c if c.isprintable() else " " for c in text.strip())
+    return text if len(text) <= limit else "…" + text[-limit:]
 
 
 def _bad(where: str, what: str) -> ClusterError:

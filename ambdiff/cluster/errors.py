@@ -4,6 +4,7 @@ says what was refused or failed, and what to do."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ambdiff.errors import ClusterError, ConflictError, ForbiddenError
@@ -58,6 +59,27 @@ def _decode(data: bytes | str | None) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
+SHOWN_URL_LENGTH = 200
+
+
+def shown_url(url: object) -> str:
+    """A server or proxy URL as messages, logs and output show it: without the user and
+    password, the query and the fragment, which may hold a credential
+    (`https://admin:TOKEN@host:6443/k8s?token=T` is shown as `https://host:6443/k8s`).
+    Works on text that does not parse as a URL too. Only for showing: connections use the
+    URL as written."""
+    text = str(url)
+    scheme, separator, rest = text.partition("://") if "://" in text else ("", "", text)
+    if "@" in rest:  # a password may hold any character ("/", "?"): drop up to the last @
+        rest = rest.rsplit("@", 1)[1]
+    rest = rest.split("?", 1)[0].split("#", 1)[0]
+    shown = "".join(c if c.isprintable() else "?" for c in f"{scheme}{separator}{rest}")
+    return shown if len(shown) <= SHOWN_URL_LENGTH else shown[:SHOWN_URL_LENGTH] + "…"
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
 def reason(e: BaseException) -> str:
     reason = getattr(e, "reason", None) or e
     text = str(reason)
@@ -73,4 +95,9 @@ def reason(e: BaseException) -> str:
 
 
 def first_line(e: object) -> str:
-    return str(e).strip().splitlines()[0].rstrip(".") if str(e).strip() else type(e).__name__
+    """The first line of an error from a library, with any URL in it shown by `shown_url`
+    (urllib3 quotes the URL it failed to parse, credentials and all)."""
+    text = str(e).strip()
+    if not text:
+        return type(e).__name__
+    return _URL.sub(lambda m: shown_url(m.group(0)), text.splitlines()[0]).rstrip(".")

@@ -127,7 +127,13 @@ def load(
             continue
         read.append(path)
         if not current and data.get("current-context"):
-            current, current_origin = str(data["current-context"]), path
+            if not isinstance(data["current-context"], str):
+                raise ClusterError(
+                    f"kubeconfig {path}: current-context must be a string (a context's name), "
+                    f"not a {type_name(data['current-context'])}.",
+                    hint=HINT,
+                )
+            current, current_origin = data["current-context"], path
         for key, into, ref_fields in (
             ("clusters", clusters, _CLUSTER_FILE_FIELDS),
             ("users", users, _USER_FILE_FIELDS),
@@ -164,6 +170,13 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
     body = context.data.get("context") or {}
     if not isinstance(body, Mapping):
         raise ClusterError(f"{context.origin}: context {name!r} must be a mapping.", hint=HINT)
+    for key in ("cluster", "user", "namespace"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise ClusterError(
+                f"kubeconfig {context.origin}: contexts[{name}].context.{key} must be a string, "
+                f"not a {type_name(body[key])}.",
+                hint=HINT,
+            )
     cluster_name = overrides.cluster or str(body.get("cluster") or "")
     user_name = overrides.user or str(body.get("user") or "")
     cluster = merged.clusters.get(cluster_name)
@@ -175,7 +188,13 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
             hint=HINT,
         )  # fmt: skip
     cluster_body = cluster.data.get("cluster") or {}
-    if not isinstance(cluster_body, Mapping) or not cluster_body.get("server"):
+    if not isinstance(cluster_body, Mapping):
+        raise ClusterError(
+            f"kubeconfig {cluster.origin}: clusters[{cluster_name}].cluster must be a mapping, "
+            f"not a {type_name(cluster_body)}.",
+            hint=HINT,
+        )
+    if not cluster_body.get("server"):
         raise ClusterError(f"{cluster.origin}: cluster {cluster_name!r} has no server.", hint=HINT)
     user_body: Mapping[str, Any] = {}
     user_origin = None
@@ -240,7 +259,7 @@ def _read(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise ClusterError(
             f"kubeconfig {path} must be a mapping (apiVersion: v1, kind: Config), not a "
-            f"{_type_name(data)}.",
+            f"{type_name(data)}.",
             hint=HINT,
         )
     return data
@@ -285,7 +304,10 @@ def _resolved(entry: Entry, ref_fields: Sequence[tuple[str, str]]) -> Entry:
     return Entry(entry.name, data, entry.origin)
 
 
-def _type_name(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
-        type(value), type(value).__name__
-    )
+def type_name(value: Any) -> str:
+    """A YAML value's type as a message names it."""
+    for kind, name in ((bool, "boolean"), (int, "number"), (float, "number"), (str, "string"),
+                       (list, "list"), (Mapping, "mapping")):  # fmt: skip
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else type(value).__name__

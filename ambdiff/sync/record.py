@@ -20,6 +20,7 @@ import base64
 import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,10 @@ APPLYSET_ID = "applyset.kubernetes.io/id"
 TOOLING = "applyset.kubernetes.io/tooling"
 GROUP_KINDS = "applyset.kubernetes.io/contains-group-kinds"
 MEMBERS_KEY = "members.json.gz"
+# The member list, unpacked. A ConfigMap holds at most 1 MiB, and a member's uid does not
+# compress, so a record ambdiff wrote unpacks to well under 10 MiB; anything bigger is a
+# gzip bomb, refused before it fills the memory.
+MEMBERS_LIMIT = 32 * 1024 * 1024
 
 
 class RecordCluster(Protocol):
@@ -138,7 +143,7 @@ def parse(body: Mapping[str, Any], inventory: str, namespace: str) -> Record:
     try:
         source = json.loads(data.get("source") or "{}")
         raw = base64.b64decode((body.get("binaryData") or {}).get(MEMBERS_KEY) or "")
-        members = json.loads(gzip.decompress(raw)) if raw else []
+        members = json.loads(_unpacked(raw, where)) if raw else []
         parsed = tuple(
             Member(
                 ObjectId(m["group"], m["kind"], m["namespace"], m["name"]),
@@ -156,6 +161,25 @@ def parse(body: Mapping[str, Any], inventory: str, namespace: str) -> Record:
         ) from e
     return Record(inventory, namespace, identity, str(data.get("revision", "")),
                   str(data.get("appliedAt", "")), parsed)  # fmt: skip
+
+
+def _unpacked(packed: bytes, where: str) -> bytes:
+    """gzip.decompress, reading at most MEMBERS_LIMIT bytes of output."""
+    unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing
+    try:
+        data = unpacker.decompress(packed, MEMBERS_LIMIT + 1)
+    except zlib.error as e:
+        raise ValueError("not gzip data") from e
+    if len(data) > MEMBERS_LIMIT:
+        raise ClusterError(
+            f"{where} holds a member list that unpacks to more than "
+            f"{MEMBERS_LIMIT // (1024 * 1024)} MiB, far more than ambdiff writes: it was edited "
+            "by hand or by another tool.",
+            hint="Delete it to start a new record (nothing is pruned without one).",
+        )
+    if not unpacker.eof:
+        raise EOFError("the gzip data is cut short")
+    return data
 
 
 def body_of(record: Record) -> dict[str, Any]:
