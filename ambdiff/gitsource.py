@@ -4,21 +4,30 @@ follows, locally or mirrored from a remote. The one home of GitPython."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
+import posixpath
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import git
 
-from ambdiff.errors import ConfigError, GitError, ManifestError
+from ambdiff.errors import AmbdiffError, ConfigError, GitError, ManifestError
+
+log = logging.getLogger(__name__)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 FETCH_TIMEOUT = 300  # seconds; a fetch that hangs longer is killed and retried later
+MAX_MANIFEST_BYTES = 16 * 2**20  # one manifest file; etcd holds an object of at most 1.5 MiB
+MAX_SNAPSHOT_BYTES = 256 * 2**20  # one --live-file dump
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,8 @@ def repo_identity(root: Path) -> str:
     """What names this repository wherever it is cloned: its `origin` URL without scheme,
     credentials and `.git` (so that SSH and HTTPS clones agree), else the id of its first
     commit; "" when it has neither (no remote and no commit, or a shallow clone without a
-    remote, whose oldest commit is only the clone's boundary)."""
+    remote, whose oldest commit is only the clone's boundary). GitError when git refuses the
+    repository as another user's."""
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -66,7 +76,10 @@ def repo_identity(root: Path) -> str:
         return ""
     try:
         roots = repo.git.rev_list("--max-parents=0", "HEAD").split()
-    except git.GitCommandError:
+    except git.GitCommandError as e:
+        error = _git_error(e, "")
+        if error.message:
+            raise error from e
         return ""
     return f"commit:{sorted(roots)[0]}" if roots else ""
 
@@ -99,46 +112,212 @@ def _included(rel: PurePosixPath) -> bool:
     return rel.suffix in MANIFEST_SUFFIXES and not any(p.startswith(".") for p in rel.parts)
 
 
+class FileError(ManifestError):
+    """A file that cannot be read: `path` as messages show it, `line` when known (else 0)."""
+
+    def __init__(self, path: str, problem: str, *, hint: str = "", line: int = 0) -> None:
+        where = f"{_shorten(path)}:{line}" if line else _shorten(path)
+        super().__init__(f"{where}: {problem}.", hint=hint)
+        self.path = path
+        self.line = line
+        self.problem = problem  # the message without the file's name
+
+
+class NotRegularFile(FileError):
+    """A FIFO, socket or device where a file was expected: never opened, so never a hang."""
+
+
+@contextmanager
+def reading(shown: str, repo: git.Repo | None = None) -> Iterator[None]:
+    """Everything that can go wrong reading `shown` (a file on disk, or a blob from git's
+    object store) as one sentence: a FileError for the file, a GitError for the repository."""
+    try:
+        yield
+    except AmbdiffError:
+        raise
+    except git.GitCommandError as e:
+        raise _git_error(e, f"{shown}: git cannot read it ({_git_reason(e)}).") from e
+    except UnicodeDecodeError as e:
+        raise _not_utf8(shown, e) from e
+    except (ValueError, git.BadObject) as e:
+        if repo is None:
+            raise
+        raise GitError(
+            f"{shown}: its object is missing from the repository (a shallow or partial clone?).",
+            hint="Fetch it: `git fetch --unshallow`, or clone without `--filter`.",
+        ) from e
+    except OSError as e:
+        problem, hint = _OS_PROBLEMS.get(e.errno or 0, (f"cannot be read ({e.strerror})", ""))
+        if e.errno == errno.ENOENT and _is_link(e.filename):
+            problem, hint = "a symbolic link to a file that does not exist", "Fix or remove it."
+        raise FileError(shown, problem, hint=hint) from e
+
+
+_OS_PROBLEMS = {
+    errno.ELOOP: ("a symbolic link loop (it never reaches a file)", "Fix or remove the link."),
+    errno.EACCES: ("cannot be read: permission denied",
+                   "Let the user running ambdiff read it (chmod a+r), or move it out of the "
+                   "PATHs."),
+    errno.EPERM: ("cannot be read: operation not permitted", ""),
+    errno.ENAMETOOLONG: ("the name is too long for the file system (over 255 bytes in one part)",
+                         "Shorten it."),
+    errno.ENOENT: ("no such file (did it disappear while ambdiff read it?)", ""),
+}  # fmt: skip
+
+
+def _is_link(name: object) -> bool:
+    return isinstance(name, str | Path) and Path(name).is_symlink()
+
+
+# O_NONBLOCK: should a FIFO take the file's place after the stat, opening it does not wait
+# for a writer (fstat then refuses it). Windows has none of these flags, and no FIFO files.
+_READ_FLAGS = os.O_RDONLY | sum(getattr(os, f, 0) for f in ("O_NONBLOCK", "O_NOCTTY", "O_CLOEXEC"))
+
+
+def read_file(path: Path, shown: str, *, limit: int = MAX_MANIFEST_BYTES) -> str:
+    """The UTF-8 text of the regular file `path`, at most `limit` bytes. Anything else (a
+    FIFO, socket or device) raises NotRegularFile before it is opened: opening a FIFO blocks."""
+    with reading(shown):
+        _require_regular(path.stat().st_mode, shown)
+        with os.fdopen(os.open(path, _READ_FLAGS), "rb") as f:
+            info = os.fstat(f.fileno())
+            _require_regular(info.st_mode, shown)
+            data = f.read(limit + 1) if info.st_size <= limit else b""
+        if info.st_size > limit or len(data) > limit:
+            raise _too_big(shown, limit)
+        return data.decode("utf-8")
+
+
+def _require_regular(mode: int, shown: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a directory" if stat.S_ISDIR(mode)
+        else "not a file"
+    )  # fmt: skip
+    raise NotRegularFile(shown, f"{kind}, not a regular file", hint="Name a regular file.")
+
+
+def _too_big(shown: str, limit: int) -> FileError:
+    return FileError(
+        shown,
+        f"larger than {limit // 2**20} MiB, the most ambdiff reads from one file",
+        hint="Split it into several files.",
+    )
+
+
+def _not_utf8(shown: str, e: UnicodeDecodeError) -> FileError:
+    data = bytes(e.object)
+    line = data.count(b"\n", 0, e.start) + 1
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    return FileError(
+        shown,
+        f"not UTF-8 text (at byte offset {e.start})",
+        line=line,
+        hint="It looks like UTF-16 (what PowerShell's `>` writes): save it as UTF-8."
+        if utf16
+        else "Save it as UTF-8.",
+    )
+
+
+def _shorten(path: str) -> str:
+    """A path fit for one line of a message."""
+    return path if len(path) <= 160 else f"{path[:100]}…{path[-40:]}"
+
+
 class WorkTree:
-    """Files on disk below `root`."""
+    """Files on disk below `root`. Only regular files are read: a FIFO, socket or device
+    is skipped with a warning; a symbolic link is followed while it stays inside `root`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.description = "the working tree"
 
-    def files(self, paths: Sequence[str]) -> Iterator[SourceFile]:
+    def files(
+        self, paths: Sequence[str], on_unreadable: OnUnreadable | None = None
+    ) -> Iterator[SourceFile]:
+        """The manifests below `paths`. A file that cannot be read raises FileError, or with
+        `on_unreadable`, goes to it and the rest are still read."""
         for wanted in paths or ["."]:
-            target = (self.root / wanted).resolve()
-            if not target.exists():
+            target = Path(os.path.realpath(self.root / wanted))  # (resolve() raises on a loop)
+            try:
+                with reading(wanted):
+                    self._inside(target, wanted)
+                    mode = target.stat().st_mode
+            except FileError as e:
+                if not isinstance(e.__cause__, FileNotFoundError):
+                    raise
                 raise ManifestError(
-                    f"{wanted}: no such file or directory in {self.root}.",
+                    f"{_shorten(wanted)}: no such file or directory in {self.root}.",
                     hint="Check the PATH arguments (they are relative to the repository root).",
-                )
-            candidates = [target] if target.is_file() else sorted(_walk(target))
+                ) from e
+            if not stat.S_ISDIR(mode):
+                _require_regular(mode, wanted)
+            if stat.S_ISDIR(mode):
+                candidates = sorted(_walk(target, self.root, on_unreadable))
+            else:
+                candidates = [target]
             for file in candidates:
                 rel = PurePosixPath(os.path.relpath(file, self.root)).as_posix()
-                yield SourceFile(rel, _read_text(file, rel))
+                try:
+                    text = self._read(file, rel)
+                except NotRegularFile as e:
+                    if file == target:
+                        raise
+                    log.warning("warning: %s (skipped).", e.message.rstrip("."))
+                    continue
+                except FileError as e:
+                    if on_unreadable is None:
+                        raise
+                    on_unreadable(e.path, e)
+                    continue
+                yield SourceFile(rel, text)
+
+    def _read(self, file: Path, shown: str) -> str:
+        with reading(shown):
+            if file.is_symlink():
+                self._inside(Path(os.path.realpath(file)), shown)
+        return read_file(file, shown)
+
+    def _inside(self, resolved: Path, shown: str) -> None:
+        if not resolved.is_relative_to(self.root):
+            raise FileError(
+                shown,
+                f"a symbolic link to {resolved}, outside the repository {self.root}",
+                hint="Link only to files inside the repository (or copy the file in).",
+            )
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(directory):
+OnUnreadable = Callable[[str, ManifestError], None]  # (the file as shown, why)
+
+
+def _walk(directory: Path, root: Path, on_unreadable: OnUnreadable | None) -> Iterator[Path]:
+    """Manifest files below `directory`; symbolic links to folders are not followed (so a
+    link to a parent is never a loop). A folder that cannot be listed raises FileError, or
+    goes to `on_unreadable`."""
+
+    def fail(e: OSError) -> None:
+        try:
+            with reading(PurePosixPath(os.path.relpath(e.filename or directory, root)).as_posix()):
+                raise e
+        except FileError as error:
+            if on_unreadable is None:
+                raise
+            on_unreadable(error.path, error)
+
+    for dirpath, dirnames, filenames in os.walk(directory, onerror=fail):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             if not name.startswith(".") and name.endswith(MANIFEST_SUFFIXES):
                 yield Path(dirpath) / name
 
 
-def _read_text(file: Path, shown: str) -> str:
-    try:
-        return file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ManifestError(f"{shown}: not UTF-8 text.", hint="Save it as UTF-8.") from e
-    except OSError as e:
-        raise ManifestError(f"{shown}: cannot be read ({e.strerror}).") from e
-
-
 class GitRevision:
-    """Files of one commit, read from git's object store."""
+    """Files of one commit, read from git's object store. A symbolic link is followed while
+    it stays inside the commit; a submodule is not read (its files are another repository's)."""
 
     def __init__(self, root: Path, rev: str) -> None:
         try:
@@ -148,13 +327,7 @@ class GitRevision:
                 f"--rev {rev}: {root} is not inside a git repository.",
                 hint="Pass --repo with the path of a git checkout.",
             ) from e
-        try:
-            self.commit = self.repo.commit(rev)
-        except (git.BadName, ValueError, git.GitCommandError) as e:
-            raise GitError(
-                f"unknown git revision {rev!r} in {root}.",
-                hint="Use a commit, branch or tag that `git log` knows (fetch it first?).",
-            ) from e
+        self.commit = self.repo.commit(_resolve(self.repo, rev, root))
         self.rev = rev
         self.description = f"revision {rev} ({self.commit.hexsha[:12]})"
 
@@ -168,40 +341,141 @@ class GitRevision:
             blob: Any = self.commit.tree / path
         except KeyError:
             return None
-        return _decode(blob.data_stream.read(), path) if blob.type == "blob" else None
+        return self._text(blob, path) if blob.type == "blob" else None
 
-    def files(self, paths: Sequence[str]) -> Iterator[SourceFile]:
-        tree: Any = self.commit.tree
+    def files(
+        self, paths: Sequence[str], on_unreadable: OnUnreadable | None = None
+    ) -> Iterator[SourceFile]:
+        """As WorkTree.files, from the commit."""
         for wanted in paths or ["."]:
             prefix = PurePosixPath(os.path.normpath(wanted)).as_posix()
-            node: Any
-            if prefix in (".", ""):
-                node = tree
-            else:
-                try:
-                    node = tree / prefix
-                except KeyError as e:
-                    raise ManifestError(
-                        f"{wanted}: not in {self.description}.",
-                        hint="Check the PATH arguments against that revision.",
-                    ) from e
-            blobs = (
+            node = self._node(prefix, wanted)
+            entries = (
                 [node]
                 if node.type == "blob"
-                else sorted((b for b in node.traverse() if b.type == "blob"), key=lambda b: b.path)
+                else sorted((e for e in node.traverse() if e.type != "tree"), key=_entry_path)
             )
-            for blob in blobs:
-                rel = PurePosixPath(blob.path)
+            for entry in entries:
+                rel = PurePosixPath(entry.path)
                 inside = rel.relative_to(prefix) if prefix not in (".", "") else rel
-                if blob is node or _included(inside):
-                    yield SourceFile(str(rel), _decode(blob.data_stream.read(), str(rel)))
+                if entry is not node and not _included(inside):
+                    continue
+                if entry.type != "blob":
+                    log.warning(
+                        "warning: %s: a git submodule, not read from a revision (skipped).", rel
+                    )
+                    continue
+                try:
+                    text = self._text(entry, str(rel))
+                except FileError as e:
+                    if on_unreadable is None:
+                        raise
+                    on_unreadable(e.path, e)
+                    continue
+                yield SourceFile(str(rel), text)
+
+    def _node(self, prefix: str, wanted: str) -> Any:
+        """The tree or blob at `prefix`; a submodule on the way is an error saying so."""
+        node: Any = self.commit.tree
+        for part in PurePosixPath(prefix).parts if prefix not in (".", "") else ():
+            if node.type == "submodule":
+                break
+            try:
+                node = node / part
+            except (KeyError, TypeError) as e:
+                raise ManifestError(
+                    f"{_shorten(wanted)}: not in {self.description}.",
+                    hint="Check the PATH arguments against that revision.",
+                ) from e
+        if node.type == "submodule":
+            raise ManifestError(
+                f"{_shorten(wanted)}: "
+                + ("a" if node.path == prefix else f"inside the {node.path}")
+                + f" git submodule in {self.description}, and submodules are not read from a "
+                "revision.",
+                hint="Run without --rev to read its checked-out files, or run ambdiff in the "
+                "submodule's own repository (--repo) with a revision of it.",
+            )
+        return node
+
+    def _text(self, blob: Any, shown: str) -> str:
+        """A blob's text; a symbolic link (mode 120000) is followed inside the commit."""
+        for _ in range(MAX_SYMLINK_HOPS):
+            if blob.mode != _SYMLINK_MODE:
+                with reading(shown, self.repo):
+                    stream = blob.data_stream  # its size is known before its data is read
+                    if stream.size > MAX_MANIFEST_BYTES:
+                        raise _too_big(shown, MAX_MANIFEST_BYTES)
+                    return str(stream.read().decode("utf-8"))
+            with reading(shown, self.repo):
+                link = blob.data_stream.read().decode("utf-8", "replace")
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(blob.path), link))
+            if link.startswith("/") or target.split("/", 1)[0] == "..":
+                raise FileError(
+                    shown,
+                    f"a symbolic link to a file outside the repository, in {self.description}",
+                    hint="Link only to files inside the repository (or copy the file in).",
+                )
+            try:
+                blob = self.commit.tree / target
+            except KeyError:
+                blob = None
+            if blob is None or blob.type != "blob":
+                raise FileError(
+                    shown,
+                    f"a symbolic link to a file that is not in {self.description}",
+                    hint="Fix or remove the link.",
+                )
+        raise FileError(shown, "a symbolic link loop (it never reaches a file)", hint="Fix it.")
 
 
-def _decode(data: bytes, shown: str) -> str:
+_SYMLINK_MODE = 0o120000
+MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
+
+
+def _entry_path(entry: Any) -> str:
+    return str(entry.path)
+
+
+def _resolve(repo: git.Repo, rev: str, root: Path) -> str:
+    """The commit `rev` names, as git itself reads a revision (`HEAD@{yesterday}`,
+    `main@{upstream}`, `v1^{}`...); a failure says why, for a shallow clone how to deepen it."""
+    if rev.startswith("-"):
+        raise GitError(
+            f"--rev {rev}: a revision cannot start with '-'.", hint="Name a commit, branch or tag."
+        )
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ManifestError(f"{shown}: not UTF-8 text.", hint="Save it as UTF-8.") from e
+        _, sha, warnings = repo.git.rev_parse(
+            "--verify", f"{rev}^{{commit}}", with_extended_output=True
+        )
+    except git.GitCommandError as e:
+        raise _git_error(e, *_unknown_revision(repo, rev, root, e)) from e
+    for line in str(warnings).splitlines():
+        if line.strip():
+            log.warning("warning: --rev %s: git says: %s", rev, line.removeprefix("warning: "))
+    return str(sha).strip()
+
+
+def _unknown_revision(
+    repo: git.Repo, rev: str, root: Path, e: git.GitCommandError
+) -> tuple[str, str]:
+    """What to say when git cannot name a commit for `rev`: git's own reason when it has
+    one ("log for 'HEAD' only has 1 entries"), else the likely cause."""
+    why = _git_reason(e)
+    hint = "Use a commit, branch or tag that `git log` knows (fetch it first?)."
+    if why == "Needed a single revision" or why.startswith("git exited"):
+        if "@{" in rev:
+            why = "git's reflog has no such entry (each clone has its own reflog, and a fresh "
+            why += "clone, as in CI, has next to none)"
+        elif (Path(repo.common_dir) / "shallow").exists():
+            why = "this is a shallow clone, and the commit may be older than the history it holds"
+            hint = (
+                "Fetch more history (`git fetch --deepen=100`, or all of it: `git fetch "
+                "--unshallow`); in GitHub Actions, give actions/checkout `fetch-depth: 0`."
+            )
+        else:
+            why = ""
+    return f"unknown git revision {rev!r} in {root}" + (f": {why}." if why else "."), hint
 
 
 # ---- the branch `ambdiff watch` follows --------------------------------------------------
@@ -262,7 +536,8 @@ class Branch:
                 kill_after_timeout=FETCH_TIMEOUT, env={"GIT_TERMINAL_PROMPT": "0"},
             )  # fmt: skip
         except git.GitCommandError as e:
-            raise GitError(
+            raise _git_error(
+                e,
                 f"cannot fetch branch {self.branch!r} from {self.description}: {_git_reason(e)}.",
                 hint="Check the URL, the branch and the credentials (an SSH key or a git "
                 "credential helper); ambdiff retries with backoff.",
@@ -311,3 +586,18 @@ def _git_reason(e: git.GitCommandError) -> str:
     fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
     reason = (fatal or lines[-1:] or [f"git exited with {e.status}"])[0]
     return redact(reason.removeprefix("fatal:").removeprefix("error:").strip()).rstrip(".")
+
+
+def _git_error(e: git.GitCommandError, message: str, hint: str = "") -> GitError:
+    """`message`, unless git refused the repository because another user owns it."""
+    stderr = str(e.stderr or "")
+    if "dubious ownership" not in stderr:
+        return GitError(message, hint=hint)
+    found = re.search(r"safe\.directory (\S.*?)'?\s*$", stderr, re.MULTILINE)
+    where = found.group(1) if found else "<path>"
+    return GitError(
+        f"git refuses to read the repository {where}: another user owns it (git's "
+        '"dubious ownership" check).',
+        hint=f"If you trust it, run `git config --global --add safe.directory {where}` (in a "
+        "container or CI job, the checkout often belongs to another user).",
+    )

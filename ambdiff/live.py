@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from ambdiff.check.schemas import offline_kind_problem
 from ambdiff.cluster import ApiResource, Cluster
 from ambdiff.errors import ClusterError, ForbiddenError, ManifestError
-from ambdiff.gitsource import SourceFile
+from ambdiff.gitsource import MAX_SNAPSHOT_BYTES, SourceFile, read_file
 from ambdiff.kinds import BUILTIN_GROUPS, INVENTORY_KINDS, crd_scopes, offline_namespaced
 from ambdiff.manifests import RawObject, parse_file
 from ambdiff.model import JSON, ObjectId, Resource, split_api_version
@@ -269,14 +270,13 @@ def _cause(message: str) -> str:
 class FileState:
     """A `kubectl get -o yaml` dump (a List, or several documents) standing in for a cluster."""
 
-    def __init__(self, path: Path, default_namespace: str | None) -> None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ManifestError(f"--live-file {path}: cannot be read ({e.strerror}).") from e
+    def __init__(
+        self, path: Path, default_namespace: str | None, desired_raw: Sequence[RawObject] = ()
+    ) -> None:
+        text = read_file(path, f"--live-file {path}", limit=MAX_SNAPSHOT_BYTES)
         raw = parse_file(SourceFile(str(path), text))
         bodies = [o.body for o in raw]
-        self._crds = crd_scopes(bodies)
+        self._crds = crd_scopes([*bodies, *(o.body for o in desired_raw)])
         self._dumped_scopes = {
             (split_api_version(b["apiVersion"])[0], b["kind"]): bool(b["metadata"].get("namespace"))
             for b in bodies
@@ -286,10 +286,26 @@ class FileState:
         self._objects: dict[ObjectId, Resource] = {}
         for body in bodies:
             group, _ = split_api_version(body["apiVersion"])
-            oid = _identity(body, self.namespaced(group, "", body["kind"]))
+            oid = _identity(body, self._scope(group, body["kind"]))
             self._objects[oid] = Resource(oid, body["apiVersion"], body)
 
     def namespaced(self, group: str, version: str, kind: str) -> bool:
+        """The scope of a kind git names; a kind no cluster serves is refused, as a cluster's
+        discovery would refuse it (the knowledge `check` has: built-in kinds, ambdiff's
+        Ambassador CRDs, and the CRDs in git or in the snapshot)."""
+        if (group, kind) in self._dumped_scopes:
+            return self._dumped_scopes[(group, kind)]
+        defined = self._crds.keys() | self._dumped_scopes.keys()
+        problem = offline_kind_problem(group, version, kind, defined)
+        if problem is not None:
+            hint = problem.suggestion or "check the apiVersion and kind for a typo"
+            hint = f"{hint[:1].upper()}{hint[1:]}"
+            raise ManifestError(
+                f"{problem.message}.", hint=hint if hint[-1] in ".?" else hint + "."
+            )
+        return self._scope(group, kind)
+
+    def _scope(self, group: str, kind: str) -> bool:
         if (group, kind) in self._dumped_scopes:
             return self._dumped_scopes[(group, kind)]
         return offline_namespaced(group, kind, self._crds)

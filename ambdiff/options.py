@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,20 +12,9 @@ from typing import Any
 
 from ambdiff.errors import ConfigError
 from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_identity, repo_name
-from ambdiff.settings import CONFIG_NAME, FileSettings, check_environment, load_file
+from ambdiff.settings import CONFIG_NAME, FileSettings, load_file
 from ambdiff.sources import DEFAULT, Selection, Source, inventory_name
 from ambdiff.sources import select as select_source
-
-SHARED_OPTIONS = (
-    "repo", "rev", "kubeconfig", "context", "cluster", "user", "namespace", "live_file", "output", "color",
-    "config", "verbose",
-)  # fmt: skip
-COMMAND_OPTIONS = (
-    "server_side", "show_secrets", "inventory", "yes", "dry_run", "prune", "strict",
-    "force_conflicts", "plan_out", "live", "interval", "branch", "sync", "metrics_port",
-    "log_format", "prune_namespaces_and_crds", "with_repo", "metrics_address", "cache_dir",
-    "allow_mass_prune", "lock_timeout", "adopt_labelled",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -73,8 +63,22 @@ class Common:
         return repo_identity(self.repo_root)
 
 
+def empty_value(name: str) -> ConfigError:
+    """An option given an empty value: almost always an unset variable (`--rev "$BASE"`),
+    which must not quietly mean the option's default (for --rev, the working tree)."""
+    hint = (
+        "Name a commit, branch or tag, or leave --rev out to read the working tree."
+        if name in ("--rev", "AMBDIFF_REV")
+        else f"Give {name} a value, or leave it out for the default."
+    )
+    return ConfigError(f"{name} is empty: was it given an unset variable?", hint=hint)
+
+
 def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) -> Common:
-    check_environment([*SHARED_OPTIONS, *COMMAND_OPTIONS])
+    """The environment (AMBDIFF_*) is checked by the CLI, which knows every option."""
+    rev = kw.get("rev")
+    if rev is not None and not rev.strip():
+        raise empty_value("--rev")
     cwd = Path.cwd()
     repo = kw.get("repo")
     if repo is not None and not repo.is_dir():
@@ -128,7 +132,7 @@ def _is_source_name(arg: str, settings: FileSettings, base: Path) -> bool:
 
 def _repo_relative(path: str, base: Path, root: Path) -> str:
     """PATH arguments are typed relative to where the user stands (or --repo)."""
-    absolute = (base / path).resolve()
+    absolute = Path(os.path.realpath(base / path))  # (resolve() raises on a symlink loop)
     try:
         return absolute.relative_to(root).as_posix() or "."
     except ValueError as e:
