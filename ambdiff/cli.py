@@ -3,9 +3,15 @@ map the result to an exit code. Core code never sees click."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import re
+import select
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,11 +19,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from ambdiff import __version__
 from ambdiff.errors import AmbdiffError, ConfigError, Exit
-from ambdiff.options import Common, resolve
-from ambdiff.settings import CONFIG_NAME
+from ambdiff.options import Common, empty_value, resolve
+from ambdiff.render.text import shown
+from ambdiff.settings import COLORS, CONFIG_NAME, OUTPUTS, check_environment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,33 +42,46 @@ def _env(name: str) -> str:
     return "AMBDIFF_" + name.upper()
 
 
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--rev "$BASE"` with BASE unset must not quietly mean "no --rev"."""
+    if value is not None and not value.strip():
+        from_env = ctx.get_parameter_source(param.name or "") is ParameterSource.ENVIRONMENT
+        raise empty_value(_envvars(param)[0] if from_env and _envvars(param) else param.opts[-1])
+    return value
+
+
+def _envvars(param: click.Parameter) -> list[str]:
+    envvar = param.envvar
+    return [envvar] if isinstance(envvar, str) else list(envvar or ())
+
+
 def shared_options(func: F) -> F:
     """Options every command understands; each also reads AMBDIFF_<NAME>."""
     options = [
         click.option("--repo", type=click.Path(file_okay=False, path_type=Path), envvar=_env("repo"),
                      help="The git checkout holding the manifests. Default: the repository "
                           "around the working directory."),
-        click.option("--rev", envvar=_env("rev"), metavar="REV",
+        click.option("--rev", envvar=_env("rev"), callback=_not_empty, metavar="REV",
                      help="Read the manifests from this commit, branch or tag straight from "
                           "git's object store (no checkout; a dirty tree is fine)."),
-        click.option("--kubeconfig", envvar=_env("kubeconfig"), metavar="FILE",
+        click.option("--kubeconfig", envvar=_env("kubeconfig"), callback=_not_empty, metavar="FILE",
                      help="Kubeconfig file. Default: $KUBECONFIG, then ~/.kube/config."),
-        click.option("--context", envvar=_env("context"),
+        click.option("--context", envvar=_env("context"), callback=_not_empty,
                      help="Kubeconfig context to use. Default: the current-context, chosen "
                           "exactly as kubectl chooses it."),
-        click.option("--cluster", envvar=_env("cluster"),
+        click.option("--cluster", envvar=_env("cluster"), callback=_not_empty,
                      help="Kubeconfig cluster to use instead of the context's (as kubectl's --cluster)."),
-        click.option("--user", envvar=_env("user"),
+        click.option("--user", envvar=_env("user"), callback=_not_empty,
                      help="Kubeconfig user to use instead of the context's (as kubectl's --user)."),
-        click.option("-n", "--namespace", envvar=_env("namespace"),
+        click.option("-n", "--namespace", envvar=_env("namespace"), callback=_not_empty,
                      help="Namespace for manifests that name none. Default: the context's."),
         click.option("--live-file", envvar=_env("live_file"),
                      type=click.Path(dir_okay=False, path_type=Path),
                      help="Offline: a `kubectl get -o yaml` dump (a List) stands in for the cluster."),
         click.option("-o", "--output", envvar=_env("output"),
-                     type=click.Choice(["human", "diff", "markdown", "json", "github"]),
+                     type=click.Choice(OUTPUTS),
                      help="Output format."),
-        click.option("--color", envvar=_env("color"), type=click.Choice(["auto", "always", "never"]),
+        click.option("--color", envvar=_env("color"), type=click.Choice(COLORS),
                      help="Colour: auto (on a terminal; honours NO_COLOR / FORCE_COLOR), always, never."),
         click.option("--config", envvar=_env("config"), type=click.Path(dir_okay=False, path_type=Path),
                      help=f"Settings file. Default: {CONFIG_NAME} at the repository root."),
@@ -90,7 +111,25 @@ def _configure_logging(verbose: int) -> None:
 # ---- commands ------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _BrokenPipe(Exception):
+    """A BrokenPipeError, carried past click (which would exit 1, "differences", for any)."""
+
+    def __init__(self, error: BrokenPipeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as e:
+            raise _BrokenPipe(e) from e
+
+
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, "--version", prog_name="ambdiff")
 def cli() -> None:
     """GitOps diff and sync for Kubernetes and Ambassador / Emissary-ingress.
@@ -104,8 +143,10 @@ def cli() -> None:
       ambdiff diff --live-file dump.yaml   offline, against a `kubectl get -o yaml` dump
 
     Exit codes: 0 in sync / no findings, 1 differences or findings, 2 bad input or
-    environment, 3 a bug in ambdiff, 130 interrupted.
+    environment, 3 a bug in ambdiff, 130 interrupted, 141 output pipe closed early.
     """
+    known, flag_only = environment_names(cli)
+    check_environment(known, flag_only=flag_only)
 
 
 @cli.command()
@@ -124,7 +165,7 @@ def cli() -> None:
     envvar=_env("show_secrets"),
     help="Show Secret values instead of ***. Never use this in CI logs.",
 )
-@click.option("--inventory", envvar=_env("inventory"),
+@click.option("--inventory", envvar=_env("inventory"), callback=_not_empty,
               help="Inventory whose recorded objects git no longer has are reported as removed. "
                    "Default: the source's (from the repository's identity; docs/sync.md).")  # fmt: skip
 def diff(paths: tuple[str, ...], **kw: Any) -> None:
@@ -211,7 +252,7 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
               help="Treat live objects carrying this inventory's label but listed in no "
                    "record (left by ambdiff before 0.2, or by a sync that died before "
                    "recording) as members, so that --prune may delete them.")  # fmt: skip
-@click.option("--inventory", envvar=_env("inventory"),
+@click.option("--inventory", envvar=_env("inventory"), callback=_not_empty,
               help="Inventory name for ownership labels, the inventory record and prune. "
                    "Default: the source's (derived from the repository's identity and the "
                    "source's name).")  # fmt: skip
@@ -355,8 +396,8 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @shared_options
-@click.option("--branch", envvar=_env("branch"), default="main", show_default=True,
-              help="The branch to follow.")  # fmt: skip
+@click.option("--branch", envvar=_env("branch"), callback=_not_empty, default="main",
+              show_default=True, help="The branch to follow.")  # fmt: skip
 @click.option("--interval", envvar=_env("interval"), default="60s", show_default=True,
               help="Time between full rounds (30s, 5m, 1m30s). Drift seen through the API's "
                    "watch starts a round within seconds.")  # fmt: skip
@@ -369,7 +410,7 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
               help="With --sync, take back fields that a hand edit gave another field manager, "
                    "so drift heals (default); with --no-force-conflicts such a conflict fails "
                    "the round instead.")  # fmt: skip
-@click.option("--inventory", envvar=_env("inventory"),
+@click.option("--inventory", envvar=_env("inventory"), callback=_not_empty,
               help="Inventory name for ownership labels, the inventory record and prune. "
                    "Default: the source's (docs/sync.md).")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9108, show_default=True,
@@ -422,37 +463,196 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
 
 # ---- the one error funnel ------------------------------------------------------------
 
+# A reader that went away (`ambdiff diff | head -1`) ends the run quietly, with the status a
+# process killed by SIGPIPE has (as git and coreutils do), so that `set -o pipefail` sees it.
+BROKEN_PIPE = 141
+# errno values that mean "the output cannot be written" (a full disk, a quota, a dead device).
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def environment_names(group: click.Group) -> tuple[set[str], dict[str, str]]:
+    """Every AMBDIFF_* variable an option of a command reads, and for options that read
+    none, the name such a variable would have, mapped to the option's flag."""
+    known: set[str] = set()
+    flag_only: dict[str, str] = {}
+    for command in group.commands.values():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                if _envvars(param):
+                    known.update(_envvars(param))
+                elif param.name:
+                    flag_only[_env(param.name)] = param.opts[-1]
+    return known, {name: flag for name, flag in flag_only.items() if name not in known}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code; every error ends here as one line."""
+    """Run the CLI and return its exit code; every error ends here as one line.
+
+    The first Ctrl-C interrupts; later ones are ignored so that the shutdown (and the
+    interpreter's exit) cannot be cut short into a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _state.verbose = 0  # set again by the command (a test may call main many times)
+    for stream in (sys.stdout, sys.stderr):
+        _replace_unencodable(stream)
+    previous = _interrupt_once()
+    code: int = Exit.INTERRUPTED
     try:
-        cli.main(args=args, prog_name="ambdiff", standalone_mode=False)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else Exit.OK
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("ambdiff: interrupted.", err=True)
-        return Exit.INTERRUPTED
+        code = _run(args)
+    except KeyboardInterrupt:  # a Ctrl-C while another error was being reported
+        code = _interrupted()
+    finally:
+        if previous is not None and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)  # not interrupted: as it was
+    _flush_or_silence()
+    return code
+
+
+def _run(args: list[str]) -> int:
+    try:
+        try:
+            cli.main(args=args, prog_name="ambdiff", standalone_mode=False)
+            code: int = Exit.OK
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else Exit.OK
+        except click.exceptions.Exit as e:
+            code = e.exit_code
+        sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
+        return code
+    except click.exceptions.Abort:  # click's name for KeyboardInterrupt (and EOF at a prompt)
+        return _interrupted()
+    except _BrokenPipe as e:
+        return _broken_pipe(e.error, args)
+    except click.BadParameter as e:
+        envvar = _from_environment(e)
+        if envvar is None:
+            e.show()
+        else:
+            click.echo(f"ambdiff: error: environment variable {envvar}: {e.message.rstrip('.')}. "
+                       f"Fix or unset {envvar}.", err=True)  # fmt: skip
+        return Exit.USAGE
     except click.ClickException as e:
         e.show()
         return Exit.USAGE
     except KeyboardInterrupt:
-        click.echo("ambdiff: interrupted.", err=True)
-        return Exit.INTERRUPTED
+        return _interrupted()
     except AmbdiffError as e:
-        click.echo(f"ambdiff: error: {e}", err=True)
-        if _state.verbose:
-            traceback.print_exc()
+        click.echo(f"ambdiff: error: {shown(str(e))}", err=True)
+        if _state.verbose and e.__cause__ is not None:
+            click.echo(f"ambdiff: cause: {shown(_one_line(e.__cause__))}", err=True)
         return e.exit_code
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            return _broken_pipe(e, args)
+        if e.filename is None and e.errno in _OUTPUT_ERRNOS:
+            _silence_stdout()
+            click.echo(f"ambdiff: error: cannot write the output: {e.strerror}. "
+                       "Free some space, or send the output elsewhere.", err=True)  # fmt: skip
+            return Exit.USAGE
+        return _bug(e, args)
     except Exception as e:  # anything else is our bug, said plainly
-        click.echo(
-            f"ambdiff: unexpected error (a bug in ambdiff): {type(e).__name__}: {e}. "
-            + ("" if _state.verbose or "-v" in args else "Run again with -v for the traceback."),
-            err=True,
-        )
-        if _state.verbose or "-v" in args or os.environ.get("AMBDIFF_VERBOSE"):
-            traceback.print_exc()
-        return Exit.BUG
-    return Exit.OK
+        return _bug(e, args)
+
+
+def _broken_pipe(e: BrokenPipeError, args: Sequence[str]) -> int:
+    """Quiet when stdout's reader went away; any other pipe (git's, a plugin's) is a bug."""
+    if not _stdout_reader_gone():
+        return _bug(e, args)
+    _silence_stdout()
+    return BROKEN_PIPE
+
+
+def _stdout_reader_gone() -> bool:
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fd (a test's capture), or no poll
+        return False
+
+
+def _bug(e: Exception, args: Sequence[str]) -> int:
+    verbose = bool(_state.verbose or "-v" in args or os.environ.get("AMBDIFF_VERBOSE"))
+    click.echo(
+        f"ambdiff: unexpected error (a bug in ambdiff): {_one_line(e)}. "
+        + ("" if verbose else "Run again with -v for the traceback."),
+        err=True,
+    )
+    if verbose:
+        traceback.print_exception(e)
+    return Exit.BUG
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception as one line, with quoted text left out: it may be a value from a
+    manifest (a Secret's), which no message may show."""
+    lines = str(e).strip().splitlines()
+    text = re.sub(r"'[^'\n]*'|\"[^\"\n]*\"", "'…'", lines[0] if lines else "")
+    return f"{type(e).__name__}: {text}"[:300].rstrip(".")
+
+
+def _from_environment(e: click.BadParameter) -> str | None:
+    """The AMBDIFF_* variable a bad value came from, when it came from one."""
+    if e.param is None or e.ctx is None or not e.param.name:
+        return None
+    if e.ctx.get_parameter_source(e.param.name) is not ParameterSource.ENVIRONMENT:
+        return None
+    names = _envvars(e.param)
+    return next((n for n in names if os.environ.get(n)), names[0] if names else None)
+
+
+def _interrupt_once() -> Any:
+    """Make the first SIGINT raise KeyboardInterrupt and ignore the ones after it. Returns
+    the handler it replaced (None when it left it alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        return None  # ignored (nohup, a background job) or someone else's: theirs
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first)
+    return previous
+
+
+def _interrupted() -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for _attempt in range(2):  # a Ctrl-C that came before the line above: say it once more
+        try:
+            click.echo("ambdiff: interrupted.", err=True)
+            break
+        except KeyboardInterrupt:
+            continue
+        except OSError:
+            break
+    return Exit.INTERRUPTED
+
+
+def _replace_unencodable(stream: object) -> None:
+    """A terminal that cannot show a character (LC_ALL=C, PYTHONIOENCODING=ascii) gets an
+    escape (\\u2192) instead of a crash."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if callable(reconfigure) and getattr(stream, "errors", "strict") == "strict":
+        with contextlib.suppress(OSError, ValueError):
+            reconfigure(errors="backslashreplace")
+
+
+def _silence_stdout() -> None:
+    """Point the process's stdout at /dev/null, so that the interpreter's last flush at exit
+    does not fail again with a traceback."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass  # not a real file (a test's capture): nothing flushes it at exit
+
+
+def _flush_or_silence() -> None:
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()

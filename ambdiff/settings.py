@@ -9,18 +9,28 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import os
-from collections.abc import Mapping, Sequence
+import re
+import stat
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ambdiff.errors import ConfigError
 from ambdiff.model import ObjectId
-from ambdiff.sources import Source
+from ambdiff.sources import Source, _clean
 from ambdiff.sources import parse as parse_sources
 from ambdiff.yamlio import YamlSyntaxError, load_one
 
 CONFIG_NAME = ".ambdiff.yaml"
+# The values `output` and `color` may take, here and on the command line (-o, --color): one
+# table, so that the settings file cannot accept what the flags refuse, or the reverse.
+OUTPUTS = ("human", "diff", "markdown", "json", "github")
+COLORS = ("auto", "always", "never")
+# A settings file is a few lines; anything bigger is a mistake (or /dev/zero behind a link).
+MAX_SETTINGS_BYTES = 1024 * 1024
+# An RFC 6901 escape: "~" is followed by 0 ("~") or 1 ("/"), nothing else.
+_BAD_ESCAPE = re.compile(r"~(?![01])")
 
 
 @dataclass(frozen=True)
@@ -103,12 +113,52 @@ def _check_keys(data: Mapping[str, Any], schema: Mapping[str, Any], where: str) 
 
 
 def load_file(path: Path, *, explicit: bool) -> FileSettings:
-    """Read a settings file. A missing default file is fine; a missing explicit one is not."""
-    if not path.is_file():
+    """Read a settings file. A missing default file is fine; a missing explicit one is not.
+    A FIFO or device is never opened for reading (it could block, or never end)."""
+    if not path.exists():
         if explicit:
             raise ConfigError(f"settings file {path} does not exist.", hint="Check --config.")
         return FileSettings()
-    return load_text(path.read_text(encoding="utf-8"), str(path), source=path)
+    data = _read_regular_file(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - data.rfind(b"\n", 0, e.start)
+        raise ConfigError(
+            f"{path}:{line}:{column}: the settings file is not UTF-8 text (a byte there is "
+            "not UTF-8).",
+            hint="Save it as UTF-8.",
+        ) from e
+    return load_text(text, str(path), source=path)
+
+
+def _read_regular_file(path: Path) -> bytes:
+    not_a_file = ConfigError(
+        f"settings file {path} is not a regular file (a folder, FIFO or device?).",
+        hint="Point --config at a file, or remove what stands at that path.",
+    )
+    if not path.is_file():
+        raise not_a_file
+    try:
+        # O_NONBLOCK: if the path was swapped for a FIFO since the check, open does not wait.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ConfigError(
+            f"cannot read the settings file {path}: {e.strerror}.",
+            hint="Check its permissions.",
+        ) from e
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise not_a_file
+        data = file.read(MAX_SETTINGS_BYTES + 1)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise ConfigError(
+            f"settings file {path} is larger than {MAX_SETTINGS_BYTES >> 20} MiB, which no "
+            "settings file needs.",
+            hint="Check that --config names the right file.",
+        )
+    return data
 
 
 def load_text(text: str, where: str, *, source: Path | None = None) -> FileSettings:
@@ -136,16 +186,17 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
     sync = data.get("sync") or {}
     _check_keys(sync, _SYNC_KEYS, f"{where}: sync")
     return FileSettings(
-        paths=tuple(str(p) for p in data.get("paths") or ()),
-        exclude=tuple(str(p) for p in data.get("exclude") or ()),
+        paths=tuple(_path(p, f"{where}: paths[{i}]")
+                    for i, p in enumerate(data.get("paths") or ())),
+        exclude=tuple(_strings(data.get("exclude") or (), f"{where}: exclude")),
         namespace=data.get("namespace"),
         inventory=data.get("inventory"),
-        output=data.get("output"),
-        color=data.get("color"),
+        output=_choice(data.get("output"), OUTPUTS, "output", where),
+        color=_choice(data.get("color"), COLORS, "color", where),
         ignore=tuple(_ignore_rule(r, f"{where}: ignore[{i}]") for i, r in enumerate(
             data.get("ignore") or ()
         )),
-        check_disable=tuple(str(r) for r in check.get("disable") or ()),
+        check_disable=tuple(_strings(check.get("disable") or (), f"{where}: check: disable")),
         check_strict=bool(check.get("strict", False)),
         prune=bool(sync.get("prune", False)),
         mass_prune_share=_share(sync.get("mass_prune_share", 0.5), f"{where}: sync"),
@@ -153,6 +204,36 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         sources=parse_sources(data["sources"], where) if "sources" in data else (),
         source=source,
     )  # fmt: skip
+
+
+def _choice(value: str | None, choices: Sequence[str], key: str, where: str) -> str | None:
+    if value is None or value in choices:
+        return value
+    close = difflib.get_close_matches(value, choices, n=1)
+    hint = f"Did you mean {close[0]!r}?" if close else "Use one of the values listed."
+    raise ConfigError(f"{where}: {key!r} must be one of {', '.join(choices)}.", hint=hint)
+
+
+def _path(value: Any, where: str) -> str:
+    """A folder or file of the repository: relative to its root, never outside it (the
+    same rule as PATH arguments)."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string (a folder or file of the repository).")
+    try:
+        return _clean(value, where)
+    except ConfigError as e:
+        raise ConfigError(
+            f"{where}: each entry of 'paths' must be a folder or file inside the repository, "
+            "relative to its root.",
+            hint="Remove '..' and any leading '/'.",
+        ) from e
+
+
+def _strings(values: Sequence[Any], where: str) -> list[str]:
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}[{i}] must be a string, not {type(value).__name__}.")
+    return list(values)
 
 
 def _share(value: float, where: str) -> float:
@@ -177,6 +258,13 @@ def _ignore_rule(raw: Any, where: str) -> IgnoreRule:
         isinstance(p, str) and p.startswith("/") for p in paths
     ):
         raise ConfigError(f"{where}: paths must be a list of JSON pointers such as /spec/replicas.")
+    for i, pointer in enumerate(paths):
+        if _BAD_ESCAPE.search(pointer):
+            raise ConfigError(
+                f"{where}: paths[{i}] has a '~' that is not ~0 or ~1: a JSON pointer (RFC 6901) "
+                "writes '~' as ~0 and '/' as ~1, and allows no other escape.",
+                hint="Write the key with ~0 and ~1, e.g. /metadata/annotations/a~1b for 'a/b'.",
+            )
     return IgnoreRule(
         **{k: str(raw[k]) for k in ("group", "kind", "namespace", "name") if k in raw},
         paths=tuple(paths),
@@ -184,12 +272,22 @@ def _ignore_rule(raw: Any, where: str) -> IgnoreRule:
 
 
 def check_environment(
-    known_options: Sequence[str], environ: Mapping[str, str] = os.environ
+    known: Collection[str],
+    environ: Mapping[str, str] = os.environ,
+    *,
+    flag_only: Mapping[str, str] | None = None,
 ) -> None:
-    """Reject AMBDIFF_* variables that name no option."""
-    known = {f"AMBDIFF_{o.upper().replace('-', '_')}" for o in known_options}
-    for name in environ:
-        if name.startswith("AMBDIFF_") and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"Did you mean {close[0]}?" if close else "Unset it."
-            raise ConfigError(f"unknown environment variable {name}.", hint=hint)
+    """Reject AMBDIFF_* variables that name no option. `known` are the variables the
+    options read; `flag_only` maps the name an option without one would have to its flag."""
+    for name in sorted(environ):
+        if not name.startswith("AMBDIFF_") or name in known:
+            continue
+        flag = (flag_only or {}).get(name)
+        if flag:
+            raise ConfigError(
+                f"environment variable {name} is not read: {flag} has no environment variable.",
+                hint=f"Unset it and pass {flag} on the command line.",
+            )
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"Did you mean {close[0]}?" if close else "Unset it."
+        raise ConfigError(f"unknown environment variable {name}.", hint=hint)
