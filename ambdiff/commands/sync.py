@@ -27,6 +27,7 @@ from ambdiff.options import Common
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
+from ambdiff.render.text import json_text
 from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, holder_identity
@@ -228,7 +229,7 @@ def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: 
 
 def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int) -> int:
     if as_json:
-        consoles.out.file.write(json.dumps(result, indent=2) + "\n")
+        consoles.out.file.write(json_text(json.dumps(result, indent=2)) + "\n")
     return code
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ambdiff.check.findings import Finding, Report, Severity
 from ambdiff.check.table import RouteChange, RouteRow
+from ambdiff.render.text import json_text, safe_line, shown
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _GITHUB = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -19,7 +20,7 @@ _GITHUB = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: 
 
 def render_report(report: Report, output: str, out: Console) -> None:
     if output == "json":
-        _print_raw(out, json.dumps(report_json(report), indent=2))
+        _print_raw(out, json_text(json.dumps(report_json(report), indent=2)))
     elif output == "github":
         for finding in report.findings:
             _print_raw(out, github_annotation(finding))
@@ -41,18 +42,20 @@ def report_json(report: Report) -> dict[str, object]:
 def github_annotation(finding: Finding) -> str:
     """A GitHub Actions workflow command: `::error file=...,line=...,title=rule::message`."""
     props = (
-        f"file={_gh_property(finding.file)},line={finding.line},title={_gh_property(finding.rule)}"
+        f"file={_gh_property(shown(finding.file))},line={finding.line},"
+        f"title={_gh_property(shown(finding.rule))}"
     )
-    return f"::{_GITHUB[finding.severity]} {props}::{_gh_data(finding.message)}"
+    return f"::{_GITHUB[finding.severity]} {props}::{_gh_data(shown(finding.message))}"
 
 
 def _human(report: Report, out: Console) -> None:
     for file, findings in groupby(report.findings, key=lambda f: f.file):
-        out.print(f"[bold]{escape(file or '(no file)')}[/]")
+        out.print(f"[bold]{escape(safe_line(shown(file or '(no file)')))}[/]")
         for f in findings:
             out.print(
-                f"  {escape(file)}:{f.line}  [{_STYLE[f.severity]}]{f.severity.value:<7}[/] "
-                f"[dim]{f.rule}[/]  {escape(f.message)}"
+                f"  {escape(safe_line(shown(file)))}:{f.line}  "
+                f"[{_STYLE[f.severity]}]{f.severity.value:<7}[/] "
+                f"[dim]{escape(shown(f.rule))}[/]  {escape(shown(f.message))}"
             )
         out.print()
     summary = report.summary
@@ -90,14 +93,14 @@ _CHANGE_MARK = {"added": "+", "removed": "-", "re-pointed": "~"}
 
 def render_routes(rows: Sequence[RouteRow], output: str, out: Console) -> None:
     if output == "json":
-        _print_raw(out, json.dumps({"routes": [r.as_json() for r in rows]}, indent=2))
+        _print_raw(out, json_text(json.dumps({"routes": [r.as_json() for r in rows]}, indent=2)))
         return
     if not rows:
         out.print("No Mappings found: the route table is empty.")
         return
     several = len({r.ambassador_id for r in rows}) > 1
     table = _table(first="ambassador_id" if several else None)
-    cells = [((r.ambassador_id,) if several else ()) + r.cells() for r in rows]
+    cells = [tuple(map(shown, ((r.ambassador_id,) if several else ()) + r.cells())) for r in rows]
     for row_cells in cells:
         table.add_row(*(escape(v) for v in row_cells))
     _print_wide(out, table, cells)
@@ -112,9 +115,9 @@ def render_route_changes(changes: Sequence[RouteChange], base: str, head: str, o
     if output == "json":
         payload = {"base": base, "head": head, "changes": [c.as_json() for c in changes],
                    "summary": counts}  # fmt: skip
-        _print_raw(out, json.dumps(payload, indent=2))
+        _print_raw(out, json_text(json.dumps(payload, indent=2)))
         return
-    out.print(f"Routes in {escape(head)} compared with {escape(base)}:")
+    out.print(f"Routes in {escape(shown(head))} compared with {escape(shown(base))}:")
     if not changes:
         out.print("No route is added, removed or re-pointed.")
         return
@@ -124,8 +127,9 @@ def render_route_changes(changes: Sequence[RouteChange], base: str, head: str, o
         style = _CHANGE_STYLE[change.status]
         for n, row in enumerate(change.rows()):
             mark = _CHANGE_MARK[change.status] if n == 0 else ""
-            cells.append((mark, *row))
-            table.add_row(f"[{style}]{mark}[/]", *(f"[{style}]{escape(v)}[/]" for v in row))
+            texts = tuple(map(shown, row))
+            cells.append((mark, *texts))
+            table.add_row(f"[{style}]{mark}[/]", *(f"[{style}]{escape(v)}[/]" for v in texts))
     _print_wide(out, table, cells)
     out.print(", ".join(f"{n} {status}" for status, n in counts.items()))
 
@@ -142,7 +146,7 @@ def _print_wide(out: Console, table: Table, rows: Sequence[Sequence[str]]) -> No
             out.print(table)
     finally:
         out.width = width
-    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    text = "\n".join(safe_line(line.rstrip()) for line in captured.get().splitlines())
     out.file.write(text + "\n")
 
 

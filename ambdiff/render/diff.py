@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ambdiff.model import JSON, MISSING, Change, DiffReport, ObjectDiff, Op, Status
 from ambdiff.render.console import Consoles
+from ambdiff.render.text import html_text, json_text, md_code, md_text, safe_line, shown
 from ambdiff.yamlio import dump
 
 _SIGIL = {Status.ADDED: "+", Status.CHANGED: "~", Status.REMOVED: "-", Status.UNCHANGED: "="}
@@ -39,7 +40,7 @@ def render(
         data = to_json(report)
         if cluster is not None:
             data = {"cluster": dict(cluster), **data}
-        consoles.out.file.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        consoles.out.file.write(json_text(json.dumps(data, indent=2, sort_keys=False)) + "\n")
     elif fmt == "markdown":
         consoles.out.file.write(markdown(report, where=where))
     elif fmt == "diff":
@@ -93,10 +94,15 @@ def _value(value: JSON) -> str:
 
 def _header(o: ObjectDiff) -> str:
     origin = f"  {o.origin}" if o.origin else ""
-    return f"{_SIGIL[o.status]} {o.id}  ({o.api_version}){origin}"
+    return shown(f"{_SIGIL[o.status]} {o.id}  ({o.api_version}){origin}")
 
 
 def change_line(c: Change) -> str:
+    """One change on one line, as every plain-text view shows it (`shown`)."""
+    return shown(_change_text(c))
+
+
+def _change_text(c: Change) -> str:
     if c.masked:
         verb = {Op.ADD: "added", Op.CHANGE: "changed", Op.REMOVE: "removed"}[c.op]
         return f"{_SIGIL_OP[c.op]} {c.path_str}: (secret value {verb}; hidden)"
@@ -125,7 +131,7 @@ def human(report: DiffReport, consoles: Consoles, *, where: str, verbose: int = 
     if report.differs:
         out.print()
     status = "[bold yellow]differs from[/]" if report.differs else "[bold green]in sync with[/]"
-    out.print(f"{escape(summary_line(report))}: git {status} {escape(where)}")
+    out.print(f"{escape(summary_line(report))}: git {status} {escape(shown(where))}")
 
 
 # ---- unified diff ----------------------------------------------------------------------
@@ -136,7 +142,7 @@ def _yaml(body: Mapping[str, JSON] | None) -> list[str]:
 
 
 def unified_text(o: ObjectDiff) -> str:
-    name = f"{o.id.group_kind}/{o.id.namespace + '/' if o.id.namespace else ''}{o.id.name}"
+    name = shown(f"{o.id.group_kind}/{o.id.namespace + '/' if o.id.namespace else ''}{o.id.name}")
     lines = difflib.unified_diff(
         _yaml(o.live), _yaml(o.desired), fromfile=f"live/{name}", tofile=f"git/{name}"
     )
@@ -157,7 +163,7 @@ def unified(report: DiffReport, consoles: Consoles) -> None:
                 style = "red"
             elif line.startswith("@@"):
                 style = "cyan"
-            consoles.out.print(Text(line, style=style))
+            consoles.out.print(Text(safe_line(shown(line)), style=style))
 
 
 # ---- markdown --------------------------------------------------------------------------
@@ -166,32 +172,39 @@ def unified(report: DiffReport, consoles: Consoles) -> None:
 def _markdown_lines(c: Change) -> str:
     """GitHub colours `-` and `+` lines in a diff block: a change becomes both."""
     if c.op is Op.CHANGE and not c.masked:
-        return f"- {c.path_str}: {_value(c.old)}\n+ {c.path_str}: {_value(c.new)}"
+        return (
+            shown(f"- {c.path_str}: {_value(c.old)}")
+            + "\n"
+            + shown(f"+ {c.path_str}: {_value(c.new)}")
+        )
     return change_line(c)
 
 
 def markdown(report: DiffReport, *, where: str) -> str:
     """A pull-request comment: a summary table, then a collapsible diff per object."""
     title = "differs from" if report.differs else "is in sync with"
-    lines = [f"### ambdiff: git {title} {where}", "", f"**{summary_line(report)}**", ""]
+    lines = [f"### ambdiff: git {title} {md_text(where)}", "", f"**{summary_line(report)}**", ""]
     changed = [o for o in report if o.status is not Status.UNCHANGED]
     if not changed:
         return "\n".join(lines) + "\n"
     lines += ["| | object | apiVersion | origin | changes |", "|---|---|---|---|---|"]
     for o in changed:
-        origin = f"`{o.origin}`" if o.origin else ""
+        origin = md_code(str(o.origin), cell=True) if o.origin else ""
         lines.append(
-            f"| {_SIGIL[o.status]} | `{o.id}` | `{o.api_version}` | {origin} | "
+            f"| {_SIGIL[o.status]} | {md_code(str(o.id), cell=True)} | "
+            f"{md_code(o.api_version, cell=True)} | {origin} | "
             f"{len(o.changes) if o.status is Status.CHANGED else o.status.value} |"
         )
     lines.append("")
     for o in changed:
+        # Every body line starts with its sign and is `shown` (one line), so no value can
+        # close the fence: a closing fence must start its line.
         body = "\n".join(_markdown_lines(c) for c in o.changes) or f"({o.status.value})"
         lines += [
-            f"<details><summary><code>{_SIGIL[o.status]} {o.id}</code></summary>",
+            f"<details><summary><code>{_SIGIL[o.status]} {html_text(str(o.id))}</code></summary>",
             "",
             "```diff",
-            body.replace("```", "'''"),
+            body,
             "```",
             "</details>",
             "",

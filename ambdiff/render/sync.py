@@ -9,6 +9,7 @@ from rich.markup import escape
 from ambdiff.check import Finding
 from ambdiff.render.console import Consoles
 from ambdiff.render.diff import change_line
+from ambdiff.render.text import shown
 from ambdiff.sync.executor import Failure, State, SyncReport
 from ambdiff.sync.plan import Action, Plan, Verb
 
@@ -20,23 +21,25 @@ def _line(action: Action) -> str:
     sigil, style = _SIGIL[action.verb]
     origin = f"  {action.origin}" if action.origin else ""
     text = f"{sigil} {action.verb.value} {action.id}  ({action.api_version}){origin}"
-    return f"[{style}]{escape(text)}[/]  [dim]{escape(action.reason)}[/]"
+    return f"[{style}]{escape(shown(text))}[/]  [dim]{escape(shown(action.reason))}[/]"
 
 
 def plan(p: Plan, consoles: Consoles, *, where: str) -> None:
     out = consoles.out
     if p.empty:
-        out.print(f"Nothing to do: git and {escape(where)} agree.")
+        out.print(f"Nothing to do: git and {escape(shown(where))} agree.")
     else:
         c = p.counts()
-        out.print(f"[bold]Plan[/] for {escape(where)}: {c['create']} to create, "
+        out.print(f"[bold]Plan[/] for {escape(shown(where))}: {c['create']} to create, "
                   f"{c['update']} to update, {c['delete']} to delete")  # fmt: skip
         for action in p.actions:
             out.print(f"  {_line(action)}")
             for change in action.changes:
                 out.print(f"      {escape(change_line(change))}")
     for action in p.skipped:
-        out.print(f"  [dim]not deleting {escape(str(action.id))}: {escape(action.reason)}[/]")
+        out.print(
+            f"  [dim]not deleting {escape(shown(str(action.id)))}: {escape(shown(action.reason))}[/]"
+        )
 
 
 def check_errors(errors: Sequence[Finding], consoles: Consoles) -> None:
@@ -44,7 +47,8 @@ def check_errors(errors: Sequence[Finding], consoles: Consoles) -> None:
     err.print(f"[bold red]ambdiff check found {len(errors)} error(s); nothing was written:[/]")
     for f in errors:
         err.print(
-            f"  [red]✗[/] {escape(f.file)}:{f.line}: {escape(f.message)} [dim]\\[{f.rule}][/]"
+            f"  [red]✗[/] {escape(shown(f.file))}:{f.line}: {escape(shown(f.message))} "
+            f"[dim]\\[{escape(shown(f.rule))}][/]"
         )
 
 
@@ -57,7 +61,7 @@ def preflight_failures(
                   f"stage was written: {len(staged)} Namespace(s)/CRD(s) created so that what "
                   "goes into them could be dry-run:[/]")  # fmt: skip
         for action in staged:
-            err.print(f"  [yellow]+[/] {escape(str(action))}")
+            err.print(f"  [yellow]+[/] {escape(shown(str(action)))}")
         err.print("[bold red]Nothing else was written:[/]")
     else:
         err.print(
@@ -65,15 +69,16 @@ def preflight_failures(
         )
     for f in failures:
         origin = f" ({f.action.origin})" if f.action.origin else ""
-        err.print(f"  [red]✗[/] {escape(str(f.action))}{escape(origin)}: {escape(f.message)}")
+        err.print(f"  [red]✗[/] {escape(shown(f'{f.action}{origin}: {f.message}'))}")
 
 
 def report(r: SyncReport, consoles: Consoles) -> None:
     out = consoles.out
     for action, state, message in r.outcomes:
         mark = {State.APPLIED: "✓", State.FAILED: "✗", State.NOT_ATTEMPTED: "·"}[state]
-        detail = f": {escape(message)}" if message else ""
-        out.print(f"  [{_STATE[state]}]{mark} {state.value:<13} {escape(str(action))}[/]{detail}")
+        detail = f": {escape(shown(message))}" if message else ""
+        text = escape(shown(str(action)))
+        out.print(f"  [{_STATE[state]}]{mark} {state.value:<13} {text}[/]{detail}")
     applied, failed, waiting = (len(r.of(s)) for s in State)
     if r.complete:
         out.print(f"[bold green]Sync succeeded[/]: {applied} applied.")

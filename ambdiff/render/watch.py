@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ambdiff.model import DiffReport, ObjectDiff, Status
 from ambdiff.render.diff import change_line
+from ambdiff.render.text import shown
 
 MAX_CHANGES_LOGGED = 10
 
@@ -13,7 +14,7 @@ def summary(report: DiffReport, commit: str, *, applied: int = 0) -> str:
     """How a round ended, in a few words."""
     s = report.summary
     drifted = s["added"] + s["changed"] + s["removed"]
-    at = f"at {commit[:12]}"
+    at = f"at {shown(commit[:12])}"
     if applied:
         return f"applied {applied} action(s) {at}; {s['unchanged']} object(s) were in sync"
     if not drifted:
@@ -29,7 +30,7 @@ def describe(o: ObjectDiff) -> str:
     lines = [change_line(c) for c in o.changes[:MAX_CHANGES_LOGGED]]
     if len(o.changes) > MAX_CHANGES_LOGGED:
         lines.append(f"… {len(o.changes) - MAX_CHANGES_LOGGED} more")
-    return f"{o.id} {what}" + (": " + "; ".join(lines) if lines else "")
+    return f"{shown(str(o.id))} {what}" + (": " + "; ".join(lines) if lines else "")
 
 
 def fields(o: ObjectDiff) -> dict[str, object]:
