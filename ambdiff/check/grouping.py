@@ -93,8 +93,8 @@ class MappingRoute:
             ambassador_id,
             self.method or "GET",
             self.prefix,
-            tuple(sorted((h.name, h.value) for h in self.headers)),
-            tuple(sorted((q.name, q.value) for q in self.query)),
+            tuple(sorted(((h.name, h.value) for h in self.headers), key=_matcher_order)),
+            tuple(sorted(((q.name, q.value) for q in self.query), key=_matcher_order)),
             self.precedence,
             self.selectors,
         )
@@ -189,9 +189,10 @@ def group(routes: Iterable[MappingRoute]) -> list[RouteGroup]:
 def shares(members: Sequence[MappingRoute]) -> list[int]:
     """Each backend's percentage of the route's traffic. Weights are kept as given, the
     Mappings without one share what is left (Emissary), and Envoy splits in proportion."""
-    explicit = sum(m.weight for m in members if m.weight is not None)
+    # A negative weight (a schema error) counts as 0: each share then stays within 0..100.
+    weights = [max(m.weight or 0, 0) for m in members]
+    explicit = sum(w for w, m in zip(weights, members, strict=True) if m.weight is not None)
     weightless = [i for i, m in enumerate(members) if m.weight is None]
-    weights = [m.weight or 0 for m in members]
     if weightless:
         remaining = max(100 - explicit, 0)
         each = round(remaining / len(weightless))
@@ -281,9 +282,7 @@ def _matchers(values: JSON, *, regex: bool) -> list[Matcher]:
         if value is True:
             out.append(Matcher(str(name), None, regex))
         else:
-            out.append(
-                Matcher(str(name), value if isinstance(value, str) else json.dumps(value), regex)
-            )
+            out.append(Matcher(str(name), value if isinstance(value, str) else _json(value), regex))
     return out
 
 
@@ -293,11 +292,14 @@ def _selector_matches(selector: Mapping[str, JSON], labels: Mapping[str, str]) -
         for key, value in match_labels.items():
             if labels.get(str(key)) != value:
                 return False
-    for expression in selector.get("matchExpressions") or ():
+    # A selector of the wrong shape is the schema rule's to report; its parts are skipped.
+    expressions = selector.get("matchExpressions")
+    for expression in expressions if isinstance(expressions, list) else ():
         if not isinstance(expression, Mapping):
             continue
         key, operator = str(expression.get("key")), expression.get("operator")
-        values = expression.get("values") or []
+        values = expression.get("values")
+        values = values if isinstance(values, list) else []
         present = key in labels
         if operator == "In" and not (present and labels[key] in values):
             return False
@@ -311,4 +313,14 @@ def _selector_matches(selector: Mapping[str, JSON], labels: Mapping[str, str]) -
 
 
 def _selector_text(selector: Mapping[str, JSON] | None) -> str:
-    return json.dumps(selector, sort_keys=True, separators=(",", ":"))
+    return json.dumps(selector, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _json(value: JSON) -> str:
+    return json.dumps(value, default=str)  # a sealed value shows as ***
+
+
+def _matcher_order(matcher: tuple[str, str | None]) -> tuple[str, bool, str]:
+    """Orders (name, value) pairs; a value None ("present") cannot be compared to a string."""
+    name, value = matcher
+    return name, value is not None, value or ""

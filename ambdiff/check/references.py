@@ -85,7 +85,9 @@ def parse_service(value: str) -> tuple[str, int | None] | None:
     if not rest or rest.startswith("["):
         return None  # an IPv6 literal
     host, sep, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
-    return host, int(port) if sep and port.isdigit() else None
+    # ASCII digits only: int() refuses "²", and very long digit strings.
+    number = sep and port.isascii() and port.isdigit() and len(port) <= 5
+    return host, int(port) if number else None
 
 
 def _regex_fields(spec: Mapping[str, JSON]) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -110,20 +112,22 @@ def _regex_fields(spec: Mapping[str, JSON]) -> Iterator[tuple[tuple[str, ...], s
 
 def _filter_policy(obj: Resource, spec: Mapping[str, JSON], filters: set[tuple[str, str]],
                    inventory: Inventory, emit: Emit) -> None:  # fmt: skip
-    for rule in spec.get("rules") or ():
+    # Fields of the wrong type are the schema rule's to report; here they are skipped.
+    for rule in _list(spec.get("rules")):
         if not isinstance(rule, Mapping):
             continue
-        for ref in rule.get("filters") or ():
+        for ref in _list(rule.get("filters")):
             if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str):
                 continue
-            namespace = ref.get("namespace") or obj.id.namespace
+            namespace = _text(ref.get("namespace")) or obj.id.namespace
             if (namespace, ref["name"]) in filters:
                 continue
             elsewhere = sorted(ns for ns, name in filters if name == ref["name"])
             hint = (f"; there is one in namespace {', '.join(elsewhere)}: add namespace: {elsewhere[0]}"
                     if elsewhere else "")  # fmt: skip
+            path = _text(rule.get("path")) or "*"
             emit("filter-missing", obj,
-                 f"names Filter {namespace}/{ref['name']} (path {rule.get('path', '*')}), which is not "
+                 f"names Filter {namespace}/{ref['name']} (path {path}), which is not "
                  f"defined{hint}; Edge Stack rejects requests on that path",
                  line=inventory.line_of(obj, ("spec", "rules", "filters"), value=ref["name"]))  # fmt: skip
 
@@ -133,7 +137,7 @@ def _host(obj: Resource, spec: Mapping[str, JSON], secrets: set[tuple[str, str]]
     tls_secret = spec.get("tlsSecret")
     if isinstance(tls_secret, Mapping) and isinstance(tls_secret.get("name"), str):
         # Host.tlsSecret is {name, namespace}: a dotted name is a name, never name.namespace.
-        namespace = tls_secret.get("namespace") or obj.id.namespace
+        namespace = _text(tls_secret.get("namespace")) or obj.id.namespace
         if (namespace, tls_secret["name"]) not in secrets:
             emit("secret-missing", obj, f"names TLS Secret {namespace}/{tls_secret['name']} "
                  "(tlsSecret), which is not in the manifests; the Host serves no certificate until it exists",
@@ -242,18 +246,17 @@ def _secrets(resources: Sequence[Resource]) -> set[tuple[str, str]]:
         if kind == "Secret" and r.id.group == "":
             out.add((ns, r.id.name))
         elif kind == "SealedSecret":
-            meta = (spec.get("template") or {}).get("metadata") or {}
-            out.add((ns, str(meta.get("name") or r.id.name)))
+            template = spec.get("template")
+            meta = template.get("metadata") if isinstance(template, Mapping) else None
+            out.add(
+                (ns, _text(meta.get("name") if isinstance(meta, Mapping) else None) or r.id.name)
+            )
         elif kind == "ExternalSecret":
-            target = spec.get("target") or {}
+            target = spec.get("target")
             out.add(
                 (
                     ns,
-                    str(
-                        target.get("name")
-                        if isinstance(target, Mapping) and target.get("name")
-                        else r.id.name
-                    ),
+                    _text(target.get("name") if isinstance(target, Mapping) else None) or r.id.name,
                 )
             )
         elif kind == "Certificate" and isinstance(spec.get("secretName"), str):
@@ -269,6 +272,15 @@ def _tls_contexts(objects: Sequence[Resource]) -> set[str]:
             if isinstance(config, Mapping):
                 names.update(str(k) for k in config)
     return names
+
+
+def _list(value: JSON) -> list[JSON]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: JSON) -> str:
+    """A field that must be a string, or "" when it is not one."""
+    return value if isinstance(value, str) else ""
 
 
 def _is_ip(host: str) -> bool:

@@ -46,7 +46,7 @@ def check_unbound(routes: Sequence[MappingRoute], inventory: Inventory, emit: Em
     for route in routes:
         if not route.unbound:
             continue
-        labels = dict(route.resource.labels)
+        labels = dict(route.resource.labels)  # strings only (manifests._essentials)
         known = f"; the Hosts here select {', '.join(selecting)}" if selecting else ""
         emit(
             "mapping-unbound", route.resource,
@@ -145,7 +145,7 @@ def _value(route: MappingRoute, key: str) -> str:
         return _matchers(route)
     if key not in route.spec:
         return "unset"
-    return json.dumps(route.spec[key], sort_keys=True)
+    return json.dumps(route.spec[key], sort_keys=True, default=str)
 
 
 def _matchers(route: MappingRoute) -> str:

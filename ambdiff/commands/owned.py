@@ -25,15 +25,18 @@ def identity(common: Common, default_namespace: str, desired: Sequence[Resource]
     (a manifest without `metadata.namespace`): the same folder applied with another `-n` is
     then another deployment."""
     source = common.selection.source if common.selection else None
-    defaulted = any(
-        r.id.namespace and not (r.body.get("metadata") or {}).get("namespace") for r in desired
-    )
+    defaulted = any(r.id.namespace and not _namespace_written(r) for r in desired)
     return Identity(
         repository=common.repository,
         source=common.source_name,
         paths=source.paths if source else (),
         namespace=(common.namespace or default_namespace) if defaulted else "",
     )
+
+
+def _namespace_written(resource: Resource) -> bool:
+    meta = resource.body.get("metadata")
+    return isinstance(meta, Mapping) and bool(meta.get("namespace"))
 
 
 def revision(common: Common) -> str:
@@ -165,7 +168,7 @@ def ownership_notes(
     foreign: dict[str, list[ObjectId]] = {}
     for oid in desired:
         owner = live[oid].labels.get(INVENTORY_LABEL) if oid in live else None
-        if owner and owner != inventory:
+        if isinstance(owner, str) and owner and owner != inventory:
             foreign.setdefault(owner, []).append(oid)
     for owner, ids in sorted(foreign.items()):
         if owner in ownership.siblings:
