@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from ambdiff.kinds import AMBASSADOR_ANNOTATION, AMBASSADOR_GROUP
 from ambdiff.manifests import ManifestProblem, RawObject
-from ambdiff.model import JSON, Origin, split_api_version
+from ambdiff.model import JSON, Origin, reveal, split_api_version
+from ambdiff.secrets import seal
 from ambdiff.yamlio import YamlSyntaxError, load_documents
 
 # (group, kind) of the objects whose annotation Emissary reads.
@@ -41,7 +42,10 @@ def reads_annotation(api_version: str, kind: str) -> bool:
 def annotation_text(body: Mapping[str, JSON]) -> JSON:
     """The raw annotation value, or None when the object has none."""
     annotations = (body.get("metadata") or {}).get("annotations") or {}
-    return annotations.get(AMBASSADOR_ANNOTATION) if isinstance(annotations, Mapping) else None
+    if not isinstance(annotations, Mapping):
+        return None
+    # A Filter's secret inside is sealed again, document by document, below.
+    return reveal(annotations.get(AMBASSADOR_ANNOTATION))
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def expand(owner: RawObject, *, namespace: str, file_lines: Sequence[str] = ()) 
                 )
             )  # fmt: skip
             continue
-        objects.append(RawObject(flatten(doc.data, namespace), origin))
+        objects.append(RawObject(seal(flatten(doc.data, namespace)), origin))
     return Expanded(tuple(objects), tuple(problems))
 
 

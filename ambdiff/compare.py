@@ -16,7 +16,7 @@ from ambdiff.differ import (
 )
 from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Segment, Status
 from ambdiff.normalize import INVENTORY_LABEL, normalize
-from ambdiff.secrets import is_secret, mask_bodies, mask_change
+from ambdiff.secrets import may_hold_secrets, shown_bodies, shown_change
 from ambdiff.settings import IgnoreRule
 from ambdiff.takeover import pending
 from ambdiff.zerovalues import dropped_at_zero
@@ -117,8 +117,8 @@ def _diff_one(
         for removal in removals:
             graft(view, have, removal.path)
     changes = sort_changes(changes)  # the same order in both modes
-    if is_secret(oid) and not options.show_secrets:
-        changes = [mask_change(oid, c) for c in changes]
+    if may_hold_secrets(oid.group, oid.kind):
+        changes = [shown_change(c, reveal_secrets=options.show_secrets) for c in changes]
     masked_want, masked_have = _bodies(oid, want, view, options)
     status = Status.CHANGED if changes else Status.UNCHANGED
     return ObjectDiff(
@@ -133,6 +133,6 @@ def _bodies(
     have: Mapping[str, JSON] | None,
     options: CompareOptions,
 ) -> tuple[Mapping[str, JSON] | None, Mapping[str, JSON] | None]:
-    if is_secret(oid) and not options.show_secrets:
-        return mask_bodies(oid, want, have)
+    if may_hold_secrets(oid.group, oid.kind):
+        return shown_bodies(want, have, reveal_secrets=options.show_secrets)
     return want, have

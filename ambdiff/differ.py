@@ -13,12 +13,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, localcontext
 from typing import Any
 
 from ambdiff.kinds import AMBASSADOR_ANNOTATION, merge_key
-from ambdiff.model import JSON, MISSING, Change, ListKey, Op, Segment
+from ambdiff.model import JSON, MISSING, Change, ListKey, Op, Sealed, Segment
 from ambdiff.normalize import FIELD_MANAGER
+from ambdiff.secrets import seal_flat
 from ambdiff.yamlio import YamlSyntaxError, load_documents
 from ambdiff.zerovalues import zero_value
 
@@ -131,9 +132,14 @@ def _empty(value: JSON) -> bool:
 # ---- the Ambassador annotation -------------------------------------------------------
 
 
-def annotation_documents(text: str) -> dict[tuple[str, str], JSON] | None:
-    """The documents of a `getambassador.io/config` annotation by (kind, name); None when
-    it is not YAML holding mappings (then it is compared as a plain string)."""
+def annotation_documents(text: JSON) -> dict[tuple[str, str], JSON] | None:
+    """The documents of a `getambassador.io/config` annotation by (kind, name), their
+    secret values sealed; None when it is not YAML holding mappings (then it is compared as
+    a plain string)."""
+    if isinstance(text, Sealed):
+        text = text.reveal()
+    if not isinstance(text, str):
+        return None
     try:
         docs = load_documents(text, "annotation")
     except YamlSyntaxError:
@@ -148,15 +154,15 @@ def annotation_documents(text: str) -> dict[tuple[str, str], JSON] | None:
             doc = replace(
                 doc, data={**doc.data, "apiVersion": "getambassador.io/" + api_version[11:]}
             )
-        out[(str(doc.data.get("kind", "")), str(doc.data.get("name", "")))] = doc.data
+        out[(str(doc.data.get("kind", "")), str(doc.data.get("name", "")))] = seal_flat(doc.data)
     return out
 
 
 def _compare_annotation(path: Path, want: JSON, have: JSON, out: list[Change]) -> None:
     if want == have:
         return
-    mine = annotation_documents(want) if isinstance(want, str) else None
-    theirs = annotation_documents(have) if isinstance(have, str) else None
+    mine = annotation_documents(want)
+    theirs = annotation_documents(have)
     if mine is None or theirs is None:
         out.append(Change(Op.CHANGE, path, old=have, new=want))
         return
@@ -192,20 +198,53 @@ _SUFFIX = {
 }  # fmt: skip
 
 
+# Kubernetes caps a quantity at 2^63-1 and three decimals (resource.Quantity); a longer text
+# or a larger exponent is compared as text, not computed with (`1e9999999` would overflow).
+MAX_QUANTITY_CHARS = 64
+MAX_QUANTITY_EXPONENT = 64
+_QUANTITY_CONTEXT_PRECISION = 2 * MAX_QUANTITY_CHARS + MAX_QUANTITY_EXPONENT
+
+
 def parse_quantity(value: JSON) -> Decimal | None:
-    """A Kubernetes resource quantity (`500m`, `1Gi`, `2e3`, 1.5) as a number, else None."""
+    """A Kubernetes resource quantity (`500m`, `1Gi`, `2e3`, 1.5) as a finite number, else
+    None (also for one too long or too large to be a real quantity)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
-    match = _QUANTITY.match(str(value).strip())
+    text = safe_text(value)
+    if text is None or len(text) > MAX_QUANTITY_CHARS:
+        return None
+    match = _QUANTITY.match(text.strip())
     if not match:
         return None
     number, suffix = match.group(1), match.group(2) or ""
-    try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number) * Decimal(10) ** int(suffix[1:])
-        return Decimal(number) * _SUFFIX[suffix]
-    except (InvalidOperation, KeyError):
+    with localcontext() as context:
+        context.prec = _QUANTITY_CONTEXT_PRECISION
+        try:
+            if suffix in _SUFFIX:
+                result = Decimal(number) * _SUFFIX[suffix]
+            else:
+                exponent = int(suffix[1:])
+                if abs(exponent) > MAX_QUANTITY_EXPONENT:
+                    return None
+                result = Decimal(number).scaleb(exponent)
+        except (ArithmeticError, ValueError):
+            return None
+    return result if result.is_finite() else None
+
+
+def safe_text(value: JSON) -> str | None:
+    """`str(value)` for a str, int or float; None for an int too long for str() (Python
+    refuses to convert more than sys.get_int_max_str_digits() digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _INT_BITS:
         return None
+    try:
+        return str(value)
+    except ValueError:
+        return None
+
+
+# Below this many bits an int always converts to str (4300 digits, Python's default limit).
+_INT_BITS = 14_000
 
 
 def same_meaning(want: JSON, have: JSON, path: Path = ()) -> bool:
@@ -213,8 +252,10 @@ def same_meaning(want: JSON, have: JSON, path: Path = ()) -> bool:
     (`1000m` and `1`, `1Gi` and `1024Mi`) are equal by meaning."""
     if isinstance(want, bool) or isinstance(have, bool):
         return False
-    if isinstance(want, (int, str)) and isinstance(have, (int, str)) and str(want) == str(have):
-        return True
+    if isinstance(want, (int, str)) and isinstance(have, (int, str)):
+        text = safe_text(want)
+        if text is not None and text == safe_text(have):
+            return True
     # A HorizontalPodAutoscaler's metric `target.value` is a quantity too.
     if path[-2:] == ("target", "value") or any(
         isinstance(s, str) and s in _QUANTITY_CONTEXT for s in path

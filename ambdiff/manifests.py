@@ -3,20 +3,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ambdiff.errors import ManifestError
-from ambdiff.gitsource import SourceFile
-from ambdiff.model import JSON, ObjectId, Origin, Resource, split_api_version
+from ambdiff.gitsource import OnUnreadable, SourceFile
+from ambdiff.model import JSON, ObjectId, Origin, Resource, Sealed, format_path, split_api_version
+from ambdiff.secrets import seal
 from ambdiff.yamlio import YamlSyntaxError, load_documents, load_json_document
 
 
 class Source(Protocol):
     description: str
 
-    def files(self, paths: Sequence[str]) -> Iterable[SourceFile]: ...
+    def files(
+        self, paths: Sequence[str], on_unreadable: OnUnreadable | None = None
+    ) -> Iterable[SourceFile]: ...
 
 
 class ManifestProblem(ManifestError):
@@ -55,9 +58,19 @@ def read(source: Source, paths: Sequence[str], on_problem: OnProblem = _raise) -
     """Every object in the files below `paths`. A problem is passed to `on_problem`
     (default: raised) and the offending document skipped."""
     objects: list[RawObject] = []
-    for file in source.files(paths):
+    for file in unique_files(source.files(paths)):
         objects.extend(parse_file(file, on_problem))
     return objects
+
+
+def unique_files(files: Iterable[SourceFile]) -> Iterator[SourceFile]:
+    """Each file once, in order: `a.yaml a.yaml` or `dir dir/a.yaml` name one file twice,
+    and reading it twice would define its objects twice."""
+    seen: set[str] = set()
+    for file in files:
+        if file.path not in seen:
+            seen.add(file.path)
+            yield file
 
 
 def parse_file(file: SourceFile, on_problem: OnProblem = _raise) -> list[RawObject]:
@@ -84,7 +97,8 @@ def parse_file(file: SourceFile, on_problem: OnProblem = _raise) -> list[RawObje
                 (item, Origin(file.path, line, doc.index))
                 for item, line in zip(items, lines, strict=False)
             ]
-        for body, where in candidates:
+        for raw, where in candidates:
+            body = seal(raw)
             problem = _essentials(body, where)
             if problem is None:
                 objects.append(RawObject(body, where))
@@ -110,19 +124,65 @@ def _essentials(body: JSON, origin: Origin) -> ManifestProblem | None:
             f"expected a Kubernetes object (a mapping), found {type(body).__name__}",
             file=origin.file, line=origin.line,
         )  # fmt: skip
-    missing = [f for f in ("apiVersion", "kind") if not isinstance(body.get(f), str) or not body[f]]
     metadata = body.get("metadata")
-    if not isinstance(metadata, Mapping) or not isinstance(metadata.get("name"), str):
-        missing.append("metadata.name")
-    if not missing:
+    fields = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata.name": metadata.get("name") if isinstance(metadata, Mapping) else None,
+    }
+    missing = [f for f, value in fields.items() if value is None or value == ""]
+    # A value of the wrong type is named by its type only: it may be a secret.
+    wrong = [(f, v) for f, v in fields.items() if f not in missing and not isinstance(v, str)]
+    if metadata is not None and not isinstance(metadata, Mapping):
+        wrong.insert(0, ("metadata", metadata))
+    elif isinstance(metadata, Mapping) and not isinstance(metadata.get("namespace") or "", str):
+        wrong.append(("metadata.namespace", metadata["namespace"]))
+    maps = ("metadata.labels", "metadata.annotations")  # maps of strings, as the API server says
+    for part in ("labels", "annotations"):
+        values = metadata.get(part) if isinstance(metadata, Mapping) else None
+        if values is not None and not isinstance(values, Mapping):
+            wrong.append((f"metadata.{part}", values))
+        for key, value in values.items() if isinstance(values, Mapping) else ():
+            text = value.reveal() if isinstance(value, Sealed) else value
+            if not isinstance(text, str):
+                wrong.append((format_path(("metadata", part, str(key))), text))
+                break
+    if not missing and not wrong:
         return None
-    what = body.get("kind") if isinstance(body.get("kind"), str) else "object"
+    what = body.get("kind") if isinstance(body.get("kind"), str) and body["kind"] else "object"
+    if wrong:
+        field, value = wrong[0]
+        in_map = field.startswith(maps)
+        expected = "a mapping" if field in ("metadata", *maps) else "a string"
+        scalar = expected == "a string" and not isinstance(value, Mapping | list)
+        quote = " (quote it)" if in_map and scalar else ""
+        return ManifestProblem(
+            "schema" if in_map else "missing-field",
+            f"{what}: {field} is {type_name(value)}, not {expected}{quote}",
+            file=origin.file, line=origin.line,
+            hint=f"Write {field} as {expected}.",
+        )  # fmt: skip
     return ManifestProblem(
         "missing-field",
         f"{what} has no {', '.join(missing)}",
         file=origin.file, line=origin.line,
         hint="Every manifest needs apiVersion, kind and metadata.name.",
     )  # fmt: skip
+
+
+def type_name(value: JSON) -> str:
+    """What a value is, for a message, without quoting it (it may be a secret)."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def identify(

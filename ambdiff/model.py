@@ -6,6 +6,7 @@ trees) are converted into these at their module's edge and never travel further.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -67,13 +68,22 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
-        labels = self.body.get("metadata", {}).get("labels") or {}
-        return labels if isinstance(labels, Mapping) else {}
+        """The labels; only those whose key and value are strings (a snapshot or a manifest
+        that is not checked yet may hold others)."""
+        meta = self.body.get("metadata")
+        labels = meta.get("labels") if isinstance(meta, Mapping) else None
+        if not isinstance(labels, Mapping):
+            return {}
+        if all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+            return labels
+        return {k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 # ---- field paths -----------------------------------------------------------------------
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+# A list key's value is quoted (as a JSON string) when it would read as part of the path.
+_QUOTED_VALUE = re.compile(r'[\x00-\x1f\x7f"\\\[\],=]|^$')
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,10 @@ Segment = str | int | ListKey
 
 
 def _scalar(value: JSON) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if _QUOTED_VALUE.search(text) else text
 
 
 def format_path(segments: tuple[Segment, ...]) -> str:
@@ -102,10 +115,10 @@ def format_path(segments: tuple[Segment, ...]) -> str:
             out.append(f"[{segment}]")
         elif isinstance(segment, ListKey):
             out.append(str(segment))
-        elif _PLAIN_KEY.match(segment):
+        elif _PLAIN_KEY.fullmatch(segment):
             out.append(f".{segment}" if out else segment)
         else:
-            out.append('["' + segment.replace('"', '\\"') + '"]')
+            out.append(f"[{json.dumps(segment, ensure_ascii=False)}]")
     return "".join(out)
 
 
@@ -116,6 +129,67 @@ class Op(StrEnum):
     ADD = "add"
     CHANGE = "change"
     REMOVE = "remove"
+
+
+MASK = "***"
+
+
+class Sealed:
+    """A secret value (ambdiff.secrets says which): equal to its value, shown as `***`.
+
+    str, repr and format give `***`, copies share it, and json cannot encode it, so no
+    message, log line or report can show one by mistake; `reveal` opens it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: JSON) -> None:
+        self._value = reveal(value)
+
+    def reveal(self) -> JSON:
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._value == (other._value if isinstance(other, Sealed) else other))
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        try:
+            return hash(self._value)
+        except TypeError:  # a map or a list where a string belongs
+            return hash(type(self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return MASK
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __copy__(self) -> Sealed:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Sealed:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a sealed value cannot be pickled")
+
+
+def reveal(value: JSON) -> JSON:
+    """`value` with every sealed value in it opened: a plain copy."""
+    if isinstance(value, Sealed):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
 
 
 class _Missing:

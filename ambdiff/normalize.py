@@ -9,9 +9,10 @@ import base64
 import copy
 import marshal
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
-from ambdiff.model import JSON, ObjectId
+from ambdiff.model import JSON, ObjectId, Sealed, reveal
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -37,6 +38,7 @@ def normalize(
     if isinstance(meta, Mapping):
         out["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_METADATA}
     out = json_copy(out)
+    _tame_huge_ints(out)
     meta = out.get("metadata")
     if isinstance(meta, dict):
         if not oid.namespace:
@@ -74,6 +76,29 @@ def json_copy(value: dict[str, JSON]) -> dict[str, JSON]:
     return copied
 
 
+# Python refuses str() of an int longer than 4300 digits (sys.get_int_max_str_digits), and
+# so does every renderer and json.dumps; no Kubernetes field holds one (int64 at most).
+_HUGE_INT_BITS = 14_000
+
+
+def _tame_huge_ints(node: JSON) -> None:
+    """Replace, in place, each int too long for str() with its decimal digits as a string
+    (exact, so both sides still compare equal when they hold the same number)."""
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in items:
+        kind = type(value)
+        if kind is dict or kind is list:
+            _tame_huge_ints(value)
+        elif kind is int and value.bit_length() > _HUGE_INT_BITS:
+            node[key] = format(Decimal(value), "f")
+
+
 def _drop_key(meta: dict[str, Any], field: str, key: str) -> None:
     values = meta.get(field)
     if isinstance(values, dict):
@@ -93,7 +118,8 @@ def _fold_string_data(secret: dict[str, JSON]) -> None:
     data = secret.get("data")
     merged = dict(data) if isinstance(data, Mapping) else {}
     for key, value in string_data.items():
-        merged[key] = base64.b64encode(str(value).encode()).decode()
+        plain = base64.b64encode(str(reveal(value)).encode()).decode()
+        merged[key] = Sealed(plain) if isinstance(value, Sealed) else plain
     secret["data"] = merged
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ambdiff.differ import CLIENT_SIDE_APPLY, kubectls_apply, resolve_field
-from ambdiff.model import JSON, Segment
+from ambdiff.model import JSON, Segment, reveal
 from ambdiff.normalize import LAST_APPLIED
 
 
@@ -103,7 +103,8 @@ def takeover_patch(body: Mapping[str, JSON], takeover: Takeover, manager: str) -
 
 def _last_applied(meta: Mapping[str, Any]) -> JSON:
     annotations = meta.get("annotations")
-    text = annotations.get(LAST_APPLIED) if isinstance(annotations, Mapping) else None
+    # Only which fields it names is read here; on a Secret the annotation is sealed.
+    text = reveal(annotations.get(LAST_APPLIED)) if isinstance(annotations, Mapping) else None
     if not isinstance(text, str):
         return None
     try:

@@ -29,12 +29,15 @@ class Rule:
 RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
+        Rule("unreadable-file", Severity.ERROR, "a file that cannot be read (not UTF-8, no permission)"),
         Rule("yaml-syntax", Severity.ERROR, "not parseable YAML; duplicate keys included"),
         Rule("missing-field", Severity.ERROR, "no apiVersion, kind or metadata.name"),
         Rule("duplicate-object", Severity.ERROR, "the same identity twice"),
         Rule("schema", Severity.ERROR, "violates the schema of its kind and version"),
         Rule("unknown-field", Severity.WARNING, "a field the schema does not know"),
         Rule("namespace-ignored", Severity.WARNING, "metadata.namespace on a cluster-scoped kind"),
+        Rule("secret-data-base64", Severity.ERROR, "a Secret's data value that is not base64"),
+        Rule("crd-invalid", Severity.ERROR, "a CustomResourceDefinition whose shape or schema is malformed"),
         Rule("annotation-yaml", Severity.ERROR, "a getambassador.io/config annotation that is not valid YAML"),
         Rule("route-collision", Severity.WARNING, "Mappings from different namespaces or files share a route"),
         Rule("route-group-conflict", Severity.ERROR, "a route whose Mappings Emissary cannot combine"),

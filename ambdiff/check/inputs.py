@@ -10,8 +10,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ambdiff import ambassador
+from ambdiff.errors import ManifestError
+from ambdiff.gitsource import FileError
 from ambdiff.kinds import AMBASSADOR_GROUP, crd_scopes, offline_namespaced
-from ambdiff.manifests import ManifestProblem, RawObject, Source, identify, parse_file
+from ambdiff.manifests import (
+    ManifestProblem,
+    RawObject,
+    Source,
+    identify,
+    parse_file,
+    unique_files,
+)
 from ambdiff.model import JSON, ObjectId, Origin, Resource, Segment
 
 OnProblem = Callable[[ManifestProblem], None]
@@ -67,16 +76,38 @@ def load(
     exclude: Sequence[str] = (),
     on_problem: OnProblem,
 ) -> Inventory:
-    """Read `paths` from `source`. Problems (YAML, missing fields, duplicates, annotation
-    YAML) go to `on_problem`; a missing path raises ManifestError."""
+    """Read `paths` from `source`, each file once. Problems (a file that cannot be read,
+    YAML, missing fields, duplicates, annotation YAML) go to `on_problem`; a missing path
+    raises ManifestError."""
     raw: list[RawObject] = []
     texts: dict[str, list[str]] = {}
-    for file in source.files(paths):
+    unreadable: list[str] = []
+
+    def skip(file: str, error: ManifestError) -> None:
+        if not any(fnmatch.fnmatch(file, glob) for glob in exclude):
+            unreadable.append(file)
+            on_problem(_unreadable(file, error))
+
+    for file in unique_files(source.files(paths, on_unreadable=skip)):
         if any(fnmatch.fnmatch(file.path, glob) for glob in exclude):
             continue
         texts[file.path] = file.text.splitlines()
         raw.extend(parse_file(file, on_problem))
-    return build(raw, texts, default_namespace=default_namespace, on_problem=on_problem)
+    inventory = build(raw, texts, default_namespace=default_namespace, on_problem=on_problem)
+    inventory.files += len(unreadable)
+    return inventory
+
+
+def _unreadable(file: str, error: ManifestError) -> ManifestProblem:
+    if isinstance(error, FileError):
+        problem, line = error.problem, error.line or 1
+    else:
+        problem, line = error.message.removeprefix(f"{file}: "), 1
+    hint = f" {error.hint}" if error.hint else ""
+    return ManifestProblem(
+        "unreadable-file", f"{problem.rstrip('.')}; nothing in it is read.{hint}",
+        file=file, line=line,
+    )  # fmt: skip
 
 
 def from_resources(resources: Iterable[Resource], *, default_namespace: str) -> Inventory:

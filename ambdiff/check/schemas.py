@@ -14,19 +14,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import importlib.resources
 import importlib.util
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ambdiff.kinds import AMBASSADOR_GROUP, BUILTIN_GROUPS
-from ambdiff.model import JSON, Resource, Segment, format_path, split_api_version
+from ambdiff.kinds import AMBASSADOR_GROUP, BUILTIN_GROUPS, read_crd
+from ambdiff.model import JSON, Resource, Sealed, Segment, format_path, split_api_version
 from ambdiff.yamlio import load_documents
 
 # Emissary still reads these old versions (annotations mostly); they have v2's shape.
@@ -34,6 +36,7 @@ _LEGACY_VERSIONS = {"v0": "v2", "v1": "v2"}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_IMPLICIT_ROOT_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
 _TYPE_NAMES = {
     "object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
     "number": "a number", "boolean": "true or false",
@@ -73,8 +76,10 @@ class Schemas:
             version = _LEGACY_VERSIONS.get(version, version)
         schema = self._crd.get((group, version, kind))
         if schema is not None:
-            # metadata is ObjectMeta whatever the CRD says; it is checked on its own.
-            _validate(schema, {k: v for k, v in resource.body.items() if k != "metadata"}, (), out)
+            # metadata is ObjectMeta whatever the CRD says; it is checked on its own. The API
+            # server knows apiVersion and kind at the root even when a CRD's schema omits them.
+            body = {k: v for k, v in resource.body.items() if k not in _IMPLICIT_ROOT_FIELDS}
+            _validate(schema, body, (), out)
             if not flat_names:
                 out.extend(_metadata_issues(resource.body.get("metadata")))
             if kind == "Module" and group == AMBASSADOR_GROUP:
@@ -91,11 +96,44 @@ class Schemas:
                                        f"kind; did you mean {close[0]}?"))  # fmt: skip
         elif group in BUILTIN_GROUPS or group == "extensions":
             out.extend(_builtin_issues(group, version, kind, resource.body))
+        if (group, kind) == ("", "Secret"):
+            out.extend(secret_data_issues(resource.body))
+        if kind == "CustomResourceDefinition" and group == "apiextensions.k8s.io":
+            invalid = crd_issues(resource.body)  # says more than a schema issue of that field
+            paths = {issue.path for issue in invalid}
+            out = [issue for issue in out if issue.path not in paths] + invalid
         return out
 
 
 def describe(path: Sequence[Segment], issue_message: str) -> str:
     return f"{format_path(tuple(path))} {issue_message}" if path else issue_message
+
+
+def secret_data_issues(body: Mapping[str, JSON]) -> Iterator[SchemaIssue]:
+    """`data` values of a Secret that are not base64, which the API server refuses (it
+    decodes them as Go's base64.StdEncoding: padded, line breaks ignored). Only the key is
+    named: the value is a secret."""
+    data = body.get("data")
+    data = data.reveal() if isinstance(data, Sealed) else data
+    if not isinstance(data, Mapping):
+        return  # not a map: the schema rule says so
+    for key, value in data.items():
+        text = value.reveal() if isinstance(value, Sealed) else value
+        if not isinstance(text, str) or _is_base64(text):
+            continue  # a number or a list: the schema rule says so
+        yield SchemaIssue(
+            "secret-data-base64", ("data", str(key)),
+            "is not valid base64; the API server rejects the Secret (write the plain value "
+            "under stringData instead, or encode it with `base64 -w0`)",
+        )  # fmt: skip
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text.replace("\n", "").replace("\r", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 # ---- CRD (structural) schemas ----------------------------------------------------------
@@ -113,87 +151,118 @@ def ambassador_schemas() -> dict[tuple[str, str, str], Mapping[str, JSON]]:
 
 
 def crd_schemas(crd: Mapping[str, JSON]) -> dict[tuple[str, str, str], Mapping[str, JSON]]:
-    """The schemas of one apiextensions.k8s.io/v1 CustomResourceDefinition, by version."""
-    if crd.get("kind") != "CustomResourceDefinition":
+    """The schemas of one apiextensions.k8s.io/v1 CustomResourceDefinition, by version;
+    none of a CRD whose shape is wrong (`crd-invalid`)."""
+    read = read_crd(crd)
+    if read is None or read.kind is None or read.problem is not None:
         return {}
-    spec = crd.get("spec") or {}
-    group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
-    out: dict[tuple[str, str, str], Mapping[str, JSON]] = {}
-    for version in spec.get("versions") or ():
-        schema = ((version or {}).get("schema") or {}).get("openAPIV3Schema")
-        if isinstance(schema, Mapping) and isinstance(version.get("name"), str):
-            out[(str(group), version["name"], str(kind))] = schema
-    return out
+    return {(read.group, version, read.kind): schema for version, schema in read.schemas.items()}
+
+
+def crd_issues(body: Mapping[str, JSON]) -> list[SchemaIssue]:
+    """What makes a CustomResourceDefinition unusable (kinds.read_crd), as `crd-invalid`."""
+    read = read_crd(body)
+    if read is None or read.problem is None:
+        return []
+    lost = (
+        "so it defines no kind ambdiff knows of"
+        if read.kind is None
+        else "and check does not validate its objects against it"
+    )
+    return [SchemaIssue("crd-invalid", read.problem.path, f"{read.problem.message}; the API "
+                        f"server rejects this CustomResourceDefinition, {lost}")]  # fmt: skip
 
 
 def _validate(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
-              out: list[SchemaIssue]) -> None:  # fmt: skip
-    if "$ref" in schema:
+              out: list[SchemaIssue], hidden: bool = False) -> None:  # fmt: skip
+    """Issues of `value` against `schema`; `hidden`: inside a secret value, whose messages
+    name types and sizes, never the value."""
+    # A schema's keywords of the wrong type (a CRD's own schema) are ignored, never trusted.
+    if isinstance(schema.get("$ref"), str):
         schema = _resolve(schema["$ref"])
+    if isinstance(value, Sealed):
+        value, hidden = value.reveal(), True
     if value is None:
         return  # the API server prunes a null unless the schema says nullable
-    if schema.get("x-kubernetes-int-or-string"):
+    if schema.get("x-kubernetes-int-or-string") is True:
         if isinstance(value, bool) or not isinstance(value, int | str):
             out.append(
-                SchemaIssue("schema", path, f"must be an integer or a string, not {_what(value)}")
+                SchemaIssue(
+                    "schema", path, f"must be an integer or a string, not {_what(value, hidden)}"
+                )
             )
         return
     expected = schema.get("type")
     if expected is not None:
-        types = [expected] if isinstance(expected, str) else [t for t in expected if t != "null"]
+        types = _type_list(expected)
         if types and not any(_has_type(value, t) for t in types):
             names = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
-            out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value)}"))
+            out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value, hidden)}"))
             return
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(json.dumps(v) for v in schema["enum"])
-        out.append(SchemaIssue("schema", path, f"is {json.dumps(value)}; allowed: {allowed}"))
-    _bounds(schema, value, path, out)
+    if isinstance(schema.get("enum"), list) and value not in schema["enum"]:
+        allowed = ", ".join(json.dumps(v, default=str) for v in schema["enum"])
+        found = (
+            "not one of the allowed values" if hidden else f"is {json.dumps(value, default=str)}"
+        )
+        out.append(SchemaIssue("schema", path, f"{found}; allowed: {allowed}"))
+    _bounds(schema, value, path, out, hidden)
     for keyword in ("oneOf", "anyOf"):
-        if keyword in schema:
-            _alternatives(keyword, schema[keyword], value, path, out)
+        if isinstance(schema.get(keyword), list):
+            _alternatives(keyword, schema[keyword], value, path, out, hidden)
     if isinstance(value, Mapping):
-        _validate_object(schema, value, path, out)
+        _validate_object(schema, value, path, out, hidden)
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for index, item in enumerate(value):
-            _validate(schema["items"], item, (*path, index), out)
+            _validate(schema["items"], item, (*path, index), out, hidden)
 
 
 def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
-                     path: tuple[Segment, ...], out: list[SchemaIssue]) -> None:  # fmt: skip
-    properties: Mapping[str, Any] = schema.get("properties") or {}
+                     path: tuple[Segment, ...], out: list[SchemaIssue],
+                     hidden: bool) -> None:  # fmt: skip
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
     extra = schema.get("additionalProperties")
-    keeps_unknown = bool(schema.get("x-kubernetes-preserve-unknown-fields")) or extra is True
-    for name in schema.get("required") or ():
-        if name not in value:
+    keeps_unknown = schema.get("x-kubernetes-preserve-unknown-fields") is True or extra is True
+    required = schema.get("required")
+    for name in required if isinstance(required, list) else ():
+        if isinstance(name, str) and name not in value:
             out.append(SchemaIssue("schema", (*path, name), "is required but missing"))
     for key, item in value.items():
         sub = properties.get(key)
-        if sub is not None:
-            _validate(sub, item, (*path, key), out)
+        if isinstance(sub, Mapping):
+            _validate(sub, item, (*path, key), out, hidden)
+        elif sub is not None:
+            continue  # a malformed schema of a known field
         elif isinstance(extra, Mapping):
-            _validate(extra, item, (*path, key), out)
+            _validate(extra, item, (*path, key), out, hidden)
         elif not keeps_unknown and (properties or schema.get("type") == "object" or extra is False):
-            close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.75)
+            known = [str(p) for p in properties]
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
             hint = f" (did you mean {close[0]}?)" if close else ""
             out.append(SchemaIssue("unknown-field", (*path, str(key)),
                                    f"is not a known field{hint}; the API server drops it silently"))  # fmt: skip
 
 
 def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSON,
-                  path: tuple[Segment, ...], out: list[SchemaIssue]) -> None:  # fmt: skip
+                  path: tuple[Segment, ...], out: list[SchemaIssue],
+                  hidden: bool) -> None:  # fmt: skip
+    options = [o for o in options if isinstance(o, Mapping)]
     matching = 0
     for option in options:
         trial: list[SchemaIssue] = []
-        _validate(option, value, path, trial)
+        _validate(option, value, path, trial, hidden)
         matching += not any(i.rule == "schema" for i in trial)
     if (keyword == "oneOf" and matching == 1) or (keyword == "anyOf" and matching >= 1):
         return
-    required = [o["required"][0] for o in options if list(o) == ["required"] and o["required"]]
+    required = [
+        o["required"][0] for o in options
+        if list(o) == ["required"] and isinstance(o["required"], list) and o["required"]
+        and isinstance(o["required"][0], str)
+    ]  # fmt: skip
     types = [t for o in options if list(o) == ["type"] for t in _type_list(o["type"])]
     if types and all(list(o) == ["type"] for o in options):
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in dict.fromkeys(types))
-        out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value)}"))
+        out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value, hidden)}"))
     elif len(required) == len(options):
         out.append(SchemaIssue("schema", path, f"must set exactly one of {', '.join(required)}"))
     else:
@@ -201,29 +270,30 @@ def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSO
 
 
 def _bounds(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
-            out: list[SchemaIssue]) -> None:  # fmt: skip
+            out: list[SchemaIssue], hidden: bool) -> None:  # fmt: skip
     def fail(message: str) -> None:
         out.append(SchemaIssue("schema", path, message))
 
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            fail(f"is {value}, below the minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            fail(f"is {value}, above the maximum {schema['maximum']}")
+        found = "is" if hidden else f"is {value},"
+        if _is_number(schema.get("minimum")) and value < schema["minimum"]:
+            fail(f"{found} below the minimum {schema['minimum']}")
+        if _is_number(schema.get("maximum")) and value > schema["maximum"]:
+            fail(f"{found} above the maximum {schema['maximum']}")
     elif isinstance(value, list | Mapping):
         low, high = (
             ("minItems", "maxItems")
             if isinstance(value, list)
             else ("minProperties", "maxProperties")
         )
-        if low in schema and len(value) < schema[low]:
+        if _is_number(schema.get(low)) and len(value) < schema[low]:
             fail(f"has {len(value)} entries; at least {schema[low]} needed")
-        if high in schema and len(value) > schema[high]:
+        if _is_number(schema.get(high)) and len(value) > schema[high]:
             fail(f"has {len(value)} entries; at most {schema[high]} allowed")
     elif isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
+        if _is_number(schema.get("minLength")) and len(value) < schema["minLength"]:
             fail(f"is shorter than {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
+        if _is_number(schema.get("maxLength")) and len(value) > schema["maxLength"]:
             fail(f"is longer than {schema['maxLength']} characters")
 
 
@@ -245,13 +315,22 @@ def _has_type(value: JSON, expected: str) -> bool:
     return True
 
 
-def _what(value: JSON) -> str:
-    if isinstance(value, bool):
-        return f"{str(value).lower()}"
+def _what(value: JSON, hidden: bool = False) -> str:
+    """What `value` is, for a message; only its type when it is (inside) a secret."""
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
+    if hidden:
+        return (
+            "a string"
+            if isinstance(value, str)
+            else "a boolean"
+            if isinstance(value, bool)
+            else "a number"
+        )
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
     if isinstance(value, str):
         return f"the string {json.dumps(value)}"
     return json.dumps(value)
@@ -306,9 +385,12 @@ def _metadata_issues(meta: JSON) -> Iterator[SchemaIssue]:
         values = meta.get(field)
         if isinstance(values, Mapping):
             for key, value in values.items():
+                hidden = isinstance(value, Sealed)  # a secret's last-applied-configuration
+                if hidden:
+                    value = value.reveal()
                 if not isinstance(value, str):
                     yield SchemaIssue("schema", ("metadata", field, str(key)),
-                                      f"must be a string, not {_what(value)} (quote it)")  # fmt: skip
+                                      f"must be a string, not {_what(value, hidden)} (quote it)")  # fmt: skip
         elif values is not None:
             yield SchemaIssue(
                 "schema", ("metadata", field), f"must be a mapping, not {_what(values)}"
@@ -372,21 +454,77 @@ def _builtin_issues(
         return []
     name = builtin.by_gvk.get((group, version, kind))
     if name is None:
-        served = builtin.kinds.get((group, kind))
-        api = f"{group}/{version}" if group else version
-        if served:
-            use = ", ".join(f"{group}/{v}" if group else v for v in sorted(set(served)))
-            message = f"{api} no longer serves {kind} in Kubernetes {builtin.version}; use {use}"
-        else:
-            known = sorted({k for g, k in builtin.kinds if g == group})
-            close = difflib.get_close_matches(kind, known, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            message = f"{api} has no kind {kind}{hint}"
-        return [SchemaIssue("schema", ("apiVersion",), message)]
+        problem = builtin_kind_problem(group, version, kind)
+        return [SchemaIssue("schema", ("apiVersion",), problem.text)] if problem else []
     out: list[SchemaIssue] = []
     _validate(builtin.definitions[name], body, (), out)
     return out
 
 
+@dataclass(frozen=True)
+class KindProblem:
+    """Why no cluster serves a kind: `message`, and what to do (`suggestion`, may be "")."""
+
+    message: str  # "apps/v1 has no kind Deploymnet"
+    suggestion: str = ""  # "did you mean Deployment?"
+
+    @property
+    def text(self) -> str:
+        return f"{self.message}; {self.suggestion}" if self.suggestion else self.message
+
+
+def builtin_kind_problem(group: str, version: str, kind: str) -> KindProblem | None:
+    """What is wrong with a kind of a built-in group, by the newest Kubernetes whose schemas
+    ambdiff has; None when it is served there, or when there are no schemas to tell."""
+    builtin = _builtin()
+    if builtin is None or (group, version, kind) in builtin.by_gvk:
+        return None
+    served = builtin.kinds.get((group, kind))
+    api = f"{group}/{version}" if group else version
+    if served:
+        use = ", ".join(f"{group}/{v}" if group else v for v in sorted(set(served)))
+        return KindProblem(f"{api} no longer serves {kind} in Kubernetes {builtin.version}",
+                           f"use {use}")  # fmt: skip
+    known = sorted({k for g, k in builtin.kinds if g == group})
+    close = difflib.get_close_matches(kind, known, n=1)
+    return KindProblem(f"{api} has no kind {kind}", f"did you mean {close[0]}?" if close else "")
+
+
+def offline_kind_problem(
+    group: str, version: str, kind: str, defined: Collection[tuple[str, str]]
+) -> KindProblem | None:
+    """Why no cluster serves (group, version, kind), as far as ambdiff knows without one:
+    the built-in kinds (builtin_kind_problem), ambdiff's own getambassador.io CRDs, and the
+    (group, kind) pairs `defined` by CRDs found in the manifests or the `--live-file`
+    snapshot (or by objects in it). None when it may well be served. Offline `diff` asks
+    this; `check` asks builtin_kind_problem, which this ends in for built-in groups."""
+    if (group, kind) in defined:
+        return None
+    if group in BUILTIN_GROUPS or group == "extensions":
+        return builtin_kind_problem(group, version, kind)
+    known = {k for g, k in defined if g == group}
+    if group == AMBASSADOR_GROUP:
+        known |= {k for g, _, k in ambassador_schemas() if g == group}
+        if kind in known:
+            return None
+    api = f"{group}/{version}" if group else version
+    close = difflib.get_close_matches(kind, sorted(known), n=1)
+    return KindProblem(
+        f"{api} has no kind {kind}: no CustomResourceDefinition in the manifests or the "
+        "snapshot defines it",
+        f"did you mean {close[0]}?"
+        if close
+        else "add its CustomResourceDefinition to the manifests, or fix the apiVersion and kind",
+    )
+
+
 def _type_list(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else [t for t in value if t != "null"]
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return []
+    return [t for t in value if isinstance(t, str) and t != "null"]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -22,10 +22,11 @@ from kubernetes.config.config_exception import ConfigException
 from ambdiff.cluster import kubeconfig as kubeconfig_rules
 from ambdiff.cluster.connection import configure, describe
 from ambdiff.cluster.credentials import ExecCredentials
-from ambdiff.cluster.errors import expired, first_line, reason, translate
+from ambdiff.cluster.errors import expired, first_line, reason, shown_url, translate
 from ambdiff.cluster.stream import EventStream
 from ambdiff.errors import ClusterError
-from ambdiff.model import JSON
+from ambdiff.model import JSON, reveal
+from ambdiff.secrets import seal_response
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Cluster:
         self._api = api
         self.context = context
         self.default_namespace = namespace
-        self.server = str(api.configuration.host)
+        self.server = shown_url(api.configuration.host)  # for messages; it may hold a password
         self._discovery: dict[str, dict[str, ApiResource] | None] = {}
         self._lock = threading.Lock()
         self.requests = 0  # API requests made, for -v and the benchmarks
@@ -150,6 +151,7 @@ class Cluster:
         with self._lock:
             self.requests += 1
         log.debug("%s %s %s", method, path, dict(query or {}))
+        body = reveal(body)  # the one place a secret value leaves ambdiff: to the API server
         status, phrase, data = self._attempt(method, path, query or {}, headers, body)
         if status == 401 and self._credentials is not None:
             # The plugin's credential was revoked or expired early: fetch a new one, once.
@@ -157,7 +159,7 @@ class Cluster:
             status, phrase, data = self._attempt(method, path, query or {}, headers, body)
         if status >= 400:
             raise translate(status, phrase, data, what or f"{method} {path}", self.context)
-        return json.loads(data) if data else None
+        return seal_response(json.loads(data)) if data else None
 
     def _attempt(
         self, method: str, path: str, query: Mapping[str, str], headers: dict[str, str], body: JSON

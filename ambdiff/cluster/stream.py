@@ -10,6 +10,7 @@ import urllib3
 
 from ambdiff.cluster.errors import expired, reason
 from ambdiff.errors import ClusterError
+from ambdiff.secrets import seal
 
 
 class EventStream:
@@ -44,7 +45,7 @@ class EventStream:
             error = ClusterError(f"{self._what} failed: {message.rstrip('.')}.")
             error.status = int(obj.get("code") or 0)
             raise expired(error) if error.status == 410 else error
-        return type_, obj
+        return type_, seal(obj)
 
     def close(self) -> None:
         self._closed = True

@@ -52,7 +52,7 @@ def load_desired(
         )
     state: LiveState
     if common.live_file is not None:
-        state = FileState(common.live_file, common.namespace)
+        state = FileState(common.live_file, common.namespace, raw)
     else:
         cluster = Cluster.connect(
             common.kubeconfig, common.context, cluster=common.cluster, user=common.user

@@ -18,7 +18,7 @@ class Files:
     texts: dict[str, str]
     description: str = "memory"
 
-    def files(self, paths: Sequence[str]) -> Iterator[SourceFile]:
+    def files(self, paths: Sequence[str], on_unreadable: object = None) -> Iterator[SourceFile]:
         for path, text in sorted(self.texts.items()):
             yield SourceFile(path, text)
 
@@ -51,7 +51,7 @@ def test_every_rule_of_the_design_exists() -> None:
         "yaml-syntax", "missing-field", "duplicate-object", "schema", "unknown-field",
         "annotation-yaml", "route-collision", "route-group-conflict", "invalid-regex",
         "filter-missing", "secret-missing", "dangling-reference", "mapping-unbound",
-        "namespace-ignored",
+        "namespace-ignored", "unreadable-file", "secret-data-base64", "crd-invalid",
     }  # fmt: skip
 
 
