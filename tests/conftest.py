@@ -7,6 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests (tests/property/, docs/testing.md): reproducible by default (the same
+# examples on every run, no example database), more and random ones when asked:
+# HYPOTHESIS_PROFILE=thorough. No deadline: these machines are shared and noisy.
+settings.register_profile("dev", deadline=None, derandomize=True, database=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.register_profile(
+    "thorough", deadline=None, database=None, max_examples=1000, print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(autouse=True)
