@@ -130,7 +130,9 @@ def _locked(
     engine = Sync(state.cluster, desired, live, settings, ownership, revision(common))
     the_plan = engine.plan
     if options.plan_out is not None:
-        options.plan_out.write_text(json.dumps(the_plan.to_json(), indent=2) + "\n")
+        options.plan_out.write_text(
+            json.dumps(the_plan.to_json(), indent=2, allow_nan=False) + "\n"
+        )
     result: dict[str, Any] = {"cluster": dict(state.cluster.identity), "inventory": options.inventory,
                               "plan": the_plan.to_json()}  # fmt: skip
     ids = [r.id for r in desired]
@@ -229,7 +231,7 @@ def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: 
 
 def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int) -> int:
     if as_json:
-        consoles.out.file.write(json_text(json.dumps(result, indent=2)) + "\n")
+        consoles.out.file.write(json_text(json.dumps(result, indent=2, allow_nan=False)) + "\n")
     return code
 
 

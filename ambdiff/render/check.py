@@ -20,7 +20,7 @@ _GITHUB = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: 
 
 def render_report(report: Report, output: str, out: Console) -> None:
     if output == "json":
-        _print_raw(out, json_text(json.dumps(report_json(report), indent=2)))
+        _print_raw(out, json_text(json.dumps(report_json(report), indent=2, allow_nan=False)))
     elif output == "github":
         for finding in report.findings:
             _print_raw(out, github_annotation(finding))
@@ -93,7 +93,12 @@ _CHANGE_MARK = {"added": "+", "removed": "-", "re-pointed": "~"}
 
 def render_routes(rows: Sequence[RouteRow], output: str, out: Console) -> None:
     if output == "json":
-        _print_raw(out, json_text(json.dumps({"routes": [r.as_json() for r in rows]}, indent=2)))
+        _print_raw(
+            out,
+            json_text(
+                json.dumps({"routes": [r.as_json() for r in rows]}, indent=2, allow_nan=False)
+            ),
+        )
         return
     if not rows:
         out.print("No Mappings found: the route table is empty.")
@@ -115,7 +120,7 @@ def render_route_changes(changes: Sequence[RouteChange], base: str, head: str, o
     if output == "json":
         payload = {"base": base, "head": head, "changes": [c.as_json() for c in changes],
                    "summary": counts}  # fmt: skip
-        _print_raw(out, json_text(json.dumps(payload, indent=2)))
+        _print_raw(out, json_text(json.dumps(payload, indent=2, allow_nan=False)))
         return
     out.print(f"Routes in {escape(shown(head))} compared with {escape(shown(base))}:")
     if not changes:

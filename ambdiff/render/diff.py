@@ -40,7 +40,7 @@ def render(
         data = to_json(report)
         if cluster is not None:
             data = {"cluster": dict(cluster), **data}
-        consoles.out.file.write(json_text(json.dumps(data, indent=2, sort_keys=False)) + "\n")
+        consoles.out.file.write(json_text(json.dumps(data, indent=2, allow_nan=False)) + "\n")
     elif fmt == "markdown":
         consoles.out.file.write(markdown(report, where=where))
     elif fmt == "diff":
