@@ -100,9 +100,19 @@ def resolve_common(paths: Sequence[str], kw: dict[str, Any], *, default_output: 
     return resolve(paths, kw, default_output=default_output)
 
 
+class _ShownFormatter(logging.Formatter):
+    """`ambdiff: <message>`, the message on one line as the output shows input (a file name
+    may hold a line break or an escape sequence)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return f"ambdiff: {shown(record.getMessage())}"
+
+
 def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="ambdiff: %(message)s", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ShownFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     if verbose < 2:
         logging.getLogger("urllib3").setLevel(logging.WARNING)
         logging.getLogger("kubernetes").setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 FORMATS = ("text", "json")
@@ -24,11 +25,14 @@ _RECORD_KEYS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict_
 }
 
 
-def configure(fmt: str, verbose: int, stream: IO[str] | None = None) -> None:
+def configure(
+    fmt: str, verbose: int, stream: IO[str] | None = None, shown: Callable[[str], str] = str
+) -> None:
     """Route all logging to `stream` (stderr) in `fmt`. Default: the watch loop's own events;
-    -v: every module's detail; -vv: also each API request."""
+    -v: every module's detail; -vv: also each API request. `shown`: how a text line shows a
+    message (render.text.shown: on one line, no escape sequences); JSON escapes its own."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(shown))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
@@ -52,8 +56,13 @@ def _timestamp(created: float) -> str:
 class TextFormatter(logging.Formatter):
     """`2025-05-01T12:00:00.000Z info  round 12: in sync at 3f2a1c0d9e8b (0.4 s)`"""
 
+    def __init__(self, shown: Callable[[str], str] = str) -> None:
+        super().__init__()
+        self._shown = shown
+
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record.created)} {record.levelname.lower():<7} {record.getMessage()}"
+        message = self._shown(record.getMessage())
+        line = f"{_timestamp(record.created)} {record.levelname.lower():<7} {message}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

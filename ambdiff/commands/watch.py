@@ -32,6 +32,7 @@ from ambdiff.live import ClusterState
 from ambdiff.metrics import Endpoint, Health, Metrics
 from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
 from ambdiff.options import Common
+from ambdiff.render.text import shown
 from ambdiff.render.watch import describe, fields, summary
 from ambdiff.schedule import Backoff, Debounce, backoff_cap
 from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
@@ -84,7 +85,7 @@ def run(
         raise ConfigError("watch reads a cluster; it cannot be combined with --live-file.")
     if common.rev is not None:
         raise ConfigError("watch follows a branch; use --branch instead of --rev.")
-    logs.configure(options.log_format, common.verbose)
+    logs.configure(options.log_format, common.verbose, shown=shown)
     loop = Loop(common, options, branch, stop or threading.Event())
     endpoint = None
     if options.metrics_port:

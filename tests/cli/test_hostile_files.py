@@ -239,3 +239,13 @@ def test_permission_denied_is_named(
     )
     code, out, err = run(capsys, "check", "k8s")
     assert code == 1 and "permission denied" in out + err
+
+
+def test_a_warning_naming_a_hostile_file_stays_on_one_line(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(repo / "k8s" / "x\n::error::injected\x1b[31m.yaml")
+    code, _, err = run(capsys, "check", "k8s")
+    assert code == 0, err
+    assert "ambdiff: warning: k8s/x\\n::error::injected\\x1b[31m.yaml: a named pipe" in err
+    assert not any(line.startswith("::") for line in err.splitlines()) and "\x1b" not in err

@@ -98,3 +98,10 @@ def test_drift_is_worded_like_the_diff_with_secrets_masked() -> None:
     assert "aHVudGVyMg" not in str(fields(diff))
     gone = ObjectDiff(web, "apps/v1", Status.ADDED, None)
     assert describe(gone) == "Deployment shop/web missing from the cluster"
+
+
+def test_text_lines_show_a_message_on_one_line_when_asked(restore_logging: None) -> None:
+    out = io.StringIO()
+    logs.configure("text", 0, out, shown=lambda text: text.replace("\n", "\\n"))
+    logging.getLogger("ambdiff.commands.watch").info("file a\n::error::x changed")
+    assert out.getvalue().count("\n") == 1 and "file a\\n::error::x changed" in out.getvalue()
