@@ -175,8 +175,16 @@ _READ_FLAGS = os.O_RDONLY | sum(getattr(os, f, 0) for f in ("O_NONBLOCK", "O_NOC
 
 
 def read_file(path: Path, shown: str, *, limit: int = MAX_MANIFEST_BYTES) -> str:
-    """The UTF-8 text of the regular file `path`, at most `limit` bytes. Anything else (a
-    FIFO, socket or device) raises NotRegularFile before it is opened: opening a FIFO blocks."""
+    """The UTF-8 text of the regular file `path`, at most `limit` bytes (see read_bytes)."""
+    data = read_bytes(path, shown, limit=limit)
+    with reading(shown):
+        return data.decode("utf-8")
+
+
+def read_bytes(path: Path, shown: str, *, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+    """The bytes of the regular file `path`, at most `limit`. Anything else (a FIFO, socket
+    or device) raises NotRegularFile before it is opened: opening a FIFO blocks, and a device
+    never ends."""
     with reading(shown):
         _require_regular(path.stat().st_mode, shown)
         with os.fdopen(os.open(path, _READ_FLAGS), "rb") as f:
@@ -185,7 +193,7 @@ def read_file(path: Path, shown: str, *, limit: int = MAX_MANIFEST_BYTES) -> str
             data = f.read(limit + 1) if info.st_size <= limit else b""
         if info.st_size > limit or len(data) > limit:
             raise _too_big(shown, limit)
-        return data.decode("utf-8")
+        return data
 
 
 def _require_regular(mode: int, shown: str) -> None:

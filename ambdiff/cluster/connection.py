@@ -32,6 +32,7 @@ from ambdiff.cluster.credentials import ExecCredentials, ExecSpec, for_spec
 from ambdiff.cluster.errors import first_line, shown_url
 from ambdiff.cluster.kubeconfig import Selection, type_name
 from ambdiff.errors import ClusterError
+from ambdiff.gitsource import FileError, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -254,15 +255,12 @@ def _file_token(selection: Selection, path: Path) -> str:
     trimmed as client-go trims it; one sentence if it cannot be a token."""
     where = f"kubeconfig {selection.user_origin}: user {selection.user_name!r}: tokenFile {path}"
     try:
-        with path.open("rb") as file:
-            raw = file.read(TOKEN_FILE_LIMIT + 1)
-    except OSError as e:
-        raise ClusterError(f"{where} cannot be read: {e.strerror}.", hint="Fix the path.") from e
-    if len(raw) > TOKEN_FILE_LIMIT:
+        # A FIFO or a device is refused unopened; a file past the limit is refused unread.
+        raw = read_bytes(path, where, limit=TOKEN_FILE_LIMIT)
+    except FileError as e:
         raise ClusterError(
-            f"{where} is larger than 1 MiB; a token is a few kilobytes.",
-            hint="Point tokenFile at the file that holds only the token.",
-        )
+            e.message, hint="Point tokenFile at the file that holds the token."
+        ) from e
     try:
         token = raw.decode("utf-8").strip()
     except UnicodeDecodeError:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ambdiff.errors import ClusterError, ManifestError
+from ambdiff.gitsource import FileError, read_bytes
 from ambdiff.yamlio import load_one
 
 HINT = "Check it with `kubectl config view`."
@@ -226,6 +227,8 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
 
 # ---- reading -------------------------------------------------------------------------
 
+MAX_KUBECONFIG_BYTES = 16 * 2**20  # kubeconfigs are kilobytes; this is far past any real one
+
 _CLUSTER_FILE_FIELDS = (("cluster", "certificate-authority"),)
 _USER_FILE_FIELDS = (
     ("user", "client-certificate"),
@@ -237,13 +240,16 @@ _USER_FILE_FIELDS = (
 def _read(path: Path) -> dict[str, Any] | None:
     """One file's content; None when it does not exist (kubectl skips those)."""
     try:
-        raw = path.read_bytes()
+        path.stat()
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise ClusterError(f"kubeconfig {path} is a directory, not a file.", hint=HINT) from None
     except OSError as e:
         raise ClusterError(f"cannot read kubeconfig {path}: {e.strerror}.", hint=HINT) from e
+    try:
+        # A FIFO or a device (KUBECONFIG=/dev/zero) is refused unopened, never read forever.
+        raw = read_bytes(path, f"kubeconfig {path}", limit=MAX_KUBECONFIG_BYTES)
+    except FileError as e:
+        raise ClusterError(e.message, hint=HINT) from e
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

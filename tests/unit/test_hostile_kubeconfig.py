@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -406,7 +407,7 @@ def test_a_token_files_final_line_break_is_trimmed(tmp_path: Path) -> None:
         (f"{SECRET}\nX-Evil: 1\n".encode(), "holds a line break or another control character"),
         (f"{SECRET}\u2603".encode(), "holds a character that is not ASCII"),
         (b"\xff\xfe" + SECRET.encode(), "is not UTF-8 text"),
-        (b"x" * (1024 * 1024 + 1), "is larger than 1 MiB; a token is a few kilobytes"),
+        (b"x" * (1024 * 1024 + 1), "larger than 1 MiB, the most ambdiff reads from one file"),
     ],
 )  # fmt: skip
 def test_a_token_file_that_cannot_be_a_token_is_one_sentence(
@@ -414,4 +415,18 @@ def test_a_token_file_that_cannot_be_a_token_is_one_sentence(
 ) -> None:
     (tmp_path / "token").write_bytes(content)
     said = refused({}, {"tokenFile": str(tmp_path / "token")})
-    assert f"user 'ci': tokenFile {tmp_path / 'token'} {message}" in said
+    assert f"user 'ci': tokenFile {tmp_path / 'token'}" in said and message in said
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_kubeconfig_that_is_no_regular_file_is_refused_unopened(
+    tmp_path: Path, kind: str
+) -> None:
+    # KUBECONFIG=/dev/zero read 9 GB before this; a FIFO blocked forever.
+    path = Path("/dev/zero") if kind == "device" else tmp_path / "kc"
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(
+        ClusterError, match=r"kubeconfig .*: a (named pipe \(FIFO\)|device), not a regular file"
+    ):
+        load(str(path))
