@@ -85,7 +85,12 @@ def seal_response(data: JSON) -> JSON:
 
 
 def seal_flat(doc: Mapping[str, JSON]) -> Mapping[str, JSON]:
-    """An annotation document (flat form) with its secret values sealed."""
+    """An annotation document (flat form) with its secret values sealed: a Filter's OAuth2
+    secret, and a Secret's data (Emissary reads no Secret there, but the text holds it)."""
+    if doc.get("kind") == "Secret":
+        out = dict(doc)
+        hits = [_seal_at(out, pattern, whole=False) for pattern in _SENSITIVE[("", "Secret")]]
+        return out if any(hits) else doc
     if doc.get("kind") != "Filter":
         return doc
     out, hit = _seal_oauth2(doc)
@@ -254,7 +259,7 @@ def _seal_annotated(body: Mapping[str, JSON]) -> JSON:
     applied = annotations.get(LAST_APPLIED)
     config_secret = isinstance(text, str) and _annotation_holds_secret(text)
     # kubectl's copy holds the annotation text as JSON: a Filter in it is secret too.
-    applied_secret = isinstance(applied, str) and "OAuth2" in applied
+    applied_secret = isinstance(applied, str) and _may_name_secret(applied)
     if not (config_secret or applied_secret):
         return body
     assert isinstance(meta, Mapping)
@@ -266,8 +271,13 @@ def _seal_annotated(body: Mapping[str, JSON]) -> JSON:
     return {**body, "metadata": {**meta, "annotations": sealed}}
 
 
+def _may_name_secret(text: str) -> bool:
+    """Whether annotation text can hold a secret at all (decided without parsing)."""
+    return "OAuth2" in text or "Secret" in text
+
+
 def _annotation_holds_secret(text: str) -> bool:
-    if "OAuth2" not in text:
+    if not _may_name_secret(text):
         return False  # the common case, decided without parsing
     try:
         docs = load_documents(text, "annotation")

@@ -119,6 +119,12 @@ def load_file(path: Path, *, explicit: bool) -> FileSettings:
         if explicit:
             raise ConfigError(f"settings file {path} does not exist.", hint="Check --config.")
         return FileSettings()
+    if not explicit and not _inside(path, path.parent):
+        # A hostile pull request's `.ambdiff.yaml -> /etc/shadow` would print its lines.
+        raise ConfigError(
+            f"settings file {path} is a link to a file outside the repository; it is not read.",
+            hint="Replace the link with the file, or name the file with --config.",
+        )
     data = _read_regular_file(path)
     try:
         text = data.decode("utf-8")
@@ -131,6 +137,10 @@ def load_file(path: Path, *, explicit: bool) -> FileSettings:
             hint="Save it as UTF-8.",
         ) from e
     return load_text(text, str(path), source=path)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _read_regular_file(path: Path) -> bytes:
@@ -280,6 +290,13 @@ def check_environment(
     """Reject AMBDIFF_* variables that name no option. `known` are the variables the
     options read; `flag_only` maps the name an option without one would have to its flag."""
     for name in sorted(environ):
+        if name in known and not environ[name].strip():
+            # click takes an empty variable as unset: `AMBDIFF_REV=$BASE` with BASE unset
+            # would silently read the working tree.
+            raise ConfigError(
+                f"environment variable {name} is set but empty: was it given an unset variable?",
+                hint=f"Give {name} a value, or unset it.",
+            )
         if not name.startswith("AMBDIFF_") or name in known:
             continue
         flag = (flag_only or {}).get(name)

@@ -367,3 +367,25 @@ def test_a_terminal_that_cannot_show_the_text_gets_escapes(repo: Path, encoding:
     assert "Traceback" not in done.stderr and done.stderr == ""
     assert '~ data.a: "2" \\u2192 "1"' in done.stdout
     assert "\\u65e5\\u672c\\u8a9e" in done.stdout  # 日本語, escaped rather than a crash
+
+
+@pytest.mark.parametrize("name", ["AMBDIFF_REV", "AMBDIFF_NAMESPACE", "AMBDIFF_OUTPUT"])
+def test_an_empty_variable_is_refused_not_taken_as_unset(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # `env: AMBDIFF_REV: ${{ github.base_ref }}` on a push: the variable is set, and empty.
+    monkeypatch.setenv(name, "")
+    code, out, err = diff(capsys, repo)
+    assert code == 2 and out == ""
+    assert f"environment variable {name} is set but empty" in one_error(err)
+
+
+def test_a_settings_file_linked_out_of_the_repository_is_not_read(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    outside = tmp_path / "shadow"
+    outside.write_text("root:Zq-HASH:20228:0:99999:7:::\n")
+    (repo / ".ambdiff.yaml").symlink_to(outside)
+    code, _, err = diff(capsys, repo)
+    assert code == 2 and "Zq-HASH" not in err
+    assert "is a link to a file outside the repository; it is not read" in one_error(err)

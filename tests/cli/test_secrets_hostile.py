@@ -14,7 +14,7 @@ from ambdiff.cli import main
 SECRETS = (
     "98765432123", "Zq-DATA-AS-STRING", "Zq-DATA-IN-A-LIST", "12345678901", "Zq-NEW-SECRET",
     "Zq-OLD-SECRET", "Zq-LIVE-DATA", "Zq-TAGGED", "Zq-BROKEN-ANNOTATION", "Zq-APPLIED",
-    "WnEtR0lU", "WnEtTElWRQ==",
+    "WnEtR0lU", "WnEtTElWRQ==", "Zq-IN-ANNOTATION",
 )  # fmt: skip
 
 MANIFESTS = """\
@@ -63,6 +63,19 @@ metadata:
         authorizationURL: https://idp.example.com
         clientID: shop
         secret: Zq-NEW-SECRET
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: inner-secret
+  namespace: shop
+  annotations:
+    getambassador.io/config: |
+      apiVersion: v1
+      kind: Secret
+      name: inner
+      stringData: {pw: Zq-IN-ANNOTATION}
 spec: {ports: [{port: 80}]}
 ---
 apiVersion: v1
