@@ -177,7 +177,7 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
     try:
         data = load_one(text, where)
     except YamlSyntaxError as e:
-        raise ConfigError(f"{e.message}", hint="Fix the settings file.") from e
+        raise ConfigError(f"{e.message.rstrip('.')}.", hint="Fix the settings file.") from e
     if data is None:
         return FileSettings(source=source)
     if not isinstance(data, Mapping):
