@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ambdiff.model import JSON, Segment
+from ambdiff.model import JSON, Segment, type_name
 
 # Cluster-scoped built-in kinds, by (group, kind). Every other built-in kind is namespaced.
 CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
@@ -239,22 +239,7 @@ def _field(
 
 
 def _expected(expected: str, value: JSON) -> str:
-    return f"must be {expected}, not {_type_name(value)}"
-
-
-def _type_name(value: JSON) -> str:
-    """A value's type, for a message; never the value (it may be a secret)."""
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "an empty string" if not value else "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null" if value is None else "a value of another type"
+    return f"must be {expected}, not {_shown_type(value)}"
 
 
 def offline_namespaced(group: str, kind: str, crds: Mapping[tuple[str, str], bool]) -> bool:
@@ -322,3 +307,7 @@ INVENTORY_KINDS: tuple[tuple[str, str], ...] = (
         "RateLimitService", "TCPMapping", "Filter", "FilterPolicy",
     )),
 )  # fmt: skip
+
+
+def _shown_type(value: JSON) -> str:
+    return "an empty string" if value == "" else type_name(value)

@@ -9,7 +9,16 @@ from typing import Protocol
 
 from ambdiff.errors import ManifestError
 from ambdiff.gitsource import OnUnreadable, SourceFile
-from ambdiff.model import JSON, ObjectId, Origin, Resource, Sealed, format_path, split_api_version
+from ambdiff.model import (
+    JSON,
+    ObjectId,
+    Origin,
+    Resource,
+    Sealed,
+    format_path,
+    split_api_version,
+    type_name,
+)
 from ambdiff.secrets import seal
 from ambdiff.yamlio import YamlSyntaxError, load_documents, load_json_document
 
@@ -168,21 +177,6 @@ def _essentials(body: JSON, origin: Origin) -> ManifestProblem | None:
         file=origin.file, line=origin.line,
         hint="Every manifest needs apiVersion, kind and metadata.name.",
     )  # fmt: skip
-
-
-def type_name(value: JSON) -> str:
-    """What a value is, for a message, without quoting it (it may be a secret)."""
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def identify(

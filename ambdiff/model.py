@@ -181,6 +181,18 @@ class Sealed:
         raise TypeError("a sealed value cannot be pickled")
 
 
+def type_name(value: JSON) -> str:
+    """What a value is, for a message (`a string`, `a list`, `null`), never the value itself:
+    it may be a secret."""
+    if isinstance(value, Sealed):
+        value = value.reveal()
+    for kind, name in ((bool, "a boolean"), (int, "a number"), (float, "a number"),
+                       (str, "a string"), (list, "a list"), (Mapping, "a mapping")):  # fmt: skip
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
 def reveal(value: JSON) -> JSON:
     """`value` with every sealed value in it opened: a plain copy."""
     if isinstance(value, Sealed):

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ambdiff.kinds import AMBASSADOR_GROUP, BUILTIN_GROUPS, read_crd
-from ambdiff.model import JSON, Resource, Sealed, Segment, format_path, split_api_version
+from ambdiff.model import JSON, Resource, Sealed, Segment, format_path, split_api_version, type_name
 from ambdiff.yamlio import load_documents
 
 # Emissary still reads these old versions (annotations mostly); they have v2's shape.
@@ -317,18 +317,8 @@ def _has_type(value: JSON, expected: str) -> bool:
 
 def _what(value: JSON, hidden: bool = False) -> str:
     """What `value` is, for a message; only its type when it is (inside) a secret."""
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if hidden:
-        return (
-            "a string"
-            if isinstance(value, str)
-            else "a boolean"
-            if isinstance(value, bool)
-            else "a number"
-        )
+    if hidden or isinstance(value, Mapping | list):
+        return type_name(value)
     if isinstance(value, bool):
         return f"{str(value).lower()}"
     if isinstance(value, str):

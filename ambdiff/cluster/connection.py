@@ -30,9 +30,10 @@ from kubernetes.config.kube_config import KubeConfigLoader
 
 from ambdiff.cluster.credentials import ExecCredentials, ExecSpec, for_spec
 from ambdiff.cluster.errors import first_line, shown_url
-from ambdiff.cluster.kubeconfig import Selection, type_name
+from ambdiff.cluster.kubeconfig import Selection
 from ambdiff.errors import ClusterError
 from ambdiff.gitsource import FileError, read_bytes
+from ambdiff.model import type_name
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def _check_types(selection: Selection) -> None:
             wanted = {str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}
             quote = expected is str and isinstance(value, (int, float, bool))
             raise ClusterError(
-                f"{field} must be {wanted[expected]}, not a {type_name(value)}.",
+                f"{field} must be {wanted[expected]}, not {type_name(value)}.",
                 hint=f'Put it in quotes if it is text ({name}: "…").' if quote else
                 "Fix the kubeconfig (`kubectl config view` refuses it too).",
             )  # fmt: skip

@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ambdiff.cluster.kubeconfig import type_name
 from ambdiff.errors import ClusterError
+from ambdiff.model import type_name
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,10 @@ class ExecSpec:
     @classmethod
     def parse(cls, raw: Any, *, where: str, cluster: Mapping[str, Any] | None = None) -> ExecSpec:
         if not isinstance(raw, Mapping):
-            raise _bad(where, f"exec must be a mapping, not a {type_name(raw)}")
+            raise _bad(where, f"exec must be a mapping, not {type_name(raw)}")
         command = raw.get("command")
         if command is not None and not isinstance(command, str):
-            raise _bad(where, f"exec.command must be a string (the plugin to run), not a "
+            raise _bad(where, f"exec.command must be a string (the plugin to run), not "
                        f"{type_name(command)}")  # fmt: skip
         if not isinstance(command, str) or not command or "\0" in command:
             raise _bad(where, "exec.command must name the plugin to run")
@@ -85,32 +85,32 @@ class ExecSpec:
             shown = (
                 "it is missing" if api_version is None else
                 f"not {api_version!r}"[:100] if isinstance(api_version, str) else
-                f"not a {type_name(api_version)}"
+                f"not {type_name(api_version)}"
             )  # fmt: skip
             raise _bad(where, f"exec.apiVersion must be one of {', '.join(API_VERSIONS)} "
                        f"({shown})")  # fmt: skip
         args = raw.get("args") or []
         if not isinstance(args, list):
-            raise _bad(where, f"exec.args must be a list of strings, not a {type_name(args)}")
+            raise _bad(where, f"exec.args must be a list of strings, not {type_name(args)}")
         for i, arg in enumerate(args):
             if not isinstance(arg, str):
-                raise _bad(where, f"exec.args[{i}] must be a string, not a {type_name(arg)}")
+                raise _bad(where, f"exec.args[{i}] must be a string, not {type_name(arg)}")
             if "\0" in arg:
                 raise _bad(where, f"exec.args[{i}] holds a NUL character, which no argument can")
         env_list = raw.get("env") or []
         env: list[tuple[str, str]] = []
         if not isinstance(env_list, list):
-            raise _bad(where, f"exec.env must be a list of {{name, value}} mappings, not a "
+            raise _bad(where, f"exec.env must be a list of {{name, value}} mappings, not "
                        f"{type_name(env_list)}")  # fmt: skip
         for i, item in enumerate(env_list):
             if not isinstance(item, Mapping):
                 raise _bad(where, f"exec.env[{i}] must be a mapping with a name and a value, "
-                           f"not a {type_name(item)}")  # fmt: skip
+                           f"not {type_name(item)}")  # fmt: skip
             name, value = item.get("name"), item.get("value")
             value = "" if value is None else value
             for key, text in (("name", name), ("value", value)):
                 if not isinstance(text, str):
-                    raise _bad(where, f"exec.env[{i}].{key} must be a string, not a "
+                    raise _bad(where, f"exec.env[{i}].{key} must be a string, not "
                                f"{type_name(text)}")  # fmt: skip
             if not name or "=" in name or "\0" in name:
                 raise _bad(where, f"exec.env[{i}].name must be a variable name (no = or NUL)")
@@ -126,12 +126,12 @@ class ExecSpec:
                 )
             mode = "IfAvailable"
         if mode not in ("Never", "IfAvailable", "Always"):
-            shown = repr(mode) if isinstance(mode, str) else f"a {type_name(mode)}"
+            shown = repr(mode) if isinstance(mode, str) else type_name(mode)
             raise _bad(where, "exec.interactiveMode must be Never, IfAvailable or Always, not "
                        f"{shown[:100]}")  # fmt: skip
         hint = raw.get("installHint")
         if hint is not None and not isinstance(hint, str):
-            raise _bad(where, f"exec.installHint must be a string, not a {type_name(hint)}")
+            raise _bad(where, f"exec.installHint must be a string, not {type_name(hint)}")
         info = ""
         if raw.get("provideClusterInfo") and cluster is not None:
             info = json.dumps(_cluster_info(cluster))
@@ -402,7 +402,7 @@ def _shown(value: object) -> str:
     """A short value from the plugin's answer (never its token), quoted."""
     if value is None or value == "":
         return "none"
-    return repr(value)[:60] if isinstance(value, str) else f"a {type_name(value)}"
+    return repr(value)[:60] if isinstance(value, str) else type_name(value)
 
 
 def _bounded(text: str, limit: int = STDERR_SHOWN) -> str:

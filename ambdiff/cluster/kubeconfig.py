@@ -28,6 +28,7 @@ from typing import Any
 
 from ambdiff.errors import ClusterError, ManifestError
 from ambdiff.gitsource import FileError, read_bytes
+from ambdiff.model import type_name
 from ambdiff.yamlio import load_one
 
 HINT = "Check it with `kubectl config view`."
@@ -131,7 +132,7 @@ def load(
             if not isinstance(data["current-context"], str):
                 raise ClusterError(
                     f"kubeconfig {path}: current-context must be a string (a context's name), "
-                    f"not a {type_name(data['current-context'])}.",
+                    f"not {type_name(data['current-context'])}.",
                     hint=HINT,
                 )
             current, current_origin = data["current-context"], path
@@ -175,7 +176,7 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
         if body.get(key) is not None and not isinstance(body[key], str):
             raise ClusterError(
                 f"kubeconfig {context.origin}: contexts[{name}].context.{key} must be a string, "
-                f"not a {type_name(body[key])}.",
+                f"not {type_name(body[key])}.",
                 hint=HINT,
             )
     cluster_name = overrides.cluster or str(body.get("cluster") or "")
@@ -192,7 +193,7 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
     if not isinstance(cluster_body, Mapping):
         raise ClusterError(
             f"kubeconfig {cluster.origin}: clusters[{cluster_name}].cluster must be a mapping, "
-            f"not a {type_name(cluster_body)}.",
+            f"not {type_name(cluster_body)}.",
             hint=HINT,
         )
     if not cluster_body.get("server"):
@@ -264,7 +265,7 @@ def _read(path: Path) -> dict[str, Any] | None:
         return {}
     if not isinstance(data, dict):
         raise ClusterError(
-            f"kubeconfig {path} must be a mapping (apiVersion: v1, kind: Config), not a "
+            f"kubeconfig {path} must be a mapping (apiVersion: v1, kind: Config), not "
             f"{type_name(data)}.",
             hint=HINT,
         )
@@ -308,12 +309,3 @@ def _resolved(entry: Entry, ref_fields: Sequence[tuple[str, str]]) -> Entry:
             if isinstance(command, str) and "/" in command and not Path(command).is_absolute():
                 data["user"] = {**user, "exec": {**exec_, "command": str(base / command)}}
     return Entry(entry.name, data, entry.origin)
-
-
-def type_name(value: Any) -> str:
-    """A YAML value's type as a message names it."""
-    for kind, name in ((bool, "boolean"), (int, "number"), (float, "number"), (str, "string"),
-                       (list, "list"), (Mapping, "mapping")):  # fmt: skip
-        if isinstance(value, kind):
-            return name
-    return "null" if value is None else type(value).__name__

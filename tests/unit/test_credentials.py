@@ -173,7 +173,7 @@ def test_interactive_always_without_a_terminal_fails_before_running(tmp_path: Pa
         ({"command": "x", "apiVersion": "client.authentication.k8s.io/v1", "interactiveMode": "Sometimes"},
          "interactiveMode must be"),
         ({"command": "x", "apiVersion": "client.authentication.k8s.io/v1", "interactiveMode": "Never",
-          "env": [{"value": "no name"}]}, r"exec.env\[0\].name must be a string, not a null"),
+          "env": [{"value": "no name"}]}, r"exec.env\[0\].name must be a string, not null"),
     ],
 )  # fmt: skip
 def test_a_malformed_exec_section_is_one_sentence(raw: dict[str, Any], message: str) -> None:
