@@ -23,7 +23,7 @@ from click.core import ParameterSource
 
 from ambdiff import __version__
 from ambdiff.errors import AmbdiffError, ConfigError, Exit
-from ambdiff.options import Common, empty_value, resolve
+from ambdiff.options import Common, empty_value, refuse_external, resolve
 from ambdiff.render.text import shown
 from ambdiff.settings import COLORS, CONFIG_NAME, OUTPUTS, check_environment
 
@@ -85,6 +85,11 @@ def shared_options(func: F) -> F:
                      help="Colour: auto (on a terminal; honours NO_COLOR / FORCE_COLOR), always, never."),
         click.option("--config", envvar=_env("config"), type=click.Path(dir_okay=False, path_type=Path),
                      help=f"Settings file. Default: {CONFIG_NAME} at the repository root."),
+        click.option("--kustomize", envvar=_env("kustomize"), callback=_not_empty, metavar="PROGRAM",
+                     help="The kustomize (or kubectl) that builds kustomization folders. "
+                          "Default: kustomize on PATH, else `kubectl kustomize`."),
+        click.option("--helm", envvar=_env("helm"), callback=_not_empty, metavar="PROGRAM",
+                     help="The helm that renders chart folders (`helm template`). Default: helm on PATH."),
         click.option("-v", "--verbose", envvar=_env("verbose"), count=True,
                      help="More detail on stderr; -vv also logs API requests."),
     ]  # fmt: skip
@@ -93,11 +98,13 @@ def shared_options(func: F) -> F:
     return func
 
 
-def resolve_common(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) -> Common:
+def resolve_common(
+    paths: Sequence[str], kw: dict[str, Any], *, default_output: str, every_source: bool = False
+) -> Common:
     """Resolve the shared options (see ambdiff.options) and set up logging for -v."""
     _state.verbose = kw.get("verbose") or 0
     _configure_logging(_state.verbose)
-    return resolve(paths, kw, default_output=default_output)
+    return resolve(paths, kw, default_output=default_output, every_source=every_source)
 
 
 class _ShownFormatter(logging.Formatter):
@@ -343,7 +350,7 @@ def check(paths: tuple[str, ...], **kw: Any) -> None:
 
     from ambdiff.commands import check as command
 
-    common = resolve_common(paths, kw, default_output="human")
+    common = resolve_common(paths, kw, default_output="human", every_source=True)
     if not kw.get("output") and common.output not in command.OUTPUTS:
         common = replace(common, output="human")  # a settings-file default meant for diff
     raise SystemExit(command.run(common, strict=kw["strict"], with_repo=kw["with_repo"]))
@@ -381,7 +388,8 @@ def routes(paths: tuple[str, ...], **kw: Any) -> None:
     from ambdiff.commands import routes as command
 
     base_rev = kw.pop("rev", None)
-    common = resolve_common(paths, {**kw, "rev": None}, default_output="human")
+    common = resolve_common(paths, {**kw, "rev": None}, default_output="human",
+                            every_source=not kw["live"])  # fmt: skip
     if not kw.get("output") and common.output not in command.OUTPUTS:
         common = replace(common, output="human")
     raise SystemExit(command.run(common, base_rev=base_rev, live=kw["live"]))
@@ -461,6 +469,7 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     branch = command.open_branch(kw.get("repo"), kw["branch"], kw.get("cache_dir"))
     repo_dir = branch.root if branch.url else (Path(kw["repo"]) if kw.get("repo") else None)
     common = resolve_common(paths, {**kw, "repo": repo_dir}, default_output="human")
+    refuse_external(common, "watch")
     options = command.WatchOptions(
         branch=kw["branch"], interval=interval, sync=kw["sync"], prune=kw["prune"],
         force_conflicts=kw["force_conflicts"], paths=common.paths if paths else (),

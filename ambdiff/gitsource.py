@@ -12,6 +12,8 @@ import posixpath
 import re
 import shutil
 import stat
+import tarfile
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -245,10 +247,14 @@ class WorkTree:
         self.description = "the working tree"
 
     def files(
-        self, paths: Sequence[str], on_unreadable: OnUnreadable | None = None
+        self,
+        paths: Sequence[str],
+        on_unreadable: OnUnreadable | None = None,
+        skip: Skip | None = None,
     ) -> Iterator[SourceFile]:
         """The manifests below `paths`. A file that cannot be read raises FileError, or with
-        `on_unreadable`, goes to it and the rest are still read."""
+        `on_unreadable`, goes to it and the rest are still read. `skip(path)` leaves a file
+        out before it is read (excluded, or an input of a rendered folder)."""
         for wanted in paths or ["."]:
             target = Path(os.path.realpath(self.root / wanted))  # (resolve() raises on a loop)
             try:
@@ -270,6 +276,8 @@ class WorkTree:
                 candidates = [target]
             for file in candidates:
                 rel = PurePosixPath(os.path.relpath(file, self.root)).as_posix()
+                if skip is not None and skip(rel):
+                    continue
                 try:
                     text = self._read(file, rel)
                 except NotRegularFile as e:
@@ -283,6 +291,33 @@ class WorkTree:
                     on_unreadable(e.path, e)
                     continue
                 yield SourceFile(rel, text)
+
+    def listing(self, paths: Sequence[str]) -> Iterator[str]:
+        """The paths of every file below `paths` (any name, none read; hidden folders and
+        links to folders left out), for finding the folders that are rendered."""
+        for wanted in paths or ["."]:
+            target = self.root / wanted
+            try:
+                is_file = target.is_file()
+            except OSError:
+                continue  # (files() says what is wrong with it)
+            if is_file:
+                yield PurePosixPath(wanted).as_posix()
+                continue
+            for dirpath, dirnames, filenames in os.walk(target):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in filenames:
+                    yield PurePosixPath(os.path.relpath(Path(dirpath) / name, self.root)).as_posix()
+
+    def exists(self, path: str) -> bool:
+        try:
+            return (self.root / path).is_file()
+        except OSError:
+            return False
+
+    def folder(self) -> Path:
+        """The files on disk, for the tools that render (kustomize, helm)."""
+        return self.root
 
     def _read(self, file: Path, shown: str) -> str:
         with reading(shown):
@@ -300,6 +335,7 @@ class WorkTree:
 
 
 OnUnreadable = Callable[[str, ManifestError], None]  # (the file as shown, why)
+Skip = Callable[[str], bool]  # (a file's repository path) -> leave it out unread
 
 
 def _walk(directory: Path, root: Path, on_unreadable: OnUnreadable | None) -> Iterator[Path]:
@@ -338,6 +374,8 @@ class GitRevision:
         self.commit = self.repo.commit(_resolve(self.repo, rev, root))
         self.rev = rev
         self.description = f"revision {rev} ({self.commit.hexsha[:12]})"
+        self._folder: Path | None = None
+        self._cleanup: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def sha(self) -> str:
@@ -352,7 +390,10 @@ class GitRevision:
         return self._text(blob, path) if blob.type == "blob" else None
 
     def files(
-        self, paths: Sequence[str], on_unreadable: OnUnreadable | None = None
+        self,
+        paths: Sequence[str],
+        on_unreadable: OnUnreadable | None = None,
+        skip: Skip | None = None,
     ) -> Iterator[SourceFile]:
         """As WorkTree.files, from the commit."""
         for wanted in paths or ["."]:
@@ -368,6 +409,8 @@ class GitRevision:
                 inside = rel.relative_to(prefix) if prefix not in (".", "") else rel
                 if entry is not node and not _included(inside):
                     continue
+                if skip is not None and skip(str(rel)):
+                    continue
                 if entry.type != "blob":
                     log.warning(
                         "warning: %s: a git submodule, not read from a revision (skipped).", rel
@@ -381,6 +424,49 @@ class GitRevision:
                     on_unreadable(e.path, e)
                     continue
                 yield SourceFile(str(rel), text)
+
+    def listing(self, paths: Sequence[str]) -> Iterator[str]:
+        """As WorkTree.listing, from the commit."""
+        for wanted in paths or ["."]:
+            prefix = PurePosixPath(os.path.normpath(wanted)).as_posix()
+            node = self._node(prefix, wanted)
+            if node.type != "tree":
+                yield str(node.path)
+                continue
+            for entry in node.traverse():
+                if entry.type == "blob" and not any(
+                    p.startswith(".") for p in PurePosixPath(entry.path).parts[:-1]
+                ):
+                    yield str(entry.path)
+
+    def exists(self, path: str) -> bool:
+        try:
+            return bool((self.commit.tree / path).type == "blob")
+        except KeyError:
+            return False
+
+    def folder(self) -> Path:
+        """The commit's files written out to a temporary folder (once; removed at exit),
+        for the tools that render: `git archive`, never a checkout, so the working tree and
+        the index are never touched. A link that leads outside the commit is not written."""
+        if self._folder is None:
+            scratch = tempfile.TemporaryDirectory(prefix="ambdiff-rev-")
+            self._cleanup = scratch
+            out = Path(scratch.name) / "tree"
+            out.mkdir()
+            tar = Path(scratch.name) / "tree.tar"
+            with reading(self.description, self.repo), tar.open("wb") as stream:
+                self.repo.archive(stream, self.sha, format="tar")
+            with tarfile.open(tar) as archive:
+                for member in archive.getmembers():
+                    try:
+                        archive.extract(member, out, filter="data")
+                    except tarfile.FilterError:
+                        log.warning("warning: %s: a link out of the commit, not written for "
+                                    "rendering (skipped).", member.name)  # fmt: skip
+            tar.unlink()
+            self._folder = out
+        return self._folder
 
     def _node(self, prefix: str, wanted: str) -> Any:
         """The tree or blob at `prefix`; a submodule on the way is an error saying so."""

@@ -54,6 +54,7 @@ class RawObject:
 
     body: Mapping[str, JSON]
     origin: Origin
+    namespace: str = ""  # the namespace its source declares, for an object that names none
 
 
 OnProblem = Callable[[ManifestProblem], None]
@@ -200,7 +201,7 @@ def identify(
         except ManifestError as e:  # an unknown kind: say which manifest names it
             raise ManifestError(f"{obj.origin}: {e.message}", hint=e.hint) from e
         if is_namespaced:
-            ns = meta.get("namespace") or default_namespace
+            ns = meta.get("namespace") or obj.namespace or default_namespace
         oid = ObjectId(group, kind, ns, meta["name"])
         if oid in seen:
             first = seen[oid].origin

@@ -47,14 +47,20 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Origin:
     """Where a desired object came from: a file (relative to the repository), the index of
-    the YAML document in it and the document's first line (1-based)."""
+    the YAML document in it and the document's first line (1-based); for a rendered object,
+    the source file it was made from and the folder that was rendered."""
 
     file: str
-    line: int = 1
+    line: int = 1  # 0: not known (a Helm template's output has no line of its own)
     document: int = 0
+    via: str = ""  # the folder rendered (kustomize, helm) to make it from `file`, if any
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} via {self.via}" if self.via else where
+
+    def as_json(self) -> dict[str, str | int]:
+        return {"file": self.file, "line": self.line, **({"via": self.via} if self.via else {})}
 
 
 @dataclass(frozen=True)

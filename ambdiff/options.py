@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ambdiff.desired import Desired, Reader, Request, Tools
+from ambdiff.desired import read as read_desired
 from ambdiff.errors import ConfigError
-from ambdiff.gitsource import GitRevision, WorkTree, find_repo_root, repo_identity, repo_name
+from ambdiff.gitsource import (
+    MAX_SNAPSHOT_BYTES,
+    GitRevision,
+    SourceFile,
+    WorkTree,
+    find_repo_root,
+    read_file,
+    reading,
+    repo_identity,
+    repo_name,
+)
 from ambdiff.settings import CONFIG_NAME, FileSettings, load_file
 from ambdiff.sources import DEFAULT, Selection, Source, inventory_name
 from ambdiff.sources import select as select_source
@@ -35,9 +48,48 @@ class Common:
     verbose: int
     settings: FileSettings
     selection: Selection | None = None  # the source read (commands that sync or diff)
+    # `-` (standard input) and files outside the repository, read once: diff and check only.
+    external: tuple[SourceFile, ...] = ()
+    kustomize: str | None = None  # --kustomize: the program that builds kustomizations
+    helm: str | None = None  # --helm
 
     def source(self) -> WorkTree | GitRevision:
         return GitRevision(self.repo_root, self.rev) if self.rev else WorkTree(self.repo_root)
+
+    def tools(self) -> Tools:
+        return Tools(self.kustomize, self.helm)
+
+    def requests(self, *, every: bool = False) -> list[Request]:
+        """What to read, rendered as its source says (a chart for the source's namespace,
+        else `default`). One source when one is selected; else (check, routes) each PATH
+        with the sources that hold it, and with no PATHs (or `every`) every declared source."""
+        namespace = self.namespace or self.settings.namespace
+        if self.external and not self.paths:
+            return []  # only `-` or outside files: nothing of the repository is read
+        if self.selection is not None and not every:
+            source = self.selection.source
+            return [Request(self.paths, source.render, source.helm, namespace)]
+        declared = self.settings.sources
+        if not declared:
+            paths = self.settings.paths if every else self.paths or self.settings.paths
+            return [Request(paths, namespace=namespace)]
+        if every or not self.paths:
+            return [_request(s, s.paths, self.settings.namespace) for s in declared]
+        out: list[Request] = []
+        for path in self.paths:
+            owners = [s for s in declared if s.contains(path)]
+            out += [_request(s, (path,), self.settings.namespace) for s in owners] or [
+                Request((path,), namespace=namespace)
+            ]
+        return out
+
+    def read(
+        self, reader: Reader | None = None, *, extra_exclude: Sequence[str] = (), **kw: Any
+    ) -> Desired:
+        """The selected source's objects, read and rendered (see ambdiff.desired.read)."""
+        exclude = [*self.settings.exclude, *extra_exclude]
+        return read_desired(reader or self.source(), self.requests(), tools=self.tools(),
+                            exclude=exclude, extra=self.external, **kw)  # fmt: skip
 
     @property
     def narrowed(self) -> bool:
@@ -63,6 +115,22 @@ class Common:
         return repo_identity(self.repo_root)
 
 
+def refuse_external(common: Common, verb: str) -> None:
+    """sync and watch apply what a source in git holds: never `-` or an outside file (what
+    they applied would belong to no source, and nothing could ever prune it safely)."""
+    if common.external:
+        raise ConfigError(
+            f"{common.external[0].path}: {verb} applies what the repository holds; standard "
+            "input and files outside the repository are for diff, check and routes.",
+            hint="Declare the folder as a source in .ambdiff.yaml (kustomize and Helm folders "
+            "are rendered by ambdiff itself), and sync that.",
+        )
+
+
+def _request(source: Source, paths: tuple[str, ...], namespace: str | None) -> Request:
+    return Request(paths, source.render, source.helm, source.namespace or namespace)
+
+
 def empty_value(name: str) -> ConfigError:
     """An option given an empty value: almost always an unset variable (`--rev "$BASE"`),
     which must not quietly mean the option's default (for --rev, the working tree)."""
@@ -74,8 +142,11 @@ def empty_value(name: str) -> ConfigError:
     return ConfigError(f"{name} is empty: was it given an unset variable?", hint=hint)
 
 
-def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) -> Common:
-    """The environment (AMBDIFF_*) is checked by the CLI, which knows every option."""
+def resolve(
+    paths: Sequence[str], kw: dict[str, Any], *, default_output: str, every_source: bool = False
+) -> Common:
+    """The environment (AMBDIFF_*) is checked by the CLI, which knows every option.
+    `every_source` (check, routes): PATHs may span sources, and none means all of them."""
     rev = kw.get("rev")
     if rev is not None and not rev.strip():
         raise empty_value("--rev")
@@ -87,6 +158,8 @@ def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) ->
     config_path = kw.get("config")
     settings = load_file(config_path or root / CONFIG_NAME, explicit=config_path is not None)
     base = cwd if repo is None else repo
+    external = tuple(_external(p, base, root) for p in paths if _is_external(p, base, root))
+    paths = [p for p in paths if not _is_external(p, base, root)]
     names = [p for p in paths if _is_source_name(p, settings, base)]
     for p in paths:
         if (
@@ -102,26 +175,70 @@ def resolve(paths: Sequence[str], kw: dict[str, Any], *, default_output: str) ->
                 hint=f"Did you mean {close[0]!r}?" if close else f"Sources: {', '.join(known)}.",
             )
     rel_paths = tuple(_repo_relative(p, base, root) for p in paths if p not in names)
-    selection = select_source(
-        settings.sources, rel_paths, default_paths=settings.paths, names=names
-    )
+    selection: Selection | None
+    if every_source and not names:
+        selection = None
+    elif external and not rel_paths and not names:
+        selection = Selection(Source(DEFAULT, ()), (), narrowed=True)
+    else:
+        selection = select_source(
+            settings.sources, rel_paths, default_paths=settings.paths, names=names
+        )
+        if external:  # what is read is not the whole source: nothing is "removed"
+            selection = replace(selection, narrowed=True)
     output = kw.get("output") or settings.output or default_output
     return Common(
         repo_root=root,
-        paths=selection.read_paths,
+        paths=selection.read_paths if selection else rel_paths,
         selection=selection,
+        external=external,
         rev=kw.get("rev"),
         kubeconfig=kw.get("kubeconfig"),
         context=kw.get("context"),
         cluster=kw.get("cluster"),
         user=kw.get("user"),
-        namespace=kw.get("namespace") or selection.source.namespace or settings.namespace,
+        namespace=kw.get("namespace")
+        or (selection.source.namespace if selection else None)
+        or settings.namespace,
         live_file=kw.get("live_file"),
         output=output,
         color=kw.get("color") or settings.color or "auto",
         verbose=kw.get("verbose") or 0,
         settings=settings,
+        kustomize=kw.get("kustomize"),
+        helm=kw.get("helm"),
     )
+
+
+STDIN = "-"
+
+
+def _is_external(path: str, base: Path, root: Path) -> bool:
+    """`-`, or a file outside the repository (diff and check read these; sync refuses)."""
+    if path == STDIN:
+        return True
+    absolute = Path(os.path.realpath(base / path))
+    try:
+        return not absolute.is_relative_to(root) and absolute.is_file()
+    except OSError:  # a name too long, say: the reader of PATHs says what is wrong with it
+        return False
+
+
+def _external(path: str, base: Path, root: Path) -> SourceFile:
+    if path == STDIN:
+        data = sys.stdin.buffer.read(MAX_SNAPSHOT_BYTES + 1)
+        if len(data) > MAX_SNAPSHOT_BYTES:
+            raise ConfigError(
+                f"standard input holds more than {MAX_SNAPSHOT_BYTES >> 20} MiB of manifests, "
+                "more than ambdiff reads.",
+                hint="Split it, or name the files instead.",
+            )
+        with reading(STDIN_NAME):
+            return SourceFile(STDIN_NAME, data.decode("utf-8"))
+    return SourceFile(path, read_file(base / path, path, limit=MAX_SNAPSHOT_BYTES))
+
+
+STDIN_NAME = "(stdin)"
 
 
 def _is_source_name(arg: str, settings: FileSettings, base: Path) -> bool:
@@ -137,5 +254,7 @@ def _repo_relative(path: str, base: Path, root: Path) -> str:
         return absolute.relative_to(root).as_posix() or "."
     except ValueError as e:
         raise ConfigError(
-            f"{path}: outside the repository {root}.", hint="Name paths inside --repo."
+            f"{path}: a folder outside the repository {root}.",
+            hint="Name folders inside --repo; from outside it, only files (and `-`, standard "
+            "input) are read, by diff, check and routes.",
         ) from e

@@ -1,7 +1,9 @@
 """Sources: the units of deployment ambdiff owns objects for. Pure.
 
-A source is a name, the paths in the repository that hold its manifests, and a default
-namespace. `.ambdiff.yaml` may declare several under `sources:` (one per team folder or per
+A source is a name, the paths in the repository that hold its manifests, a default
+namespace, and how its folders are rendered: read as written (`dir`), built with kustomize
+(a folder with a kustomization file, found by itself), or rendered with `helm template` (a
+folder with Chart.yaml; a `helm:` block names the release, values files and `--set` values). `.ambdiff.yaml` may declare several under `sources:` (one per team folder or per
 environment); without a declaration the repository (or `paths:`) is one source named
 `default`. Each source is one inventory: what its syncs recorded in the cluster is what its
 prune may delete, and nothing else.
@@ -26,12 +28,26 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 _LABEL_MAX = 63  # a label value, and so an inventory name
 
 
+RENDERERS = ("auto", "dir", "kustomize", "helm")
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """How a source's chart is rendered: `helm template RELEASE CHART -f VALUES... --set K=V`."""
+
+    release: str | None = None  # default: the chart folder's name
+    values: tuple[str, ...] = ()  # repository paths, applied after the chart's values.yaml
+    set: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
     paths: tuple[str, ...]  # relative to the repository root; () is the whole repository
     namespace: str | None = None
     inventory: str | None = None  # an explicit inventory name (else derived, see inventory_name)
+    render: str = "auto"  # one of RENDERERS; auto: by what each folder holds
+    helm: HelmRelease | None = None
 
     def contains(self, path: str) -> bool:
         return not self.paths or any(_within(path, p) for p in self.paths)
@@ -59,10 +75,11 @@ def parse(raw: Any, where: str) -> tuple[Source, ...]:
         at = f"{where}: sources[{i}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{at} must be a mapping with name and paths.")
-        unknown = set(item) - {"name", "paths", "namespace", "inventory"}
+        unknown = set(item) - {"name", "paths", "namespace", "inventory", "render", "helm"}
         if unknown:
             raise ConfigError(f"{at}: unknown key {sorted(unknown)[0]!r}.",
-                              hint="A source has name, paths, namespace and inventory.")  # fmt: skip
+                              hint="A source has name, paths, namespace, inventory, render "
+                              "and helm.")  # fmt: skip
         name = item.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             raise ConfigError(f"{at}: name must be 1-40 lower-case letters, digits and '-'.")
@@ -77,7 +94,8 @@ def parse(raw: Any, where: str) -> tuple[Source, ...]:
                 raise ConfigError(f"{at} ({name}): {key} must be a string.")
         if any(s.name == name for s in found):
             raise ConfigError(f"{at}: a second source named {name!r}.")
-        found.append(Source(name, clean, namespace, inventory))
+        render, helm = _rendering(item, f"{at} ({name})")
+        found.append(Source(name, clean, namespace, inventory, render, helm))
     for a in found:
         for b in found:
             if a is b or (a.namespace and b.namespace and a.namespace != b.namespace):
@@ -90,6 +108,55 @@ def parse(raw: Any, where: str) -> tuple[Source, ...]:
                     "different namespaces): one inventory owns each object.",
                 )
     return tuple(found)
+
+
+def _rendering(item: Mapping[str, Any], at: str) -> tuple[str, HelmRelease | None]:
+    render = item.get("render", "helm" if "helm" in item else "auto")
+    if render not in RENDERERS:
+        raise ConfigError(
+            f"{at}: render must be one of {', '.join(RENDERERS)}.",
+            hint="auto (the default) renders a folder with a kustomization file with kustomize "
+            "and a folder with Chart.yaml with helm, and reads other files as written.",
+        )
+    raw = item.get("helm")
+    if raw is None:
+        return render, (HelmRelease() if render == "helm" else None)
+    if render != "helm":
+        raise ConfigError(f"{at}: a helm block needs render: helm (or no render key).")
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{at}: helm must be a mapping with release, values and set.")
+    unknown = set(raw) - {"release", "values", "set"}
+    if unknown:
+        raise ConfigError(f"{at}: helm: unknown key {sorted(unknown)[0]!r}.",
+                          hint="helm has release, values and set.")  # fmt: skip
+    release = raw.get("release")
+    if release is not None and (not isinstance(release, str) or not _RELEASE.match(release)):
+        raise ConfigError(
+            f"{at}: helm: release must be a Helm release name (lower-case letters, digits, "
+            "'-' and '.', at most 53).",
+        )
+    values = raw.get("values") or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{at}: helm: values must be a list of values files in the repository.")
+    sets = raw.get("set") or {}
+    if not isinstance(sets, Mapping) or not all(
+        isinstance(k, str) and k and isinstance(v, str | int | float | bool)
+        for k, v in sets.items()
+    ):
+        raise ConfigError(
+            f"{at}: helm: set must map value names to strings, numbers or booleans "
+            "(as `helm template --set name=value`).",
+            hint='For example set: {image.tag: "1.2.3", replicaCount: 2}.',
+        )
+    text = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in sets.items()}
+    return render, HelmRelease(
+        release,
+        tuple(_clean(v, f"{at}: helm: values") for v in values),
+        tuple(sorted(text.items())),
+    )
+
+
+_RELEASE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,51}[a-z0-9])?$")
 
 
 def select(

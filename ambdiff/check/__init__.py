@@ -11,7 +11,9 @@ from ambdiff.check.inputs import Inventory, from_resources, load
 from ambdiff.check.references import check_references, check_regexes
 from ambdiff.check.routing import check_routes, check_unbound
 from ambdiff.check.schemas import Schemas, describe
-from ambdiff.manifests import ManifestProblem, Source
+from ambdiff.desired import Reader, Request, Tools
+from ambdiff.gitsource import SourceFile
+from ambdiff.manifests import ManifestProblem
 from ambdiff.model import Resource
 
 __all__ = [
@@ -37,31 +39,39 @@ class Collector:
         file = origin.file if origin else ""
         if line is None:
             line = origin.line if origin else 0
+        via = origin.via if origin else ""
         self.findings.append(
-            Finding(file, line, rule, str(resource.id), f"{resource.id}: {message}")
+            Finding(file, line, rule, str(resource.id), f"{resource.id}: {message}", via)
         )
 
 
 def check(
-    source: Source,
-    paths: Sequence[str],
+    source: Reader,
+    requests: Sequence[Request],
     *,
+    tools: Tools,
     default_namespace: str = "default",
     exclude: Sequence[str] = (),
     disabled: Collection[str] = (),
     strict: bool = False,
     report_only: Sequence[str] | None = None,
+    extra: Sequence[SourceFile] = (),
 ) -> Report:
-    """Check the manifests below `paths`. `report_only`: read everything, but report only
-    findings in these files or directories (cross-file rules still see the rest)."""
+    """Check what `requests` read and render. `report_only`: read everything, but report
+    only findings in these files or directories, or made by rendering a folder that reads
+    one of them (cross-file rules still see the rest)."""
     collector = Collector()
-    inventory = load(source, paths, default_namespace=default_namespace, exclude=exclude,
-                     on_problem=collector.problem)  # fmt: skip
+    inventory = load(source, requests, tools=tools, default_namespace=default_namespace,
+                     exclude=exclude, on_problem=collector.problem, extra=extra)  # fmt: skip
     run_rules(inventory, collector)
-    findings = {
-        f for f in collector.findings
-        if f.rule not in disabled and (report_only is None or _inside(f.file, report_only))
-    }  # fmt: skip
+
+    def reported(f: Finding) -> bool:
+        if report_only is None or _inside(f.file, report_only):
+            return True
+        inputs = inventory.inputs.get(f.via, ()) if f.via else ()
+        return any(_inside(p, inputs) for p in report_only)
+
+    findings = {f for f in collector.findings if f.rule not in disabled and reported(f)}
     return Report(
         tuple(sorted(findings)),
         files=inventory.files,

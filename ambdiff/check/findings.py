@@ -30,6 +30,7 @@ RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
         Rule("unreadable-file", Severity.ERROR, "a file that cannot be read (not UTF-8, no permission)"),
+        Rule("render-failed", Severity.ERROR, "a kustomization or chart that kustomize or helm cannot render"),
         Rule("yaml-syntax", Severity.ERROR, "not parseable YAML; duplicate keys included"),
         Rule("missing-field", Severity.ERROR, "no apiVersion, kind or metadata.name"),
         Rule("duplicate-object", Severity.ERROR, "the same identity twice"),
@@ -57,6 +58,12 @@ class Finding:
     rule: str
     object: str  # e.g. "Mapping default/api"; "" for a file-level problem
     message: str
+    via: str = ""  # the folder rendered to make the object (kustomize, helm), if any
+
+    @property
+    def where(self) -> str:
+        """file:line, or the file alone when the line is not known (a Helm template)."""
+        return f"{self.file}:{self.line}" if self.line else self.file
 
     @property
     def severity(self) -> Severity:

@@ -3,24 +3,18 @@ resources inside annotations, and the files' text, for pointing findings at a li
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ambdiff import ambassador
+from ambdiff.desired import Reader, Request, Tools
+from ambdiff.desired import read as read_desired
 from ambdiff.errors import ManifestError
-from ambdiff.gitsource import FileError
+from ambdiff.gitsource import FileError, SourceFile
 from ambdiff.kinds import AMBASSADOR_GROUP, crd_scopes, offline_namespaced
-from ambdiff.manifests import (
-    ManifestProblem,
-    RawObject,
-    Source,
-    identify,
-    parse_file,
-    unique_files,
-)
+from ambdiff.manifests import ManifestProblem, RawObject, identify
 from ambdiff.model import JSON, ObjectId, Origin, Resource, Segment
 
 OnProblem = Callable[[ManifestProblem], None]
@@ -36,6 +30,8 @@ class Inventory:
     from_annotation: set[int] = field(default_factory=set)  # id() of annotation documents
     texts: dict[str, list[str]] = field(default_factory=dict)  # file -> its lines
     files: int = 0
+    # A rendered folder -> the repository paths it reads (see ambdiff.desired.Desired).
+    inputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _tuples: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def line_of(
@@ -69,32 +65,30 @@ class Inventory:
 
 
 def load(
-    source: Source,
-    paths: Sequence[str],
+    source: Reader,
+    requests: Sequence[Request],
     *,
+    tools: Tools,
     default_namespace: str,
     exclude: Sequence[str] = (),
     on_problem: OnProblem,
+    extra: Sequence[SourceFile] = (),
 ) -> Inventory:
-    """Read `paths` from `source`, each file once. Problems (a file that cannot be read,
-    YAML, missing fields, duplicates, annotation YAML) go to `on_problem`; a missing path
-    raises ManifestError."""
-    raw: list[RawObject] = []
-    texts: dict[str, list[str]] = {}
+    """Read (and render) `requests` from `source`, each file once. Problems (a file that
+    cannot be read, YAML, missing fields, duplicates, annotation YAML, a folder that does not
+    render) go to `on_problem`; a missing path raises ManifestError."""
     unreadable: list[str] = []
 
     def skip(file: str, error: ManifestError) -> None:
-        if not any(fnmatch.fnmatch(file, glob) for glob in exclude):
-            unreadable.append(file)
-            on_problem(_unreadable(file, error))
+        unreadable.append(file)
+        on_problem(_unreadable(file, error))
 
-    for file in unique_files(source.files(paths, on_unreadable=skip)):
-        if any(fnmatch.fnmatch(file.path, glob) for glob in exclude):
-            continue
-        texts[file.path] = file.text.splitlines()
-        raw.extend(parse_file(file, on_problem))
-    inventory = build(raw, texts, default_namespace=default_namespace, on_problem=on_problem)
-    inventory.files += len(unreadable)
+    desired = read_desired(source, requests, tools=tools, exclude=exclude,
+                           on_problem=on_problem, on_unreadable=skip, extra=extra)  # fmt: skip
+    inventory = build(desired.objects, desired.texts, default_namespace=default_namespace,
+                      on_problem=on_problem)  # fmt: skip
+    inventory.files = desired.files + len(unreadable)
+    inventory.inputs = desired.inputs
     return inventory
 
 

@@ -154,4 +154,4 @@ def _matchers(route: MappingRoute) -> str:
 
 def _at(route: MappingRoute) -> str:
     file, line = where(route.resource)
-    return f"{file}:{line}"
+    return f"{file}:{line}" if line else file

@@ -28,7 +28,9 @@ class RouteRow:
 
     @property
     def source(self) -> str:
-        return f"{self.file}:{self.line}" if self.file else "(cluster)"
+        if not self.file:
+            return "(cluster)"
+        return f"{self.file}:{self.line}" if self.line else self.file
 
     @property
     def backend(self) -> str:

@@ -34,20 +34,21 @@ def run(
     disabled = validate_rule_ids(
         settings.check_disable, f"{settings.source or '.ambdiff.yaml'}: check.disable"
     )
-    paths: Sequence[str] = common.paths
     report_only: Sequence[str] | None = None
     if with_repo:
         if not common.paths:
             raise ConfigError("--with-repo needs the PATHs to report on.")
-        paths, report_only = settings.paths, common.paths
+        report_only = common.paths
     report = check(
         common.source(),
-        paths,
+        common.requests(every=with_repo),
+        tools=common.tools(),
         default_namespace=common.namespace or "default",
         exclude=settings.exclude,
         disabled=disabled,
         strict=strict or settings.check_strict,
         report_only=report_only,
+        extra=common.external,
     )
     if report.files == 0 and not with_repo:
         where = ", ".join(common.paths) if common.paths else str(common.repo_root)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -35,15 +34,13 @@ def load_desired(
     desired object its identity (scope from the live side's discovery). With `consoles`, say
     which cluster first."""
     source = common.source()
-    raw = manifests.read(source, common.paths)
-    excluded = list(common.settings.exclude)
+    exclude = []
     if common.live_file is not None and common.rev is None:
         # A snapshot kept inside the repository is the live side, not a manifest.
         live = common.live_file.resolve()
         if live.is_relative_to(common.repo_root):
-            excluded.append(live.relative_to(common.repo_root).as_posix())
-    if excluded:
-        raw = [o for o in raw if not any(fnmatch.fnmatch(o.origin.file, g) for g in excluded)]
+            exclude.append(live.relative_to(common.repo_root).as_posix())
+    raw = common.read(source, extra_exclude=exclude).objects
     if not raw:
         where = ", ".join(common.paths) if common.paths else str(common.repo_root)
         raise ManifestError(

@@ -110,9 +110,12 @@ def sibling_claims(
     for other in common.settings.sources:
         if other.name == common.source_name:
             continue
-        inventories.add(replace(common, selection=Selection(other, other.paths, False)).inventory)
+        theirs = replace(common, selection=Selection(other, other.paths, False),
+                         paths=other.paths,
+                         namespace=other.namespace or common.settings.namespace)  # fmt: skip
+        inventories.add(theirs.inventory)
         try:
-            raw = manifests.read(common.source(), other.paths)
+            raw = theirs.read().objects
             found = manifests.identify(
                 raw,
                 namespaced=state.namespaced,

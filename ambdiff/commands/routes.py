@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ambdiff.check.inputs import Inventory, from_resources, load
 from ambdiff.check.table import RouteRow, compare, route_rows
+from ambdiff.desired import Reader
 from ambdiff.errors import ConfigError, Exit
 from ambdiff.gitsource import GitRevision, WorkTree
-from ambdiff.manifests import ManifestProblem, Source
+from ambdiff.manifests import ManifestProblem
 from ambdiff.render.check import render_route_changes, render_routes
 from ambdiff.render.console import Consoles, make_consoles
 
@@ -48,17 +48,17 @@ def run(
     return Exit.DIFFERENT if changes else Exit.OK
 
 
-def _rows(source: Source, common: Common, consoles: Consoles) -> list[RouteRow]:
-    inventory = _inventory(source, common.paths, common, consoles)
+def _rows(source: Reader, common: Common, consoles: Consoles) -> list[RouteRow]:
+    inventory = _inventory(source, common, consoles)
     return route_rows(inventory.ambassador)
 
 
-def _inventory(
-    source: Source, paths: Sequence[str], common: Common, consoles: Consoles
-) -> Inventory:
+def _inventory(source: Reader, common: Common, consoles: Consoles) -> Inventory:
     problems: list[ManifestProblem] = []
-    inventory = load(source, paths, default_namespace=common.namespace or "default",
-                     exclude=common.settings.exclude, on_problem=problems.append)  # fmt: skip
+    inventory = load(source, common.requests(), tools=common.tools(),
+                     default_namespace=common.namespace or "default",
+                     exclude=common.settings.exclude, on_problem=problems.append,
+                     extra=common.external)  # fmt: skip
     if problems:
         first = problems[0]
         consoles.err.print(

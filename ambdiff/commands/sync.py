@@ -23,7 +23,7 @@ from ambdiff.commands.owned import (
 from ambdiff.errors import ConfigError, Exit
 from ambdiff.live import ClusterState
 from ambdiff.model import Resource
-from ambdiff.options import Common
+from ambdiff.options import Common, refuse_external
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
@@ -64,6 +64,7 @@ def run(
         raise ConfigError(f"-o {common.output} is not a sync format; use human or json.")
     if common.live_file is not None:
         raise ConfigError("sync writes to a cluster; it cannot be combined with --live-file.")
+    refuse_external(common, "sync")
     desired, state = load_desired(common, consoles)
     assert isinstance(state, ClusterState)
     errors = [

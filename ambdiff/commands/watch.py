@@ -418,7 +418,7 @@ def _check_fails(
     )
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     for f in errors:
-        log.error(f"preflight: {f.file}:{f.line}: {f.message} [{f.rule}]; nothing was written",
+        log.error(f"preflight: {f.where}: {f.message} [{f.rule}]; nothing was written",
                   extra={**extra, "event": "preflight-failed", "rule": f.rule,
                          "object": f.object})  # fmt: skip
     return bool(errors)

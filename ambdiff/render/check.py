@@ -32,7 +32,7 @@ def report_json(report: Report) -> dict[str, object]:
     return {
         "findings": [
             {"rule": f.rule, "severity": f.severity.value, "file": f.file, "line": f.line,
-             "object": f.object, "message": f.message}
+             "object": f.object, "message": f.message, **({"via": f.via} if f.via else {})}
             for f in report.findings
         ],
         "summary": report.summary,
@@ -41,9 +41,9 @@ def report_json(report: Report) -> dict[str, object]:
 
 def github_annotation(finding: Finding) -> str:
     """A GitHub Actions workflow command: `::error file=...,line=...,title=rule::message`."""
+    line = f"line={finding.line}," if finding.line else ""
     props = (
-        f"file={_gh_property(shown(finding.file))},line={finding.line},"
-        f"title={_gh_property(shown(finding.rule))}"
+        f"file={_gh_property(shown(finding.file))},{line}title={_gh_property(shown(finding.rule))}"
     )
     return f"::{_GITHUB[finding.severity]} {props}::{_gh_data(shown(finding.message))}"
 
@@ -53,9 +53,10 @@ def _human(report: Report, out: Console) -> None:
         out.print(f"[bold]{escape(safe_line(shown(file or '(no file)')))}[/]")
         for f in findings:
             out.print(
-                f"  {escape(safe_line(shown(file)))}:{f.line}  "
+                f"  {escape(safe_line(shown(f.where)))}  "
                 f"[{_STYLE[f.severity]}]{f.severity.value:<7}[/] "
                 f"[dim]{escape(shown(f.rule))}[/]  {escape(shown(f.message))}"
+                + (f"  [dim](via {escape(safe_line(shown(f.via)))})[/]" if f.via else "")
             )
         out.print()
     summary = report.summary

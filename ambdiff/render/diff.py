@@ -68,7 +68,7 @@ def _object_json(o: ObjectDiff) -> dict[str, Any]:
         "namespace": o.id.namespace or None,
         "name": o.id.name,
         "status": o.status.value,
-        "origin": {"file": o.origin.file, "line": o.origin.line} if o.origin else None,
+        "origin": o.origin.as_json() if o.origin else None,
         "changes": [_change_json(c) for c in o.changes],
     }
 

@@ -47,7 +47,7 @@ def check_errors(errors: Sequence[Finding], consoles: Consoles) -> None:
     err.print(f"[bold red]ambdiff check found {len(errors)} error(s); nothing was written:[/]")
     for f in errors:
         err.print(
-            f"  [red]✗[/] {escape(shown(f.file))}:{f.line}: {escape(shown(f.message))} "
+            f"  [red]✗[/] {escape(shown(f.where))}: {escape(shown(f.message))} "
             f"[dim]\\[{escape(shown(f.rule))}][/]"
         )
 

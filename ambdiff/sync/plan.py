@@ -86,7 +86,7 @@ def _action_json(a: Action) -> dict[str, Any]:
         "kind": a.id.kind,
         "namespace": a.id.namespace or None,
         "name": a.id.name,
-        "origin": {"file": a.origin.file, "line": a.origin.line} if a.origin else None,
+        "origin": a.origin.as_json() if a.origin else None,
         "reason": a.reason,
         "changes": [{"op": c.op.value, "path": c.path_str} for c in a.changes],
     }

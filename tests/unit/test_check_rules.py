@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-
 import pytest
 
-from ambdiff.check import RULES, Finding, check
-from ambdiff.gitsource import SourceFile
-
-
-@dataclass
-class Files:
-    """An in-memory source: {path: text}."""
-
-    texts: dict[str, str]
-    description: str = "memory"
-
-    def files(self, paths: Sequence[str], on_unreadable: object = None) -> Iterator[SourceFile]:
-        for path, text in sorted(self.texts.items()):
-            yield SourceFile(path, text)
+from ambdiff.check import RULES, Finding
+from tests.harness.memory import check_texts
 
 
 def findings(**files: str) -> list[Finding]:
     texts = {
         name.replace("__", "/").replace("_yaml", ".yaml"): text for name, text in files.items()
     }
-    return list(check(Files(texts), []).findings)
+    return check_texts(texts)
 
 
 def rules(**files: str) -> list[str]:
@@ -51,7 +36,7 @@ def test_every_rule_of_the_design_exists() -> None:
         "yaml-syntax", "missing-field", "duplicate-object", "schema", "unknown-field",
         "annotation-yaml", "route-collision", "route-group-conflict", "invalid-regex",
         "filter-missing", "secret-missing", "dangling-reference", "mapping-unbound",
-        "namespace-ignored", "unreadable-file", "secret-data-base64", "crd-invalid",
+        "namespace-ignored", "unreadable-file", "secret-data-base64", "crd-invalid", "render-failed",
     }  # fmt: skip
 
 

@@ -4,37 +4,25 @@ used, and no rule trips over a value of the wrong type."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ambdiff.check import Finding, Severity, check, check_resources
+from ambdiff.check import Finding, Severity, check_resources
 from ambdiff.check.grouping import _selector_matches, mapping_routes, shares
 from ambdiff.check.references import parse_service
 from ambdiff.check.schemas import _validate, ambassador_schemas, crd_schemas
-from ambdiff.gitsource import SourceFile
 from ambdiff.kinds import crd_scopes, read_crd
 from ambdiff.model import ObjectId, Resource
 from ambdiff.yamlio import load_documents
+from tests.harness.memory import check_texts
 
 SECRET = "hunter2-do-not-print"
 
 
-@dataclass
-class Files:
-    texts: dict[str, str]
-    description: str = "memory"
-
-    def files(self, paths: Sequence[str], on_unreadable: object = None) -> Iterator[SourceFile]:
-        for path, text in sorted(self.texts.items()):
-            yield SourceFile(path, text)
-
-
 def findings(text: str) -> list[Finding]:
-    return list(check(Files({"a.yaml": text}), []).findings)
+    return check_texts({"a.yaml": text})
 
 
 def crd(spec: str) -> str:

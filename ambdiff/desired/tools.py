@@ -1,0 +1,159 @@
+"""The outside tools that render a source: kustomize (or `kubectl kustomize`) and helm.
+
+Found on PATH, or named by --kustomize/--helm (AMBDIFF_KUSTOMIZE/AMBDIFF_HELM), never by
+the settings file: a file in git that names a program to run would let a pull request run
+anything with the credentials of the CI job that checks it. Each run is bounded in time and
+in output; a failure is one sentence that names the folder and what the tool said.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ambdiff.errors import ConfigError, ManifestError
+
+log = logging.getLogger(__name__)
+
+RENDER_TIMEOUT = 300  # seconds one `kustomize build` or `helm template` may take
+MAX_RENDERED_BYTES = 256 * 2**20  # what one rendering may print (as a --live-file dump)
+_MESSAGE_CHARS = 400  # of a tool's error, in ours
+
+
+class RenderError(ManifestError):
+    """A folder that its tool could not render."""
+
+
+@dataclass
+class Tools:
+    """The renderers a run uses, found the first time one is needed."""
+
+    kustomize_path: str | None = None  # --kustomize: a kustomize or a kubectl binary
+    helm_path: str | None = None  # --helm
+    _found: dict[str, list[str]] = field(default_factory=dict)
+
+    def kustomize(self, folder: str) -> list[str]:
+        """The command that builds a kustomization: `kustomize build` or `kubectl kustomize`."""
+        if "kustomize" not in self._found:
+            program = self._program(
+                self.kustomize_path, ("kustomize", "kubectl"), folder, "a kustomization",
+                "--kustomize or AMBDIFF_KUSTOMIZE",
+            )  # fmt: skip
+            kubectl = Path(program).name.startswith("kubectl")
+            self._found["kustomize"] = [program, "kustomize" if kubectl else "build"]
+            log.info("kustomize: %s", _version(program, kubectl=kubectl))
+        return self._found["kustomize"]
+
+    def helm(self, folder: str) -> list[str]:
+        if "helm" not in self._found:
+            program = self._program(self.helm_path, ("helm",), folder, "a Helm chart",
+                                    "--helm or AMBDIFF_HELM")  # fmt: skip
+            self._found["helm"] = [program]
+            log.info("helm: %s", _version(program, kubectl=False))
+        return self._found["helm"]
+
+    @staticmethod
+    def _program(
+        named: str | None, names: Sequence[str], folder: str, what: str, option: str
+    ) -> str:
+        if named:
+            found = shutil.which(named)
+            if found is None:
+                raise ConfigError(
+                    f"{option.split()[0]} {named}: no such program (or it is not executable).",
+                    hint=f"Name the path of an executable file ({option}).",
+                )
+            return found
+        for name in names:
+            found = shutil.which(name)
+            if found:
+                return found
+        wanted = " or ".join(f"`{n}`" for n in names)
+        raise ConfigError(
+            f"{folder}: holds {what}, which ambdiff renders with {wanted}, and none is on PATH.",
+            hint=f"Install {names[0]} (or name it with {option}), or set `render: dir` on the "
+            "source to read its files as they are.",
+        )
+
+
+def run(
+    argv: Sequence[str], *, cwd: Path, folder: str, env: Mapping[str, str] | None = None,
+    replace: Mapping[str, str] | None = None,
+) -> str:  # fmt: skip
+    """The standard output of `argv`; a failure, a timeout or too much output is a
+    RenderError naming `folder`. `replace` rewrites temporary paths in the tool's message."""
+    tool = Path(argv[0]).name + (f" {argv[1]}" if argv[1:2] in (["kustomize"], ["build"]) else "")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run(
+                list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                env={**os.environ, **(env or {})}, timeout=RENDER_TIMEOUT, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as e:
+            raise RenderError(
+                f"{folder}: `{tool}` did not finish within {RENDER_TIMEOUT} s; it was stopped.",
+                hint="Run it by hand to see where it waits (a remote resource?).",
+            ) from e
+        except OSError as e:
+            raise RenderError(f"{folder}: cannot run {argv[0]}: {e.strerror}.") from e
+        size = out.tell()
+        err.seek(0)
+        message = err.read(64 * 1024).decode("utf-8", "replace")
+        if done.returncode != 0:
+            raise RenderError(
+                f"{folder}: `{tool}` failed: {_tool_message(message, replace or {})}.",
+                hint="Fix the folder and run again; run the tool by hand for its whole message.",
+            )
+        if size > MAX_RENDERED_BYTES:
+            raise RenderError(
+                f"{folder}: `{tool}` printed more than {MAX_RENDERED_BYTES >> 20} MiB, more than "
+                "ambdiff reads from one rendering.",
+                hint="Split the folder into smaller sources.",
+            )
+        out.seek(0)
+        data = out.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RenderError(f"{folder}: `{tool}` printed text that is not UTF-8.") from e
+
+
+def _tool_message(text: str, replace: Mapping[str, str]) -> str:
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("Usage:", "Flags:"))] or lines
+    message = " | ".join(useful[:3]).removeprefix("Error: ").removeprefix("error: ")
+    message = message.rstrip(".") or "it gave no message"
+    return message if len(message) <= _MESSAGE_CHARS else message[:_MESSAGE_CHARS] + "…"
+
+
+def _version(program: str, *, kubectl: bool) -> str:
+    """What the tool says of its version, for -v (best effort: never fails a run)."""
+    argv = (
+        [program, "version", "--client", "-o", "json"]
+        if kubectl
+        else [program, "version", "--short"]
+        if Path(program).name.startswith("helm")
+        else [program, "version"]
+    )
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return f"{program} (version unknown)"
+    text = done.stdout.strip()
+    if kubectl:
+        try:
+            version = json.loads(text).get("kustomizeVersion", "?")
+        except (ValueError, AttributeError):
+            version = "?"
+        return f"{program} kustomize (kustomize {version})"
+    return f"{program} ({text.splitlines()[0] if text else 'version unknown'})"

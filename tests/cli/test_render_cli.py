@@ -1,0 +1,417 @@
+"""Kustomize overlays and Helm charts through the CLI, offline, with the real tools: kubectl's
+built-in kustomize, and helm built from its Go module (tools/testbin.py). The tools' own
+output, run by the test, is the oracle: what ambdiff compares must be exactly what they
+render, less the origin annotations ambdiff adds for itself."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ambdiff.cli import main
+from ambdiff.normalize import FIELD_MANAGER, INVENTORY_LABEL, MANAGED_BY
+from tests.helm_binary import require_helm
+
+INVENTORY = "render-test"
+
+BASE = {
+    "base/kustomization.yaml": "resources: [web.yaml, mapping.yaml]\n",
+    "base/web.yaml": """\
+# the web Deployment
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: docker.io/library/nginx:1.27.3
+""",
+    "base/mapping.yaml": """\
+apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata:
+  name: web
+spec:
+  hostname: shop.example.com
+  prefix: /
+  service: web:80
+""",
+    "overlays/prod/kustomization.yaml": """\
+resources: [../../base]
+namespace: shop
+patches:
+- path: replicas.yaml
+""",
+    "overlays/prod/replicas.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+""",
+    "charts/quote/Chart.yaml": "apiVersion: v2\nname: quote\nversion: 0.1.0\nappVersion: 0.5.0\n",
+    "charts/quote/values.yaml": "replicaCount: 1\nprefix: /quote/\nhostname: shop.example.com\n",
+    "charts/quote/templates/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata: {labels: {app: {{ .Release.Name }}}}
+    spec:
+      containers:
+      - name: quote
+        image: docker.io/datawire/quote:{{ .Chart.AppVersion }}
+""",
+    "charts/quote/templates/mapping.yaml": """\
+apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  hostname: {{ .Values.hostname }}
+  prefix: {{ .Values.prefix }}
+  service: {{ .Release.Name }}:80
+""",
+    "environments/prod/quote.yaml": "replicaCount: 2\n",
+    ".ambdiff.yaml": """\
+sources:
+  - name: web
+    paths: [overlays/prod]
+    inventory: render-test
+  - name: quote
+    paths: [charts/quote]
+    namespace: shop
+    inventory: render-test-quote
+    helm:
+      release: quote
+      values: [environments/prod/quote.yaml]
+""",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout  # fmt: skip
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "gitops"
+    for name, text in BASE.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def helm() -> Iterator[str]:
+    path = require_helm()
+    os.environ["AMBDIFF_HELM"] = path  # the guard fixture clears AMBDIFF_* after each test
+    yield path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(path: Path, text: str, inventory: str, namespace: str = "shop") -> Path:
+    """A `kubectl get -o yaml` List of what a tool rendered, as a sync would have left it."""
+    items = []
+    for doc in yaml.safe_load_all(text):
+        if not doc:
+            continue
+        meta = doc["metadata"]
+        meta.setdefault("namespace", namespace)
+        meta["labels"] = {**meta.get("labels", {}), MANAGED_BY: FIELD_MANAGER,
+                          INVENTORY_LABEL: inventory}  # fmt: skip
+        items.append(doc)
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    return path
+
+
+def kustomize(folder: Path) -> str:
+    return subprocess.run(["kubectl", "kustomize", str(folder)], check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+
+
+def helm_template(helm: str, repo: Path, *values: str) -> str:
+    args = [helm, "template", "quote", str(repo / "charts/quote"), "-n", "shop"]
+    for v in values:
+        args += ["-f", str(repo / v)]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def changes(out: str) -> dict[tuple[str, str], tuple[str, str, list[str]]]:
+    report = json.loads(out)
+    return {
+        (r["kind"], r["name"]): (
+            r["status"],
+            f"{r['origin']['file']}:{r['origin']['line']} via {r['origin'].get('via')}",
+            [c["path"] for c in r["changes"]],
+        )
+        for r in report["resources"]
+    }
+
+
+# ---- kustomize ---------------------------------------------------------------------------
+
+
+def test_an_overlay_diffs_clean_against_what_kubectl_kustomize_renders(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = snapshot(repo.parent / "live.yaml", kustomize(repo / "overlays/prod"), INVENTORY)
+    code, out, err = run(capsys, "diff", "web", "--live-file", str(live), "-o", "json")
+    assert code == 0, err + out
+    assert changes(out) == {
+        ("Deployment", "web"): ("unchanged", "base/web.yaml:2 via overlays/prod", []),
+        ("Mapping", "web"): ("unchanged", "base/mapping.yaml:1 via overlays/prod", []),
+    }
+    assert "config.kubernetes.io/origin" not in out
+
+
+def test_a_change_to_an_overlay_is_a_field_level_change_naming_the_source_file(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = snapshot(repo.parent / "live.yaml", kustomize(repo / "overlays/prod"), INVENTORY)
+    patch = repo / "overlays/prod/replicas.yaml"
+    patch.write_text(patch.read_text().replace("replicas: 3", "replicas: 5"))
+    code, out, _ = run(capsys, "diff", "web", "--live-file", str(live))
+    assert code == 1
+    assert "~ Deployment shop/web  (apps/v1)  base/web.yaml:2 via overlays/prod" in out
+    assert "~ spec.replicas: 3 → 5" in out
+
+
+def test_rev_renders_that_revision_and_leaves_the_working_tree_alone(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = snapshot(repo.parent / "live.yaml", kustomize(repo / "overlays/prod"), INVENTORY)
+    patch = repo / "overlays/prod/replicas.yaml"
+    patch.write_text(patch.read_text().replace("replicas: 3", "replicas: 5"))
+    before = git(repo, "status", "--porcelain")
+    code, out, err = run(capsys, "diff", "web", "--rev", "HEAD", "--live-file", str(live))
+    assert code == 0, err + out  # HEAD has 3 replicas, as the snapshot
+    assert git(repo, "status", "--porcelain") == before == " M overlays/prod/replicas.yaml\n"
+    git(repo, "commit", "-qam", "five")
+    code, out, _ = run(capsys, "diff", "web", "--rev", "HEAD", "--live-file", str(live))
+    assert code == 1 and "~ spec.replicas: 3 → 5" in out
+
+
+def test_a_kustomization_that_asks_for_origin_annotations_keeps_them(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    k = repo / "overlays/prod/kustomization.yaml"
+    k.write_text(k.read_text() + "buildMetadata: [originAnnotations]\n")
+    live = snapshot(repo.parent / "live.yaml", kustomize(repo / "overlays/prod"), INVENTORY)
+    code, out, err = run(capsys, "diff", "web", "--live-file", str(live))
+    assert code == 0, err + out  # the live objects carry them too: unchanged
+
+
+def test_a_kustomization_kustomize_refuses_is_one_sentence_without_temporary_paths(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "overlays/prod/kustomization.yaml").write_text("resources: [../../missing]\n")
+    code, out, err = run(capsys, "diff", "web", "--live-file", str(repo / "none.yaml"))
+    assert code == 2 and out == ""
+    assert err.startswith("ambdiff: error: overlays/prod: `kubectl kustomize` failed: ")
+    assert "missing" in err and "ambdiff-kustomize-" not in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_no_kustomize_and_no_kubectl_on_path_says_what_to_install(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = repo.parent / "bin"
+    bare.mkdir()
+    (bare / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(bare))
+    code, _, err = run(capsys, "check", "overlays/prod")
+    assert code == 2
+    assert "overlays/prod: holds a kustomization, which ambdiff renders with `kustomize` or " \
+           "`kubectl`, and none is on PATH" in err  # fmt: skip
+    assert "--kustomize" in err
+
+
+def test_a_named_renderer_that_does_not_exist_is_an_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "check", "overlays/prod", "--kustomize", "/nonexistent/kustomize")
+    assert code == 2 and "--kustomize /nonexistent/kustomize: no such program" in err
+
+
+# ---- helm --------------------------------------------------------------------------------
+
+
+def test_a_chart_with_environment_values_diffs_clean_against_helm_template(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rendered = helm_template(helm, repo, "environments/prod/quote.yaml")
+    live = snapshot(repo.parent / "live.yaml", rendered, "render-test-quote")
+    code, out, err = run(capsys, "diff", "quote", "--live-file", str(live), "-o", "json")
+    assert code == 0, err + out
+    assert changes(out) == {
+        ("Deployment", "quote"): (
+            "unchanged", "charts/quote/templates/deployment.yaml:0 via charts/quote", [],
+        ),
+        ("Mapping", "quote"): ("unchanged", "charts/quote/templates/mapping.yaml:0 via charts/quote", []),
+    }  # fmt: skip
+
+
+def test_a_change_to_a_values_file_names_the_template(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rendered = helm_template(helm, repo, "environments/prod/quote.yaml")
+    live = snapshot(repo.parent / "live.yaml", rendered, "render-test-quote")
+    (repo / "environments/prod/quote.yaml").write_text("replicaCount: 4\n")
+    code, out, _ = run(capsys, "diff", "quote", "--live-file", str(live))
+    assert code == 1
+    assert (
+        "~ Deployment shop/quote  (apps/v1)  charts/quote/templates/deployment.yaml via charts/quote"
+        in out
+    )
+    assert "~ spec.replicas: 2 → 4" in out
+
+
+def test_a_chart_folder_given_as_a_path_renders_with_its_own_values(
+    tmp_path: Path, repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".ambdiff.yaml").unlink()
+    rendered = helm_template(helm, repo)  # release "quote" = the folder's name
+    live = snapshot(tmp_path / "live.yaml", rendered, "x")
+    code, out, err = run(capsys, "diff", "charts/quote", "-n", "shop", "--inventory", "x",
+                         "--live-file", str(live))  # fmt: skip
+    assert code == 0, err + out
+
+
+def test_a_values_file_that_links_out_of_the_repository_is_refused(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret-values.yaml"
+    outside.write_text("password: hunter2\n")
+    values = repo / "environments/prod/quote.yaml"
+    values.unlink()
+    values.symlink_to(outside)
+    code, _, err = run(capsys, "check", "quote")
+    assert code == 1 and "hunter2" not in err
+    code, out, err = run(capsys, "diff", "quote", "--live-file", str(tmp_path / "none.yaml"))
+    assert code == 2 and "hunter2" not in err + out
+    assert "environments/prod/quote.yaml: the values file of the chart charts/quote is not in " \
+           "the repository" in err  # fmt: skip
+
+
+# ---- check across sources ----------------------------------------------------------------
+
+
+def test_check_sees_a_chart_mapping_collide_with_an_overlay_mapping(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = repo / "charts/quote/values.yaml"
+    values.write_text(values.read_text().replace("prefix: /quote/", "prefix: /"))
+    code, out, err = run(capsys, "check", "--strict", "-o", "json")
+    assert code == 1, err
+    found = {(f["file"], f["via"], f["object"]): f["message"] for f in json.loads(out)["findings"]
+             if f["rule"] == "route-collision"}  # fmt: skip
+    assert set(found) == {
+        ("base/mapping.yaml", "overlays/prod", "Mapping shop/web"),
+        ("charts/quote/templates/mapping.yaml", "charts/quote", "Mapping shop/quote"),
+    }
+    message = found["base/mapping.yaml", "overlays/prod", "Mapping shop/web"]
+    assert "with Mapping shop/quote (charts/quote/templates/mapping.yaml, 50%)" in message
+
+
+def test_pre_commit_with_a_staged_values_file_reports_what_the_chart_renders(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "environments/prod/quote.yaml").write_text("replicaCount: three\n")
+    code, out, _ = run(capsys, "check", "--with-repo", "environments/prod/quote.yaml", "-o", "json")
+    findings = json.loads(out)["findings"]
+    assert code == 1
+    assert [(f["file"], f["via"]) for f in findings] == [
+        ("charts/quote/templates/deployment.yaml", "charts/quote")
+    ]
+    assert "spec.replicas" in findings[0]["message"]
+
+
+# ---- input from outside, exclude ---------------------------------------------------------
+
+
+def test_rendered_output_on_stdin_and_a_file_outside_the_repository(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    rendered = kustomize(repo / "overlays/prod")
+    live = snapshot(tmp_path / "live.yaml", rendered, INVENTORY)
+    outside = tmp_path / "rendered.yaml"
+    outside.write_text(rendered)
+    code, out, err = run(capsys, "diff", str(outside), "--inventory", INVENTORY,
+                         "--live-file", str(live))  # fmt: skip
+    assert code == 0, err + out
+    monkeypatch.setattr("sys.stdin", _Stdin(rendered.replace("replicas: 3", "replicas: 4")))
+    code, out, err = run(capsys, "diff", "-", "--inventory", INVENTORY, "--live-file", str(live))
+    assert code == 1 and "~ Deployment shop/web  (apps/v1)  (stdin):" in out
+    assert "removed" in out and "0 removed" in out  # a partial read never calls objects removed
+    monkeypatch.setattr("sys.stdin", _Stdin(rendered))
+    code, out, err = run(capsys, "check", "-")
+    assert code == 0, out + err
+
+
+def test_sync_refuses_stdin_and_outside_files(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    monkeypatch.setattr("sys.stdin", _Stdin(BASE["base/mapping.yaml"]))
+    code, _, err = run(capsys, "sync", "-", "--yes")
+    assert code == 2
+    assert "(stdin): sync applies what the repository holds" in err
+    outside = tmp_path / "rendered.yaml"
+    outside.write_text(BASE["base/mapping.yaml"])
+    code, _, err = run(capsys, "sync", str(outside), "--yes")
+    assert code == 2 and f"{outside}: sync applies what the repository holds" in err
+
+
+def test_exclude_is_honoured_by_diff_before_any_file_is_parsed(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (repo / ".ambdiff.yaml").write_text("exclude: ['scratch/*', 'overlays/dev']\n")
+    (repo / "scratch").mkdir()
+    (repo / "scratch/broken.yaml").write_text("a: [unclosed\n")
+    (repo / "overlays/dev").mkdir()
+    (repo / "overlays/dev/kustomization.yaml").write_text("resources: [../../missing]\n")
+    live = snapshot(tmp_path / "live.yaml", kustomize(repo / "overlays/prod"), "x")
+    code, out, err = run(capsys, "diff", "overlays", "scratch", "--inventory", "x",
+                         "--live-file", str(live))  # fmt: skip
+    assert code == 0, err + out
+
+
+class _Stdin:
+    """Standard input that is a pipe (not a terminal), holding `text`."""
+
+    def __init__(self, text: str) -> None:
+        self.buffer = io.BytesIO(text.encode())
+
+    def isatty(self) -> bool:
+        return False
