@@ -1,6 +1,6 @@
 """Tasks: `nox` runs the default sessions (tests, lint, typecheck), as CI does.
 
-nox -s tests        unit, CLI and end-to-end tests (builds or reuses the test API server)
+nox -s tests        unit, CLI and end-to-end tests (builds or reuses the test API server and helm)
 nox -s lint         ruff check, ruff format --check, import-linter contracts
 nox -s typecheck    strict mypy on ambdiff/
 nox -s docs         build docs/ strictly (mkdocs --strict)
@@ -10,8 +10,12 @@ nox -s bench        benchmarks against kubectl on the local API server; writes
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import nox
 
@@ -20,20 +24,51 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
-    """Everything, end-to-end tests included. The test API server binaries are built once
-    with Go (about 10 minutes) and cached outside git, or taken from KUBEBUILDER_ASSETS."""
-    session.install("-e", ".[test]")
+def _testbin() -> ModuleType:
+    """tools/testbin.py, imported from its path (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "ambdiff_testbin", Path(__file__).resolve().parent / "tools" / "testbin.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _test_binaries(session: nox.Session, *, warn: bool = True) -> dict[str, str]:
+    """Build (or reuse) kube-apiserver, etcd and helm with tools/testbin.py; return the
+    environment that hands helm's path to the run (AMBDIFF_TEST_HELM, see tests/helm_binary.py).
+    """
     have_assets = os.environ.get("KUBEBUILDER_ASSETS") or os.environ.get(
         "TEST_ASSET_KUBE_APISERVER"
     )
-    if not have_assets:
-        if shutil.which("go"):
-            session.run("python", "tools/testbin.py", "build", silent=False)
-        else:
-            session.warn("Go is not installed: end-to-end tests will skip (see docs/testing.md).")
-    session.run("pytest", *session.posargs)
+    if shutil.which("go"):
+        # `build` builds whichever of the three is missing; with the API server binaries given
+        # from outside, only helm is looked up (HELM_BINARY, the cache) or built.
+        command = "helm" if have_assets else "build"
+        session.run("python", "tools/testbin.py", command, silent=False)
+    elif warn and not have_assets:
+        session.warn("Go is not installed: end-to-end tests will skip (see docs/testing.md).")
+    helm = _testbin().find_helm()
+    if helm is None:
+        if warn:
+            session.warn(
+                "Go is not installed and HELM_BINARY is unset: tests that need helm will skip "
+                "(see docs/testing.md)."
+            )
+        return {}
+    return {"AMBDIFF_TEST_HELM": str(helm)}
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Everything, end-to-end tests included. The test API server binaries and helm are built
+    once with Go (about 10 minutes, helm about 2 more) and cached outside git, or taken from
+    KUBEBUILDER_ASSETS and HELM_BINARY."""
+    session.install("-e", ".[test]")
+    env = _test_binaries(session)
+    session.run("pytest", *session.posargs, env=env)
 
 
 @nox.session
@@ -59,13 +94,9 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Not a default session: about an hour at the default sizes (N = 100 ... 10,000). Needs
-    kubectl on PATH and the test API server binaries (built here when Go is installed).
+    kubectl on PATH and the test API server binaries (built here, with helm, when Go is installed).
     Arguments go to `python -m benchmarks` (see its --help): `-- --sizes 100,1000`, `-- --rounds
     3`, `-- --profile 10000` (pyinstrument profiles of check and diff)."""
     session.install("-e", ".[test]", "pyinstrument>=4.6")
-    have_assets = os.environ.get("KUBEBUILDER_ASSETS") or os.environ.get(
-        "TEST_ASSET_KUBE_APISERVER"
-    )
-    if not have_assets and shutil.which("go"):
-        session.run("python", "tools/testbin.py", "build", silent=False)
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    env = _test_binaries(session, warn=False)
+    session.run("python", "-m", "benchmarks", *session.posargs, env=env)

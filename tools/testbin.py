@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
-"""Build, cache and locate the test API server binaries (kube-apiserver and etcd).
+"""Build, cache and locate the test binaries: kube-apiserver and etcd, and helm.
 
 The end-to-end tests run a real kube-apiserver backed by a real etcd on loopback, the way
-controller-runtime's envtest does. This script builds both from their Go modules with the
-machine's Go toolchain, through the wrapper modules beside it, and caches them outside git,
-keyed by version.
+controller-runtime's envtest does; tests that need Helm run a real helm (v4). This script builds
+all three from their Go modules with the machine's Go toolchain, through the wrapper modules
+beside it (tools/kube-apiserver, tools/etcd, tools/helm), and caches them outside git, keyed by
+version.
 
-    python3 tools/testbin.py build      # build (or reuse) and print the asset directory
-    python3 tools/testbin.py verify     # compile both from this checkout into a temporary
+    python3 tools/testbin.py build      # build whichever of the three is missing (reuse the
+                                        # rest) and print the asset directory
+    python3 tools/testbin.py verify     # compile all three from this checkout into a temporary
                                         # directory (proves the clone holds what the build needs)
     python3 tools/testbin.py path       # print the asset directory, exit 1 if absent
+    python3 tools/testbin.py helm       # print the helm binary's path, building it if absent
     python3 tools/testbin.py gen-go-mod # regenerate tools/kube-apiserver/go.mod and go.sum
 
 Builds run with `-mod=readonly`: a wrapper whose go.mod or go.sum is missing or incomplete fails
 instead of being repaired on the fly, so a clone that lacks a file the build needs never passes.
 Every failure is one sentence on stderr and exit status 1; none is a traceback.
 
-Lookup order (first hit wins): TEST_ASSET_KUBE_APISERVER + TEST_ASSET_ETCD, KUBEBUILDER_ASSETS,
-the cache (TESTBIN_DIR, default ~/.cache/ambdiff/testbin/<versions>).
+Lookup order (first hit wins): for kube-apiserver and etcd, TEST_ASSET_KUBE_APISERVER +
+TEST_ASSET_ETCD, KUBEBUILDER_ASSETS, the cache (TESTBIN_DIR, default
+~/.cache/ambdiff/testbin/<versions>); for helm, HELM_BINARY (a file), the cache
+(TESTBIN_HELM_DIR, default ~/.cache/ambdiff/helm-<version>). The caches honour XDG_CACHE_HOME.
 Standard library only: nox and .ci/run call it before any virtualenv exists.
 """
 
@@ -31,16 +36,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
+HELM_VERSION = "v4.3.2"
 
 TOOLS = Path(__file__).resolve().parent
 KUBE_WRAPPER = TOOLS / "kube-apiserver"
 ETCD_WRAPPER = TOOLS / "etcd"
+HELM_WRAPPER = TOOLS / "helm"
+HELM_PACKAGE = "helm.sh/helm/v4/cmd/helm"
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,28 @@ class Assets:
         return self.kube_apiserver.parent
 
 
-def cache_dir() -> Path:
-    override = os.environ.get("TESTBIN_DIR")
+def _cache_base(environ: Mapping[str, str]) -> Path:
+    home = environ.get("HOME")
+    return Path(environ.get("XDG_CACHE_HOME") or (Path(home) if home else Path.home()) / ".cache")
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The kube-apiserver/etcd cache; `environ` (default os.environ) is the environment read."""
+    env = os.environ if environ is None else environ
+    override = env.get("TESTBIN_DIR")
     if override:
         return Path(override)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    base = _cache_base(env)
     return base / "ambdiff" / "testbin" / f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}"
+
+
+def helm_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The helm cache, beside the other (its own directory, keyed by Helm's version)."""
+    env = os.environ if environ is None else environ
+    override = env.get("TESTBIN_HELM_DIR")
+    if override:
+        return Path(override)
+    return _cache_base(env) / "ambdiff" / f"helm-{HELM_VERSION}"
 
 
 def find_assets() -> Assets | None:
@@ -77,6 +102,26 @@ def find_assets() -> Assets | None:
     return None
 
 
+def _locate_helm(environ: Mapping[str, str] | None = None) -> tuple[Path, str] | None:
+    env = os.environ if environ is None else environ
+    given = env.get("HELM_BINARY")
+    if given and Path(given).is_file():
+        return Path(given), "HELM_BINARY"
+    cached = helm_cache_dir(env) / "helm"
+    if cached.is_file():
+        return cached, f"cache {cached.parent}"
+    return None
+
+
+def find_helm(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Return the helm binary to use (HELM_BINARY, then the cache), or None when there is none.
+
+    `environ` (default os.environ) is the environment read: tests pass the one they started with,
+    since their guard fixture moves HOME."""
+    found = _locate_helm(environ)
+    return None if found is None else found[0]
+
+
 class Failure(Exception):
     """A failure the user can act on: printed as one sentence, exit status 1."""
 
@@ -84,6 +129,7 @@ class Failure(Exception):
 WRAPPER_FILES = {
     ETCD_WRAPPER: ("go.mod", "go.sum", "main.go"),
     KUBE_WRAPPER: ("go.mod", "go.sum", "tools.go"),
+    HELM_WRAPPER: ("go.mod", "go.sum"),  # go.mod's `tool` line names what the build compiles
 }
 
 # Where `go` fails for want of the module proxy, its output holds one of these.
@@ -101,16 +147,25 @@ def _check_wrappers() -> None:
             )
 
 
-def _require_go() -> None:
+_APISERVER_PREBUILT = "point KUBEBUILDER_ASSETS at a directory holding kube-apiserver and etcd"
+_HELM_PREBUILT = "set HELM_BINARY to a helm v4 binary"
+
+
+def _require_go(prebuilt: str = _APISERVER_PREBUILT) -> None:
     if shutil.which("go") is None:
         raise Failure(
             "testbin: Go is not installed and no binaries were found; install Go (see "
-            "docs/testing.md) or point KUBEBUILDER_ASSETS at a directory holding kube-apiserver "
-            "and etcd."
+            f"docs/testing.md) or {prebuilt}."
         )
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, echo: bool = True) -> str:
+def _run(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    echo: bool = True,
+    prebuilt: str = _APISERVER_PREBUILT,
+) -> str:
     """Run a go command, echoing its output; a failure becomes one sentence with the last lines
     of what go said (go's own messages name the module or file at fault)."""
     print("+", " ".join(cmd), f"(in tools/{cwd.name})", file=sys.stderr, flush=True)
@@ -131,8 +186,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, echo: boo
     if done.returncode != 0:
         tail = " | ".join(line.strip() for line in done.stdout.strip().splitlines()[-3:])
         hint = (
-            "the Go module proxy could not be reached; check the network or GOPROXY, or point "
-            "KUBEBUILDER_ASSETS at prebuilt binaries"
+            f"the Go module proxy could not be reached; check the network or GOPROXY, or {prebuilt}"
             if any(sign in done.stdout for sign in _NETWORK_SIGNS)
             else "see go's message above; a go.mod/go.sum error means the wrapper module is "
             "incomplete (restore tools/ from git or run `python3 tools/testbin.py gen-go-mod`)"
@@ -198,11 +252,14 @@ def _ldflags_kubernetes() -> str:
     return " ".join(flags)
 
 
-def _compile(out: Path) -> None:
-    """Compile both binaries from this checkout's wrapper modules into `out`."""
+_BUILD_ENV = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false", "GOWORK": "off"}
+
+
+def _compile_apiserver(out: Path) -> None:
+    """Compile kube-apiserver and etcd from this checkout's wrapper modules into `out`."""
     _check_wrappers()
     _require_go()
-    env = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false", "GOWORK": "off"}
+    env = _BUILD_ENV
     _run(
         ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "etcd.tmp"), "."],
         ETCD_WRAPPER,
@@ -220,26 +277,74 @@ def _compile(out: Path) -> None:
         (out / f"{name}.tmp").replace(out / name)
 
 
-def build(force: bool = False) -> Assets:
+def _compile_helm(out: Path) -> None:
+    """Compile helm from this checkout's tools/helm wrapper module into `out`."""
+    _check_wrappers()
+    _require_go(_HELM_PREBUILT)
+    ldflags = f"-s -w -X helm.sh/helm/v4/internal/version.version={HELM_VERSION}"
+    _run(
+        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "helm.tmp"),
+         HELM_PACKAGE],
+        HELM_WRAPPER,
+        _BUILD_ENV,
+        prebuilt=_HELM_PREBUILT,
+    )  # fmt: skip
+    (out / "helm.tmp").replace(out / "helm")
+
+
+def _compile(out: Path) -> None:
+    """Compile all three binaries from this checkout's wrapper modules into `out`."""
+    _compile_apiserver(out)
+    _compile_helm(out)
+
+
+def _make_cache(out: Path, variable: str) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise Failure(
+            f"testbin: cannot create the cache {out}: {e.strerror}; set {variable}."
+        ) from e
+
+
+def build_apiserver(force: bool = False) -> Assets:
+    """kube-apiserver and etcd: reuse what find_assets() finds, else build them into the cache."""
     found = None if force else find_assets()
     if found is not None:
         print(f"test API server binaries: {found.directory} ({found.source})", file=sys.stderr)
         return found
     out = cache_dir()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise Failure(
-            f"testbin: cannot create the cache {out}: {e.strerror}; set TESTBIN_DIR."
-        ) from e
+    _make_cache(out, "TESTBIN_DIR")
     started = time.monotonic()
-    _compile(out)
+    _compile_apiserver(out)
     print(f"built test API server binaries in {time.monotonic() - started:.0f}s", file=sys.stderr)
     return Assets(out / "kube-apiserver", out / "etcd", f"cache {out}")
 
 
+def build_helm(force: bool = False) -> Path:
+    """helm: reuse what find_helm() finds, else build it into its cache."""
+    found = None if force else _locate_helm()
+    if found is not None:
+        print(f"helm: {found[0]} ({found[1]})", file=sys.stderr)
+        return found[0]
+    out = helm_cache_dir()
+    _make_cache(out, "TESTBIN_HELM_DIR")
+    started = time.monotonic()
+    _compile_helm(out)
+    print(f"built helm {HELM_VERSION} in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    return out / "helm"
+
+
+def build(force: bool = False) -> Assets:
+    """Build each of the three binaries that is missing (all of them with force), kube-apiserver
+    and etcd first, then helm; return the API server assets. The first failure stops it."""
+    assets = build_apiserver(force)
+    build_helm(force)
+    return assets
+
+
 def verify() -> None:
-    """Compile both binaries from this checkout into a temporary directory and run them once.
+    """Compile all three binaries from this checkout into a temporary directory and run each once.
 
     Cached binaries say nothing about whether a clone can build them; this does. With Go's
     build cache warm it takes about a minute; cold, as long as a first build."""
@@ -247,26 +352,43 @@ def verify() -> None:
     with tempfile.TemporaryDirectory(prefix="ambdiff-testbin-verify-") as scratch:
         out = Path(scratch)
         _compile(out)
-        for name, flag in (("etcd", "--version"), ("kube-apiserver", "--version")):
-            done = subprocess.run([str(out / name), flag], capture_output=True, text=True)
-            if done.returncode != 0:
+        for name, flag in (
+            ("etcd", "--version"),
+            ("kube-apiserver", "--version"),
+            ("helm", "version"),
+        ):
+            try:
+                done = subprocess.run([str(out / name), flag], capture_output=True, text=True)
+            except OSError as e:
+                raise Failure(
+                    f"testbin: the freshly built {name} does not run ({e.strerror})."
+                ) from e
+            if done.returncode != 0 or not done.stdout.strip():
                 raise Failure(
                     f"testbin: the freshly built {name} does not run ({done.stderr.strip()})."
                 )
-            print(f"{name}: {done.stdout.strip().splitlines()[0]}", file=sys.stderr)
-        cached = cache_dir()
+            first = done.stdout.strip().splitlines()[0]
+            if name == "helm" and f'"{HELM_VERSION}"' not in first:
+                raise Failure(f"testbin: the freshly built helm is not {HELM_VERSION} ({first}).")
+            print(f"{name}: {first}", file=sys.stderr)
+        # Nothing cached yet: keep what was just built rather than building it twice.
         if find_assets() is None:
-            # Nothing cached yet: keep what was just built rather than building it twice.
-            cached.mkdir(parents=True, exist_ok=True)
-            for name in ("etcd", "kube-apiserver"):
-                shutil.move(out / name, cached / f"{name}.tmp")
-                (cached / f"{name}.tmp").replace(cached / name)
-            print(f"cached the verified binaries in {cached}", file=sys.stderr)
+            _keep(out, cache_dir(), ("etcd", "kube-apiserver"), "TESTBIN_DIR")
+        if find_helm() is None:
+            _keep(out, helm_cache_dir(), ("helm",), "TESTBIN_HELM_DIR")
     print(
-        f"verified: this checkout builds both test API server binaries "
+        f"verified: this checkout builds kube-apiserver, etcd and helm "
         f"({time.monotonic() - started:.0f}s)",
         file=sys.stderr,
     )
+
+
+def _keep(out: Path, cached: Path, names: tuple[str, ...], variable: str) -> None:
+    _make_cache(cached, variable)
+    for name in names:
+        shutil.move(out / name, cached / f"{name}.tmp")
+        (cached / f"{name}.tmp").replace(cached / name)
+    print(f"cached the verified {', '.join(names)} in {cached}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
@@ -281,6 +403,8 @@ def main(argv: list[str]) -> int:
             if found is None:
                 return 1
             print(found.directory)
+        elif command == "helm":
+            print(build_helm())
         elif command == "gen-go-mod":
             gen_go_mod()
         else:
