@@ -119,8 +119,11 @@ def run(
             "objects git dropped are not reported as removed.",
             markup=False,
         )
-    notes = ownership_notes(ownership, [r.id for r in desired], live, common,
-                            inventory=inventory, prune=False, verb="diff")  # fmt: skip
+    # Standard input or outside files belong to no source: no note on what a sync would do.
+    notes = [] if common.external else ownership_notes(
+        ownership, [r.id for r in desired], live, common, inventory=inventory, prune=False,
+        verb="diff",
+    )  # fmt: skip
     changed = [o.id for o in report if o.status is Status.CHANGED]
     notes += takeover_notes(changed, live, "diff")
     for note in notes:

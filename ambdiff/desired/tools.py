@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -48,7 +49,7 @@ class Tools:
             )  # fmt: skip
             kubectl = Path(program).name.startswith("kubectl")
             self._found["kustomize"] = [program, "kustomize" if kubectl else "build"]
-            log.info("kustomize: %s", _version(program, kubectl=kubectl))
+            _announce("kustomize", program, kubectl=kubectl)
         return self._found["kustomize"]
 
     def helm(self, folder: str) -> list[str]:
@@ -56,7 +57,7 @@ class Tools:
             program = self._program(self.helm_path, ("helm",), folder, "a Helm chart",
                                     "--helm or AMBDIFF_HELM")  # fmt: skip
             self._found["helm"] = [program]
-            log.info("helm: %s", _version(program, kubectl=False))
+            _announce("helm", program, kubectl=False)
         return self._found["helm"]
 
     @staticmethod
@@ -89,7 +90,8 @@ def run(
 ) -> str:  # fmt: skip
     """The standard output of `argv`; a failure, a timeout or too much output is a
     RenderError naming `folder`. `replace` rewrites temporary paths in the tool's message."""
-    tool = Path(argv[0]).name + (f" {argv[1]}" if argv[1:2] in (["kustomize"], ["build"]) else "")
+    verb = argv[1] if argv[1:2] in (["kustomize"], ["build"], ["template"]) else ""
+    tool = f"{Path(argv[0]).name} {verb}".strip()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             done = subprocess.run(
@@ -129,10 +131,30 @@ def _tool_message(text: str, replace: Mapping[str, str]) -> str:
     for old, new in replace.items():
         text = text.replace(old, new)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith(("Usage:", "Flags:"))] or lines
-    message = " | ".join(useful[:3]).removeprefix("Error: ").removeprefix("error: ")
-    message = message.rstrip(".") or "it gave no message"
-    return message if len(message) <= _MESSAGE_CHARS else message[:_MESSAGE_CHARS] + "…"
+    noise = ("Usage:", "Flags:", "Use --debug")  # help for the tool's own command line
+    useful = [line for line in lines if not line.startswith(noise)] or lines
+    message = " | ".join(_KLOG.sub("", line) for line in useful[:3])
+    message = message.removeprefix("Error: ").removeprefix("error: ").rstrip('".') or (
+        "it gave no message"
+    )
+    if len(message) <= _MESSAGE_CHARS:
+        return message
+    # kustomize nests its causes: the innermost, at the end, is the one to fix.
+    return message[: _MESSAGE_CHARS // 4] + " … " + message[-(_MESSAGE_CHARS * 3 // 4) :]
+
+
+# kubectl's log header and wrapper: `E1202 20:57:39.703265  1641 run.go:72] "command failed" err="`
+_KLOG = re.compile(r'^[EWIF]\d{4} [\d:.]+\s+\d+ \S+\] (?:"command failed" err=")?')
+
+
+_announced: set[str] = set()
+
+
+def _announce(what: str, program: str, *, kubectl: bool) -> None:
+    """Say at -v which program renders, and its version: once per run."""
+    if program not in _announced and log.isEnabledFor(logging.INFO):
+        _announced.add(program)
+        log.info("%s: %s", what, _version(program, kubectl=kubectl))
 
 
 def _version(program: str, *, kubectl: bool) -> str:
