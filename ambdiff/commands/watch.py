@@ -331,7 +331,12 @@ class Loop:
                 load_text(text, f"{CONFIG_NAME} at {commit[:12]}") if text else FileSettings()
             )
         o = self.options
-        selection = select_source(settings.sources, o.paths, default_paths=settings.paths)
+        # A PATH that names a source of this commit's settings is that source (the mirror of
+        # a URL has no working tree for the CLI to have told names from folders).
+        names = [p for p in o.paths if any(s.name == p for s in settings.sources)]
+        paths = [p for p in o.paths if p not in names]
+        selection = select_source(settings.sources, paths, default_paths=settings.paths,
+                                  names=names)  # fmt: skip
         common = replace(self.common, rev=commit, settings=settings,
                          paths=selection.read_paths, selection=selection,
                          namespace=o.namespace or selection.source.namespace or settings.namespace)  # fmt: skip
