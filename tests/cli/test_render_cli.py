@@ -415,3 +415,22 @@ class _Stdin:
 
     def isatty(self) -> bool:
         return False
+
+
+def test_routes_rev_compares_the_rendered_chart_of_two_revisions(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "environments/prod/quote.yaml").write_text("replicaCount: 2\nprefix: /quotes/\n")
+    code, out, err = run(capsys, "routes", "--rev", "HEAD", "-o", "json")
+    assert code == 1, err
+    found = {
+        (c["status"], r["prefix"], r["source"]["file"])
+        for c in json.loads(out)["changes"] for r in c["old"] + c["new"]
+    }  # fmt: skip
+    assert found == {
+        ("added", "/quotes/", "charts/quote/templates/mapping.yaml"),
+        ("removed", "/quote/", "charts/quote/templates/mapping.yaml"),
+    }
+    code, out, _ = run(capsys, "routes")
+    assert code == 0
+    assert "/quotes/" in out and "charts/quote/templates/mapping.yaml" in out
