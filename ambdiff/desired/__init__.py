@@ -106,7 +106,7 @@ def read(
             seen.add((unit, namespace))
             out.rendered.append(unit)
             values = unit.helm.values if unit.helm else ()
-            out.inputs[unit.folder] = (unit.folder, *values)
+            out.inputs[unit.folder] = (*plan.inputs.get(unit.folder, (unit.folder,)), *values)
             try:
                 found.extend(_render(source, unit, namespace, tools, on_problem))
             except RenderError as e:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ambdiff.errors import ConfigError
 from ambdiff.sources import HelmRelease
@@ -33,6 +33,9 @@ class Unit:
 class Plan:
     units: tuple[Unit, ...]
     consumed: tuple[str, ...]  # folders whose files are a unit's input, not manifests
+    # A unit's folder -> the folders it reads: itself, and for a kustomization the bases and
+    # components it names, transitively (what a pre-commit hook's changed file may affect).
+    inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def skips(self, path: str) -> bool:
         return any(_within(path, folder) for folder in self.consumed)
@@ -68,9 +71,9 @@ def make(
             if found is not None:
                 kustomized.setdefault(folder, _join(folder, found))
     if render == "helm":
-        return _explicit(wanted, charts, "helm", helm, exclude)
+        return _explicit(wanted, charts, "helm", helm, exclude, exists, references)
     if render == "kustomize":
-        return _explicit(wanted, set(kustomized), "kustomize", None, exclude)
+        return _explicit(wanted, set(kustomized), "kustomize", None, exclude, exists, references)
     # auto: a chart and everything below it is one unit (subcharts are its input); so is a
     # kustomization, less the kustomizations below it, which are candidates of their own.
     charts = {c for c in charts if not any(c != o and _within(c, o) for o in charts)}
@@ -84,12 +87,34 @@ def make(
     units = [Unit("helm", c, helm) for c in sorted(charts)]
     units += [Unit("kustomize", k) for k in sorted(kustomized) if k not in bases]
     units = [u for u in units if not _excluded(u, exclude)]
-    return Plan(tuple(units), tuple(sorted(charts | set(kustomized))))
+    inputs = {u.folder: _inputs(u, exists, references) for u in units}
+    return Plan(tuple(units), tuple(sorted(charts | set(kustomized))), inputs)
+
+
+MAX_INPUT_FOLDERS = 200  # a kustomization's bases and components, followed this far
+
+
+def _inputs(
+    unit: Unit, exists: Callable[[str], bool], references: Callable[[str], Sequence[str]]
+) -> tuple[str, ...]:
+    if unit.tool != "kustomize":
+        return (unit.folder,)
+    found = [unit.folder]
+    for folder in found:  # grows as it goes: breadth first
+        if len(found) >= MAX_INPUT_FOLDERS:
+            break
+        marker = next((_join(folder, k) for k in KUSTOMIZATIONS if exists(_join(folder, k))), None)
+        for ref in references(marker) if marker else ():
+            target = posixpath.normpath(_join(folder, ref))
+            if target not in found and not target.startswith(".."):
+                found.append(target)
+    return tuple(found)
 
 
 def _explicit(
     wanted: Sequence[str], found: set[str], tool: str, helm: HelmRelease | None,
-    exclude: Sequence[str],
+    exclude: Sequence[str], exists: Callable[[str], bool],
+    references: Callable[[str], Sequence[str]],
 ) -> Plan:  # fmt: skip
     """`render: helm` or `render: kustomize`: every PATH is (or is inside) such a folder."""
     units: list[Unit] = []
@@ -105,7 +130,8 @@ def _explicit(
         unit = Unit(tool, folder, helm)
         if unit not in units and not _excluded(unit, exclude):
             units.append(unit)
-    return Plan(tuple(units), tuple(sorted(found)))
+    inputs = {u.folder: _inputs(u, exists, references) for u in units}
+    return Plan(tuple(units), tuple(sorted(found)), inputs)
 
 
 def _excluded(unit: Unit, exclude: Sequence[str]) -> bool:

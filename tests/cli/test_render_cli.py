@@ -434,3 +434,17 @@ def test_routes_rev_compares_the_rendered_chart_of_two_revisions(
     code, out, _ = run(capsys, "routes")
     assert code == 0
     assert "/quotes/" in out and "charts/quote/templates/mapping.yaml" in out
+
+
+def test_pre_commit_with_a_staged_base_file_reports_what_the_overlay_renders(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patch = repo / "overlays/prod/replicas.yaml"
+    patch.write_text(patch.read_text().replace("replicas: 3", "replicas: many"))
+    # The base's kustomization is staged: the overlay built on it is what gets applied.
+    code, out, _ = run(capsys, "check", "--with-repo", "base/kustomization.yaml", "-o", "json")
+    findings = json.loads(out)["findings"]
+    assert code == 1
+    assert [(f["file"], f["via"], f["rule"]) for f in findings] == [
+        ("base/web.yaml", "overlays/prod", "schema")
+    ]

@@ -37,7 +37,7 @@ def plan(wanted: Sequence[str] = (), render: str = "auto", **kw: object):  # typ
         helm=kw.pop("helm", None),  # type: ignore[arg-type]
         exclude=kw.pop("exclude", ()),  # type: ignore[arg-type]
         exists=lambda path: path in files,
-        references=lambda k: REFERENCES.get(k, []),
+        references=lambda k: kustomization_references({"resources": REFERENCES.get(k, [])}),
     )
 
 
@@ -109,3 +109,9 @@ def test_references_are_local_folders_only() -> None:
     }  # fmt: skip
     assert kustomization_references(data) == ["../../base", "../legacy", "../../components/tls"]
     assert kustomization_references(["not", "a", "mapping"]) == []
+
+
+def test_an_overlays_inputs_are_its_bases_too() -> None:
+    found = plan(["overlays/prod"])
+    assert found.inputs == {"overlays/prod": ("overlays/prod", "base")}
+    assert plan(["charts/quote"]).inputs == {"charts/quote": ("charts/quote",)}
