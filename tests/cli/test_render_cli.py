@@ -166,6 +166,15 @@ def helm_template(helm: str, repo: Path, *values: str) -> str:
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
 
+def scaled_prod(repo: Path, replicas: int) -> Path:
+    """A snapshot of the prod overlay as kubectl renders it (3 replicas); then the overlay's
+    patch is changed to `replicas`, uncommitted."""
+    live = snapshot(repo.parent / "live.yaml", kustomize(repo / "overlays/prod"), INVENTORY)
+    patch = repo / "overlays/prod/replicas.yaml"
+    patch.write_text(patch.read_text().replace("replicas: 3", f"replicas: {replicas}"))
+    return live
+
+
 def changes(out: str) -> dict[tuple[str, str], tuple[str, str, list[str]]]:
     report = json.loads(out)
     return {
@@ -197,9 +206,7 @@ def test_an_overlay_diffs_clean_against_what_kubectl_kustomize_renders(
 def test_a_change_to_an_overlay_is_a_field_level_change_naming_the_source_file(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    live = snapshot(repo.parent / "live.yaml", kustomize(repo / "overlays/prod"), INVENTORY)
-    patch = repo / "overlays/prod/replicas.yaml"
-    patch.write_text(patch.read_text().replace("replicas: 3", "replicas: 5"))
+    live = scaled_prod(repo, 5)
     code, out, _ = run(capsys, "diff", "web", "--live-file", str(live))
     assert code == 1
     assert "~ Deployment shop/web  (apps/v1)  base/web.yaml:2 via overlays/prod" in out
@@ -209,9 +216,7 @@ def test_a_change_to_an_overlay_is_a_field_level_change_naming_the_source_file(
 def test_rev_renders_that_revision_and_leaves_the_working_tree_alone(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    live = snapshot(repo.parent / "live.yaml", kustomize(repo / "overlays/prod"), INVENTORY)
-    patch = repo / "overlays/prod/replicas.yaml"
-    patch.write_text(patch.read_text().replace("replicas: 3", "replicas: 5"))
+    live = scaled_prod(repo, 5)
     before = git(repo, "status", "--porcelain")
     code, out, err = run(capsys, "diff", "web", "--rev", "HEAD", "--live-file", str(live))
     assert code == 0, err + out  # HEAD has 3 replicas, as the snapshot
