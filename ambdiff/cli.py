@@ -188,7 +188,9 @@ def cli() -> None:
 def diff(paths: tuple[str, ...], **kw: Any) -> None:
     """Compare the manifests in git with the live cluster.
 
-    PATHs are files or directories (recursive; .yaml, .yml, .json; hidden folders skipped).
+    PATHs are files or directories (recursive; .yaml, .yml, .json; hidden folders skipped),
+    or a source's name. A folder with a kustomization file is built with kustomize, one with
+    Chart.yaml rendered with helm (docs/sources.md). `-` reads manifests from standard input.
     Default: the whole repository, or `paths` in .ambdiff.yaml.
 
     \b
@@ -197,6 +199,8 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
       ambdiff diff --rev origin/main k8s/       a branch, without checking it out
       ambdiff diff --server-side -o markdown    exact (dry-run) diff, for a PR comment
       ambdiff diff --live-file snapshot.yaml    offline, against a saved dump
+      ambdiff diff overlays/prod                a Kustomize overlay, rendered
+      helm template ... | ambdiff diff -        rendered output from elsewhere
 
     Exits 0 when git and the cluster agree, 1 when they differ, 2 on bad input.
     """
@@ -277,7 +281,8 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
     """Apply git to the cluster: plan, preflight, confirm, apply, prune, report.
 
     PATHs or a source name (`sources:` in .ambdiff.yaml) say what to sync; PATHs narrower
-    than their source sync only those and never prune. Creates and updates go in dependency
+    than their source sync only those and never prune. Kustomize and Helm folders are
+    rendered with the real tools (docs/sources.md); standard input is never synced. Creates and updates go in dependency
     order (Namespaces and CRDs first, Mappings last), with server-side apply and field
     manager `ambdiff`; every applied object is labelled with its inventory, and the
     inventory record in the cluster lists them. Before anything is written, every action is
@@ -333,9 +338,11 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
 def check(paths: tuple[str, ...], **kw: Any) -> None:
     """Validate manifests offline: YAML, schemas, Ambassador routes and references.
 
-    PATHs are files or directories (recursive; .yaml, .yml, .json). Default: the whole
-    repository, or `paths` in .ambdiff.yaml. Needs no cluster. Rules can be turned off with
-    `check: {disable: [rule-id]}` in .ambdiff.yaml; docs/check.md lists them all.
+    PATHs are files or directories (recursive; .yaml, .yml, .json), or `-` (standard input).
+    Kustomize and Helm folders are rendered first, and the rules run on what they render.
+    Default: every source of .ambdiff.yaml, else the whole repository (or `paths`). Needs no
+    cluster. Rules can be turned off with `check: {disable: [rule-id]}` in .ambdiff.yaml;
+    docs/check.md lists them all.
 
     \b
     Examples:
