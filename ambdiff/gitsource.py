@@ -4,6 +4,7 @@ follows, locally or mirrored from a remote. The one home of GitPython."""
 
 from __future__ import annotations
 
+import collections
 import errno
 import hashlib
 import logging
@@ -374,8 +375,6 @@ class GitRevision:
         self.commit = self.repo.commit(_resolve(self.repo, rev, root))
         self.rev = rev
         self.description = f"revision {rev} ({self.commit.hexsha[:12]})"
-        self._folder: Path | None = None
-        self._cleanup: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def sha(self) -> str:
@@ -446,27 +445,32 @@ class GitRevision:
             return False
 
     def folder(self) -> Path:
-        """The commit's files written out to a temporary folder (once; removed at exit),
-        for the tools that render: `git archive`, never a checkout, so the working tree and
-        the index are never touched. A link that leads outside the commit is not written."""
-        if self._folder is None:
-            scratch = tempfile.TemporaryDirectory(prefix="ambdiff-rev-")
-            self._cleanup = scratch
-            out = Path(scratch.name) / "tree"
-            out.mkdir()
-            tar = Path(scratch.name) / "tree.tar"
-            with reading(self.description, self.repo), tar.open("wb") as stream:
-                self.repo.archive(stream, self.sha, format="tar")
-            with tarfile.open(tar) as archive:
-                for member in archive.getmembers():
-                    try:
-                        archive.extract(member, out, filter="data")
-                    except tarfile.FilterError:
-                        log.warning("warning: %s: a link out of the commit, not written for "
-                                    "rendering (skipped).", member.name)  # fmt: skip
-            tar.unlink()
-            self._folder = out
-        return self._folder
+        """The commit's files written out to a temporary folder (once per commit in a run,
+        for all its sources; removed at exit), for the tools that render: `git archive`,
+        never a checkout, so the working tree and the index are never touched. A link that
+        leads outside the commit is not written."""
+        key = (str(self.repo.git_dir), self.sha)
+        if key in _FOLDERS:
+            _FOLDERS.move_to_end(key)
+            return Path(_FOLDERS[key].name) / "tree"
+        scratch = tempfile.TemporaryDirectory(prefix="ambdiff-rev-")
+        out = Path(scratch.name) / "tree"
+        out.mkdir()
+        tar = Path(scratch.name) / "tree.tar"
+        with reading(self.description, self.repo), tar.open("wb") as stream:
+            self.repo.archive(stream, self.sha, format="tar")
+        with tarfile.open(tar) as archive:
+            for member in archive.getmembers():
+                try:
+                    archive.extract(member, out, filter="data")
+                except tarfile.FilterError:
+                    log.warning("warning: %s: a link out of the commit, not written for "
+                                "rendering (skipped).", member.name)  # fmt: skip
+        tar.unlink()
+        _FOLDERS[key] = scratch
+        while len(_FOLDERS) > _KEPT_FOLDERS:  # (watch moves from commit to commit)
+            _FOLDERS.popitem(last=False)[1].cleanup()
+        return out
 
     def _node(self, prefix: str, wanted: str) -> Any:
         """The tree or blob at `prefix`; a submodule on the way is an error saying so."""
@@ -524,6 +528,11 @@ class GitRevision:
 
 
 _SYMLINK_MODE = 0o120000
+# Commits written out for rendering: (git dir, sha) -> its temporary folder, newest last.
+_FOLDERS: collections.OrderedDict[tuple[str, str], tempfile.TemporaryDirectory[str]] = (
+    collections.OrderedDict()
+)
+_KEPT_FOLDERS = 2
 MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 
 
