@@ -106,7 +106,11 @@ def read(
             seen.add((unit, namespace))
             out.rendered.append(unit)
             values = unit.helm.values if unit.helm else ()
-            out.inputs[unit.folder] = (*plan.inputs.get(unit.folder, (unit.folder,)), *values)
+            # (One chart may render for two sources, each with its values: all are inputs.)
+            reads = (*plan.inputs.get(unit.folder, (unit.folder,)), *values)
+            out.inputs[unit.folder] = tuple(
+                dict.fromkeys((*out.inputs.get(unit.folder, ()), *reads))
+            )
             try:
                 found.extend(_render(source, unit, namespace, tools, on_problem))
             except RenderError as e:

@@ -453,3 +453,27 @@ def test_pre_commit_with_a_staged_base_file_reports_what_the_overlay_renders(
     assert [(f["file"], f["via"], f["rule"]) for f in findings] == [
         ("base/web.yaml", "overlays/prod", "schema")
     ]
+
+
+def test_pre_commit_with_either_environments_values_file_reports_its_chart(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = repo / ".ambdiff.yaml"
+    settings.write_text(
+        settings.read_text()
+        + """\
+  - name: quote-dev
+    paths: [charts/quote]
+    namespace: shop-dev
+    helm: {release: quote, values: [environments/dev/quote.yaml]}
+"""
+    )
+    (repo / "environments/dev").mkdir()
+    (repo / "environments/dev/quote.yaml").write_text("hostname: dev.example.com\n")
+    # prod's values, though quote-dev (with other values) renders the same chart after it:
+    (repo / "environments/prod/quote.yaml").write_text("replicaCount: three\n")
+    code, out, _ = run(capsys, "check", "--with-repo", "environments/prod/quote.yaml", "-o", "json")
+    assert code == 1
+    assert [(f["object"], f["rule"]) for f in json.loads(out)["findings"]] == [
+        ("Deployment shop/quote", "schema")
+    ]
