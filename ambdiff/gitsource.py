@@ -464,12 +464,13 @@ class GitRevision:
                 try:
                     archive.extract(member, out, filter="data")
                 except tarfile.FilterError:
-                    log.warning("warning: %s: a link out of the commit, not written for "
-                                "rendering (skipped).", member.name)  # fmt: skip
+                    _SKIPPED.setdefault(out, []).append(member.name)
         tar.unlink()
         _FOLDERS[key] = scratch
         while len(_FOLDERS) > _KEPT_FOLDERS:  # (watch moves from commit to commit)
-            _FOLDERS.popitem(last=False)[1].cleanup()
+            evicted = _FOLDERS.popitem(last=False)[1]
+            _SKIPPED.pop(Path(evicted.name) / "tree", None)
+            evicted.cleanup()
         return out
 
     def _node(self, prefix: str, wanted: str) -> Any:
@@ -533,6 +534,27 @@ _FOLDERS: collections.OrderedDict[tuple[str, str], tempfile.TemporaryDirectory[s
     collections.OrderedDict()
 )
 _KEPT_FOLDERS = 2
+# Links of a written-out commit that lead out of it, and so were not written (repository paths).
+_SKIPPED: dict[Path, list[str]] = {}
+
+
+def links_out(root: Path, folders: Sequence[str]) -> list[str]:
+    """The symbolic links in `folders` (repository paths below `root`, on disk) that lead
+    out of the repository, or that were left out of a written-out commit for doing so."""
+    top = Path(os.path.realpath(root))
+    found = [
+        name for name in _SKIPPED.get(root, ())
+        if any(f in (".", "") or name == f or name.startswith(f + "/") for f in folders)
+    ]  # fmt: skip
+    for folder in folders:
+        for dirpath, dirnames, filenames in os.walk(root / folder):
+            for name in [*dirnames, *filenames]:
+                path = Path(dirpath) / name
+                if path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(top):
+                    found.append(path.relative_to(root).as_posix())
+    return found
+
+
 MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 
 

@@ -8,21 +8,24 @@ globs leave files (and rendered folders) out before anything is read or parsed.
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from ambdiff.desired import helm, kustomize
+from ambdiff.desired import helm, kustomize, masking
 from ambdiff.desired.plan import Plan, Unit, kustomization_references, make
 from ambdiff.desired.tools import RenderError, Tools
 from ambdiff.errors import ManifestError
-from ambdiff.gitsource import OnUnreadable, Skip, SourceFile, read_file
+from ambdiff.gitsource import OnUnreadable, Skip, SourceFile, links_out, read_file
 from ambdiff.manifests import ManifestProblem, OnProblem, RawObject, parse_file, unique_files
 from ambdiff.sources import HelmRelease
 from ambdiff.yamlio import YamlSyntaxError, load_one
 
 __all__ = ["Desired", "RenderError", "Request", "Tools", "read"]
+
+log = logging.getLogger(__name__)
 
 
 class Reader(Protocol):
@@ -112,7 +115,16 @@ def read(
                 dict.fromkeys((*out.inputs.get(unit.folder, ()), *reads))
             )
             try:
-                found.extend(_render(source, unit, namespace, tools, on_problem))
+                if unit.folder in plan.escapes:
+                    raise RenderError(
+                        f"{plan.escapes[unit.folder]}, a folder outside the repository: what "
+                        f"{unit.folder} renders must be in git.",
+                        hint="Move the folder into the repository (or name it as a remote "
+                        "resource, a URL with a ref).",
+                    )
+                _warn_excluded_inputs(source, unit, plan, exclude)
+                found.extend(_render(source, unit, namespace, tools, on_problem,
+                                     plan.inputs.get(unit.folder, (unit.folder,))))  # fmt: skip
             except RenderError as e:
                 if on_problem is None:
                     raise
@@ -122,6 +134,22 @@ def read(
             found = [replace(o, namespace=request.namespace) for o in found]
         out.objects.extend(found)
     return out
+
+
+def _warn_excluded_inputs(source: Reader, unit: Unit, plan: Plan, exclude: Sequence[str]) -> None:
+    """`exclude` leaves out what ambdiff reads; the tool reads what the folder names, so an
+    excluded file among its inputs is read all the same: say so."""
+    if not exclude:
+        return
+    inputs = plan.inputs.get(unit.folder, (unit.folder,))
+    hit = next((f for f in inputs if excluded(f, exclude)), None) or next(
+        (p for p in source.listing(inputs) if excluded(p, exclude)), None
+    )
+    if hit is not None:
+        log.warning(
+            "warning: %s renders from %s, which `exclude` names: %s reads it all the same "
+            "(exclude leaves out only what ambdiff reads itself).", unit.folder, hit, unit.tool,
+        )  # fmt: skip
 
 
 def _raise(problem: ManifestProblem) -> None:
@@ -147,7 +175,7 @@ def _plan(source: Reader, request: Request, exclude: Sequence[str]) -> Plan:
     if request.render == "dir":
         return Plan((), ())
     return make(
-        (p for p in source.listing(request.paths) if not excluded(p, exclude)),
+        source.listing(request.paths),  # all of it: an excluded marker still marks a folder
         request.paths,
         render=request.render,
         helm=request.helm,
@@ -158,12 +186,24 @@ def _plan(source: Reader, request: Request, exclude: Sequence[str]) -> Plan:
 
 
 def _render(
-    source: Reader, unit: Unit, namespace: str, tools: Tools, on_problem: OnProblem | None
-) -> list[RawObject]:
+    source: Reader, unit: Unit, namespace: str, tools: Tools, on_problem: OnProblem | None,
+    inputs: Sequence[str],
+) -> list[RawObject]:  # fmt: skip
     root = source.folder()
     problems = on_problem or _raise
+    outside = links_out(root, inputs)
+    if outside:
+        raise RenderError(
+            f"{outside[0]}: a symbolic link out of the repository, in {unit.folder}: "
+            f"{unit.tool} would read what it points to.",
+            hint="Replace the link with the file it points to, or remove it.",
+        )
+
+    def secrets() -> set[str]:
+        return masking.values(unit, root, inputs)
+
     if unit.tool == "helm":
-        return helm.render(unit.folder, root, unit.helm, namespace, tools, problems)
+        return helm.render(unit.folder, root, unit.helm, namespace, tools, problems, secrets)
     cache: dict[str, dict[tuple[str, str], int]] = {}
 
     def lines(file: str) -> dict[tuple[str, str], int]:
@@ -174,4 +214,4 @@ def _render(
                 cache[file] = {}
         return cache[file]
 
-    return kustomize.render(unit.folder, root, tools, lines, problems)
+    return kustomize.render(unit.folder, root, tools, lines, problems, secrets)

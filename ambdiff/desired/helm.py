@@ -15,7 +15,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from ambdiff.desired.tools import RenderError, Tools, run
+from ambdiff.desired.tools import RenderError, Secrets, Tools, run
 from ambdiff.errors import ManifestError
 from ambdiff.gitsource import SourceFile
 from ambdiff.manifests import OnProblem, RawObject, parse_file
@@ -34,7 +34,7 @@ def release_name(folder: str, root: Path, helm: HelmRelease | None) -> str:
 
 def render(
     folder: str, root: Path, helm: HelmRelease | None, namespace: str, tools: Tools,
-    on_problem: OnProblem,
+    on_problem: OnProblem, secrets: Secrets = lambda: (),
 ) -> list[RawObject]:  # fmt: skip
     """The objects `helm template` makes of the chart in `folder` (`root`: the repository on
     disk) with the source's values files and --set values, in `namespace`."""
@@ -54,7 +54,8 @@ def render(
     with tempfile.TemporaryDirectory(prefix="ambdiff-helm-") as home:
         env = {f"HELM_{part}_HOME": str(Path(home) / part.lower())
                for part in ("CACHE", "CONFIG", "DATA")}  # fmt: skip
-        text = run(argv, cwd=root, folder=folder, env=env, replace={str(root) + "/": ""})
+        text = run(argv, cwd=root, folder=folder, env=env,
+                   replace={str(root) + "/": "", str(root): "."}, secrets=secrets)  # fmt: skip
     stream = SourceFile(f"{folder} (helm template)", text)
     try:
         objects = parse_file(stream, on_problem)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ambdiff.desired.plan import KUSTOMIZATIONS
-from ambdiff.desired.tools import RenderError, Tools, run
+from ambdiff.desired.tools import RenderError, Secrets, Tools, run
 from ambdiff.errors import ManifestError
 from ambdiff.gitsource import SourceFile
 from ambdiff.manifests import OnProblem, RawObject, parse_file
@@ -28,8 +28,9 @@ Lines = Callable[[str], Mapping[tuple[str, str], int]]  # a file -> {(kind, name
 
 
 def render(
-    folder: str, root: Path, tools: Tools, lines: Lines, on_problem: OnProblem
-) -> list[RawObject]:
+    folder: str, root: Path, tools: Tools, lines: Lines, on_problem: OnProblem,
+    secrets: Secrets = lambda: (),
+) -> list[RawObject]:  # fmt: skip
     """The objects `kustomize build <folder>` makes; `root` is the repository on disk."""
     target = root / folder
     marker = next((target / n for n in KUSTOMIZATIONS if (target / n).is_file()), None)
@@ -46,7 +47,9 @@ def render(
             )
         text = run(
             [*tools.kustomize(folder), str(wrapper)], cwd=wrapper, folder=folder,
-            replace={ref: folder, str(scratch): "(ambdiff's wrapper)", str(root) + "/": ""},
+            replace={ref: folder, str(scratch): "(ambdiff's wrapper)", str(root) + "/": "",
+                     str(root): "."},
+            secrets=secrets,
         )  # fmt: skip
         stream = SourceFile(f"{folder} (kustomize build)", text)
         try:

@@ -36,6 +36,8 @@ class Plan:
     # A unit's folder -> the folders it reads: itself, and for a kustomization the bases and
     # components it names, transitively (what a pre-commit hook's changed file may affect).
     inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # A unit's folder -> a folder its kustomizations name outside the repository ("../x").
+    escapes: Mapping[str, str] = field(default_factory=dict)
 
     def skips(self, path: str) -> bool:
         return any(_within(path, folder) for folder in self.consumed)
@@ -78,37 +80,61 @@ def make(
     # kustomization, less the kustomizations below it, which are candidates of their own.
     charts = {c for c in charts if not any(c != o and _within(c, o) for o in charts)}
     kustomized = {k: f for k, f in kustomized.items() if not any(_within(k, c) for c in charts)}
+
+    def left_out(unit: Unit) -> bool:
+        marker = kustomized.get(unit.folder) if unit.tool == "kustomize" else None
+        return _excluded(unit, exclude) or any(fnmatch.fnmatch(marker or "", g) for g in exclude)
+
     bases = set()
     for folder, file in kustomized.items():
+        if left_out(Unit("kustomize", folder)):
+            continue  # never rendered: the bases it names are not used by it
         for ref in references(file):
             target = posixpath.normpath(_join(folder, ref))
             if target in kustomized and target != folder:
                 bases.add(target)
     units = [Unit("helm", c, helm) for c in sorted(charts)]
     units += [Unit("kustomize", k) for k in sorted(kustomized) if k not in bases]
-    units = [u for u in units if not _excluded(u, exclude)]
-    inputs = {u.folder: _inputs(u, exists, references) for u in units}
-    return Plan(tuple(units), tuple(sorted(charts | set(kustomized))), inputs)
+    units = [u for u in units if not left_out(u)]
+    inputs, escapes = _all_inputs(units, exists, references)
+    return Plan(tuple(units), tuple(sorted(charts | set(kustomized))), inputs, escapes)
 
 
 MAX_INPUT_FOLDERS = 200  # a kustomization's bases and components, followed this far
 
 
+def _all_inputs(
+    units: Sequence[Unit], exists: Callable[[str], bool],
+    references: Callable[[str], Sequence[str]],
+) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:  # fmt: skip
+    inputs: dict[str, tuple[str, ...]] = {}
+    escapes: dict[str, str] = {}
+    for unit in units:
+        inputs[unit.folder], escape = _inputs(unit, exists, references)
+        if escape:
+            escapes[unit.folder] = escape
+    return inputs, escapes
+
+
 def _inputs(
     unit: Unit, exists: Callable[[str], bool], references: Callable[[str], Sequence[str]]
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], str]:
+    """The folders `unit` reads, and the first reference out of the repository (or "")."""
     if unit.tool != "kustomize":
-        return (unit.folder,)
+        return (unit.folder,), ""
     found = [unit.folder]
+    escape = ""
     for folder in found:  # grows as it goes: breadth first
         if len(found) >= MAX_INPUT_FOLDERS:
             break
         marker = next((_join(folder, k) for k in KUSTOMIZATIONS if exists(_join(folder, k))), None)
         for ref in references(marker) if marker else ():
             target = posixpath.normpath(_join(folder, ref))
-            if target not in found and not target.startswith(".."):
+            if target == ".." or target.startswith(("../", "/")):
+                escape = escape or f"{marker} names {ref}"
+            elif target not in found:
                 found.append(target)
-    return tuple(found)
+    return tuple(found), escape
 
 
 def _explicit(
@@ -130,8 +156,8 @@ def _explicit(
         unit = Unit(tool, folder, helm)
         if unit not in units and not _excluded(unit, exclude):
             units.append(unit)
-    inputs = {u.folder: _inputs(u, exists, references) for u in units}
-    return Plan(tuple(units), tuple(sorted(found)), inputs)
+    inputs, escapes = _all_inputs(units, exists, references)
+    return Plan(tuple(units), tuple(sorted(found)), inputs, escapes)
 
 
 def _excluded(unit: Unit, exclude: Sequence[str]) -> bool:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +86,12 @@ class Tools:
 
 def run(
     argv: Sequence[str], *, cwd: Path, folder: str, env: Mapping[str, str] | None = None,
-    replace: Mapping[str, str] | None = None,
+    replace: Mapping[str, str] | None = None, secrets: Secrets = lambda: (),
 ) -> str:  # fmt: skip
     """The standard output of `argv`; a failure, a timeout or too much output is a
-    RenderError naming `folder`. `replace` rewrites temporary paths in the tool's message."""
+    RenderError naming `folder`. `replace` rewrites temporary paths in the tool's message;
+    `secrets()` gives the values it must never show (a tool quotes what it failed on: a
+    generator's literal, a patch, the value a template's `fail` was given)."""
     verb = argv[1] if argv[1:2] in (["kustomize"], ["build"], ["template"]) else ""
     tool = f"{Path(argv[0]).name} {verb}".strip()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -109,8 +111,9 @@ def run(
         err.seek(0)
         message = err.read(64 * 1024).decode("utf-8", "replace")
         if done.returncode != 0:
+            said = mask(_tool_message(message, replace or {}), secrets())
             raise RenderError(
-                f"{folder}: `{tool}` failed: {_tool_message(message, replace or {})}.",
+                f"{folder}: `{tool}` failed: {said}.",
                 hint="Fix the folder and run again; run the tool by hand for its whole message.",
             )
         if size > MAX_RENDERED_BYTES:
@@ -127,13 +130,33 @@ def run(
         raise RenderError(f"{folder}: `{tool}` printed text that is not UTF-8.") from e
 
 
+Secrets = Callable[[], Iterable[str]]
+_MIN_SECRET = 4  # shorter values are too common in words to mask (and too short to matter)
+# `password: x`, `token=x`, `"apiKey": "x"`: the value after a key that names a secret.
+_SECRET_PAIR = re.compile(
+    r"""(?i)(\b[\w.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|credential)"""
+    r"""[\w.-]*["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;|)\]}]+)"""
+)
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of `secrets` (and any value after a key named like a secret) as
+    `***`: a tool's message may quote the repository's secrets."""
+    for value in sorted({v for v in secrets if len(v) >= _MIN_SECRET}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}***", text)
+
+
 def _tool_message(text: str, replace: Mapping[str, str]) -> str:
     for old, new in replace.items():
         text = text.replace(old, new)
+    text = _TEMPORARY.sub("(a temporary folder)", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     noise = ("Usage:", "Flags:", "Use --debug")  # help for the tool's own command line
     useful = [line for line in lines if not line.startswith(noise)] or lines
-    message = " | ".join(_KLOG.sub("", line) for line in useful[:3])
+    # All of it, on one line: a cause may follow a line break (kustomize quotes YAML).
+    message = " | ".join(_KLOG.sub("", line) for line in useful).replace('\\"', '"')
+    message = message.removeprefix('"command failed" err=< | ').removesuffix(" | >")
     message = message.removeprefix("Error: ").removeprefix("error: ").rstrip('".') or (
         "it gave no message"
     )
@@ -143,6 +166,10 @@ def _tool_message(text: str, replace: Mapping[str, str]) -> str:
     return message[: _MESSAGE_CHARS // 4] + " … " + message[-(_MESSAGE_CHARS * 3 // 4) :]
 
 
+# ambdiff's own temporary folders, wherever a tool names them.
+_TEMPORARY = re.compile(
+    re.escape(tempfile.gettempdir()) + r"/ambdiff-(?:rev|kustomize|helm)-[\w-]+(?:/tree)?"
+)
 # kubectl's log header and wrapper: `E1202 20:57:39.703265  1641 run.go:72] "command failed" err="`
 _KLOG = re.compile(r'^[EWIF]\d{4} [\d:.]+\s+\d+ \S+\] (?:"command failed" err=")?')
 

@@ -477,3 +477,103 @@ def test_pre_commit_with_either_environments_values_file_reports_its_chart(
     assert [(f["object"], f["rule"]) for f in json.loads(out)["findings"]] == [
         ("Deployment shop/quote", "schema")
     ]
+
+
+# ---- hostile folders (found by an independent tester) -----------------------------------
+
+LEAK = "hunter2-LEAK"
+
+
+@pytest.mark.parametrize(
+    "kustomization",
+    [
+        f'secretGenerator:\n- name: s\n  literals: ["password: {LEAK}"]\n',  # no '='
+        f"secretGenerator:\n- name: s\n  literals: [{LEAK}]\n",
+        f"patches:\n- patch: |-\n    stringData: {{password: {LEAK}}}\n",  # no kind
+    ],
+)
+def test_a_kustomize_failure_never_shows_the_secret_it_quotes(
+    repo: Path, capsys: pytest.CaptureFixture[str], kustomization: str, tmp_path: Path
+) -> None:
+    (repo / "overlays/prod/kustomization.yaml").write_text(kustomization)
+    code, out, err = run(capsys, "diff", "web", "--live-file", str(tmp_path / "none.yaml"))
+    assert code == 2 and "`kubectl kustomize` failed" in err and "***" in err
+    assert LEAK not in out + err
+    for output in ("json", "github", "human"):
+        code, out, err = run(capsys, "check", "overlays/prod", "-o", output)
+        assert code == 1 and "render-failed" in out and LEAK not in out + err
+
+
+def test_a_helm_fail_never_shows_the_value_it_was_given(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (repo / "environments/prod/quote.yaml").write_text(f"password: {LEAK}\n")
+    (repo / "charts/quote/templates/fail.yaml").write_text("{{ fail .Values.password }}\n")
+    code, out, err = run(capsys, "diff", "quote", "--live-file", str(tmp_path / "none.yaml"))
+    assert code == 2
+    assert "charts/quote: `helm template` failed: execution error at " \
+           "(quote/templates/fail.yaml:1:3): ***." in err  # fmt: skip
+    assert LEAK not in out + err
+
+
+def test_a_chart_link_out_of_the_repository_is_refused_in_both_modes(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("OUTSIDE-CONTENT\n")
+    (repo / "charts/quote/f.txt").symlink_to(outside)
+    (repo / "charts/quote/templates/cm.yaml").write_text(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata: {f: {{ .Files.Get "f.txt" | quote }}}\n'
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a link out")
+    for rev in ((), ("--rev", "HEAD")):
+        code, out, err = run(capsys, "diff", "quote", *rev, "--live-file", str(tmp_path / "x.yaml"))
+        assert code == 2, out
+        assert err.startswith("ambdiff: error: charts/quote/f.txt: a symbolic link out of the "
+                              "repository, in charts/quote: helm would read")  # fmt: skip
+        assert "OUTSIDE-CONTENT" not in out + err
+
+
+def test_a_kustomization_naming_a_folder_outside_the_repository_is_refused(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere/kustomization.yaml").write_text("resources: []\n")
+    (repo / "overlays/prod/kustomization.yaml").write_text("resources: [../../../elsewhere]\n")
+    for rev in ((), ("--rev", "HEAD")):
+        if rev:
+            git(repo, "commit", "-qam", "outside")
+        code, _, err = run(capsys, "diff", "web", *rev, "--live-file", str(tmp_path / "x.yaml"))
+        assert code == 2
+        assert "overlays/prod/kustomization.yaml names ../../../elsewhere, a folder outside " \
+               "the repository" in err  # fmt: skip
+
+
+def test_rev_errors_name_no_temporary_folder(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (repo / "overlays/prod/kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    git(repo, "commit", "-qam", "broken")
+    code, _, err = run(capsys, "diff", "web", "--rev", "HEAD", "--live-file", str(tmp_path / "x"))
+    assert code == 2 and "missing.yaml" in err
+    assert "ambdiff-" not in err and str(tmp_path.parent) not in err
+
+
+def test_an_excluded_kustomization_leaves_its_folder_unread(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".ambdiff.yaml").write_text("exclude: [overlays/prod/kustomization.yaml]\n")
+    code, out, err = run(capsys, "check", "overlays", "base/mapping.yaml")
+    assert code == 0, out + err  # replicas.yaml is a patch, never read as a manifest
+    assert "1 file" in out
+
+
+def test_an_excluded_file_that_a_folder_renders_from_is_named_in_a_warning(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".ambdiff.yaml").write_text("exclude: [base/mapping.yaml]\n")
+    code, _out, err = run(capsys, "check", "overlays/prod")
+    assert code == 0
+    assert "warning: overlays/prod renders from base/mapping.yaml, which `exclude` names: " \
+           "kustomize reads it all the same" in err  # fmt: skip
