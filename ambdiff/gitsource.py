@@ -316,6 +316,13 @@ class WorkTree:
         except OSError:
             return False
 
+    def has(self, path: str) -> bool:
+        """Whether a file or folder is at `path`."""
+        try:
+            return os.path.lexists(self.root / path)
+        except OSError:
+            return False
+
     def folder(self) -> Path:
         """The files on disk, for the tools that render (kustomize, helm)."""
         return self.root
@@ -443,6 +450,16 @@ class GitRevision:
             return bool((self.commit.tree / path).type == "blob")
         except KeyError:
             return False
+
+    def has(self, path: str) -> bool:
+        """Whether the commit has a file or folder at `path`."""
+        if path in (".", ""):
+            return True
+        try:
+            self.commit.tree / PurePosixPath(os.path.normpath(path)).as_posix()
+        except KeyError:
+            return False
+        return True
 
     def folder(self) -> Path:
         """The commit's files written out to a temporary folder (once per commit in a run,

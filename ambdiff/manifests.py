@@ -39,7 +39,7 @@ class ManifestProblem(ManifestError):
         self, rule: str, message: str, *, file: str, line: int, column: int | None = None,
         hint: str = "",
     ) -> None:  # fmt: skip
-        where = f"{file}:{line}" + (f":{column}" if column else "")
+        where = (f"{file}:{line}" if line else file) + (f":{column}" if column and line else "")
         super().__init__(f"{where}: {message.rstrip('.')}.", hint=hint)
         self.rule = rule
         self.file = file

@@ -74,7 +74,8 @@ class Common:
             paths = self.settings.paths if every else self.paths or self.settings.paths
             return [Request(paths, namespace=namespace)]
         if every or not self.paths:
-            return [_request(s, s.paths, self.settings.namespace) for s in declared]
+            return [replace(_request(s, s.paths, self.settings.namespace), missing_ok=True)
+                    for s in declared]  # fmt: skip
         out: list[Request] = []
         for path in self.paths:
             owners = [s for s in declared if s.contains(path)]

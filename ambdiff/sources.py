@@ -15,6 +15,7 @@ and applied, but a narrowed run never prunes and never calls objects outside its
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -75,11 +76,9 @@ def parse(raw: Any, where: str) -> tuple[Source, ...]:
         at = f"{where}: sources[{i}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{at} must be a mapping with name and paths.")
-        unknown = set(item) - {"name", "paths", "namespace", "inventory", "render", "helm"}
+        unknown = set(item) - set(_SOURCE_KEYS)
         if unknown:
-            raise ConfigError(f"{at}: unknown key {sorted(unknown)[0]!r}.",
-                              hint="A source has name, paths, namespace, inventory, render "
-                              "and helm.")  # fmt: skip
+            raise _unknown_key(str(sorted(unknown)[0]), _SOURCE_KEYS, at)
         name = item.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             raise ConfigError(f"{at}: name must be 1-40 lower-case letters, digits and '-'.")
@@ -110,6 +109,15 @@ def parse(raw: Any, where: str) -> tuple[Source, ...]:
     return tuple(found)
 
 
+_SOURCE_KEYS = ("name", "paths", "namespace", "inventory", "render", "helm")
+
+
+def _unknown_key(key: str, known: Sequence[str], at: str) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(known)}."
+    return ConfigError(f"{at}: unknown key {key!r}.", hint=hint)
+
+
 def _rendering(item: Mapping[str, Any], at: str) -> tuple[str, HelmRelease | None]:
     render = item.get("render", "helm" if "helm" in item else "auto")
     if render not in RENDERERS:
@@ -127,8 +135,7 @@ def _rendering(item: Mapping[str, Any], at: str) -> tuple[str, HelmRelease | Non
         raise ConfigError(f"{at}: helm must be a mapping with release, values and set.")
     unknown = set(raw) - {"release", "values", "set"}
     if unknown:
-        raise ConfigError(f"{at}: helm: unknown key {sorted(unknown)[0]!r}.",
-                          hint="helm has release, values and set.")  # fmt: skip
+        raise _unknown_key(str(sorted(unknown)[0]), ("release", "values", "set"), f"{at}: helm")
     release = raw.get("release")
     if release is not None and (not isinstance(release, str) or not _RELEASE.match(release)):
         raise ConfigError(

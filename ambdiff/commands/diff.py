@@ -40,8 +40,9 @@ def load_desired(
         live = common.live_file.resolve()
         if live.is_relative_to(common.repo_root):
             exclude.append(live.relative_to(common.repo_root).as_posix())
-    raw = common.read(source, extra_exclude=exclude).objects
-    if not raw:
+    read = common.read(source, extra_exclude=exclude)
+    raw = read.objects
+    if not raw and not read.rendered:  # (a folder may render to nothing, and say so)
         where = ", ".join(common.paths) if common.paths else str(common.repo_root)
         raise ManifestError(
             f"no Kubernetes manifests found in {where} ({source.description}).",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ambdiff.check.inputs import Inventory, from_resources, load
 from ambdiff.check.table import RouteRow, compare, route_rows
 from ambdiff.desired import Reader
-from ambdiff.errors import ConfigError, Exit
+from ambdiff.errors import ConfigError, Exit, ManifestError
 from ambdiff.gitsource import GitRevision, WorkTree
 from ambdiff.manifests import ManifestProblem
 from ambdiff.render.check import render_route_changes, render_routes
@@ -59,6 +59,9 @@ def _inventory(source: Reader, common: Common, consoles: Consoles) -> Inventory:
                      default_namespace=common.namespace or "default",
                      exclude=common.settings.exclude, on_problem=problems.append,
                      extra=common.external)  # fmt: skip
+    failed = next((p for p in problems if p.rule == "render-failed"), None)
+    if failed is not None:  # a table without a folder's routes would pass for a whole one
+        raise ManifestError(f"{failed.problem}.", hint=failed.hint)
     if problems:
         first = problems[0]
         consoles.err.print(

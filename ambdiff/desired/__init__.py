@@ -42,6 +42,8 @@ class Reader(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    def has(self, path: str) -> bool: ...
+
     def folder(self) -> Path: ...
 
 
@@ -54,6 +56,9 @@ class Request:
     render: str = "auto"
     helm: HelmRelease | None = None
     namespace: str | None = None  # declared: objects that name none are in it
+    # A declared source read whole (check, routes): a path the revision does not have yet
+    # (a source added since) is read as empty, not an error.
+    missing_ok: bool = False
 
 
 @dataclass
@@ -93,6 +98,13 @@ def read(
         out.objects.extend(parse_file(file, on_problem or _raise))
     seen: set[tuple[Unit, str]] = set()
     for request in requests:
+        if request.missing_ok and request.paths:
+            present = tuple(p for p in request.paths if source.has(p))
+            if not present:
+                log.info("%s: not in %s (read as empty)", ", ".join(request.paths),
+                         source.description)  # fmt: skip
+                continue
+            request = replace(request, paths=present)
         plan = _plan(source, request, exclude)
 
         def skip(path: str, plan: Plan = plan) -> bool:

@@ -577,3 +577,47 @@ def test_an_excluded_file_that_a_folder_renders_from_is_named_in_a_warning(
     assert code == 0
     assert "warning: overlays/prod renders from base/mapping.yaml, which `exclude` names: " \
            "kustomize reads it all the same" in err  # fmt: skip
+
+
+def test_routes_rev_against_a_base_without_a_new_source_reads_it_as_empty(
+    repo: Path, helm: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pull request that adds an overlay: the base revision has neither its folder nor
+    its source, and routes --rev compares with it all the same."""
+    (repo / "overlays/dev").mkdir()
+    (repo / "overlays/dev/kustomization.yaml").write_text("""\
+resources: [../../base]
+namespace: shop-dev
+patches:
+- target: {kind: Mapping, name: web}
+  patch: |-
+    - {op: replace, path: /spec/hostname, value: dev.example.com}
+""")
+    settings = repo / ".ambdiff.yaml"
+    settings.write_text(settings.read_text() + "  - name: web-dev\n    paths: [overlays/dev]\n")
+    code, out, err = run(capsys, "routes", "--rev", "HEAD", "-o", "json")
+    assert code == 1, err
+    added = [(c["status"], r["object"]) for c in json.loads(out)["changes"] for r in c["new"]]
+    assert added == [("added", "Mapping shop-dev/web")]
+    code, out, err = run(capsys, "check", "--rev", "HEAD")
+    assert code == 0, out + err
+
+
+def test_routes_refuses_a_table_missing_a_folder_that_did_not_render(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".ambdiff.yaml").unlink()
+    (repo / "overlays/prod/kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    code, out, err = run(capsys, "routes", "overlays")
+    assert code == 2 and out == ""
+    assert err.startswith("ambdiff: error: overlays/prod: `kubectl kustomize` failed")
+
+
+def test_an_overlay_that_renders_nothing_diffs_as_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (repo / "overlays/prod/kustomization.yaml").write_text("resources: []\n")
+    live = snapshot(tmp_path / "live.yaml", kustomize(repo / "base"), INVENTORY)
+    code, out, err = run(capsys, "diff", "web", "--live-file", str(live))
+    assert code == 1, err  # what the inventory holds and git no longer has: removed
+    assert "0 changed, 0 added, 2 removed, 0 unchanged" in out

@@ -29,6 +29,9 @@ class Files:
     def exists(self, path: str) -> bool:
         return path in self.texts
 
+    def has(self, path: str) -> bool:
+        return path in (".", "") or any(p == path or p.startswith(path + "/") for p in self.texts)
+
     def folder(self) -> Path:
         raise AssertionError("an in-memory source has no folder to render")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ambdiff.errors import ConfigError
-from ambdiff.sources import Source, inventory_name, parse, select
+from ambdiff.sources import HelmRelease, Source, inventory_name, parse, select
 
 TEAMS = parse(
     [{"name": "api", "paths": ["apps/api"], "namespace": "api"},
@@ -60,6 +60,13 @@ def test_paths_in_two_sources_or_in_none_are_refused() -> None:
         ([{"name": "a", "paths": ["x"], "prune": True}], "unknown key 'prune'"),
         ([{"name": "a", "paths": ["apps"]}, {"name": "b", "paths": ["apps/b"]}], "overlap"),
         ([{"name": "a", "paths": ["x"]}, {"name": "a", "paths": ["y"]}], "a second source named 'a'"),
+        ([{"name": "a", "paths": ["x"], "render": "jsonnet"}], "render must be one of auto, dir"),
+        ([{"name": "a", "paths": ["x"], "helm": {"relase": "q"}}], "unknown key 'relase'.*Did you mean 'release'"),
+        ([{"name": "a", "paths": ["x"], "rendr": "helm"}], "unknown key 'rendr'.*Did you mean 'render'"),
+        ([{"name": "a", "paths": ["x"], "render": "dir", "helm": {}}], "a helm block needs render: helm"),
+        ([{"name": "a", "paths": ["x"], "helm": {"release": "Quote_1"}}], "release must be a Helm release name"),
+        ([{"name": "a", "paths": ["x"], "helm": {"values": ["../v.yaml"]}}], "must be a path inside"),
+        ([{"name": "a", "paths": ["x"], "helm": {"set": {"a": [1]}}}], "set must map value names"),
     ],
 )  # fmt: skip
 def test_bad_source_declarations_are_one_sentence(raw: object, message: str) -> None:
@@ -87,3 +94,12 @@ def test_inventory_names_differ_for_same_named_repositories_and_sources() -> Non
     assert inventory_name(Source("web", (), inventory="legacy"), "", "gitops") == "legacy"
     with pytest.raises(ConfigError, match="cannot derive an inventory name"):
         inventory_name(Source("default", ()), "", "gitops")
+
+
+def test_a_helm_block_declares_the_release_values_and_set() -> None:
+    (source,) = parse([{"name": "q", "paths": ["charts/quote"], "helm": {
+        "release": "quote", "values": ["./env/prod.yaml"], "set": {"b": True, "a": 2}}}], "f")  # fmt: skip
+    assert source.render == "helm"
+    assert source.helm == HelmRelease("quote", ("env/prod.yaml",), (("a", "2"), ("b", "true")))
+    (plain,) = parse([{"name": "p", "paths": ["k8s"]}], "f")
+    assert plain.render == "auto" and plain.helm is None
