@@ -120,9 +120,14 @@ def refuse_external(common: Common, verb: str) -> None:
     """sync and watch apply what a source in git holds: never `-` or an outside file (what
     they applied would belong to no source, and nothing could ever prune it safely)."""
     if common.external:
+        does = (
+            "follows a branch of the repository"
+            if verb == "watch"
+            else ("applies what the repository holds")
+        )
         raise ConfigError(
-            f"{common.external[0].path}: {verb} applies what the repository holds; standard "
-            "input and files outside the repository are for diff, check and routes.",
+            f"{common.external[0].path}: {verb} {does}; standard input and files outside the "
+            "repository are for diff, check and routes.",
             hint="Declare the folder as a source in .ambdiff.yaml (kustomize and Helm folders "
             "are rendered by ambdiff itself), and sync that.",
         )
