@@ -100,3 +100,5 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]", "pyinstrument>=4.6")
     env = _test_binaries(session, warn=False)
     session.run("python", "-m", "benchmarks", *session.posargs, env=env)
+    # What rendering costs (offline, no API server): Kustomize and Helm sources at 100, 1,000.
+    session.run("python", "-m", "benchmarks.render", env=env)

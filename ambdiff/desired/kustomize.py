@@ -10,6 +10,7 @@ touched. The annotation is read and removed before anything compares or applies 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from ambdiff.model import JSON, Origin
 from ambdiff.yamlio import YamlSyntaxError, load_documents, load_one
 
 ORIGIN = "config.kubernetes.io/origin"
+_SIMPLE_ORIGIN = re.compile(r"^path: ([\w./@+-]+)\n?$")
 
 Lines = Callable[[str], Mapping[tuple[str, str], int]]  # a file -> {(kind, name): line}
 
@@ -76,8 +78,9 @@ def _traced(
 def _origin(
     raw: str, folder: str, wrapper: Path, root: Path, body: Mapping[str, JSON], lines: Lines
 ) -> Origin | None:
+    simple = _SIMPLE_ORIGIN.match(raw)  # what kustomize writes for a file: `path: x.yaml\n`
     try:
-        data = load_one(raw, ORIGIN)
+        data = {"path": simple.group(1)} if simple else load_one(raw, ORIGIN)
     except YamlSyntaxError:
         return None
     if not isinstance(data, Mapping) or data.get("repo"):
