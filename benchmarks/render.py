@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from benchmarks import generate as gen
+from benchmarks import report
 from benchmarks.measure import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,14 +191,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 def write(path: Path, block: str) -> None:
     """Replace this benchmark's block in `path` (or append one), and nothing else."""
-    text = path.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    report.write(path, block, BEGIN, END)
 
 
 def find_helm() -> str:

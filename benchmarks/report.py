@@ -212,12 +212,12 @@ def targets(
     return ["### Targets", "", "| target | measured | verdict |", "| --- | --- | --- |", *rows, ""]
 
 
-def write(path: Path, block: str) -> None:
-    """Replace the results block in `path` (or append one)."""
+def write(path: Path, block: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the block between `begin` and `end` in `path` (or append one), nothing else."""
     text = path.read_text() if path.exists() else "# Performance\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
         text = head + block.rstrip("\n") + tail
     else:
         text = text.rstrip("\n") + "\n\n" + block
