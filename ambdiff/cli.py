@@ -25,7 +25,7 @@ from ambdiff import __version__
 from ambdiff.errors import AmbdiffError, ConfigError, Exit
 from ambdiff.options import Common, empty_value, refuse_external, resolve
 from ambdiff.render.text import shown
-from ambdiff.settings import COLORS, CONFIG_NAME, OUTPUTS, check_environment
+from ambdiff.settings import COLORS, COMMAND_OUTPUTS, CONFIG_NAME, check_environment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,56 +55,167 @@ def _envvars(param: click.Parameter) -> list[str]:
     return [envvar] if isinstance(envvar, str) else list(envvar or ())
 
 
-def shared_options(func: F) -> F:
-    """Options every command understands; each also reads AMBDIFF_<NAME>."""
-    options = [
-        click.option("--repo", type=click.Path(file_okay=False, path_type=Path), envvar=_env("repo"),
-                     help="The git checkout holding the manifests. Default: the repository "
-                          "around the working directory."),
-        click.option("--rev", envvar=_env("rev"), callback=_not_empty, metavar="REV",
-                     help="Read the manifests from this commit, branch or tag straight from "
-                          "git's object store (no checkout; a dirty tree is fine)."),
-        click.option("--kubeconfig", envvar=_env("kubeconfig"), callback=_not_empty, metavar="FILE",
-                     help="Kubeconfig file. Default: $KUBECONFIG, then ~/.kube/config."),
-        click.option("--context", envvar=_env("context"), callback=_not_empty,
-                     help="Kubeconfig context to use. Default: the current-context, chosen "
-                          "exactly as kubectl chooses it."),
-        click.option("--cluster", envvar=_env("cluster"), callback=_not_empty,
-                     help="Kubeconfig cluster to use instead of the context's (as kubectl's --cluster)."),
-        click.option("--user", envvar=_env("user"), callback=_not_empty,
-                     help="Kubeconfig user to use instead of the context's (as kubectl's --user)."),
-        click.option("-n", "--namespace", envvar=_env("namespace"), callback=_not_empty,
-                     help="Namespace for manifests that name none. Default: the context's."),
-        click.option("--live-file", envvar=_env("live_file"),
-                     type=click.Path(dir_okay=False, path_type=Path),
-                     help="Offline: a `kubectl get -o yaml` dump (a List) stands in for the cluster."),
-        click.option("-o", "--output", envvar=_env("output"),
-                     type=click.Choice(OUTPUTS),
-                     help="Output format."),
-        click.option("--color", envvar=_env("color"), type=click.Choice(COLORS),
-                     help="Colour: auto (on a terminal; honours NO_COLOR / FORCE_COLOR), always, never."),
-        click.option("--config", envvar=_env("config"), type=click.Path(dir_okay=False, path_type=Path),
-                     help=f"Settings file. Default: {CONFIG_NAME} at the repository root."),
-        click.option("--kustomize", envvar=_env("kustomize"), callback=_not_empty, metavar="PROGRAM",
-                     help="The kustomize (or kubectl) that builds kustomization folders. "
-                          "Default: kustomize on PATH, else `kubectl kustomize`."),
-        click.option("--helm", envvar=_env("helm"), callback=_not_empty, metavar="PROGRAM",
-                     help="The helm that renders chart folders (`helm template`). Default: helm on PATH."),
-        click.option("-v", "--verbose", envvar=_env("verbose"), count=True,
-                     help="More detail on stderr; -vv also logs API requests."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
+_CLUSTER_HELP = {
+    "kubeconfig": "Kubeconfig file. Default: $KUBECONFIG, then ~/.kube/config.",
+    "context": "Kubeconfig context to use. Default: the current-context, chosen exactly as "
+    "kubectl chooses it.",
+    "cluster": "Kubeconfig cluster to use instead of the context's (as kubectl's --cluster).",
+    "user": "Kubeconfig user to use instead of the context's (as kubectl's --user).",
+}
+_REV_HELP = {
+    "routes": "The base: compare the working tree's routes with this commit's, branch's or tag's.",
+}
+_NAMESPACE_HELP = {
+    "check": "Namespace for manifests that name none. Default: the source's or .ambdiff.yaml's, "
+    "else `default` (check reads no cluster).",
+}
+# Which of the shared options each command has: what --help shows, and what it accepts.
+COMMAND_OPTIONS = {
+    "diff": ("repo", "rev", "kubeconfig", "context", "cluster", "user", "namespace", "live_file",
+             "output", "color", "config", "kustomize", "helm", "verbose"),
+    "sync": ("repo", "rev", "kubeconfig", "context", "cluster", "user", "namespace", "output",
+             "color", "config", "kustomize", "helm", "verbose"),
+    "check": ("repo", "rev", "namespace", "output", "color", "config", "kustomize", "helm",
+              "verbose"),
+    "routes": ("repo", "rev", "kubeconfig", "context", "cluster", "user", "namespace",
+               "live_file", "output", "color", "config", "kustomize", "helm", "verbose"),
+    "watch": ("repo", "kubeconfig", "context", "cluster", "user", "namespace", "config",
+              "kustomize", "helm", "verbose"),
+}  # fmt: skip
+# Why a command has no such option, for the sentence that refuses it.
+_WHY_NOT = {
+    ("check", "cluster"): "check reads no cluster",
+    ("check", "live_file"): "check reads no cluster",
+    ("sync", "live_file"): "sync writes to a cluster, never to a snapshot",
+    ("watch", "rev"): "watch follows a branch (--branch), not one revision",
+    ("watch", "live_file"): "watch reads and writes the cluster itself",
+    ("watch", "output"): "watch writes logs, not a report (--log-format)",
+    ("watch", "color"): "watch writes logs, not a report (--log-format)",
+}
+# AMBDIFF_* variables that would change what a command without the option does: a sync that
+# quietly ignored AMBDIFF_LIVE_FILE would write to a real cluster.
+_ENVIRONMENT_REFUSED = {"sync": ("live_file",), "watch": ("live_file", "rev")}
+
+
+def _shared(command: str, name: str) -> Callable[[F], F]:
+    if name == "repo":
+        return click.option("--repo", type=click.Path(file_okay=False, path_type=Path),
+                            envvar=_env("repo"),
+                            help="The git checkout holding the manifests. Default: the "
+                                 "repository around the working directory.")  # fmt: skip
+    if name == "rev":
+        return click.option("--rev", envvar=_env("rev"), callback=_not_empty, metavar="REV",
+                            help=_REV_HELP.get(command, "Read the manifests from this commit, "
+                                 "branch or tag straight from git's object store (no checkout; "
+                                 "a dirty tree is fine)."))  # fmt: skip
+    if name in _CLUSTER_HELP:
+        metavar = "FILE" if name == "kubeconfig" else None
+        suffix = " With --live only." if command == "routes" else ""
+        return click.option(f"--{name}", envvar=_env(name), callback=_not_empty,
+                            metavar=metavar, help=_CLUSTER_HELP[name] + suffix)  # fmt: skip
+    if name == "namespace":
+        return click.option("-n", "--namespace", envvar=_env("namespace"), callback=_not_empty,
+                            help=_NAMESPACE_HELP.get(command, "Namespace for manifests that name "
+                                 "none. Default: the source's or .ambdiff.yaml's, else the "
+                                 "context's."))  # fmt: skip
+    if name == "live_file":
+        suffix = " With --live only." if command == "routes" else ""
+        return click.option("--live-file", envvar=_env("live_file"),
+                            type=click.Path(dir_okay=False, path_type=Path),
+                            help="Offline: a `kubectl get -o yaml` dump (a List) stands in for "
+                                 "the cluster." + suffix)  # fmt: skip
+    if name == "output":
+        return click.option("-o", "--output", envvar=_env("output"),
+                            type=click.Choice(COMMAND_OUTPUTS[command]),
+                            help="Output format. Default: human, or `output` in .ambdiff.yaml "
+                                 "when this command writes that format.")  # fmt: skip
+    if name == "color":
+        return click.option("--color", envvar=_env("color"), type=click.Choice(COLORS),
+                            help="Colour: auto (on a terminal; honours NO_COLOR / FORCE_COLOR), "
+                                 "always, never.")  # fmt: skip
+    if name == "config":
+        return click.option("--config", envvar=_env("config"),
+                            type=click.Path(dir_okay=False, path_type=Path),
+                            help=f"Settings file. Default: {CONFIG_NAME} at the repository "
+                                 "root.")  # fmt: skip
+    if name == "kustomize":
+        return click.option("--kustomize", envvar=_env("kustomize"), callback=_not_empty,
+                            metavar="PROGRAM",
+                            help="The kustomize (or kubectl) that builds kustomization folders. "
+                                 "Default: kustomize on PATH, else `kubectl kustomize`.")  # fmt: skip
+    if name == "helm":
+        return click.option("--helm", envvar=_env("helm"), callback=_not_empty, metavar="PROGRAM",
+                            help="The helm that renders chart folders (`helm template`). "
+                                 "Default: helm on PATH.")  # fmt: skip
+    assert name == "verbose", name
+    return click.option("-v", "--verbose", envvar=_env("verbose"), count=True,
+                        help="More detail on stderr; -vv also logs API requests.")  # fmt: skip
+
+
+def shared_options(command: str) -> Callable[[F], F]:
+    """The shared options `command` has (COMMAND_OPTIONS); each also reads AMBDIFF_<NAME>."""
+
+    def decorate(func: F) -> F:
+        for name in reversed(COMMAND_OPTIONS[command]):
+            func = _shared(command, name)(func)
+        return func
+
+    return decorate
+
+
+def _flags_of(name: str) -> tuple[str, ...]:
+    """The flags of a shared option, as typed: `-n` and `--namespace`, say."""
+    return {"namespace": ("-n", "--namespace"), "output": ("-o", "--output"),
+            "verbose": ("-v", "--verbose"),
+            "live_file": ("--live-file",)}.get(name, (f"--{name}",))  # fmt: skip
+
+
+def _refusal(command: str, flag: str) -> ConfigError | None:
+    """One sentence for a shared option that `command` does not have (None: not one)."""
+    name = next((n for opts in COMMAND_OPTIONS.values() for n in opts if flag in _flags_of(n)),
+                None)  # fmt: skip
+    if name is None or name in COMMAND_OPTIONS[command]:
+        return None
+    group = "cluster" if name in _CLUSTER_HELP else name
+    others = [c for c, names in COMMAND_OPTIONS.items() if name in names]
+    why = _WHY_NOT.get((command, group), f"{command} does not use it")
+    return ConfigError(
+        f"ambdiff {command} has no {flag} option: {why}.",
+        hint=f"It is an option of {', '.join(others)}; see `ambdiff {command} --help`.",
+    )
+
+
+class _Command(click.Command):
+    """A command that refuses a shared option it does not have with one sentence, and the
+    AMBDIFF_* variables that would change what it does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as e:
+            refusal = _refusal(self.name or "", e.option_name.split("=", 1)[0])
+            if refusal is None:
+                raise
+            raise refusal from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        for name in _ENVIRONMENT_REFUSED.get(self.name or "", ()):
+            if os.environ.get(_env(name), "").strip():
+                raise ConfigError(
+                    f"{_env(name)} is set, and ambdiff {self.name} has no "
+                    f"{_flags_of(name)[-1]}: {_WHY_NOT[(self.name or '', name)]}.",
+                    hint=f"Unset {_env(name)} for {self.name}.",
+                )
+        return super().invoke(ctx)
 
 
 def resolve_common(
-    paths: Sequence[str], kw: dict[str, Any], *, default_output: str, every_source: bool = False
+    command: str, paths: Sequence[str], kw: dict[str, Any], *, every_source: bool = False
 ) -> Common:
     """Resolve the shared options (see ambdiff.options) and set up logging for -v."""
     _state.verbose = kw.get("verbose") or 0
     _configure_logging(_state.verbose)
-    return resolve(paths, kw, default_output=default_output, every_source=every_source)
+    return resolve(command, paths, kw, every_source=every_source)
 
 
 class _ShownFormatter(logging.Formatter):
@@ -166,9 +277,9 @@ def cli() -> None:
     check_environment(known, flag_only=flag_only)
 
 
-@cli.command()
+@cli.command(cls=_Command)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@shared_options
+@shared_options("diff")
 @click.option(
     "--server-side",
     is_flag=True,
@@ -206,20 +317,20 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
     """
     from ambdiff.commands import diff as command
 
-    common = resolve_common(paths, kw, default_output="human")
+    common = resolve_common("diff", paths, kw)
     raise SystemExit(
         command.run(
             common,
             server_side=kw["server_side"],
             show_secrets=kw["show_secrets"],
-            inventory=kw.get("inventory") or common.inventory,
+            inventory=common.inventory,
         )
     )
 
 
-@cli.command()
+@cli.command(cls=_Command)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@shared_options
+@shared_options("sync")
 @click.option(
     "--yes",
     "-y",
@@ -299,19 +410,18 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
       ambdiff sync --yes --prune -o json      also delete what git removed; JSON report
 
     Exits 0 on success (or a clean --dry-run), 1 when the sync failed part-way, 2 when
-    preflight, the mass-prune guard, the lock or the input stopped it (nothing written), 130
-    when interrupted.
+    preflight, the mass-prune guard, the lock, the input or a "no" at the prompt stopped it
+    (nothing written), 130 when interrupted.
     """
     from ambdiff.commands import sync as command
     from ambdiff.schedule import parse_interval
 
-    common = resolve_common(paths, kw, default_output="human")
-    prune = kw["prune"] if kw["prune"] is not None else common.settings.prune
+    common = resolve_common("sync", paths, kw)
     options = command.SyncOptions(
-        inventory=kw.get("inventory") or common.inventory,
+        inventory=common.inventory,
         yes=kw["yes"],
         dry_run=kw["dry_run"],
-        prune=bool(prune),
+        prune=common.prune,
         prune_cascading=kw["prune_cascading"],
         force_conflicts=kw["force_conflicts"],
         plan_out=kw.get("plan_out"),
@@ -323,9 +433,9 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
     raise SystemExit(command.run(common, options, confirm=confirm))
 
 
-@cli.command()
+@cli.command(cls=_Command)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@shared_options
+@shared_options("check")
 @click.option(
     "--strict",
     is_flag=True,
@@ -353,19 +463,15 @@ def check(paths: tuple[str, ...], **kw: Any) -> None:
     Exits 0 when nothing is wrong, 1 on errors (with --strict, on warnings too), 2 when the
     input cannot be read at all (a missing PATH, a bad flag).
     """
-    from dataclasses import replace
-
     from ambdiff.commands import check as command
 
-    common = resolve_common(paths, kw, default_output="human", every_source=True)
-    if not kw.get("output") and common.output not in command.OUTPUTS:
-        common = replace(common, output="human")  # a settings-file default meant for diff
-    raise SystemExit(command.run(common, strict=kw["strict"], with_repo=kw["with_repo"]))
+    common = resolve_common("check", paths, kw, every_source=True)
+    raise SystemExit(command.run(common, strict=common.strict, with_repo=kw["with_repo"]))
 
 
-@cli.command()
+@cli.command(cls=_Command)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@shared_options
+@shared_options("routes")
 @click.option(
     "--live",
     is_flag=True,
@@ -390,15 +496,20 @@ def routes(paths: tuple[str, ...], **kw: Any) -> None:
 
     Exits 0, or with --rev/--live 1 when routes differ; 2 on bad input.
     """
-    from dataclasses import replace
-
     from ambdiff.commands import routes as command
 
+    if not kw["live"]:
+        ctx = click.get_current_context()
+        given = [f for n in ("kubeconfig", "context", "cluster", "user", "live_file")
+                 if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE
+                 for f in _flags_of(n)[-1:]]  # fmt: skip
+        if given:
+            raise ConfigError(
+                f"routes reads a cluster only with --live, and {given[0]} names one.",
+                hint=f"Add --live to compare git's routes with it, or leave {given[0]} out.",
+            )
     base_rev = kw.pop("rev", None)
-    common = resolve_common(paths, {**kw, "rev": None}, default_output="human",
-                            every_source=not kw["live"])  # fmt: skip
-    if not kw.get("output") and common.output not in command.OUTPUTS:
-        common = replace(common, output="human")
+    common = resolve_common("routes", paths, {**kw, "rev": None}, every_source=not kw["live"])
     raise SystemExit(command.run(common, base_rev=base_rev, live=kw["live"]))
 
 
@@ -418,9 +529,9 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
 
 
 @_repo_takes_urls
-@cli.command()
+@cli.command(cls=_Command)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@shared_options
+@shared_options("watch")
 @click.option("--branch", envvar=_env("branch"), callback=_not_empty, default="main",
               show_default=True, help="The branch to follow.")  # fmt: skip
 @click.option("--interval", envvar=_env("interval"), default="60s", show_default=True,
@@ -470,17 +581,14 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     from ambdiff.commands import watch as command
     from ambdiff.schedule import parse_interval
 
-    if kw.get("output"):
-        raise ConfigError("watch writes logs, not a report: use --log-format instead of -o.")
     interval = parse_interval(kw["interval"])
     branch = command.open_branch(kw.get("repo"), kw["branch"], kw.get("cache_dir"))
     repo_dir = branch.root if branch.url else (Path(kw["repo"]) if kw.get("repo") else None)
-    common = resolve_common(paths, {**kw, "repo": repo_dir}, default_output="human")
+    common = resolve_common("watch", paths, {**kw, "repo": repo_dir})
     refuse_external(common, "watch")
     options = command.WatchOptions(
-        branch=kw["branch"], interval=interval, sync=kw["sync"], prune=kw["prune"],
+        branch=kw["branch"], interval=interval, sync=kw["sync"],
         force_conflicts=kw["force_conflicts"], paths=common.paths if paths else (),
-        namespace=kw.get("namespace"), inventory=kw.get("inventory"),
         config_given=kw.get("config") is not None, metrics_address=kw["metrics_address"],
         metrics_port=kw["metrics_port"], log_format=kw["log_format"],
     )  # fmt: skip
@@ -551,10 +659,13 @@ def _run(args: list[str]) -> int:
     except click.BadParameter as e:
         envvar = _from_environment(e)
         if envvar is None:
-            e.show()
+            _usage_error(e, args)
         else:
             click.echo(f"ambdiff: error: environment variable {envvar}: {e.message.rstrip('.')}. "
                        f"Fix or unset {envvar}.", err=True)  # fmt: skip
+        return Exit.USAGE
+    except click.UsageError as e:
+        _usage_error(e, args)
         return Exit.USAGE
     except click.ClickException as e:
         e.show()
@@ -577,6 +688,16 @@ def _run(args: list[str]) -> int:
         return _bug(e, args)
     except Exception as e:  # anything else is our bug, said plainly
         return _bug(e, args)
+
+
+def _usage_error(e: click.UsageError, args: Sequence[str]) -> None:
+    """A wrong flag or value, in one line (no usage block): what, and where to read more."""
+    where = e.ctx.command_path if e.ctx is not None else "ambdiff"
+    if where == "ambdiff":
+        where += "".join(f" {a}" for a in args[:1] if a in cli.commands)
+    message = shown(e.format_message()).rstrip()
+    end = "" if message.endswith((".", "?", "!")) else "."
+    click.echo(f"ambdiff: error: {message}{end} See `{where} --help`.", err=True)
 
 
 def _broken_pipe(e: BrokenPipeError, args: Sequence[str]) -> int:

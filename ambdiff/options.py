@@ -25,9 +25,49 @@ from ambdiff.gitsource import (
     repo_identity,
     repo_name,
 )
-from ambdiff.settings import CONFIG_NAME, FileSettings, load_file
+from ambdiff.settings import COMMAND_OUTPUTS, CONFIG_NAME, FileSettings, load_file
 from ambdiff.sources import DEFAULT, Selection, Source, inventory_name
 from ambdiff.sources import select as select_source
+
+
+@dataclass(frozen=True)
+class Given:
+    """What the command line said, AMBDIFF_* variables included (click reads those as the
+    flags' values); None where neither said anything."""
+
+    namespace: str | None = None
+    output: str | None = None
+    color: str | None = None
+    prune: bool | None = None
+    inventory: str | None = None
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The options that the command line and the settings file both set, settled."""
+
+    namespace: str | None  # None: the cluster context's namespace, offline `default`
+    output: str
+    color: str
+    prune: bool
+    strict: bool
+
+
+def settle(command: str, given: Given, settings: FileSettings, source: Source | None) -> Settled:
+    """The one rule: command-line flag > AMBDIFF_* variable > `.ambdiff.yaml` (a source's own
+    value first) > default. A settings file's `output` is used by the commands that can write
+    it (`output: markdown` is meant for diff, and sync or check print as usual). Pure: every
+    command calls it once, watch once per commit (whose settings file may differ)."""
+    outputs = COMMAND_OUTPUTS.get(command, ())
+    file_output = settings.output if settings.output in outputs else None
+    return Settled(
+        namespace=given.namespace or (source.namespace if source else None) or settings.namespace,
+        output=given.output or file_output or "human",
+        color=given.color or settings.color or "auto",
+        prune=given.prune if given.prune is not None else settings.prune,
+        strict=given.strict or settings.check_strict,
+    )
 
 
 @dataclass(frozen=True)
@@ -52,6 +92,15 @@ class Common:
     external: tuple[SourceFile, ...] = ()
     kustomize: str | None = None  # --kustomize: the program that builds kustomizations
     helm: str | None = None  # --helm
+    given: Given = Given()  # what the command line said (watch settles it again per commit)
+    prune: bool = False  # sync and watch: --prune, else `sync: {prune: …}`
+    strict: bool = False  # check: --strict, else `check: {strict: …}`
+
+    def default_namespace(self, context: str | None = None) -> str:
+        """The namespace of a manifest that names none: -n, the source's, the settings file's,
+        then the cluster context's (`context`, for commands that talk to a cluster), then
+        `default` (check and routes, which read no cluster; kubectl's fallback too)."""
+        return self.namespace or context or "default"
 
     def source(self) -> WorkTree | GitRevision:
         return GitRevision(self.repo_root, self.rev) if self.rev else WorkTree(self.repo_root)
@@ -105,6 +154,8 @@ class Common:
     def inventory(self) -> str:
         """The source's inventory: declared, or derived from the repository's identity and
         the source's name (docs/sync.md, "Sources and inventories")."""
+        if self.given.inventory:
+            return self.given.inventory
         source = self.selection.source if self.selection else Source(DEFAULT, ())
         if source.name == DEFAULT and self.settings.inventory:
             return self.settings.inventory
@@ -149,10 +200,11 @@ def empty_value(name: str) -> ConfigError:
 
 
 def resolve(
-    paths: Sequence[str], kw: dict[str, Any], *, default_output: str, every_source: bool = False
+    command: str, paths: Sequence[str], kw: dict[str, Any], *, every_source: bool = False
 ) -> Common:
-    """The environment (AMBDIFF_*) is checked by the CLI, which knows every option.
-    `every_source` (check, routes): PATHs may span sources, and none means all of them."""
+    """The environment (AMBDIFF_*) is checked by the CLI, which knows every option; `kw` holds
+    the command's options (those it lacks are absent). `every_source` (check, routes): PATHs
+    may span sources, and none means all of them."""
     rev = kw.get("rev")
     if rev is not None and not rev.strip():
         raise empty_value("--rev")
@@ -192,7 +244,10 @@ def resolve(
         )
         if external:  # what is read is not the whole source: nothing is "removed"
             selection = replace(selection, narrowed=True)
-    output = kw.get("output") or settings.output or default_output
+    given = Given(namespace=kw.get("namespace"), output=kw.get("output"), color=kw.get("color"),
+                  prune=kw.get("prune"), inventory=kw.get("inventory"),
+                  strict=bool(kw.get("strict")))  # fmt: skip
+    settled = settle(command, given, settings, selection.source if selection else None)
     return Common(
         repo_root=root,
         paths=selection.read_paths if selection else rel_paths,
@@ -203,16 +258,17 @@ def resolve(
         context=kw.get("context"),
         cluster=kw.get("cluster"),
         user=kw.get("user"),
-        namespace=kw.get("namespace")
-        or (selection.source.namespace if selection else None)
-        or settings.namespace,
+        namespace=settled.namespace,
         live_file=kw.get("live_file"),
-        output=output,
-        color=kw.get("color") or settings.color or "auto",
+        output=settled.output,
+        color=settled.color,
         verbose=kw.get("verbose") or 0,
         settings=settings,
         kustomize=kw.get("kustomize"),
         helm=kw.get("helm"),
+        given=given,
+        prune=settled.prune,
+        strict=settled.strict,
     )
 
 

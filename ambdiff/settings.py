@@ -27,6 +27,13 @@ CONFIG_NAME = ".ambdiff.yaml"
 # table, so that the settings file cannot accept what the flags refuse, or the reverse.
 OUTPUTS = ("human", "diff", "markdown", "json", "github")
 COLORS = ("auto", "always", "never")
+# What each command can print (-o); watch writes logs (--log-format) instead.
+COMMAND_OUTPUTS = {
+    "diff": ("human", "diff", "markdown", "json"),
+    "sync": ("human", "json"),
+    "check": ("human", "json", "github"),
+    "routes": ("human", "json"),
+}
 # A settings file is a few lines; anything bigger is a mistake (or /dev/zero behind a link).
 MAX_SETTINGS_BYTES = 1024 * 1024
 # An RFC 6901 escape: "~" is followed by 0 ("~") or 1 ("/"), nothing else.

@@ -9,11 +9,12 @@ from ambdiff.check import check, validate_rule_ids
 from ambdiff.errors import ConfigError, ManifestError
 from ambdiff.render.check import render_report
 from ambdiff.render.console import Consoles, make_consoles
+from ambdiff.settings import COMMAND_OUTPUTS
 
 if TYPE_CHECKING:
     from ambdiff.options import Common
 
-OUTPUTS = ("human", "json", "github")
+OUTPUTS = COMMAND_OUTPUTS["check"]
 
 
 def run(
@@ -43,7 +44,7 @@ def run(
         common.source(),
         common.requests(every=with_repo),
         tools=common.tools(),
-        default_namespace=common.namespace or "default",
+        default_namespace=common.default_namespace(),
         exclude=settings.exclude,
         disabled=disabled,
         strict=strict or settings.check_strict,

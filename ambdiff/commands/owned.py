@@ -30,7 +30,7 @@ def identity(common: Common, default_namespace: str, desired: Sequence[Resource]
         repository=common.repository,
         source=common.source_name,
         paths=source.paths if source else (),
-        namespace=(common.namespace or default_namespace) if defaulted else "",
+        namespace=common.default_namespace(default_namespace) if defaulted else "",
     )
 
 

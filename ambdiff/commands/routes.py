@@ -12,11 +12,12 @@ from ambdiff.gitsource import GitRevision, WorkTree
 from ambdiff.manifests import ManifestProblem
 from ambdiff.render.check import render_route_changes, render_routes
 from ambdiff.render.console import Consoles, make_consoles
+from ambdiff.settings import COMMAND_OUTPUTS
 
 if TYPE_CHECKING:
     from ambdiff.options import Common
 
-OUTPUTS = ("human", "json")
+OUTPUTS = COMMAND_OUTPUTS["routes"]
 
 
 def run(
@@ -56,7 +57,7 @@ def _rows(source: Reader, common: Common, consoles: Consoles) -> list[RouteRow]:
 def _inventory(source: Reader, common: Common, consoles: Consoles) -> Inventory:
     problems: list[ManifestProblem] = []
     inventory = load(source, common.requests(), tools=common.tools(),
-                     default_namespace=common.namespace or "default",
+                     default_namespace=common.default_namespace(),
                      exclude=common.settings.exclude, on_problem=problems.append,
                      extra=common.external)  # fmt: skip
     failed = next((p for p in problems if p.rule == "render-failed"), None)
@@ -77,7 +78,7 @@ def _against_live(common: Common, consoles: Consoles) -> int:
     from ambdiff.commands.diff import desired_and_live
 
     desired, live = desired_and_live(common)
-    namespace = common.namespace or "default"
+    namespace = common.default_namespace()
     head = route_rows(from_resources(desired, default_namespace=namespace).ambassador)
     cluster = route_rows(from_resources(live.values(), default_namespace=namespace).ambassador)
     changes = compare(cluster, head)

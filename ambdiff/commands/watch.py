@@ -31,7 +31,7 @@ from ambdiff.gitsource import Branch, GitRevision, redact
 from ambdiff.live import ClusterState
 from ambdiff.metrics import Endpoint, Health, Metrics
 from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
-from ambdiff.options import Common
+from ambdiff.options import Common, settle
 from ambdiff.render.text import shown
 from ambdiff.render.watch import describe, fields, summary
 from ambdiff.schedule import Backoff, Debounce, backoff_cap
@@ -55,11 +55,8 @@ class WatchOptions:
     branch: str = "main"
     interval: float = 60.0
     sync: bool = False
-    prune: bool | None = None  # None: `sync: {prune: …}` in the commit's settings file decides
     force_conflicts: bool = True
     paths: tuple[str, ...] = ()  # PATH arguments; empty: the settings file's, or everything
-    namespace: str | None = None  # -n; None: the settings file's, or the context's
-    inventory: str | None = None  # --inventory; None: the settings file's, or the repo's name
     config_given: bool = False  # --config: use it, not the settings file in each commit
     metrics_address: str = "0.0.0.0"
     metrics_port: int = 9108  # 0: no HTTP endpoint
@@ -337,13 +334,13 @@ class Loop:
         paths = [p for p in o.paths if p not in names]
         selection = select_source(settings.sources, paths, default_paths=settings.paths,
                                   names=names)  # fmt: skip
+        settled = settle("watch", self.common.given, settings, selection.source)
         common = replace(self.common, rev=commit, settings=settings,
                          paths=selection.read_paths, selection=selection,
-                         namespace=o.namespace or selection.source.namespace or settings.namespace)  # fmt: skip
-        prune = o.prune if o.prune is not None else settings.prune
+                         namespace=settled.namespace, prune=settled.prune)  # fmt: skip
         return common, SyncSettings(
-            inventory=o.inventory or common.inventory, ignore=settings.ignore,
-            prune=prune and not selection.narrowed, force_conflicts=o.force_conflicts,
+            inventory=common.inventory, ignore=settings.ignore,
+            prune=settled.prune and not selection.narrowed, force_conflicts=o.force_conflicts,
             mass_prune_share=settings.mass_prune_share,
         )  # fmt: skip
 
@@ -419,7 +416,7 @@ def _check_fails(
     """Preflight's first half, as in `ambdiff sync`: check's rules at error level."""
     disabled = validate_rule_ids(common.settings.check_disable, "check.disable")
     report = check_resources(
-        desired, default_namespace=common.namespace or default_namespace, disabled=disabled
+        desired, default_namespace=common.default_namespace(default_namespace), disabled=disabled
     )
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     for f in errors:

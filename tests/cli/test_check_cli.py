@@ -126,7 +126,7 @@ def test_unreadable_input_is_exit_2_but_bad_yaml_is_a_finding(
     code, _, err = run(capsys, "--repo", str(repo), "nowhere")
     assert code == 2 and "nowhere: no such file or directory" in err
     code, _, err = run(capsys, "--repo", str(repo), "-o", "diff")
-    assert code == 2 and "not a check output" in err
+    assert code == 2 and "'diff' is not one of 'human', 'json', 'github'" in err
     (repo / "apps" / "api.yaml").write_text("a: [\n")
     assert run(capsys, "--repo", str(repo))[0] == 1
 

@@ -68,7 +68,7 @@ def one_error(err: str) -> str:
 COMMANDS = [
     ["check", "k8s"],
     ["diff", "--live-file", "../snapshot.yaml", "k8s"],
-    ["routes", "--live-file", "../snapshot.yaml", "k8s"],
+    ["routes", "k8s"],
 ]
 
 

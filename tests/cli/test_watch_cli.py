@@ -44,9 +44,9 @@ def repo(tmp_path: Path) -> Path:
     [
         (["--interval", "soon"], "--interval 'soon' is not a duration"),
         (["--interval", "0s"], "must be longer than zero"),
-        (["--rev", "HEAD"], "use --branch instead of --rev"),
-        (["-o", "json"], "use --log-format instead of -o"),
-        (["--live-file", "dump.yaml"], "cannot be combined with --live-file"),
+        (["--rev", "HEAD"], "watch has no --rev option: watch follows a branch (--branch)"),
+        (["-o", "json"], "watch has no -o option: watch writes logs, not a report (--log-format)"),
+        (["--live-file", "dump.yaml"], "watch has no --live-file option"),
         (["--log-format", "xml"], "Invalid value for '--log-format'"),
         (["--metrics-port", "70000"], "Invalid value for '--metrics-port'"),
     ],
@@ -55,7 +55,8 @@ def test_option_errors_exit_2_with_one_line(
     repo: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["watch", "--repo", str(repo), "--metrics-port", "0", *args]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1, err
 
 
 def test_repo_must_be_a_directory_or_a_git_url(

@@ -234,8 +234,8 @@ def test_a_second_sync_waits_for_or_is_refused_by_the_first(
 ) -> None:
     repo = make_repo(tmp_path / "race", {f"c{i}.yaml": configmap(f"c{i}", ns, "one") for i in range(3)},
                      origin="https://git.example/race")  # fmt: skip
-    common = resolve([], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"}, default_output="human")  # fmt: skip
+    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
+                          "context": apiserver.context, "output": "json"})  # fmt: skip
     inside, release = threading.Event(), threading.Event()
 
     def hold(action: Action, state: State) -> None:
@@ -310,8 +310,8 @@ def test_the_api_server_killed_mid_sync_never_leads_a_later_prune_astray(
     new = {**{f"old{i}.yaml": configmap(f"old{i}", ns) for i in range(4)},
            **{f"new{i}.yaml": configmap(f"new{i}", ns) for i in range(4)}}  # fmt: skip
     make_repo(repo, new)
-    common = resolve([], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"}, default_output="human")  # fmt: skip
+    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
+                          "context": apiserver.context, "output": "json"})  # fmt: skip
     done: list[str] = []
 
     def kill(action: Action, state: State) -> None:
