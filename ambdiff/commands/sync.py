@@ -65,13 +65,14 @@ def run(
     if common.live_file is not None:
         raise ConfigError("sync writes to a cluster; it cannot be combined with --live-file.")
     refuse_external(common, "sync")
-    desired, state = load_desired(common, consoles)
+    with progress(consoles, "Reading manifests", stage=True):
+        desired, state = load_desired(common, consoles)
     assert isinstance(state, ClusterState)
     errors = [
         f
         for f in check_resources(
             desired,
-            default_namespace=common.namespace or state.default_namespace,
+            default_namespace=common.default_namespace(state.default_namespace),
             disabled=validate_rule_ids(common.settings.check_disable, "check.disable"),
         ).findings
         if f.severity is Severity.ERROR
@@ -118,7 +119,7 @@ def _locked(
     ownership = open_ownership(
         common, state, options.inventory, desired, adopt_labelled=options.adopt_labelled
     )
-    with progress(consoles, "Reading live objects") as update:
+    with progress(consoles, "Reading live objects", stage=True) as update:
         live = state.fetch(desired, update, options.inventory)
         add_missing_members(state, ownership, live)
     state.require_complete()
@@ -160,7 +161,7 @@ def _locked(
             result, as_json, consoles, Exit.DIFFERENT if engine.record_error else Exit.OK
         )
 
-    with progress(consoles, "Preflight (server-side dry run)") as update:
+    with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:
         failures = engine.preflight(update)
     result["preflight"] = [{"action": str(f.action), "error": f.message} for f in failures]
     if failures:
@@ -185,8 +186,8 @@ def _locked(
     if not options.yes:
         assert confirm is not None  # checked before anything was read
         if not confirm(f"Apply these {len(the_plan.actions)} action(s) to {where}?"):
-            consoles.err.print("Nothing was written.")
-            return Exit.INTERRUPTED
+            consoles.err.print("Not confirmed: nothing was written.")
+            return Exit.USAGE  # stopped before writing, as preflight does (not an interrupt)
     failures = engine.stage()
     result["staged"] = [str(a) for a in engine.staged]
     if failures:
@@ -195,7 +196,10 @@ def _locked(
             render.preflight_failures(failures, consoles, staged=engine.staged)
         return _finish(result, as_json, consoles, Exit.USAGE)
 
-    with _stop_on_interrupt() as stop_requested, progress(consoles, "Applying") as update:
+    with (
+        _stop_on_interrupt() as stop_requested,
+        progress(consoles, "Applying", stage=True) as update,
+    ):
         done = 0
 
         def each(action: Action, state_: State) -> None:

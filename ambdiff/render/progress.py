@@ -11,9 +11,14 @@ from ambdiff.render.console import Consoles
 
 
 @contextmanager
-def progress(consoles: Consoles, label: str) -> Iterator[Callable[[int, int], None]]:
-    """Yields `update(done, total)`; a bar on a terminal, nothing otherwise."""
+def progress(
+    consoles: Consoles, label: str, *, stage: bool = False
+) -> Iterator[Callable[[int, int], None]]:
+    """Yields `update(done, total)`; a bar on a terminal. Elsewhere (a CI log) nothing, or
+    with `stage` one line as the stage begins, so that a long run is seen to be working."""
     if not consoles.interactive:
+        if stage:
+            consoles.err.print(f"{label}…", markup=False)
         yield lambda done, total: None
         return
     bar = Progress(

@@ -273,8 +273,8 @@ def test_api_server_stopped_mid_sync_reports_and_a_rerun_converges(
     cli: Callable[..., tuple[int, str, str]],
 ) -> None:  # fmt: skip
     write(repo, manifests(ns))
-    common = resolve([], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"}, default_output="human")  # fmt: skip
+    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
+                          "context": apiserver.context, "output": "json"})  # fmt: skip
     applied: list[str] = []
 
     def stop_after_two(action: Action, state: State) -> None:
@@ -315,8 +315,8 @@ def test_ctrl_c_stops_between_objects_with_the_same_report(
     cli: Callable[..., tuple[int, str, str]],
 ) -> None:  # fmt: skip
     write(repo, manifests(ns))
-    common = resolve([], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"}, default_output="human")  # fmt: skip
+    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
+                          "context": apiserver.context, "output": "json"})  # fmt: skip
 
     def interrupt_after_first(action: Action, state: State) -> None:
         if action.id.kind == "Namespace":
@@ -351,6 +351,47 @@ spec:
     assert code == 2
     assert "ambdiff check found 1 error(s); nothing was written" in err
     assert "policy.yaml:1" in err and "filter-missing" in err
+    names = {
+        n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items
+    }
+    assert ns not in names
+
+
+def test_without_a_terminal_each_stage_says_it_began_and_the_plan_comes_before_preflight(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str
+) -> None:
+    write(repo, manifests(ns))
+    code, out, err = cli("sync", "--yes")
+    assert code == 0, err
+    stages = [line for line in err.splitlines() if line.endswith("…")]
+    assert stages == ["Reading manifests…", "Reading live objects…",
+                      "Preflight (server-side dry run)…", "Applying…"]  # fmt: skip
+    lines = err.splitlines()
+    assert lines.index("Reading manifests…") < next(
+        i for i, line in enumerate(lines) if line.startswith("Using context ")
+    )
+    assert out.index("Plan for ") < out.index("Sync succeeded")
+
+
+def test_answering_no_at_the_prompt_writes_nothing_and_is_not_an_interrupt(
+    apiserver: APIServer, repo: Path, ns: str, api_client: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    write(repo, manifests(ns))
+    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
+                                  "context": apiserver.context})  # fmt: skip
+    asked: list[str] = []
+
+    def decline(question: str) -> bool:
+        asked.append(question)
+        return False
+
+    code = sync_command.run(common, sync_command.SyncOptions(inventory=f"inv-{ns}"),
+                            confirm=decline)  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(asked) == 1 and asked[0].startswith("Apply these 5 action(s) to context ")
+    assert "Not confirmed: nothing was written." in err
     names = {
         n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items
     }
