@@ -236,6 +236,14 @@ class Cluster:
         except ClusterError as e:
             if e.status != 404:
                 raise
+            if api_version == "v1":  # every API server serves it: this is not one
+                raise ClusterError(
+                    f"the server at {self.server} (context {self.context}) answered 404 Not "
+                    "Found for /api/v1, which every Kubernetes API server serves: the "
+                    "kubeconfig's server URL points at something else.",
+                    hint="Check the cluster's `server:` (host, port and path) in the kubeconfig; "
+                    "`kubectl version` against the same context shows the same.",
+                ) from e
             found: dict[str, ApiResource] | None = None
         else:
             found = {
