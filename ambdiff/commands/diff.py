@@ -61,7 +61,7 @@ def load_desired(
     desired = manifests.identify(
         raw,
         namespaced=state.namespaced,
-        default_namespace=common.namespace or state.default_namespace,
+        default_namespace=common.default_namespace(state.default_namespace),
     )
     return desired, state
 
@@ -111,8 +111,12 @@ def run(
         members=ownership.members(live),
     )  # fmt: skip
     report = replace(build_report(desired, live, options, dry_run), errors=tuple(errors))
-    where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
+    rev = "" if common.rev is None else f", git {common.rev}"
     cluster = state.cluster.identity if isinstance(state, ClusterState) else None
+    where = state.description + rev
+    if cluster is not None and common.output == "markdown":
+        # A pull-request comment may be public: it names the context, not the API server.
+        where = f"context {cluster['context']}{rev}"
     render(report, common.output, consoles, where=where, verbose=common.verbose, cluster=cluster)
     if ownership.unreadable:
         consoles.err.print(

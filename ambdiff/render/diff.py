@@ -1,4 +1,5 @@
-"""The diff report in every output format: human, diff (unified), markdown, json."""
+"""The diff report in every output format: human, diff (unified), json; markdown is in
+`ambdiff.render.markdown`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from rich.text import Text
 
 from ambdiff.model import JSON, MISSING, Change, DiffReport, ObjectDiff, Op, Status
 from ambdiff.render.console import Consoles
-from ambdiff.render.text import html_text, json_text, md_code, md_text, safe_line, shown
+from ambdiff.render.markdown import markdown
+from ambdiff.render.text import json_text, safe_line, shown
 from ambdiff.yamlio import dump
 
 _SIGIL = {Status.ADDED: "+", Status.CHANGED: "~", Status.REMOVED: "-", Status.UNCHANGED: "="}
@@ -42,7 +44,7 @@ def render(
             data = {"cluster": dict(cluster), **data}
         consoles.out.file.write(json_text(json.dumps(data, indent=2, allow_nan=False)) + "\n")
     elif fmt == "markdown":
-        consoles.out.file.write(markdown(report, where=where))
+        consoles.out.file.write(markdown(report, where=where, cluster=cluster))
     elif fmt == "diff":
         unified(report, consoles)
     else:
@@ -164,49 +166,3 @@ def unified(report: DiffReport, consoles: Consoles) -> None:
             elif line.startswith("@@"):
                 style = "cyan"
             consoles.out.print(Text(safe_line(shown(line)), style=style))
-
-
-# ---- markdown --------------------------------------------------------------------------
-
-
-def _markdown_lines(c: Change) -> str:
-    """GitHub colours `-` and `+` lines in a diff block: a change becomes both."""
-    if c.op is Op.CHANGE and not c.masked:
-        return (
-            shown(f"- {c.path_str}: {_value(c.old)}")
-            + "\n"
-            + shown(f"+ {c.path_str}: {_value(c.new)}")
-        )
-    return change_line(c)
-
-
-def markdown(report: DiffReport, *, where: str) -> str:
-    """A pull-request comment: a summary table, then a collapsible diff per object."""
-    title = "differs from" if report.differs else "is in sync with"
-    lines = [f"### ambdiff: git {title} {md_text(where)}", "", f"**{summary_line(report)}**", ""]
-    changed = [o for o in report if o.status is not Status.UNCHANGED]
-    if not changed:
-        return "\n".join(lines) + "\n"
-    lines += ["| | object | apiVersion | origin | changes |", "|---|---|---|---|---|"]
-    for o in changed:
-        origin = md_code(str(o.origin), cell=True) if o.origin else ""
-        lines.append(
-            f"| {_SIGIL[o.status]} | {md_code(str(o.id), cell=True)} | "
-            f"{md_code(o.api_version, cell=True)} | {origin} | "
-            f"{len(o.changes) if o.status is Status.CHANGED else o.status.value} |"
-        )
-    lines.append("")
-    for o in changed:
-        # Every body line starts with its sign and is `shown` (one line), so no value can
-        # close the fence: a closing fence must start its line.
-        body = "\n".join(_markdown_lines(c) for c in o.changes) or f"({o.status.value})"
-        lines += [
-            f"<details><summary><code>{_SIGIL[o.status]} {html_text(str(o.id))}</code></summary>",
-            "",
-            "```diff",
-            body,
-            "```",
-            "</details>",
-            "",
-        ]
-    return "\n".join(lines)

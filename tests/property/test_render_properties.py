@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kube_strategies import JSON_VALUES, KEYS, NAMES, TEXT, examples
+from markdown_it import MarkdownIt
 
 from ambdiff.check.findings import RULES, Finding, Report
 from ambdiff.model import (
@@ -111,9 +112,16 @@ def test_human_output_shows_each_change_line_as_it_is(report: DiffReport) -> Non
 @given(REPORTS)
 def test_markdown_fences_are_never_broken_by_values(report: DiffReport) -> None:
     text = rendered(report, "markdown")
-    shown = [o for o in report if o.status is not Status.UNCHANGED]
-    fences = [line for line in text.splitlines() if line.startswith("```")]
-    assert fences == ["```diff", "```"] * len(shown)
+    # Removed objects come first, then changed, then added (a manifest, in a yaml block).
+    shown = [o for status in (Status.REMOVED, Status.CHANGED, Status.ADDED) for o in report
+             if o.status is status]  # fmt: skip
+    tokens = MarkdownIt("commonmark").parse(text)
+    fences = [t.info for t in tokens if t.type == "fence"]
+    assert fences == [
+        "yaml" if o.status is Status.ADDED and o.desired is not None else "diff" for o in shown
+    ]
+    html = [t.content for t in tokens if t.type == "html_block"]
+    assert sum(block.count("</details>") for block in html) == len(shown)
 
 
 FINDINGS = st.builds(
