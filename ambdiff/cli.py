@@ -635,7 +635,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a Ctrl-C while another error was being reported
         code = _interrupted()
     finally:
-        if previous is not None and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        if argv is None and previous is not None:
+            # The process's own run is over: a Ctrl-C while the interpreter exits (joining
+            # watch's threads, say) would end it in a traceback and a status of -2.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        elif previous is not None and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, previous)  # not interrupted: as it was
     _flush_or_silence()
     return code

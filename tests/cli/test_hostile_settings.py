@@ -389,3 +389,19 @@ def test_a_settings_file_linked_out_of_the_repository_is_not_read(
     code, _, err = diff(capsys, repo)
     assert code == 2 and "Zq-HASH" not in err
     assert "is a link to a file outside the repository; it is not read" in one_error(err)
+
+
+@pytest.mark.usefixtures("sigint")
+def test_after_a_clean_stop_a_ctrl_c_while_the_process_exits_is_ignored(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """watch stops on the first Ctrl-C and exits 0; a second one while the interpreter joins
+    its threads ended the process in a traceback and a status of -2. The process's own run
+    (argv from sys.argv) leaves SIGINT ignored; a caller's run (argv given) leaves it as it was."""
+    monkeypatch.setattr(diff_command, "run", lambda *args, **kw: 0)
+    monkeypatch.setattr(sys, "argv", ["ambdiff", "diff", "--repo", str(repo), "--inventory", "x"])
+    assert main() == 0
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert main(["diff", "--repo", str(repo), "--inventory", "x"]) == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
