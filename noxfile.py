@@ -37,8 +37,9 @@ def _testbin() -> ModuleType:
 
 
 def _test_binaries(session: nox.Session, *, warn: bool = True) -> dict[str, str]:
-    """Build (or reuse) kube-apiserver, etcd and helm with tools/testbin.py; return the
-    environment that hands helm's path to the run (AMBDIFF_TEST_HELM, see tests/helm_binary.py).
+    """Build (or reuse) kube-apiserver, etcd, helm and actionlint with tools/testbin.py; return
+    the environment that hands helm's and actionlint's paths to the run (AMBDIFF_TEST_HELM,
+    AMBDIFF_TEST_ACTIONLINT; see tests/helm_binary.py, tests/actionlint_binary.py).
     """
     have_assets = os.environ.get("KUBEBUILDER_ASSETS") or os.environ.get(
         "TEST_ASSET_KUBE_APISERVER"
@@ -58,7 +59,14 @@ def _test_binaries(session: nox.Session, *, warn: bool = True) -> dict[str, str]
                 "(see docs/testing.md)."
             )
         return {}
-    return {"AMBDIFF_TEST_HELM": str(helm)}
+    env = {"AMBDIFF_TEST_HELM": str(helm)}
+    actionlint = _testbin().find_actionlint()
+    if actionlint is not None:  # built by `build`; with outside API server binaries, here
+        env["AMBDIFF_TEST_ACTIONLINT"] = str(actionlint)
+    elif shutil.which("go"):
+        session.run("python", "tools/testbin.py", "actionlint", silent=False)
+        env["AMBDIFF_TEST_ACTIONLINT"] = str(_testbin().find_actionlint())
+    return env
 
 
 @nox.session

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Build, cache and locate the test binaries: kube-apiserver and etcd, and helm.
+"""Build, cache and locate the test binaries: kube-apiserver and etcd, helm, and actionlint.
 
 The end-to-end tests run a real kube-apiserver backed by a real etcd on loopback, the way
-controller-runtime's envtest does; tests that need Helm run a real helm (v4). This script builds
-all three from their Go modules with the machine's Go toolchain, through the wrapper modules
-beside it (tools/kube-apiserver, tools/etcd, tools/helm), and caches them outside git, keyed by
-version.
+controller-runtime's envtest does; tests that need Helm run a real helm (v4); the CI examples'
+tests lint workflows with actionlint. This script builds all four from their Go modules with the
+machine's Go toolchain, through the wrapper modules beside it (tools/kube-apiserver, tools/etcd,
+tools/helm, tools/actionlint), and caches them outside git, keyed by version.
 
     python3 tools/testbin.py build      # build whichever of the three is missing (reuse the
                                         # rest) and print the asset directory
@@ -13,6 +13,7 @@ version.
                                         # directory (proves the clone holds what the build needs)
     python3 tools/testbin.py path       # print the asset directory, exit 1 if absent
     python3 tools/testbin.py helm       # print the helm binary's path, building it if absent
+    python3 tools/testbin.py actionlint # print the actionlint binary's path, building it if absent
     python3 tools/testbin.py gen-go-mod # regenerate tools/kube-apiserver/go.mod and go.sum
 
 Builds run with `-mod=readonly`: a wrapper whose go.mod or go.sum is missing or incomplete fails
@@ -22,7 +23,9 @@ Every failure is one sentence on stderr and exit status 1; none is a traceback.
 Lookup order (first hit wins): for kube-apiserver and etcd, TEST_ASSET_KUBE_APISERVER +
 TEST_ASSET_ETCD, KUBEBUILDER_ASSETS, the cache (TESTBIN_DIR, default
 ~/.cache/ambdiff/testbin/<versions>); for helm, HELM_BINARY (a file), the cache
-(TESTBIN_HELM_DIR, default ~/.cache/ambdiff/helm-<version>). The caches honour XDG_CACHE_HOME.
+(TESTBIN_HELM_DIR, default ~/.cache/ambdiff/helm-<version>); for actionlint, ACTIONLINT_BINARY
+(a file), the cache (TESTBIN_ACTIONLINT_DIR, default ~/.cache/ambdiff/actionlint-<version>).
+The caches honour XDG_CACHE_HOME.
 Standard library only: nox and .ci/run call it before any virtualenv exists.
 """
 
@@ -44,12 +47,15 @@ from pathlib import Path
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 HELM_VERSION = "v4.3.2"
+ACTIONLINT_VERSION = "v1.7.12"
 
 TOOLS = Path(__file__).resolve().parent
 KUBE_WRAPPER = TOOLS / "kube-apiserver"
 ETCD_WRAPPER = TOOLS / "etcd"
 HELM_WRAPPER = TOOLS / "helm"
 HELM_PACKAGE = "helm.sh/helm/v4/cmd/helm"
+ACTIONLINT_WRAPPER = TOOLS / "actionlint"
+ACTIONLINT_PACKAGE = "github.com/rhysd/actionlint/cmd/actionlint"
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,15 @@ def helm_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return _cache_base(env) / "ambdiff" / f"helm-{HELM_VERSION}"
 
 
+def actionlint_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The actionlint cache, beside helm's (keyed by actionlint's version)."""
+    env = os.environ if environ is None else environ
+    override = env.get("TESTBIN_ACTIONLINT_DIR")
+    if override:
+        return Path(override)
+    return _cache_base(env) / "ambdiff" / f"actionlint-{ACTIONLINT_VERSION}"
+
+
 def find_assets() -> Assets | None:
     """Return the binaries to use, or None when none are available."""
     api = os.environ.get("TEST_ASSET_KUBE_APISERVER")
@@ -122,6 +137,23 @@ def find_helm(environ: Mapping[str, str] | None = None) -> Path | None:
     return None if found is None else found[0]
 
 
+def _locate_actionlint(environ: Mapping[str, str] | None = None) -> tuple[Path, str] | None:
+    env = os.environ if environ is None else environ
+    given = env.get("ACTIONLINT_BINARY")
+    if given and Path(given).is_file():
+        return Path(given), "ACTIONLINT_BINARY"
+    cached = actionlint_cache_dir(env) / "actionlint"
+    if cached.is_file():
+        return cached, f"cache {cached.parent}"
+    return None
+
+
+def find_actionlint(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Return the actionlint binary to use (ACTIONLINT_BINARY, then the cache), or None."""
+    found = _locate_actionlint(environ)
+    return None if found is None else found[0]
+
+
 class Failure(Exception):
     """A failure the user can act on: printed as one sentence, exit status 1."""
 
@@ -130,6 +162,7 @@ WRAPPER_FILES = {
     ETCD_WRAPPER: ("go.mod", "go.sum", "main.go"),
     KUBE_WRAPPER: ("go.mod", "go.sum", "tools.go"),
     HELM_WRAPPER: ("go.mod", "go.sum"),  # go.mod's `tool` line names what the build compiles
+    ACTIONLINT_WRAPPER: ("go.mod", "go.sum"),  # likewise
 }
 
 # Where `go` fails for want of the module proxy, its output holds one of these.
@@ -149,6 +182,7 @@ def _check_wrappers() -> None:
 
 _APISERVER_PREBUILT = "point KUBEBUILDER_ASSETS at a directory holding kube-apiserver and etcd"
 _HELM_PREBUILT = "set HELM_BINARY to a helm v4 binary"
+_ACTIONLINT_PREBUILT = f"set ACTIONLINT_BINARY to an actionlint {ACTIONLINT_VERSION} binary"
 
 
 def _require_go(prebuilt: str = _APISERVER_PREBUILT) -> None:
@@ -292,10 +326,26 @@ def _compile_helm(out: Path) -> None:
     (out / "helm.tmp").replace(out / "helm")
 
 
+def _compile_actionlint(out: Path) -> None:
+    """Compile actionlint from this checkout's tools/actionlint wrapper module into `out`."""
+    _check_wrappers()
+    _require_go(_ACTIONLINT_PREBUILT)
+    ldflags = f"-s -w -X github.com/rhysd/actionlint.version={ACTIONLINT_VERSION}"
+    _run(
+        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "actionlint.tmp"),
+         ACTIONLINT_PACKAGE],
+        ACTIONLINT_WRAPPER,
+        _BUILD_ENV,
+        prebuilt=_ACTIONLINT_PREBUILT,
+    )  # fmt: skip
+    (out / "actionlint.tmp").replace(out / "actionlint")
+
+
 def _compile(out: Path) -> None:
-    """Compile all three binaries from this checkout's wrapper modules into `out`."""
+    """Compile all four binaries from this checkout's wrapper modules into `out`."""
     _compile_apiserver(out)
     _compile_helm(out)
+    _compile_actionlint(out)
 
 
 def _make_cache(out: Path, variable: str) -> None:
@@ -335,16 +385,35 @@ def build_helm(force: bool = False) -> Path:
     return out / "helm"
 
 
+def build_actionlint(force: bool = False) -> Path:
+    """actionlint: reuse what find_actionlint() finds, else build it into its cache."""
+    found = None if force else _locate_actionlint()
+    if found is not None:
+        print(f"actionlint: {found[0]} ({found[1]})", file=sys.stderr)
+        return found[0]
+    out = actionlint_cache_dir()
+    _make_cache(out, "TESTBIN_ACTIONLINT_DIR")
+    started = time.monotonic()
+    _compile_actionlint(out)
+    print(
+        f"built actionlint {ACTIONLINT_VERSION} in {time.monotonic() - started:.0f}s",
+        file=sys.stderr,
+    )
+    return out / "actionlint"
+
+
 def build(force: bool = False) -> Assets:
-    """Build each of the three binaries that is missing (all of them with force), kube-apiserver
-    and etcd first, then helm; return the API server assets. The first failure stops it."""
+    """Build each of the four binaries that is missing (all of them with force), kube-apiserver
+    and etcd first, then helm, then actionlint; return the API server assets. The first failure
+    stops it."""
     assets = build_apiserver(force)
     build_helm(force)
+    build_actionlint(force)
     return assets
 
 
 def verify() -> None:
-    """Compile all three binaries from this checkout into a temporary directory and run each once.
+    """Compile all four binaries from this checkout into a temporary directory and run each once.
 
     Cached binaries say nothing about whether a clone can build them; this does. With Go's
     build cache warm it takes about a minute; cold, as long as a first build."""
@@ -356,6 +425,7 @@ def verify() -> None:
             ("etcd", "--version"),
             ("kube-apiserver", "--version"),
             ("helm", "version"),
+            ("actionlint", "-version"),
         ):
             try:
                 done = subprocess.run([str(out / name), flag], capture_output=True, text=True)
@@ -370,14 +440,20 @@ def verify() -> None:
             first = done.stdout.strip().splitlines()[0]
             if name == "helm" and f'"{HELM_VERSION}"' not in first:
                 raise Failure(f"testbin: the freshly built helm is not {HELM_VERSION} ({first}).")
+            if name == "actionlint" and first != ACTIONLINT_VERSION:
+                raise Failure(
+                    f"testbin: the freshly built actionlint is not {ACTIONLINT_VERSION} ({first})."
+                )
             print(f"{name}: {first}", file=sys.stderr)
         # Nothing cached yet: keep what was just built rather than building it twice.
         if find_assets() is None:
             _keep(out, cache_dir(), ("etcd", "kube-apiserver"), "TESTBIN_DIR")
         if find_helm() is None:
             _keep(out, helm_cache_dir(), ("helm",), "TESTBIN_HELM_DIR")
+        if find_actionlint() is None:
+            _keep(out, actionlint_cache_dir(), ("actionlint",), "TESTBIN_ACTIONLINT_DIR")
     print(
-        f"verified: this checkout builds kube-apiserver, etcd and helm "
+        f"verified: this checkout builds kube-apiserver, etcd, helm and actionlint "
         f"({time.monotonic() - started:.0f}s)",
         file=sys.stderr,
     )
@@ -405,6 +481,8 @@ def main(argv: list[str]) -> int:
             print(found.directory)
         elif command == "helm":
             print(build_helm())
+        elif command == "actionlint":
+            print(build_actionlint())
         elif command == "gen-go-mod":
             gen_go_mod()
         else:
