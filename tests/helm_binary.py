@@ -22,6 +22,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -56,29 +57,49 @@ def _executable(path: str) -> bool:
     return Path(path).is_file() and os.access(path, os.X_OK)
 
 
-def _lookup(environ: Mapping[str, str]) -> str | None:
-    given = environ.get(ENV_VAR)
-    if given and _executable(given):
-        return given
-    found = load_testbin().find_helm(environ)
-    return str(found) if found is not None and _executable(str(found)) else None
+@dataclass(frozen=True)
+class ToolBinary:
+    """A program tools/testbin.py builds for the tests: its path from `env_var` (exported by
+    nox), else testbin's `finder` (its own variable, then its cache)."""
+
+    env_var: str
+    finder: str  # the name of tools/testbin.py's lookup function
+    hint: str  # what to run when it is missing
+
+    def _lookup(self, environ: Mapping[str, str]) -> str | None:
+        given = environ.get(self.env_var)
+        if given and _executable(given):
+            return given
+        found = getattr(load_testbin(), self.finder)(environ)
+        return str(found) if found is not None and _executable(str(found)) else None
+
+    def path(self) -> str | None:
+        """The binary the tests should run, or None when there is none."""
+        for environ in (_STARTING_ENVIRONMENT, os.environ):
+            found = self._lookup(environ)
+            if found is not None:
+                return found
+        return None
+
+    def require(self) -> str:
+        """path(), or skip the calling test; under CI=true fail it instead, as the end-to-end
+        tests do when their binaries are missing (tests/e2e/conftest.py)."""
+        found = self.path()
+        if found is None:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{self.hint} (CI=true, so this fails instead of skipping)")
+            pytest.skip(self.hint)
+        return found
+
+
+HELM = ToolBinary(ENV_VAR, "find_helm", ENABLE_HINT)
 
 
 def helm_path() -> str | None:
     """The helm binary the tests should run, or None when there is none."""
-    for environ in (_STARTING_ENVIRONMENT, os.environ):
-        found = _lookup(environ)
-        if found is not None:
-            return found
-    return None
+    return HELM.path()
 
 
 def require_helm() -> str:
-    """helm_path(), or skip the calling test; under CI=true fail it instead, as the end-to-end
-    tests do when their binaries are missing (tests/e2e/conftest.py)."""
-    found = helm_path()
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{ENABLE_HINT} (CI=true, so this fails instead of skipping)")
-        pytest.skip(ENABLE_HINT)
-    return found
+    """helm_path(), or skip the calling test; under CI=true fail it instead."""
+    return HELM.require()

@@ -84,24 +84,6 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return base / "ambdiff" / "testbin" / f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}"
 
 
-def helm_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """The helm cache, beside the other (its own directory, keyed by Helm's version)."""
-    env = os.environ if environ is None else environ
-    override = env.get("TESTBIN_HELM_DIR")
-    if override:
-        return Path(override)
-    return _cache_base(env) / "ambdiff" / f"helm-{HELM_VERSION}"
-
-
-def actionlint_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """The actionlint cache, beside helm's (keyed by actionlint's version)."""
-    env = os.environ if environ is None else environ
-    override = env.get("TESTBIN_ACTIONLINT_DIR")
-    if override:
-        return Path(override)
-    return _cache_base(env) / "ambdiff" / f"actionlint-{ACTIONLINT_VERSION}"
-
-
 def find_assets() -> Assets | None:
     """Return the binaries to use, or None when none are available."""
     api = os.environ.get("TEST_ASSET_KUBE_APISERVER")
@@ -117,41 +99,90 @@ def find_assets() -> Assets | None:
     return None
 
 
-def _locate_helm(environ: Mapping[str, str] | None = None) -> tuple[Path, str] | None:
-    env = os.environ if environ is None else environ
-    given = env.get("HELM_BINARY")
-    if given and Path(given).is_file():
-        return Path(given), "HELM_BINARY"
-    cached = helm_cache_dir(env) / "helm"
-    if cached.is_file():
-        return cached, f"cache {cached.parent}"
-    return None
+@dataclass(frozen=True)
+class GoTool:
+    """A program compiled from a wrapper module of tools/ (go.mod with a `tool` line, go.sum)
+    and cached outside git, keyed by its version: helm, actionlint."""
+
+    name: str
+    version: str
+    package: str  # what `go build` compiles
+    version_flag: str  # the -X variable that stamps the version in
+    binary_var: str  # names a prebuilt binary to use instead (HELM_BINARY)
+    dir_var: str  # overrides the cache directory (TESTBIN_HELM_DIR)
+    prebuilt: str  # the advice when Go cannot build it
+
+    @property
+    def wrapper(self) -> Path:
+        return TOOLS / self.name
+
+    def cache_dir(self, environ: Mapping[str, str] | None = None) -> Path:
+        """Where the binary is cached: `dir_var`, else beside the API server binaries'
+        cache ($XDG_CACHE_HOME/ambdiff/NAME-VERSION, else ~/.cache/...)."""
+        env = os.environ if environ is None else environ
+        override = env.get(self.dir_var)
+        if override:
+            return Path(override)
+        return _cache_base(env) / "ambdiff" / f"{self.name}-{self.version}"
+
+    def locate(self, environ: Mapping[str, str] | None = None) -> tuple[Path, str] | None:
+        """(the binary, where it was found): `binary_var`, then the cache; None if neither."""
+        env = os.environ if environ is None else environ
+        given = env.get(self.binary_var)
+        if given and Path(given).is_file():
+            return Path(given), self.binary_var
+        cached = self.cache_dir(env) / self.name
+        if cached.is_file():
+            return cached, f"cache {cached.parent}"
+        return None
+
+    def find(self, environ: Mapping[str, str] | None = None) -> Path | None:
+        """The binary to use, or None. `environ` (default os.environ) is the environment
+        read: tests pass the one they started with, since their guard fixture moves HOME."""
+        found = self.locate(environ)
+        return None if found is None else found[0]
+
+    def compile(self, out: Path) -> None:
+        """Compile it from this checkout's wrapper module into `out`."""
+        _check_wrappers()
+        _require_go(self.prebuilt)
+        ldflags = f"-s -w -X {self.version_flag}={self.version}"
+        _run(
+            ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / f"{self.name}.tmp"),
+             self.package],
+            self.wrapper,
+            _BUILD_ENV,
+            prebuilt=self.prebuilt,
+        )  # fmt: skip
+        (out / f"{self.name}.tmp").replace(out / self.name)
+
+    def build(self, force: bool = False) -> Path:
+        """Reuse what locate() finds, else build it into its cache."""
+        found = None if force else self.locate()
+        if found is not None:
+            print(f"{self.name}: {found[0]} ({found[1]})", file=sys.stderr)
+            return found[0]
+        out = self.cache_dir()
+        _make_cache(out, self.dir_var)
+        started = time.monotonic()
+        self.compile(out)
+        print(f"built {self.name} {self.version} in {time.monotonic() - started:.0f}s",
+              file=sys.stderr)  # fmt: skip
+        return out / self.name
 
 
-def find_helm(environ: Mapping[str, str] | None = None) -> Path | None:
-    """Return the helm binary to use (HELM_BINARY, then the cache), or None when there is none.
-
-    `environ` (default os.environ) is the environment read: tests pass the one they started with,
-    since their guard fixture moves HOME."""
-    found = _locate_helm(environ)
-    return None if found is None else found[0]
-
-
-def _locate_actionlint(environ: Mapping[str, str] | None = None) -> tuple[Path, str] | None:
-    env = os.environ if environ is None else environ
-    given = env.get("ACTIONLINT_BINARY")
-    if given and Path(given).is_file():
-        return Path(given), "ACTIONLINT_BINARY"
-    cached = actionlint_cache_dir(env) / "actionlint"
-    if cached.is_file():
-        return cached, f"cache {cached.parent}"
-    return None
-
-
-def find_actionlint(environ: Mapping[str, str] | None = None) -> Path | None:
-    """Return the actionlint binary to use (ACTIONLINT_BINARY, then the cache), or None."""
-    found = _locate_actionlint(environ)
-    return None if found is None else found[0]
+HELM = GoTool("helm", HELM_VERSION, HELM_PACKAGE, "helm.sh/helm/v4/internal/version.version",
+              "HELM_BINARY", "TESTBIN_HELM_DIR", "set HELM_BINARY to a helm v4 binary")  # fmt: skip
+ACTIONLINT = GoTool("actionlint", ACTIONLINT_VERSION, ACTIONLINT_PACKAGE,
+                    "github.com/rhysd/actionlint.version", "ACTIONLINT_BINARY",
+                    "TESTBIN_ACTIONLINT_DIR",
+                    f"set ACTIONLINT_BINARY to an actionlint {ACTIONLINT_VERSION} binary")  # fmt: skip
+GO_TOOLS = (HELM, ACTIONLINT)
+helm_cache_dir = HELM.cache_dir
+find_helm = HELM.find
+find_actionlint = ACTIONLINT.find
+build_helm = HELM.build
+build_actionlint = ACTIONLINT.build
 
 
 class Failure(Exception):
@@ -181,8 +212,6 @@ def _check_wrappers() -> None:
 
 
 _APISERVER_PREBUILT = "point KUBEBUILDER_ASSETS at a directory holding kube-apiserver and etcd"
-_HELM_PREBUILT = "set HELM_BINARY to a helm v4 binary"
-_ACTIONLINT_PREBUILT = f"set ACTIONLINT_BINARY to an actionlint {ACTIONLINT_VERSION} binary"
 
 
 def _require_go(prebuilt: str = _APISERVER_PREBUILT) -> None:
@@ -311,41 +340,11 @@ def _compile_apiserver(out: Path) -> None:
         (out / f"{name}.tmp").replace(out / name)
 
 
-def _compile_helm(out: Path) -> None:
-    """Compile helm from this checkout's tools/helm wrapper module into `out`."""
-    _check_wrappers()
-    _require_go(_HELM_PREBUILT)
-    ldflags = f"-s -w -X helm.sh/helm/v4/internal/version.version={HELM_VERSION}"
-    _run(
-        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "helm.tmp"),
-         HELM_PACKAGE],
-        HELM_WRAPPER,
-        _BUILD_ENV,
-        prebuilt=_HELM_PREBUILT,
-    )  # fmt: skip
-    (out / "helm.tmp").replace(out / "helm")
-
-
-def _compile_actionlint(out: Path) -> None:
-    """Compile actionlint from this checkout's tools/actionlint wrapper module into `out`."""
-    _check_wrappers()
-    _require_go(_ACTIONLINT_PREBUILT)
-    ldflags = f"-s -w -X github.com/rhysd/actionlint.version={ACTIONLINT_VERSION}"
-    _run(
-        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "actionlint.tmp"),
-         ACTIONLINT_PACKAGE],
-        ACTIONLINT_WRAPPER,
-        _BUILD_ENV,
-        prebuilt=_ACTIONLINT_PREBUILT,
-    )  # fmt: skip
-    (out / "actionlint.tmp").replace(out / "actionlint")
-
-
 def _compile(out: Path) -> None:
     """Compile all four binaries from this checkout's wrapper modules into `out`."""
     _compile_apiserver(out)
-    _compile_helm(out)
-    _compile_actionlint(out)
+    for tool in GO_TOOLS:
+        tool.compile(out)
 
 
 def _make_cache(out: Path, variable: str) -> None:
@@ -371,44 +370,13 @@ def build_apiserver(force: bool = False) -> Assets:
     return Assets(out / "kube-apiserver", out / "etcd", f"cache {out}")
 
 
-def build_helm(force: bool = False) -> Path:
-    """helm: reuse what find_helm() finds, else build it into its cache."""
-    found = None if force else _locate_helm()
-    if found is not None:
-        print(f"helm: {found[0]} ({found[1]})", file=sys.stderr)
-        return found[0]
-    out = helm_cache_dir()
-    _make_cache(out, "TESTBIN_HELM_DIR")
-    started = time.monotonic()
-    _compile_helm(out)
-    print(f"built helm {HELM_VERSION} in {time.monotonic() - started:.0f}s", file=sys.stderr)
-    return out / "helm"
-
-
-def build_actionlint(force: bool = False) -> Path:
-    """actionlint: reuse what find_actionlint() finds, else build it into its cache."""
-    found = None if force else _locate_actionlint()
-    if found is not None:
-        print(f"actionlint: {found[0]} ({found[1]})", file=sys.stderr)
-        return found[0]
-    out = actionlint_cache_dir()
-    _make_cache(out, "TESTBIN_ACTIONLINT_DIR")
-    started = time.monotonic()
-    _compile_actionlint(out)
-    print(
-        f"built actionlint {ACTIONLINT_VERSION} in {time.monotonic() - started:.0f}s",
-        file=sys.stderr,
-    )
-    return out / "actionlint"
-
-
 def build(force: bool = False) -> Assets:
     """Build each of the four binaries that is missing (all of them with force), kube-apiserver
     and etcd first, then helm, then actionlint; return the API server assets. The first failure
     stops it."""
     assets = build_apiserver(force)
-    build_helm(force)
-    build_actionlint(force)
+    for tool in GO_TOOLS:
+        tool.build(force)
     return assets
 
 
@@ -448,10 +416,9 @@ def verify() -> None:
         # Nothing cached yet: keep what was just built rather than building it twice.
         if find_assets() is None:
             _keep(out, cache_dir(), ("etcd", "kube-apiserver"), "TESTBIN_DIR")
-        if find_helm() is None:
-            _keep(out, helm_cache_dir(), ("helm",), "TESTBIN_HELM_DIR")
-        if find_actionlint() is None:
-            _keep(out, actionlint_cache_dir(), ("actionlint",), "TESTBIN_ACTIONLINT_DIR")
+        for tool in GO_TOOLS:
+            if tool.find() is None:
+                _keep(out, tool.cache_dir(), (tool.name,), tool.dir_var)
     print(
         f"verified: this checkout builds kube-apiserver, etcd, helm and actionlint "
         f"({time.monotonic() - started:.0f}s)",
