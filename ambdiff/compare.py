@@ -9,6 +9,7 @@ from ambdiff.differ import (
     align,
     compare,
     graft,
+    managed_fields,
     owned_removals,
     project,
     remove_at,
@@ -92,7 +93,7 @@ def _diff_one(
             oid, resource.api_version, Status.ADDED, resource.origin, desired=masked_want
         )
     have = normalize(oid, current.body, pointers)
-    managed = current.body.get("metadata", {}).get("managedFields") or ()
+    managed = managed_fields(current.body)
     takeover = pending(current.body)
     taken = [takeover.fields] if takeover else []
     if dry_run is not None and oid in dry_run:

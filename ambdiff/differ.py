@@ -307,6 +307,14 @@ CLIENT_SIDE_APPLY = "kubectl-client-side-apply"
 KUBECTL_APPLY = "kubectl"
 
 
+def managed_fields(body: Mapping[str, Any]) -> list[Any]:
+    """A live object's metadata.managedFields: a list, or nothing (a hand-made `--live-file`
+    may hold anything there)."""
+    meta = body.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, Mapping) else None
+    return entries if isinstance(entries, list) else []
+
+
 def kubectls_apply(entry: Any) -> bool:
     """A managedFields entry of `kubectl apply`: client-side (an Update by
     kubectl-client-side-apply) or server-side (an Apply by kubectl). Not `kubectl edit`,

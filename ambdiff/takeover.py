@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ambdiff.differ import CLIENT_SIDE_APPLY, kubectls_apply, resolve_field
+from ambdiff.differ import CLIENT_SIDE_APPLY, kubectls_apply, managed_fields, resolve_field
 from ambdiff.model import JSON, Segment, reveal
 from ambdiff.normalize import LAST_APPLIED
 
@@ -44,7 +44,7 @@ def pending(body: Mapping[str, JSON]) -> Takeover | None:
     meta = body.get("metadata")
     if not isinstance(meta, Mapping):
         return None
-    entries = [e for e in meta.get("managedFields") or () if kubectls_apply(e)]
+    entries = [e for e in managed_fields(body) if kubectls_apply(e)]
     if not entries:
         return None
     # managedFields lists the most recent first; fields are per apiVersion.
@@ -66,7 +66,7 @@ def upgraded_managed_fields(
 ) -> list[dict[str, Any]]:
     """`body`'s managedFields with kubectl's client-side entries gone and the fields they
     recorded in `manager`'s Apply entry (created when it has none)."""
-    entries = [dict(e) for e in (body.get("metadata") or {}).get("managedFields") or ()]
+    entries = [dict(e) for e in managed_fields(body) if isinstance(e, Mapping)]
     kept = [e for e in entries if not kubectls_apply(e)]
     ours = next(
         (e for e in kept if e.get("manager") == manager and e.get("operation") == "Apply"

@@ -179,3 +179,19 @@ def test_a_key_given_twice_in_a_json_manifest_is_refused_with_its_place(
     refused_everywhere(capsys, "k8s/c.json:2", "duplicate key 'name'")
     _, _, err = run(capsys, "diff", "--live-file", "../snapshot.yaml", "k8s")
     assert "k8s/c.json:2:28: invalid JSON: duplicate key 'name'" in one_error(err)
+
+
+@pytest.mark.parametrize(
+    "managed", ["5", "[5, {manager: kubectl, operation: Apply, fieldsV1: 3}]", "{a: 1}"]
+)
+def test_a_live_file_with_managed_fields_of_the_wrong_shape_is_compared_not_a_crash(
+    repo: Path, capsys: pytest.CaptureFixture[str], managed: str
+) -> None:
+    """A hand-made snapshot may hold anything in managedFields (it was exit 3, "a bug")."""
+    (repo.parent / "snapshot.yaml").write_text(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+        f"  metadata: {{name: c, namespace: shop, managedFields: {managed}}}\n  data: {{a: c}}\n"
+    )
+    code, out, _ = run(capsys, "diff", "--inventory", "x", "--live-file", "../snapshot.yaml", "k8s")
+    assert code == 1
+    assert '~ data.a: "c" → "b"' in out
