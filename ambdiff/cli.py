@@ -68,6 +68,8 @@ _REV_HELP = {
 _NAMESPACE_HELP = {
     "check": "Namespace for manifests that name none. Default: the source's or .ambdiff.yaml's, "
     "else `default` (check reads no cluster).",
+    "routes": "Namespace for manifests that name none. Default: the source's or .ambdiff.yaml's, "
+    "else `default`.",
 }
 # Which of the shared options each command has: what --help shows, and what it accepts.
 COMMAND_OPTIONS = {
@@ -174,7 +176,18 @@ def _refusal(command: str, flag: str) -> ConfigError | None:
     """One sentence for a shared option that `command` does not have (None: not one)."""
     name = next((n for opts in COMMAND_OPTIONS.values() for n in opts if flag in _flags_of(n)),
                 None)  # fmt: skip
-    if name is None or name in COMMAND_OPTIONS[command]:
+    if name is None:  # one of another command's own options (sync's --yes, say)?
+        owners = [c.name for c in cli.commands.values() if c.name != command
+                  and any(flag in p.opts or flag in p.secondary_opts for p in c.params
+                          if isinstance(p, click.Option))]  # fmt: skip
+        if not owners:
+            return None
+        return ConfigError(
+            f"ambdiff {command} has no {flag} option; it is an option of "
+            f"{', '.join(str(o) for o in owners)}.",
+            hint=f"See `ambdiff {command} --help`.",
+        )
+    if name in COMMAND_OPTIONS[command]:
         return None
     group = "cluster" if name in _CLUSTER_HELP else name
     others = [c for c, names in COMMAND_OPTIONS.items() if name in names]
@@ -581,6 +594,18 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     from ambdiff.commands import watch as command
     from ambdiff.schedule import parse_interval
 
+    ctx = click.get_current_context()
+    if not kw["sync"]:
+        given = [p.opts[-1] if kw[p.name or ""] else p.secondary_opts[-1]
+                 for p in ctx.command.params
+                 if p.name in ("prune", "force_conflicts") and isinstance(p, click.Option)
+                 and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]  # fmt: skip
+        if given:
+            raise ConfigError(
+                f"{given[0]} is for watch --sync; without --sync watch only diffs and writes "
+                "nothing.",
+                hint=f"Add --sync, or leave {given[0]} out.",
+            )
     interval = parse_interval(kw["interval"])
     branch = command.open_branch(kw.get("repo"), kw["branch"], kw.get("cache_dir"))
     repo_dir = branch.root if branch.url else (Path(kw["repo"]) if kw.get("repo") else None)
