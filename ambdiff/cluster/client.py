@@ -101,7 +101,8 @@ class Cluster:
             )
             raise ClusterError(
                 f"no kubeconfig found: {where}.",
-                hint="Pass --kubeconfig, set KUBECONFIG, or use --live-file to work offline.",
+                hint="Pass --kubeconfig or set KUBECONFIG (diff and routes --live can work offline "
+                "with --live-file).",
             )
         selection = kubeconfig_rules.select(
             merged, kubeconfig_rules.Overrides(context=context, cluster=cluster, user=user)
@@ -172,7 +173,7 @@ class Cluster:
             raise ClusterError(
                 f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}.",
                 hint="Is the cluster up and your network/VPN connected? `kubectl cluster-info` "
-                "tells; use --live-file to work offline.",
+                "tells (diff and routes --live can work offline with --live-file).",
             ) from e
 
     def _open(self, path: str, query: Mapping[str, str], timeout: tuple[float, float]) -> Any:

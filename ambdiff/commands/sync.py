@@ -65,6 +65,12 @@ def run(
     if common.live_file is not None:
         raise ConfigError("sync writes to a cluster; it cannot be combined with --live-file.")
     refuse_external(common, "sync")
+    if not options.dry_run and not options.yes and confirm is None:
+        # Before the cluster is read: a CI job that forgot --yes fails without needing one.
+        raise ConfigError(
+            "sync writes to the cluster and stdin is not a terminal to confirm on.",
+            hint="Pass --yes (as CI should), or --dry-run to only check.",
+        )
     with progress(consoles, "Reading manifests", stage=True):
         desired, state = load_desired(common, consoles)
     assert isinstance(state, ClusterState)
@@ -84,11 +90,6 @@ def run(
             return _finish({"check": findings}, as_json, consoles, Exit.USAGE)
         render.check_errors(errors, consoles)
         return Exit.USAGE
-    if not options.dry_run and not options.yes and confirm is None:
-        raise ConfigError(
-            "sync writes to the cluster and stdin is not a terminal to confirm on.",
-            hint="Pass --yes (as CI should), or --dry-run to only check.",
-        )
     lock = None
     if not options.dry_run:
         # Before anything is read: a plan made from what another writer is changing would

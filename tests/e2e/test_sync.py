@@ -304,6 +304,7 @@ def test_without_a_terminal_sync_needs_yes(cli: Callable[..., tuple[int, str, st
     write(repo, manifests(ns))
     code, _, err = cli("sync")
     assert code == 2 and "pass --yes" in err.lower()
+    assert "Using context" not in err and "Reading" not in err  # refused before the cluster
     names = {
         n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items
     }
