@@ -97,7 +97,7 @@ def _summary_tables(objects: list[ObjectDiff]) -> list[str]:
         lines.append(f"| {md_code(kind, cell=True)} | {ns} | {_cells(c)}")
     lines += _more_rows(by_kind, "kind and namespace pairs")
     sources = _counts(objects, _source)
-    if len(sources) > 1:
+    if sum(1 for (source,), _ in sources if source) > 1:  # removed objects have no source
         lines += ["| source | changed | added | removed |", "|---|---|---|---|"]
         for (source,), c in sources[:MAX_SUMMARY_ROWS]:
             name = md_code(source, cell=True) if source else "(removed: no longer in git)"
@@ -226,6 +226,6 @@ def _left_out(objects: list[ObjectDiff]) -> str:
     c = Counter(o.status for o in objects)
     return (
         f"**{len(objects)} more objects ({c[Status.CHANGED]} changed, {c[Status.ADDED]} added, "
-        f"{c[Status.REMOVED]} removed) are not shown**: see the job's log, or run "
-        "`ambdiff diff -o json` for the full report."
+        f"{c[Status.REMOVED]} removed) are not shown**: run `ambdiff diff` (or "
+        "`ambdiff diff -o json`) on the same revision for the full report."
     )

@@ -153,7 +153,7 @@ HOSTILE = "a|b`c``d```e</details><script>alert(1)</script>"
 def test_hostile_names_and_values_do_not_break_the_structure() -> None:
     name = ObjectId("", "ConfigMap", "ns|`x`", HOSTILE)
     diff = ObjectDiff(
-        name, "v1", Status.CHANGED, Origin("a|```.yaml", 1),
+        name, "v1", Status.CHANGED, Origin("d|```/a.yaml", 1),
         (Change(Op.CHANGE, ("data", HOSTILE), old=HOSTILE, new="```\n</details>\n```"),),
     )  # fmt: skip
     manifest = {"x": "```\n````\n</details>\n<script>x</script>\n", "data": {HOSTILE: HOSTILE}}
@@ -161,7 +161,11 @@ def test_hostile_names_and_values_do_not_break_the_structure() -> None:
                      Origin("b.yaml", 1), desired=manifest)  # fmt: skip
     text = markdown(DiffReport((diff, new, removed("Secret", "ns", HOSTILE))), where=HOSTILE)
     tokens = parse(text)
-    assert tables(tokens) == [(1, 3), (1, 2), (1, 3)]  # kind/namespace, source, object
+    assert tables(tokens) == [
+        (1, 3),
+        (1, 3),
+        (1, 3),
+    ]  # kind/namespace, source (2 + removed), object
     assert_fences_hold(text)
     html = MarkdownIt("commonmark").enable("table").render(text)
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -211,3 +215,23 @@ def test_a_small_diff_shows_everything_with_no_left_out_line() -> None:
     assert text.index("- Mapping shop/v1") < text.index("~ Mapping shop/q") < text.index("+ Filter")
     # Two sources (a plain folder and a rendered one) and the removed object: a source table.
     assert tables(parse(text)) == [(1, 2), (1, 3), (1, 3)]
+
+
+def test_objects_of_one_source_get_no_table_of_sources() -> None:
+    """docs/diff.md: the table of sources is there when the objects come from more than one
+    (objects removed from git, which have no source, do not make a second)."""
+    one = [
+        ObjectDiff(
+            ObjectId("", "ConfigMap", "ns", f"c{i}"),
+            "v1",
+            Status.ADDED,
+            Origin("k8s/a.yaml", i + 1),
+            desired={"data": {}},
+        )
+        for i in range(3)
+    ]
+    text = markdown(DiffReport((*one, removed("ConfigMap", "ns", "gone"))), where="x")
+    assert "| source |" not in text
+    two = (*one, ObjectDiff(ObjectId("", "ConfigMap", "ns", "d"), "v1", Status.ADDED,
+                            Origin("apps/a.yaml", 1), desired={"data": {}}))  # fmt: skip
+    assert "| source |" in markdown(DiffReport(two), where="x")
