@@ -185,8 +185,11 @@ def runner(tmp_path: Path, checkout: Path, apiserver: APIServer) -> Runner:
 def job(runner: Runner, workflow: Path, name: str) -> int:
     spec = yaml.safe_load(workflow.read_text())
     shell = spec.get("defaults", {}).get("run", {}).get("shell")
+    # The event the job runs on, from its own `if: github.event_name == '…'`.
+    event = re.search(r"github\.event_name == '(\w+)'", spec["jobs"][name].get("if", ""))
     scope: dict[str, Any] = {
         "github": {
+            "event_name": event.group(1) if event else "pull_request",
             "token": "t0ken",
             "event": {"number": "7", "pull_request": {"number": "7"}},
             "action_path": str(ROOT),
@@ -326,6 +329,20 @@ def test_the_comment_falls_back_to_a_new_one_when_there_is_none_to_edit(runner: 
     assert job(runner, WORKFLOWS[0], "diff") == 0, runner.log
     calls = gh_calls(runner)
     assert len(calls) == 2 and "--edit-last" in calls[0] and "--edit-last" not in calls[1]
+
+
+def test_the_action_comments_only_on_a_pull_request(runner: Runner) -> None:
+    """On a push there is no pull request: `gh pr comment ""` would fail the job."""
+    kubeconfig = runner.secrets["KUBECONFIG_DATA"]
+    given = {"command": "diff", "kubeconfig": kubeconfig, "comment": "true", "python-version": ""}
+    push = {"github": {"event_name": "push", "token": "t", "action_path": str(ROOT)}, "steps": {}}
+    code, outputs = runner.action(given, push)
+    assert code == 0 and outputs["exit-code"] in ("0", "1"), runner.log
+    assert gh_calls(runner) == []
+    pull_request = {"github": {**push["github"], "event_name": "pull_request",
+                               "event": {"pull_request": {"number": "7"}}}, "steps": {}}  # fmt: skip
+    code, _ = runner.action(given, pull_request)
+    assert code == 0 and len(gh_calls(runner)) == 1, runner.log
 
 
 def test_a_diff_error_fails_the_diff_job(runner: Runner) -> None:
