@@ -111,12 +111,8 @@ def run(
         members=ownership.members(live),
     )  # fmt: skip
     report = replace(build_report(desired, live, options, dry_run), errors=tuple(errors))
-    rev = "" if common.rev is None else f", git {common.rev}"
+    where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
     cluster = state.cluster.identity if isinstance(state, ClusterState) else None
-    where = state.description + rev
-    if cluster is not None and common.output == "markdown":
-        # A pull-request comment may be public: it names the context, not the API server.
-        where = f"context {cluster['context']}{rev}"
     render(report, common.output, consoles, where=where, verbose=common.verbose, cluster=cluster)
     if ownership.unreadable:
         consoles.err.print(
