@@ -222,6 +222,18 @@ class _Command(click.Command):
         return super().invoke(ctx)
 
 
+def _typed(*names: str) -> str | None:
+    """The first of these options of the running command given on its command line (not by
+    an AMBDIFF_* variable, which serves every command), as typed: `--no-prune`, say."""
+    ctx = click.get_current_context()
+    for param in ctx.command.params:
+        if (param.name in names and isinstance(param, click.Option)
+                and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE):  # fmt: skip
+            off = param.secondary_opts and not ctx.params.get(param.name)
+            return param.secondary_opts[-1] if off else param.opts[-1]
+    return None
+
+
 def resolve_common(
     command: str, paths: Sequence[str], kw: dict[str, Any], *, every_source: bool = False
 ) -> Common:
@@ -511,16 +523,12 @@ def routes(paths: tuple[str, ...], **kw: Any) -> None:
     """
     from ambdiff.commands import routes as command
 
-    if not kw["live"]:
-        ctx = click.get_current_context()
-        given = [f for n in ("kubeconfig", "context", "cluster", "user", "live_file")
-                 if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE
-                 for f in _flags_of(n)[-1:]]  # fmt: skip
-        if given:
-            raise ConfigError(
-                f"routes reads a cluster only with --live, and {given[0]} names one.",
-                hint=f"Add --live to compare git's routes with it, or leave {given[0]} out.",
-            )
+    typed = None if kw["live"] else _typed("kubeconfig", "context", "cluster", "user", "live_file")
+    if typed:
+        raise ConfigError(
+            f"routes reads a cluster only with --live, and {typed} names one.",
+            hint=f"Add --live to compare git's routes with it, or leave {typed} out.",
+        )
     base_rev = kw.pop("rev", None)
     common = resolve_common("routes", paths, {**kw, "rev": None}, every_source=not kw["live"])
     raise SystemExit(command.run(common, base_rev=base_rev, live=kw["live"]))
@@ -594,18 +602,12 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     from ambdiff.commands import watch as command
     from ambdiff.schedule import parse_interval
 
-    ctx = click.get_current_context()
-    if not kw["sync"]:
-        given = [p.opts[-1] if kw[p.name or ""] else p.secondary_opts[-1]
-                 for p in ctx.command.params
-                 if p.name in ("prune", "force_conflicts") and isinstance(p, click.Option)
-                 and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]  # fmt: skip
-        if given:
-            raise ConfigError(
-                f"{given[0]} is for watch --sync; without --sync watch only diffs and writes "
-                "nothing.",
-                hint=f"Add --sync, or leave {given[0]} out.",
-            )
+    typed = None if kw["sync"] else _typed("prune", "force_conflicts")
+    if typed:
+        raise ConfigError(
+            f"{typed} is for watch --sync; without --sync watch only diffs and writes nothing.",
+            hint=f"Add --sync, or leave {typed} out.",
+        )
     interval = parse_interval(kw["interval"])
     branch = command.open_branch(kw.get("repo"), kw["branch"], kw.get("cache_dir"))
     repo_dir = branch.root if branch.url else (Path(kw["repo"]) if kw.get("repo") else None)
