@@ -50,6 +50,14 @@ def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A DURATION option (`90s`, `5m`), in seconds; None when not given."""
+    from ambdiff.schedule import parse_interval
+
+    value = _not_empty(ctx, param, value)
+    return None if value is None else parse_interval(value, option=param.opts[-1])
+
+
 def _envvars(param: click.Parameter) -> list[str]:
     envvar = param.envvar
     return [envvar] if isinstance(envvar, str) else list(envvar or ())
@@ -413,6 +421,13 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
               help="Inventory name for ownership labels, the inventory record and prune. "
                    "Default: the source's (derived from the repository's identity and the "
                    "source's name).")  # fmt: skip
+@click.option("--wait/--no-wait", default=None, envvar=_env("wait"),
+              help="After applying, follow every object of the source until it is healthy "
+                   "(rollouts done, Jobs complete, CRDs established, Hosts Ready…), has "
+                   "failed, or --timeout passes; exit 1 unless all are healthy. Default: "
+                   "`sync: {wait: …}` in .ambdiff.yaml, else no.")  # fmt: skip
+@click.option("--timeout", envvar=_env("timeout"), metavar="DURATION", callback=_duration,
+              help="How long --wait waits (default 5m, or `sync: {timeout: …}`).")  # fmt: skip
 def sync(paths: tuple[str, ...], **kw: Any) -> None:
     """Apply git to the cluster: plan, preflight, confirm, apply, prune, report.
 
@@ -433,14 +448,22 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
       ambdiff sync --yes                      in CI, after merge
       ambdiff sync --yes api                  one source of .ambdiff.yaml
       ambdiff sync --yes --prune -o json      also delete what git removed; JSON report
+      ambdiff sync --yes --wait --timeout 10m wait for rollouts, Jobs, Hosts to be healthy
 
-    Exits 0 on success (or a clean --dry-run), 1 when the sync failed part-way, 2 when
+    With --wait, the sync succeeds only when what git declares is healthy in the cluster
+    (docs/sync.md lists the health rules; add your own under `health:`).
+
+    Exits 0 on success (or a clean --dry-run), 1 when the sync failed part-way or (--wait)
+    an object failed or timed out, 2 when
     preflight, the mass-prune guard, the lock, the input or a "no" at the prompt stopped it
     (nothing written), 130 when interrupted.
     """
     from ambdiff.commands import sync as command
     from ambdiff.schedule import parse_interval
 
+    if kw["dry_run"] and _typed("wait") == "--wait":
+        raise ConfigError("--wait follows what a sync writes, and --dry-run writes nothing.",
+                          hint="Drop one of them.")  # fmt: skip
     common = resolve_common("sync", paths, kw)
     options = command.SyncOptions(
         inventory=common.inventory,
@@ -453,6 +476,8 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
         allow_mass_prune=kw["allow_mass_prune"],
         lock_timeout=parse_interval(kw["lock_timeout"], option="--lock-timeout", allow_zero=True),
         adopt_labelled=kw["adopt_labelled"],
+        wait=common.wait and not kw["dry_run"],
+        timeout=common.timeout,
     )
     confirm = (lambda q: click.confirm(q, err=True)) if sys.stdin.isatty() else None
     raise SystemExit(command.run(common, options, confirm=confirm))

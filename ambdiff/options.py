@@ -28,6 +28,7 @@ from ambdiff.gitsource import (
 from ambdiff.settings import COMMAND_OUTPUTS, CONFIG_NAME, FileSettings, load_file
 from ambdiff.sources import DEFAULT, Selection, Source, inventory_name
 from ambdiff.sources import select as select_source
+from ambdiff.sync.wait import DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Given:
     prune: bool | None = None
     inventory: str | None = None
     strict: bool = False
+    wait: bool | None = None  # sync and watch: --wait / --no-wait
+    timeout: float | None = None  # --timeout, in seconds
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Settled:
     color: str
     prune: bool
     strict: bool
+    wait: bool = False
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def settle(command: str, given: Given, settings: FileSettings, source: Source | None) -> Settled:
@@ -67,6 +72,10 @@ def settle(command: str, given: Given, settings: FileSettings, source: Source | 
         color=given.color or settings.color or "auto",
         prune=given.prune if given.prune is not None else settings.prune,
         strict=given.strict or settings.check_strict,
+        wait=given.wait if given.wait is not None else bool(settings.wait),
+        timeout=next(
+            t for t in (given.timeout, settings.timeout, DEFAULT_TIMEOUT) if t is not None
+        ),
     )
 
 
@@ -95,6 +104,8 @@ class Common:
     given: Given = Given()  # what the command line said (watch settles it again per commit)
     prune: bool = False  # sync and watch: --prune, else `sync: {prune: …}`
     strict: bool = False  # check: --strict, else `check: {strict: …}`
+    wait: bool = False  # sync: --wait, else `sync: {wait: …}`
+    timeout: float = DEFAULT_TIMEOUT  # how long --wait waits: --timeout, else `sync: {timeout: …}`
 
     def default_namespace(self, context: str | None = None) -> str:
         """The namespace of a manifest that names none: -n, the source's, the settings file's,
@@ -246,7 +257,8 @@ def resolve(
             selection = replace(selection, narrowed=True)
     given = Given(namespace=kw.get("namespace"), output=kw.get("output"), color=kw.get("color"),
                   prune=kw.get("prune"), inventory=kw.get("inventory"),
-                  strict=bool(kw.get("strict")))  # fmt: skip
+                  strict=bool(kw.get("strict")), wait=kw.get("wait"),
+                  timeout=kw.get("timeout"))  # fmt: skip
     settled = settle(command, given, settings, selection.source if selection else None)
     return Common(
         repo_root=root,
@@ -269,6 +281,8 @@ def resolve(
         given=given,
         prune=settled.prune,
         strict=settled.strict,
+        wait=settled.wait,
+        timeout=settled.timeout,
     )
 
 

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ambdiff.errors import ConfigError
+from ambdiff.health import Rule
+from ambdiff.health import rules as health_rules
 from ambdiff.model import ObjectId
+from ambdiff.schedule import parse_interval
 from ambdiff.sources import Source, _clean
 from ambdiff.sources import parse as parse_sources
 from ambdiff.yamlio import YamlSyntaxError, load_one
@@ -78,6 +81,9 @@ class FileSettings:
     prune: bool = False
     mass_prune_share: float = 0.5
     record_namespace: str = "default"
+    wait: bool | None = None  # sync.wait: None when the file does not say
+    timeout: float | None = None  # sync.timeout, in seconds
+    health: tuple[Rule, ...] = ()  # the users' health rules (before the built-in ones)
     sources: tuple[Source, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
@@ -85,7 +91,7 @@ class FileSettings:
 _TOP_KEYS = {
     "paths": list, "exclude": list, "namespace": str,
     "inventory": str, "output": str, "color": str, "ignore": list, "check": dict, "sync": dict,
-    "sources": list,
+    "sources": list, "health": list,
 }  # fmt: skip
 # Keys that choose a cluster. A file in git must never do that: a pull request that edits it
 # would point a CI job, which runs with CI's credentials, at another cluster.
@@ -95,7 +101,8 @@ _CLUSTER_KEYS = {
 }
 _IGNORE_KEYS = {"group", "kind", "namespace", "name", "paths"}
 _CHECK_KEYS = {"disable": list, "strict": bool}
-_SYNC_KEYS = {"prune": bool, "mass_prune_share": (int, float), "record_namespace": str}
+_SYNC_KEYS = {"prune": bool, "mass_prune_share": (int, float), "record_namespace": str,
+              "wait": bool, "timeout": object}  # fmt: skip
 
 
 def _unknown(key: str, known: Sequence[str], where: str) -> ConfigError:
@@ -218,6 +225,10 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         prune=bool(sync.get("prune", False)),
         mass_prune_share=_share(sync.get("mass_prune_share", 0.5), f"{where}: sync"),
         record_namespace=str(sync.get("record_namespace") or "default"),
+        wait=sync.get("wait"),
+        timeout=(parse_interval(str(sync["timeout"]), option=f"{where}: sync: timeout")
+                 if "timeout" in sync else None),
+        health=health_rules.parse(data["health"], f"{where}: health") if "health" in data else (),
         sources=parse_sources(data["sources"], where) if "sources" in data else (),
         source=source,
     )  # fmt: skip

@@ -24,6 +24,7 @@ from ambdiff.errors import ConfigError, Exit
 from ambdiff.live import ClusterState
 from ambdiff.model import Resource
 from ambdiff.options import Common, refuse_external
+from ambdiff.render import health as render_health
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
@@ -32,6 +33,18 @@ from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
+from ambdiff.sync.wait import DEFAULT_TIMEOUT, Target, follow
+
+
+@dataclass
+class _Ran:
+    """How the locked part of a sync ended: the exit code, the JSON report (None when a "no"
+    at the prompt left nothing to report), and what --wait is to follow (None: nothing, the
+    sync did not get that far)."""
+
+    code: int
+    result: dict[str, Any] | None
+    targets: list[Target] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,8 @@ class SyncOptions:
     allow_mass_prune: bool = False
     lock_timeout: float = 60.0
     adopt_labelled: bool = False
+    wait: bool = False  # follow what git declares until healthy (ambdiff.sync.wait)
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def run(
@@ -102,11 +117,40 @@ def run(
         lock.start_renewing()
     try:
         taken = (lambda: lock.taken) if lock is not None else (lambda: "")
-        return _locked(common, options, desired, state, consoles, confirm, after_each, as_json,
-                       taken)  # fmt: skip
+        ran = _locked(common, options, desired, state, consoles, confirm, after_each, as_json,
+                      taken)  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
+    # Waiting writes nothing: the lock is free for the next sync while this one watches.
+    if ran.targets is not None and options.wait and ran.result is not None:
+        ran.code = _wait(common, options, state, ran, consoles, as_json)
+    if ran.result is None:
+        return ran.code
+    return _finish(ran.result, as_json, consoles, ran.code)
+
+
+def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
+          consoles: Consoles, as_json: bool) -> int:  # fmt: skip
+    """Follow what the sync declared until healthy (exit 0), failed or timed out (1), or
+    Ctrl-C (130); the report goes into the result."""
+    from ambdiff.health import built_in
+
+    assert ran.targets is not None and ran.result is not None
+    rules = (*common.settings.health, *built_in())
+    with (
+        _stop_on_interrupt() as stop_requested,
+        render_health.watching(consoles, len(ran.targets), options.timeout) as display,
+    ):
+        report = follow(state.cluster, ran.targets, rules, timeout=options.timeout,
+                        on_change=display.change, on_round=display.round,
+                        pause=stop_requested.wait)  # fmt: skip
+    ran.result["health"] = report.to_json()
+    if not as_json:
+        render_health.report(report, consoles)
+    if report.interrupted:
+        return Exit.INTERRUPTED
+    return ran.code if report.ok else Exit.DIFFERENT
 
 
 def _locked(
@@ -114,7 +158,7 @@ def _locked(
     consoles: Consoles, confirm: Callable[[str], bool] | None,
     after_each: Callable[[Action, State], None] | None, as_json: bool,
     taken: Callable[[], str],
-) -> int:  # fmt: skip
+) -> _Ran:  # fmt: skip
     """The sync once its lock is held; `taken()` says why the lock was lost, if it was."""
     where = state.description
     ownership = open_ownership(
@@ -153,14 +197,14 @@ def _locked(
         if not as_json:
             consoles.err.print(f"Refused: {engine.refusal} Rerun with --allow-mass-prune if this "
                                "is meant.", markup=False)  # fmt: skip
-        return _finish(result, as_json, consoles, Exit.USAGE)
+        return _Ran(Exit.USAGE, result)
+    targets = [Target(r.id, r.api_version) for r in desired]
     if the_plan.empty:
         if not options.dry_run:
             engine.write_record(None)
             _record_failed(engine.record_error, result, as_json, consoles)
-        return _finish(
-            result, as_json, consoles, Exit.DIFFERENT if engine.record_error else Exit.OK
-        )
+        code = Exit.DIFFERENT if engine.record_error else Exit.OK
+        return _Ran(code, result, None if options.dry_run else targets)
 
     with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:
         failures = engine.preflight(update)
@@ -168,7 +212,7 @@ def _locked(
     if failures:
         if not as_json:
             render.preflight_failures(failures, consoles)
-        return _finish(result, as_json, consoles, Exit.USAGE)
+        return _Ran(Exit.USAGE, result)
     if engine.unchecked and not as_json:
         later = (
             "only once those exist (--dry-run creates nothing)"
@@ -183,19 +227,19 @@ def _locked(
         if not as_json:
             consoles.out.print(f"Preflight passed: {len(the_plan.actions)} action(s) would be applied "
                                "(--dry-run: nothing was written).")  # fmt: skip
-        return _finish(result, as_json, consoles, Exit.OK)
+        return _Ran(Exit.OK, result)
     if not options.yes:
         assert confirm is not None  # checked before anything was read
         if not confirm(f"Apply these {len(the_plan.actions)} action(s) to {where}?"):
             consoles.err.print("Not confirmed: nothing was written.")
-            return Exit.USAGE  # stopped before writing, as preflight does (not an interrupt)
+            return _Ran(Exit.USAGE, None)  # stopped before writing, as preflight does
     failures = engine.stage()
     result["staged"] = [str(a) for a in engine.staged]
     if failures:
         result["preflight"] = [{"action": str(f.action), "error": f.message} for f in failures]
         if not as_json:
             render.preflight_failures(failures, consoles, staged=engine.staged)
-        return _finish(result, as_json, consoles, Exit.USAGE)
+        return _Ran(Exit.USAGE, result)
 
     with (
         _stop_on_interrupt() as stop_requested,
@@ -211,7 +255,7 @@ def _locked(
                 after_each(action, state_)
 
         # Another writer took the Lease (ours could not be renewed): stop between objects.
-        outcome = engine.apply(should_stop=lambda: stop_requested() or bool(taken()),
+        outcome = engine.apply(should_stop=lambda: stop_requested.is_set() or bool(taken()),
                                after_each=each)  # fmt: skip
     result["report"] = outcome.to_json()
     if taken():
@@ -225,7 +269,11 @@ def _locked(
     )
     if code == Exit.OK and engine.record_error:
         code = Exit.DIFFERENT
-    return _finish(result, as_json, consoles, code)
+    if not outcome.complete:
+        return _Ran(code, result)
+    deleted = [Target(a.id, a.api_version, deleted=True)
+               for a in the_plan.actions if a.verb is Verb.DELETE]  # fmt: skip
+    return _Ran(code, result, [*targets, *deleted])
 
 
 def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: Consoles) -> None:
@@ -242,17 +290,18 @@ def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int
 
 
 @contextmanager
-def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C (or SIGTERM) during apply finishes the object in flight, then stops."""
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """Ctrl-C (or SIGTERM) during apply finishes the object in flight, then stops; during
+    --wait it stops waiting. The event is set when that was asked."""
     event = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield event.is_set
+        yield event
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, lambda *_: event.set())
     try:
-        yield event.is_set
+        yield event
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -1,0 +1,133 @@
+"""`sync --wait` as a person or a CI log sees it: a live table on a terminal, one line per
+change elsewhere (with a line every half minute while it waits), then the health report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from ambdiff.render.console import Consoles
+from ambdiff.render.text import shown
+from ambdiff.sync.wait import Status, Verdict, WaitReport
+
+HEARTBEAT_SECONDS = 30.0
+_MARK = {Verdict.HEALTHY: ("✓", "green"), Verdict.FAILED: ("✗", "bold red"),
+         Verdict.PROGRESSING: ("…", "yellow"), Verdict.NONE: ("·", "dim"),
+         Verdict.TIMED_OUT: ("✗", "bold red")}  # fmt: skip
+MAX_LISTED = 20  # objects without health to report are counted, not listed, past this
+
+
+def duration(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def _what(status: Status) -> str:
+    return shown(str(status.target.id))
+
+
+@dataclass
+class Watching:
+    """The callbacks `ambdiff.sync.wait.follow` takes, drawing as it goes."""
+
+    consoles: Consoles
+    timeout: float
+    live: Live | None = None
+    _last_beat: float = 0.0
+    _latest: list[Status] = field(default_factory=list)
+
+    def change(self, status: Status, elapsed: float) -> None:
+        if self.live is not None:
+            return  # the table shows it
+        mark, _ = _MARK[status.verdict]
+        detail = f": {status.message}" if status.message else ""
+        self.consoles.err.print(
+            shown(f"  {mark} {status.verdict.value:<12} {_what(status)}{detail}  [{duration(elapsed)}]"),
+            markup=False, highlight=False,
+        )  # fmt: skip
+
+    def round(self, statuses: Sequence[Status], elapsed: float) -> None:
+        self._latest = list(statuses)
+        waiting = [s for s in statuses if s.verdict is Verdict.PROGRESSING]
+        if self.live is not None:
+            self.live.update(self._table(statuses, elapsed))
+            return
+        if waiting and elapsed - self._last_beat >= HEARTBEAT_SECONDS:
+            self._last_beat = elapsed
+            names = ", ".join(_what(s) for s in waiting[:5])
+            more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+            self.consoles.err.print(
+                f"Still waiting for {len(waiting)} object(s) ({duration(elapsed)} of "
+                f"{duration(self.timeout)}): {names}{more}",
+                markup=False, highlight=False,
+            )  # fmt: skip
+
+    def _table(self, statuses: Sequence[Status], elapsed: float) -> Table:
+        shown_ = [s for s in statuses if s.verdict is not Verdict.NONE]
+        done = sum(1 for s in shown_ if s.verdict.settled)
+        table = Table(
+            title=f"Waiting for health: {done} of {len(shown_)} settled ({duration(elapsed)} of "
+            f"{duration(self.timeout)}; Ctrl-C stops waiting, the writes stay)",
+            title_justify="left", show_header=False, box=None, padding=(0, 1),
+        )  # fmt: skip
+        for s in shown_[:MAX_LISTED]:
+            mark, style = _MARK[s.verdict]
+            table.add_row(f"[{style}]{mark} {s.verdict.value}[/]", escape(_what(s)),
+                          f"[dim]{escape(shown(s.message))}[/]")  # fmt: skip
+        if len(shown_) > MAX_LISTED:
+            table.add_row("", f"… {len(shown_) - MAX_LISTED} more", "")
+        return table
+
+
+@contextmanager
+def watching(consoles: Consoles, count: int, timeout: float) -> Iterator[Watching]:
+    """The display for one wait: a transient live table on a terminal, lines elsewhere."""
+    consoles.err.print(
+        f"Waiting up to {duration(timeout)} for {count} object(s) to become healthy…",
+        markup=False, highlight=False,
+    )  # fmt: skip
+    w = Watching(consoles, timeout)
+    if not consoles.interactive:
+        yield w
+        return
+    with Live(console=consoles.err, transient=True, refresh_per_second=4) as live:
+        w.live = live
+        yield w
+
+
+def report(r: WaitReport, consoles: Consoles) -> None:
+    """Every object with health to report, then a count of those without, then the verdict."""
+    out = consoles.out
+    listed = [s for s in r.statuses if s.verdict is not Verdict.NONE]
+    for s in listed:
+        mark, style = _MARK[s.verdict]
+        detail = f": {escape(shown(s.message))}" if s.message else ""
+        out.print(f"  [{style}]{mark} {s.verdict.value:<12}[/] {escape(_what(s))}{detail}")
+    quiet = r.of(Verdict.NONE)
+    if quiet:
+        kinds = Counter(s.target.id.kind for s in quiet)
+        named = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        out.print(f"  [dim]· {len(quiet)} object(s) report no health to wait for: "
+                  f"{escape(shown(named))}[/]")  # fmt: skip
+        for s in quiet:
+            if s.message:
+                out.print(f"  [dim]  {escape(_what(s))}: {escape(shown(s.message))}[/]")
+    healthy = len(r.of(Verdict.HEALTHY))
+    took = duration(r.elapsed)
+    if r.interrupted:
+        waiting = len(r.of(Verdict.PROGRESSING))
+        out.print(f"[bold yellow]Stopped waiting[/] after {took} (interrupted): {healthy} healthy, "
+                  f"{waiting} still on their way. Every write stays applied.")  # fmt: skip
+    elif r.ok:
+        out.print(f"[bold green]Healthy[/]: {healthy} object(s) healthy after {took}.")
+    else:
+        failed, late = len(r.of(Verdict.FAILED)), len(r.of(Verdict.TIMED_OUT))
+        out.print(f"[bold red]Not healthy[/] after {took}: {failed} failed, {late} timed out "
+                  f"(--timeout {duration(r.timeout)}), {healthy} healthy. The writes stay "
+                  "applied: fix the cause in git and sync again.")  # fmt: skip

@@ -1,0 +1,193 @@
+"""`sync --wait`: after the writes, follow each object until it is healthy, has failed, or
+the time is up. Nothing here writes: an interrupted or failed wait leaves every write in place.
+
+Each round reads every object still on its way (a GET each, a few at a time), judges it by its
+health rule (ambdiff.health) and reports what changed; a deleted object is done once it is
+gone. Failed is final (a rollout past its progress deadline does not recover by waiting).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ambdiff.errors import ClusterError, ForbiddenError
+from ambdiff.health import Health, Rule, assess, find
+from ambdiff.live import MAX_CONCURRENT_REQUESTS
+from ambdiff.model import ObjectId
+from ambdiff.sync.ports import SyncCluster
+
+POLL_SECONDS = 2.0
+DEFAULT_TIMEOUT = 300.0
+
+
+class Verdict(StrEnum):
+    HEALTHY = "healthy"
+    FAILED = "failed"
+    PROGRESSING = "progressing"
+    NONE = "not reported"
+    TIMED_OUT = "timed out"
+
+    @property
+    def settled(self) -> bool:
+        return self is not Verdict.PROGRESSING
+
+
+@dataclass(frozen=True)
+class Target:
+    """An object to follow: one the sync wrote or kept, or one it deleted."""
+
+    id: ObjectId
+    api_version: str
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Status:
+    target: Target
+    verdict: Verdict
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        oid = self.target.id
+        return {"apiVersion": self.target.api_version, "kind": oid.kind,
+                "namespace": oid.namespace or None, "name": oid.name,
+                "health": self.verdict.value, **({"message": self.message} if self.message else {}),
+                **({"deleted": True} if self.target.deleted else {})}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WaitReport:
+    statuses: tuple[Status, ...]
+    timeout: float
+    elapsed: float
+    interrupted: bool = False
+
+    def of(self, *verdicts: Verdict) -> list[Status]:
+        return [s for s in self.statuses if s.verdict in verdicts]
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and not self.of(Verdict.FAILED, Verdict.TIMED_OUT)
+
+    @property
+    def result(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        if self.of(Verdict.FAILED):
+            return "failed"
+        return "timed out" if self.of(Verdict.TIMED_OUT) else "healthy"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"result": self.result, "timeout": self.timeout, "elapsed": round(self.elapsed, 1),
+                "objects": [s.to_json() for s in self.statuses],
+                "summary": {v.value: len(self.of(v)) for v in Verdict}}  # fmt: skip
+
+
+def follow(
+    cluster: SyncCluster,
+    targets: Sequence[Target],
+    rules: Sequence[Rule],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_change: Callable[[Status, float], None] | None = None,
+    on_round: Callable[[Sequence[Status], float], None] | None = None,
+    pause: Callable[[float], bool] = lambda seconds: threading.Event().wait(seconds),
+    clock: Callable[[], float] = time.monotonic,
+    poll: float = POLL_SECONDS,
+) -> WaitReport:
+    """Follow `targets` until each is settled or `timeout` seconds have passed.
+    `pause(seconds)` waits between rounds and says True when the wait is to stop (Ctrl-C);
+    `on_change(status, elapsed)` hears each change, `on_round(statuses, elapsed)` each round."""
+    start = clock()
+    current = {t: Status(t, Verdict.PROGRESSING, "not read yet") for t in targets}
+    interrupted = False
+    while True:
+        pending = [t for t in targets if not current[t].verdict.settled]
+        for status in _observe(cluster, pending, rules):
+            old = current[status.target]
+            current[status.target] = status
+            if on_change is not None and (old.verdict, old.message) != (
+                status.verdict,
+                status.message,
+            ):
+                on_change(status, clock() - start)
+        if on_round is not None:
+            on_round([current[t] for t in targets], clock() - start)
+        left = start + timeout - clock()
+        if all(s.verdict.settled for s in current.values()) or left <= 0:
+            break
+        if pause(min(poll, left)):
+            interrupted = True
+            break
+    elapsed = clock() - start
+    final = [current[t] for t in targets]
+    if not interrupted:
+        final = [Status(s.target, Verdict.TIMED_OUT, s.message) if not s.verdict.settled else s
+                 for s in final]  # fmt: skip
+        for s in final:
+            if s.verdict is Verdict.TIMED_OUT and on_change is not None:
+                on_change(s, elapsed)
+    return WaitReport(tuple(final), timeout, elapsed, interrupted)
+
+
+def _observe(
+    cluster: SyncCluster, targets: Sequence[Target], rules: Sequence[Rule]
+) -> list[Status]:
+    """One round: each target read and judged (a few requests at a time)."""
+    seen: dict[tuple[str, str, str, str], bool] = {}  # what `missing` tests asked, this round
+
+    def exists(api_version: str, kind: str, namespace: str, name: str) -> bool:
+        key = (api_version, kind, namespace, name)
+        if key not in seen:
+            res = cluster.resource(api_version, kind)
+            try:
+                seen[key] = (
+                    res is not None and cluster.get(res, namespace or None, name) is not None
+                )
+            except ForbiddenError:
+                seen[key] = True  # cannot see it: not a reason to wait (docs/sync.md, RBAC)
+        return seen[key]
+
+    def one(target: Target) -> Status:
+        try:
+            return _judge(cluster, target, rules, exists)
+        except ClusterError as e:  # a dropped connection or a 403: say so, keep waiting
+            return Status(target, Verdict.PROGRESSING, f"cannot read it: {e.message.rstrip('.')}")
+
+    if not targets:
+        return []
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
+        return list(pool.map(one, targets))
+
+
+def _judge(
+    cluster: SyncCluster, target: Target, rules: Sequence[Rule],
+    exists: Callable[[str, str, str, str], bool],
+) -> Status:  # fmt: skip
+    oid = target.id
+    res = cluster.resource(target.api_version, oid.kind)
+    if res is None:
+        return Status(target, Verdict.PROGRESSING, f"the cluster does not serve {oid.kind} in "
+                      f"{target.api_version}")  # fmt: skip
+    body = cluster.get(res, oid.namespace or None, oid.name)
+    if target.deleted:
+        return _deleting(target, body)
+    if body is None:
+        return Status(target, Verdict.PROGRESSING, "it does not exist (deleted since the sync?)")
+    health: Health = assess(body, find(rules, oid.group, oid.kind), exists)
+    return Status(target, Verdict(health.result.value), health.message)
+
+
+def _deleting(target: Target, body: Mapping[str, Any] | None) -> Status:
+    if body is None:
+        return Status(target, Verdict.HEALTHY, "deleted")
+    meta = body.get("metadata") or {}
+    finalizers = [str(f) for f in meta.get("finalizers") or ()]
+    held = f" (held by finalizers: {', '.join(finalizers)})" if finalizers else ""
+    return Status(target, Verdict.PROGRESSING, f"being deleted{held}")
