@@ -595,6 +595,12 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
 @click.option("--inventory", envvar=_env("inventory"), callback=_not_empty,
               help="Inventory name for ownership labels, the inventory record and prune. "
                    "Default: the source's (docs/sync.md).")  # fmt: skip
+@click.option("--wait/--no-wait", default=None, envvar=_env("wait"),
+              help="With --sync, after each round that syncs, follow the source's objects "
+                   "until healthy, failed or --timeout (as `sync --wait`), and log each change "
+                   "of health. Default: `sync: {wait: …}` in the commit's .ambdiff.yaml.")  # fmt: skip
+@click.option("--timeout", envvar=_env("timeout"), metavar="DURATION", callback=_duration,
+              help="How long --wait waits in a round (default 5m, or `sync: {timeout: …}`).")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9108, show_default=True,
               envvar=_env("metrics_port"),
               help="Port for /metrics, /healthz and /readyz; 0 turns the endpoint off.")  # fmt: skip
@@ -627,7 +633,7 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     from ambdiff.commands import watch as command
     from ambdiff.schedule import parse_interval
 
-    typed = None if kw["sync"] else _typed("prune", "force_conflicts")
+    typed = None if kw["sync"] else _typed("prune", "force_conflicts", "wait", "timeout")
     if typed:
         raise ConfigError(
             f"{typed} is for watch --sync; without --sync watch only diffs and writes nothing.",

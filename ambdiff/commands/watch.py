@@ -28,6 +28,7 @@ from ambdiff.commands.owned import add_missing_members, open_ownership
 from ambdiff.drift import DriftBook, DriftWatch, Target
 from ambdiff.errors import AmbdiffError, ClusterError, ConfigError, Exit, GitError, ManifestError
 from ambdiff.gitsource import Branch, GitRevision, redact
+from ambdiff.health import built_in
 from ambdiff.live import ClusterState
 from ambdiff.metrics import Endpoint, Health, Metrics
 from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
@@ -41,6 +42,9 @@ from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
 from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, LockHeld, holder_identity
 from ambdiff.sync.plan import Action, Verb
+from ambdiff.sync.wait import Status as WaitStatus
+from ambdiff.sync.wait import Target as WaitTarget
+from ambdiff.sync.wait import Verdict, follow
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +143,8 @@ class Loop:
         self._lock_taken: Callable[[], str] = lambda: ""  # why this round's Lease was lost
         self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
         self.applying = False  # between the first and the last write of a sync
+        self._to_follow: list[WaitTarget] = []  # what this round's sync declared (--wait)
+        self._health: dict[ObjectId, tuple[Verdict, str]] = {}  # as last logged
 
     def poke(self, *, drift: bool = True) -> None:
         """Something changed live (or a watch must list again): run a round once the burst
@@ -269,11 +275,49 @@ class Loop:
         lock.acquire(0)
         lock.start_renewing()
         self._lock_taken = lambda: lock.taken
+        self._to_follow = []
         try:
-            return self._compare(common, settings, desired, state, commit, extra)
+            outcome = self._compare(common, settings, desired, state, commit, extra)
         finally:
             self._lock_taken = lambda: ""
             lock.release()
+        # As `sync --wait`: after the writes, with the lock free (following writes nothing).
+        if outcome.result == "succeeded" and common.wait and not self.stop.is_set():
+            return self._follow(common, state, outcome, extra)
+        return outcome
+
+    def _follow(self, common: Common, state: ClusterState, outcome: _Outcome,
+                extra: dict[str, object]) -> _Outcome:  # fmt: skip
+        """Follow the round's objects until healthy; log each change of an object's health
+        (since the last round), and fail the round when one failed or timed out."""
+
+        def changed(status: WaitStatus, elapsed: float) -> None:
+            oid = status.target.id
+            key = (status.verdict, status.message)
+            if self._health.get(oid) == key:  # as the last round left it: said already
+                return
+            self._health[oid] = key
+            bad = status.verdict in (Verdict.FAILED, Verdict.TIMED_OUT)
+            detail = f": {status.message}" if status.message else ""
+            log.log(logging.ERROR if bad else logging.INFO,
+                    f"health: {shown(str(oid))} {status.verdict.value}{detail}",
+                    extra={**extra, "event": "health", "kind": oid.kind, "namespace": oid.namespace,
+                           "object_name": oid.name, "health": status.verdict.value})  # fmt: skip
+
+        rules = (*common.settings.health, *built_in())
+        report = follow(state.cluster, self._to_follow, rules, timeout=common.timeout,
+                        on_change=changed, pause=self.stop.wait)  # fmt: skip
+        counts = {v: len(report.of(v)) for v in Verdict}
+        said = (f"{outcome.summary}; health: {counts[Verdict.HEALTHY]} healthy, "
+                f"{counts[Verdict.FAILED]} failed, {counts[Verdict.TIMED_OUT]} timed out")  # fmt: skip
+        if report.interrupted:
+            return _Outcome(
+                "interrupted", summary=f"{outcome.summary}; stopped while waiting for health"
+            )
+        if not report.ok:
+            log.error(f"not healthy: {said}", extra={**extra, "event": "unhealthy"})
+            return _Outcome("failed", "health", summary=said)
+        return replace(outcome, summary=said)
 
     def _should_stop(self) -> bool:
         """Between two objects: a stop was asked for, or another writer took the Lease."""
@@ -302,6 +346,9 @@ class Loop:
                       "--allow-mass-prune` by hand if this is meant.",
                       extra={**extra, "event": "prune-refused"})  # fmt: skip
             return _Outcome("failed", "prune-guard")
+        self._to_follow = [WaitTarget(r.id, r.api_version) for r in desired]
+        self._to_follow += [WaitTarget(a.id, a.api_version, deleted=True)
+                            for a in engine.plan.actions if a.verb is Verb.DELETE]  # fmt: skip
         if engine.plan.empty:
             engine.write_record(None)
             return _Outcome("succeeded", summary=summary(engine.report, commit))
@@ -337,7 +384,8 @@ class Loop:
         settled = settle("watch", self.common.given, settings, selection.source)
         common = replace(self.common, rev=commit, settings=settings,
                          paths=selection.read_paths, selection=selection,
-                         namespace=settled.namespace, prune=settled.prune)  # fmt: skip
+                         namespace=settled.namespace, prune=settled.prune,
+                         wait=settled.wait, timeout=settled.timeout)  # fmt: skip
         return common, SyncSettings(
             inventory=common.inventory, ignore=settings.ignore,
             prune=settled.prune and not selection.narrowed, force_conflicts=o.force_conflicts,

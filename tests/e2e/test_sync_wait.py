@@ -351,7 +351,7 @@ def test_a_pruned_object_is_followed_until_it_is_gone(
 def test_dry_run_with_wait_is_refused(sync: Callable[..., tuple[int, str, str]], repo: Path,
                                       ns: str) -> None:  # fmt: skip
     write(repo, web_app(ns))
-    code, out, err = sync("--dry-run", "--wait")
+    code, _, err = sync("--dry-run", "--wait")
     assert code == 2
     assert "--wait follows what a sync writes, and --dry-run writes nothing" in err
 

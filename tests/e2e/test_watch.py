@@ -398,3 +398,47 @@ def test_with_sync_and_prune_a_bad_merge_is_refused_in_the_loop_and_exported(
     core = kubernetes.client.CoreV1Api(api_client)
     assert core.list_namespaced_config_map(ns, field_selector="metadata.name=settings").items
     assert w.terminate() == 0, w.describe()
+
+
+def test_with_sync_and_wait_each_change_of_health_is_logged_once_and_failure_fails_the_round(
+    watch: Callable[..., Watcher], repo: Path, ns: str, api_client: Any
+) -> None:
+    """`watch --sync --wait`: the round follows the Deployment's rollout; here the test writes
+    the status the Deployment controller would."""
+    commit(repo, manifests(ns))
+    w = watch("--sync", "--wait", "--timeout", "60s", "--interval", "2s")
+    apps = kubernetes.client.AppsV1Api(api_client)
+
+    def health_of(name: str) -> list[str]:
+        return [e["health"] for e in w.events()
+                if e.get("event") == "health" and e.get("object_name") == name
+                and e.get("kind") == "Deployment"]  # fmt: skip
+
+    wait_for(lambda: health_of("web") == ["progressing"], "the rollout to be followed")
+    generation = deployment(api_client, ns).metadata.generation
+    apps.patch_namespaced_deployment_status("web", ns, {"status": {
+        "observedGeneration": generation, "replicas": 2, "updatedReplicas": 2,
+        "readyReplicas": 2, "availableReplicas": 2}})  # fmt: skip
+    wait_for(lambda: health_of("web") == ["progressing", "healthy"], "the rollout to be healthy")
+    wait_for(lambda: any("health: 2 healthy, 0 failed, 0 timed out" in e.get("message", "")
+                         for e in w.events() if e.get("event") == "round"), "a healthy round")  # fmt: skip
+    # Later rounds find it as it was: nothing more is logged about it.
+    rounds = len([e for e in w.events() if e.get("event") == "round"])
+    wait_for(lambda: len([e for e in w.events() if e.get("event") == "round"]) >= rounds + 2,
+             "two more rounds")  # fmt: skip
+    assert health_of("web") == ["progressing", "healthy"]
+    # A rollout past its deadline fails the round (stage "health"), with the controller's words.
+    commit(repo, manifests(ns, replicas=3), "scale up")
+    wait_for(lambda: replicas(api_client, ns) == 3, "the scale-up to be applied")
+    generation = deployment(api_client, ns).metadata.generation
+    apps.patch_namespaced_deployment_status("web", ns, {"status": {
+        "observedGeneration": generation, "conditions": [{
+            "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+            "message": 'ReplicaSet "web-5c9" has timed out progressing.'}]}})  # fmt: skip
+    wait_for(lambda: w.metric('ambdiff_errors_total{stage="health"}') >= 1, "the round to fail")
+    failed = [e for e in w.events() if e.get("event") == "health" and e.get("health") == "failed"]
+    assert (
+        'progress deadline exceeded: ReplicaSet "web-5c9" has timed out progressing.'
+        in (failed[0]["message"])
+    )
+    assert w.terminate() == 0, w.describe()
