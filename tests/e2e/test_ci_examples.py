@@ -284,6 +284,11 @@ def test_check_diff_and_sync_jobs(
     assert "web" in body.read_text()
     assert job(runner, workflow, "sync") == 0, runner.log
     assert read_config(apiserver, ns) == "git"
+    # The sync job waits (--wait): its report says how each object came out.
+    reports = [runner.work / "sync-report.json", runner.temp / "ambdiff-sync.json"]
+    report = json.loads(next(p for p in reports if p.exists()).read_text())
+    assert report["health"]["result"] == "healthy"
+    assert {o["kind"] for o in report["health"]["objects"]} >= {"Service", "ConfigMap"}
     assert job(runner, workflow, "diff") == 0, runner.log  # in sync: exit 0
     assert runner.action_outputs.get("exit-code") == ("0" if uses_action else None)
     assert Path(runner.env["GITHUB_STEP_SUMMARY"]).exists() == uses_action
@@ -384,6 +389,8 @@ def test_gitlab_sync_job_applies_and_fails_on_a_conflict(
     assert gitlab_job(runner, apiserver, "ambdiff-check") == 0, runner.log
     assert gitlab_job(runner, apiserver, "ambdiff-sync") == 0, runner.log
     assert read_config(apiserver, ns) == "git"
+    health = json.loads((runner.work / "sync-report.json").read_text())["health"]
+    assert health["result"] == "healthy", health
     conflict(apiserver, ns, tmp_path)
     assert gitlab_job(runner, apiserver, "ambdiff-sync") == 2, runner.log
     report = json.loads((runner.work / "sync-report.json").read_text())
