@@ -43,8 +43,8 @@ class Watching:
     _latest: list[Status] = field(default_factory=list)
 
     def change(self, status: Status, elapsed: float) -> None:
-        if self.live is not None:
-            return  # the table shows it
+        if self.live is not None or status.verdict is Verdict.NONE:
+            return  # the table shows it; the report lists what reports no health
         mark, _ = _MARK[status.verdict]
         detail = f": {status.message}" if status.message else ""
         self.consoles.err.print(
