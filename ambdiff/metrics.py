@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 STATUSES = ("added", "changed", "unchanged", "removed")
 STAGES = (
     "git", "config", "manifests", "cluster", "lock", "prune-guard", "preflight", "apply",
-    "watch", "internal",
+    "health", "watch", "internal",
 )  # fmt: skip
 ROUND_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 

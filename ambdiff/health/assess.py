@@ -38,7 +38,8 @@ def assess(body: Mapping[str, Any], rule: Rule | None, exists: Lookup) -> Health
 
 def _stale(body: Mapping[str, Any]) -> str:
     """kstatus's rule: a status written for an older generation says nothing about this one."""
-    generation = (body.get("metadata") or {}).get("generation")
+    meta = body.get("metadata")
+    generation = meta.get("generation") if isinstance(meta, Mapping) else None
     status = body.get("status")
     observed = status.get("observedGeneration") if isinstance(status, Mapping) else None
     if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
@@ -79,7 +80,8 @@ def _test(body: Mapping[str, Any], test: Test, exists: Lookup) -> tuple[bool, di
         if m["qualified"] and "." in name:  # Emissary's secret_namespacing: the last dot
             name, namespace = name.rsplit(".", 1)
         if not isinstance(namespace, str) or not namespace:
-            namespace = str((body.get("metadata") or {}).get("namespace") or "")
+            meta = body.get("metadata")
+            namespace = str((meta.get("namespace") if isinstance(meta, Mapping) else "") or "")
         gone = not exists(m["apiVersion"], m["kind"], namespace, name)
         return gone, {"missing": f"{m['kind']} {namespace}/{name}" if namespace else
                       f"{m['kind']} {name}"}  # fmt: skip

@@ -173,6 +173,8 @@ def _judge(
     oid = target.id
     res = cluster.resource(target.api_version, oid.kind)
     if res is None:
+        if target.deleted:  # its kind is gone (a pruned CRD takes its objects with it): so is it
+            return _deleting(target, None)
         return Status(target, Verdict.PROGRESSING, f"the cluster does not serve {oid.kind} in "
                       f"{target.api_version}")  # fmt: skip
     body = cluster.get(res, oid.namespace or None, oid.name)
@@ -187,7 +189,8 @@ def _judge(
 def _deleting(target: Target, body: Mapping[str, Any] | None) -> Status:
     if body is None:
         return Status(target, Verdict.HEALTHY, "deleted")
-    meta = body.get("metadata") or {}
-    finalizers = [str(f) for f in meta.get("finalizers") or ()]
+    meta = body.get("metadata")
+    listed = meta.get("finalizers") if isinstance(meta, Mapping) else None
+    finalizers = [str(f) for f in listed] if isinstance(listed, list) else []
     held = f" (held by finalizers: {', '.join(finalizers)})" if finalizers else ""
     return Status(target, Verdict.PROGRESSING, f"being deleted{held}")

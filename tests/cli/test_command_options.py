@@ -27,13 +27,14 @@ EXPECTED = {
     "sync": SOURCE | CLUSTER | REPORT | {"--rev", "-y", "--yes", "--dry-run", "--prune",
                                          "--prune-namespaces-and-crds", "--force-conflicts",
                                          "--plan-out", "--allow-mass-prune", "--lock-timeout",
-                                         "--adopt-labelled", "--inventory"},
+                                         "--adopt-labelled", "--inventory", "--wait",
+                                         "--no-wait", "--timeout"},
     "check": SOURCE | REPORT | {"--rev", "--strict", "--with-repo"},
     "routes": SOURCE | CLUSTER | REPORT | {"--rev", "--live-file", "--live"},
     "watch": SOURCE | CLUSTER | {"--branch", "--interval", "--sync", "--prune", "--no-prune",
                                  "--force-conflicts", "--no-force-conflicts", "--inventory",
                                  "--metrics-port", "--metrics-address", "--log-format",
-                                 "--cache-dir"},
+                                 "--cache-dir", "--wait", "--no-wait", "--timeout"},
 }  # fmt: skip
 OUTPUTS = {"diff": "human|diff|markdown|json", "sync": "human|json",
            "check": "human|json|github", "routes": "human|json"}  # fmt: skip
