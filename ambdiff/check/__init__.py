@@ -121,8 +121,6 @@ def _schema(schemas: Schemas, resource: Resource, inventory: Inventory, collecto
             else ""
         )
         message = describe(shown, issue.message)
-        if flat:  # no API server between an annotation and Emissary
-            message = message.replace("the API server drops it silently", "Emissary ignores it")
         collector(
             issue.rule, resource, f"{message}{where}", line=inventory.line_of(resource, issue.path)
         )

@@ -3,8 +3,10 @@
 - getambassador.io: ambdiff's own CRDs (package data `ambdiff/crds/ambassador.yaml`, the same
   file the end-to-end tests install), plus any other CRD found in the manifests. They are
   validated the way the API server treats a structural schema: `nullable`,
-  `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`, and a field that no
-  schema names is pruned silently, which `check` reports as `unknown-field`.
+  `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`. A field that no
+  schema names is `unknown-field`, an error, because server-side apply (which sync uses)
+  refuses it; where Emissary keeps it instead (getambassador.io/v2, whose CRDs preserve
+  unknown fields, and annotation documents) it is `unknown-field-ignored`, a warning.
 - Built-in kinds: the JSON schemas shipped as data by the `kubernetes-validate` package (its
   "strict" variant, whose `additionalProperties: false` marks unknown fields; the newest
   Kubernetes version it has), read by the same validator: they use only type, $ref,
@@ -45,7 +47,7 @@ _TYPE_NAMES = {
 
 @dataclass(frozen=True)
 class SchemaIssue:
-    rule: str  # "schema" or "unknown-field"
+    rule: str  # "schema", "unknown-field" (apply refuses it) or "unknown-field-ignored"
     path: tuple[Segment, ...]
     message: str  # a sentence fragment that follows the field's path
 
@@ -70,6 +72,9 @@ class Schemas:
         group, version = split_api_version(resource.api_version)
         kind = resource.id.kind
         out: list[SchemaIssue] = []
+        # Emissary's own v2 CRDs (and the older versions it still reads) keep unknown fields;
+        # every other schema here is structural, and server-side apply refuses them.
+        kept = group == AMBASSADOR_GROUP and version in ("v0", "v1", "v2")
         if not flat_names:
             out.extend(_name_issues(group, kind, resource.body))
         if group == AMBASSADOR_GROUP:
@@ -102,7 +107,29 @@ class Schemas:
             invalid = crd_issues(resource.body)  # says more than a schema issue of that field
             paths = {issue.path for issue in invalid}
             out = [issue for issue in out if issue.path not in paths] + invalid
-        return out
+        where = "annotation" if flat_names else "kept" if kept else "applied"
+        return [unknown_field(i, where) for i in out]
+
+
+# What happens to a field no schema names, by where it is written: the one place that says
+# how severe an unknown field is (RULES in ambdiff.check.findings holds the severities).
+_UNKNOWN = {
+    "applied": ("unknown-field", "server-side apply refuses it (`ambdiff sync` writes nothing "
+                "while it is there)"),
+    "kept": ("unknown-field-ignored", "Emissary's getambassador.io/v2 CRD keeps it and "
+             "Emissary ignores it"),
+    "annotation": ("unknown-field-ignored", "Emissary ignores it"),
+}  # fmt: skip
+
+
+def unknown_field(issue: SchemaIssue, where: str = "applied") -> SchemaIssue:
+    """An unknown-field issue with the rule and the consequence for `where` it is written:
+    an object that sync applies, a getambassador.io/v2 object, an annotation document."""
+    if not issue.rule.startswith("unknown-field"):
+        return issue
+    rule, consequence = _UNKNOWN[where]
+    text = issue.message.split("; ", 1)[0]
+    return SchemaIssue(rule, issue.path, f"{text}; {consequence}")
 
 
 def describe(path: Sequence[Segment], issue_message: str) -> str:
@@ -240,7 +267,7 @@ def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
             close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
             hint = f" (did you mean {close[0]}?)" if close else ""
             out.append(SchemaIssue("unknown-field", (*path, str(key)),
-                                   f"is not a known field{hint}; the API server drops it silently"))  # fmt: skip
+                                   f"is not a known field{hint}"))  # fmt: skip
 
 
 def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSON,
@@ -370,7 +397,7 @@ def _metadata_issues(meta: JSON) -> Iterator[SchemaIssue]:
                 close = difflib.get_close_matches(str(key), sorted(known), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 yield SchemaIssue("unknown-field", ("metadata", str(key)),
-                                  f"is not a field of ObjectMeta{hint}; the API server drops it silently")  # fmt: skip
+                                  f"is not a field of ObjectMeta{hint}")  # fmt: skip
     for field in ("labels", "annotations"):
         values = meta.get(field)
         if isinstance(values, Mapping):

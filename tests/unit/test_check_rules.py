@@ -37,6 +37,7 @@ def test_every_rule_of_the_design_exists() -> None:
         "annotation-yaml", "route-collision", "route-group-conflict", "invalid-regex",
         "filter-missing", "secret-missing", "dangling-reference", "mapping-unbound",
         "namespace-ignored", "unreadable-file", "secret-data-base64", "crd-invalid", "render-failed",
+        "unknown-field-ignored",
     }  # fmt: skip
 
 
@@ -128,11 +129,45 @@ def test_schema_v3alpha1_header_values_are_strings() -> None:
     assert rules(a_yaml=mapping("a", extra='  headers: {x-canary: "true"}\n')) == []
 
 
-def test_unknown_field_is_a_warning_with_a_suggestion() -> None:
+def test_unknown_field_is_an_error_because_server_side_apply_refuses_it() -> None:
+    """sync applies with server-side apply, which answers `field not declared in schema`
+    (tests/e2e/test_check_sync_agree.py): check fails the same manifest."""
     found = findings(a_yaml=mapping("a", extra="  hosname: api.example.com\n"))
-    assert [(f.rule, f.severity.value, f.line) for f in found] == [("unknown-field", "warning", 9)]
-    assert "spec.hosname" in found[0].message and "did you mean hostname?" in found[0].message
+    assert [(f.rule, f.severity.value, f.line) for f in found] == [("unknown-field", "error", 9)]
+    assert found[0].message == ("Mapping default/a: spec.hosname is not a known field (did you "
+                                "mean hostname?); server-side apply refuses it (`ambdiff sync` "
+                                "writes nothing while it is there)")  # fmt: skip
     assert rules(a_yaml=mapping("a", extra="  timeout_ms: 3000\n")) == []
+
+
+def test_unknown_field_where_emissary_keeps_it_is_a_warning() -> None:
+    """Emissary's own getambassador.io/v2 CRDs keep unknown fields (Emissary ignores them),
+    and so does Emissary with an annotation document: no API server refuses those."""
+    v2 = mapping("a", extra="  hosname: api.example.com\n").replace("v3alpha1", "v2")
+    found = findings(a_yaml=v2)
+    assert [(f.rule, f.severity.value) for f in found] == [("unknown-field-ignored", "warning")]
+    assert found[0].message.endswith("Emissary's getambassador.io/v2 CRD keeps it and Emissary "
+                                     "ignores it")  # fmt: skip
+    service = """apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  annotations:
+    getambassador.io/config: |
+      apiVersion: getambassador.io/v3alpha1
+      kind: Mapping
+      name: api
+      hostname: "*"
+      prefix: /api/
+      service: api
+      timeout_msec: 5
+spec: {ports: [{port: 80}]}
+"""
+    found = [f for f in findings(s_yaml=service) if f.rule.startswith("unknown")]
+    assert [(f.rule, f.severity.value) for f in found] == [("unknown-field-ignored", "warning")]
+    assert "timeout_msec is not a known field (did you mean timeout_ms?); Emissary ignores it" in (
+        found[0].message
+    )
 
 
 def test_annotation_yaml_error_drops_the_whole_annotation() -> None:
