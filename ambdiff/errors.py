@@ -50,6 +50,9 @@ class ClusterError(AmbdiffError):
     status: int = 0  # the HTTP status, when the API server answered
     details: dict[str, Any] | None = None  # the Status object's details
     server_message: str = ""  # the API server's own message, when it answered
+    # What went wrong without naming the object (a dead server, an RBAC rule): failures
+    # that share it are reported once, with their objects ("" when it is the object's own).
+    cause: str = ""
 
 
 class ForbiddenError(ClusterError):

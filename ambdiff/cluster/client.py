@@ -170,11 +170,13 @@ class Cluster:
         except ApiException as e:
             return int(e.status or 0), str(e.reason or ""), e.body
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise ClusterError(
+            error = ClusterError(
                 f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}.",
                 hint="Is the cluster up and your network/VPN connected? `kubectl cluster-info` "
                 "tells (diff and routes --live can work offline with --live-file).",
-            ) from e
+            )
+            error.cause = error.message.rstrip(".")
+            raise error from e
 
     def _open(self, path: str, query: Mapping[str, str], timeout: tuple[float, float]) -> Any:
         """A GET whose answer is read as it streams in: the urllib3 response, unread."""

@@ -47,8 +47,28 @@ def translate(
         error = ClusterError(f"{what} failed (HTTP {status}): {message}.")
     error.status = status
     error.server_message = message
+    error.cause = _cause(status, message, context)
     error.details = answer.get("details") if isinstance(answer.get("details"), dict) else {}
     return error
+
+
+_RBAC = re.compile(
+    r'User "(?P<user>[^"]*)" cannot (?P<verb>\w+) resource "(?P<resource>[^"]*)"'
+    r'(?: in API group "(?P<group>[^"]*)")?'
+)
+
+
+def _cause(status: int, message: str, context: str) -> str:
+    """The part of a refusal that is not about one object: who may not do what, or that
+    the credentials were refused."""
+    if status == 401:
+        return f"the cluster did not accept the credentials (HTTP 401, context {context})"
+    rbac = _RBAC.search(message) if status == 403 else None
+    if rbac is None:
+        return ""
+    resource = rbac["resource"] + (f".{rbac['group']}" if rbac["group"] else "")
+    return (f"user {rbac['user']!r} may not {rbac['verb']} {resource} (HTTP 403, context "
+            f"{context})")  # fmt: skip
 
 
 def _decode(data: bytes | str | None) -> dict[str, Any]:
@@ -80,18 +100,39 @@ def shown_url(url: object) -> str:
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
 
+# What a failed connection means, in words: (text in the library's error, what to say).
+_CONNECTION_WORDS = (
+    ("Connection refused", "connection refused (nothing listens there, or the server is down)"),
+    ("RemoteDisconnected", "the server closed the connection without answering"),
+    ("Remote end closed connection", "the server closed the connection without answering"),
+    ("Connection reset", "the connection was reset"),
+    ("Connection aborted", "the connection was broken off"),
+    ("Broken pipe", "the connection was broken off"),
+    ("Name or service not known", "the host name does not resolve"),
+    ("nodename nor servname", "the host name does not resolve"),
+    ("Temporary failure in name resolution", "the host name does not resolve (DNS failed)"),
+    ("No route to host", "no route to the host"),
+    ("Network is unreachable", "the network is unreachable"),
+    ("certificate verify failed", "its TLS certificate is not trusted (certificate verify failed)"),
+    ("Read timed out", "it did not answer in time"),
+    ("timed out", "the connection timed out"),
+    ("SSL", "the TLS handshake failed"),
+)
+
+
 def reason(e: BaseException) -> str:
-    reason = getattr(e, "reason", None) or e
-    text = str(reason)
-    for marker in (
-        "Connection refused",
-        "Name or service not known",
-        "timed out",
-        "certificate verify failed",
-    ):
+    """Why a connection failed, in words a person reads (never a Python repr)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = e
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        nested = getattr(current, "reason", None)
+        current = nested if isinstance(nested, BaseException) else current.__cause__
+    text = " ".join(f"{type(x).__name__}: {x!s} {x!r}" for x in seen)
+    for marker, words in _CONNECTION_WORDS:
         if marker in text:
-            return marker.lower()
-    return first_line(reason)
+            return words
+    return first_line(seen[-1])
 
 
 def first_line(e: object) -> str:

@@ -30,7 +30,7 @@ from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
 from ambdiff.render.text import json_text
 from ambdiff.sync.engine import Sync, SyncSettings
-from ambdiff.sync.executor import State
+from ambdiff.sync.executor import Failure, State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
 from ambdiff.sync.wait import DEFAULT_TIMEOUT, Target, follow
@@ -208,7 +208,7 @@ def _locked(
 
     with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:
         failures = engine.preflight(update)
-    result["preflight"] = [{"action": str(f.action), "error": f.message} for f in failures]
+    result["preflight"] = [_failure_json(f) for f in failures]
     if failures:
         if not as_json:
             render.preflight_failures(failures, consoles)
@@ -236,7 +236,7 @@ def _locked(
     failures = engine.stage()
     result["staged"] = [str(a) for a in engine.staged]
     if failures:
-        result["preflight"] = [{"action": str(f.action), "error": f.message} for f in failures]
+        result["preflight"] = [_failure_json(f) for f in failures]
         if not as_json:
             render.preflight_failures(failures, consoles, staged=engine.staged)
         return _Ran(Exit.USAGE, result)
@@ -274,6 +274,10 @@ def _locked(
     deleted = [Target(a.id, a.api_version, deleted=True)
                for a in the_plan.actions if a.verb is Verb.DELETE]  # fmt: skip
     return _Ran(code, result, [*targets, *deleted])
+
+
+def _failure_json(f: Failure) -> dict[str, str]:
+    return {"action": str(f.action), "error": f.message, **({"cause": f.cause} if f.cause else {})}
 
 
 def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: Consoles) -> None:

@@ -33,13 +33,14 @@ from ambdiff.live import ClusterState
 from ambdiff.metrics import Endpoint, Health, Metrics
 from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
 from ambdiff.options import Common, settle
+from ambdiff.render.sync import listed
 from ambdiff.render.text import shown
 from ambdiff.render.watch import describe, fields, summary
 from ambdiff.schedule import Backoff, Debounce, backoff_cap
 from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
 from ambdiff.sources import select as select_source
 from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
-from ambdiff.sync.executor import State
+from ambdiff.sync.executor import State, grouped
 from ambdiff.sync.lock import Lock, LockHeld, holder_identity
 from ambdiff.sync.plan import Action, Verb
 from ambdiff.sync.wait import Status as WaitStatus
@@ -393,7 +394,15 @@ class Loop:
         )  # fmt: skip
 
     def _after_sync(self, result: SyncResult, commit: str, extra: dict[str, object]) -> _Outcome:
-        for failure in result.failures:
+        for group in grouped(result.failures):
+            if group.cause:  # one line for a cause many objects share (a dead server, RBAC)
+                objects = [str(f.action.id) for f in group.failures]
+                log.error(f"preflight failed for {len(objects)} objects: {group.cause} "
+                          f"({listed(group)})",
+                          extra={**extra, "event": "preflight-failed", "cause": group.cause,
+                                 "objects": objects})  # fmt: skip
+                continue
+            failure = group.failures[0]
             origin = f" ({failure.action.origin})" if failure.action.origin else ""
             log.error(f"preflight failed for {failure.action}{origin}: {failure.message}",
                       extra={**extra, "event": "preflight-failed", "object": str(failure.action.id)})  # fmt: skip

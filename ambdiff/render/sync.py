@@ -10,10 +10,11 @@ from ambdiff.check import Finding
 from ambdiff.render.console import Consoles
 from ambdiff.render.diff import change_line
 from ambdiff.render.text import shown
-from ambdiff.sync.executor import Failure, State, SyncReport
+from ambdiff.sync.executor import Failure, FailureGroup, State, SyncReport, grouped
 from ambdiff.sync.plan import Action, Plan, Verb
 
 _SIGIL = {Verb.CREATE: ("+", "green"), Verb.UPDATE: ("~", "yellow"), Verb.DELETE: ("-", "red")}
+MAX_LISTED = 10  # objects named for a cause that many share
 _STATE = {State.APPLIED: "green", State.FAILED: "bold red", State.NOT_ATTEMPTED: "dim"}
 
 
@@ -67,9 +68,23 @@ def preflight_failures(
         err.print(
             f"[bold red]Preflight failed for {len(failures)} object(s); nothing was written:[/]"
         )
-    for f in failures:
-        origin = f" ({f.action.origin})" if f.action.origin else ""
-        err.print(f"  [red]✗[/] {escape(shown(f'{f.action}{origin}: {f.message}'))}")
+    for group in grouped(failures):
+        if not group.cause:
+            f = group.failures[0]
+            origin = f" ({f.action.origin})" if f.action.origin else ""
+            err.print(f"  [red]✗[/] {escape(shown(f'{f.action}{origin}: {f.message}'))}")
+            continue
+        hint = f" {group.hint}" if group.hint else ""
+        err.print(f"  [red]✗[/] {len(group.failures)} objects: {escape(shown(group.cause))}."
+                  f"{escape(shown(hint))}")  # fmt: skip
+        err.print(f"      [dim]{escape(shown(listed(group)))}[/]")
+
+
+def listed(group: FailureGroup, most: int = MAX_LISTED) -> str:
+    """The objects of a group, the first `most` by name."""
+    names = [str(f.action.id) for f in group.failures]
+    more = f", and {len(names) - most} more (-o json lists each)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def report(r: SyncReport, consoles: Consoles) -> None:

@@ -34,6 +34,44 @@ class State(StrEnum):
 class Failure:
     action: Action
     message: str
+    cause: str = ""  # what it shares with other failures (a dead server, an RBAC rule)
+    hint: str = ""
+
+    @classmethod
+    def of(cls, action: Action, error: ClusterError) -> Failure:
+        return cls(action, describe(error), error.cause, error.hint)
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failures of one cause, said once; a failure of its own has `cause` "" and is alone."""
+
+    cause: str
+    hint: str
+    failures: tuple[Failure, ...]
+
+
+def grouped(failures: Sequence[Failure]) -> list[FailureGroup]:
+    """The one grouping step of every failure report: failures that share a cause become
+    one group (in the order each cause first appears); the others stay one by one."""
+    counts: dict[str, int] = {}
+    for f in failures:
+        if f.cause:
+            counts[f.cause] = counts.get(f.cause, 0) + 1
+    groups: dict[str, list[Failure]] = {}
+    out: list[FailureGroup | str] = []
+    for f in failures:
+        if f.cause and counts[f.cause] > 1:
+            if f.cause not in groups:
+                groups[f.cause] = []
+                out.append(f.cause)
+            groups[f.cause].append(f)
+        else:
+            out.append(FailureGroup("", f.hint, (f,)))
+    return [
+        FailureGroup(g, groups[g][0].hint, tuple(groups[g])) if isinstance(g, str) else g
+        for g in out
+    ]
 
 
 @dataclass(frozen=True)
@@ -118,7 +156,7 @@ class Executor:
                 try:
                     self._write(action, dry_run=False)
                 except ClusterError as e:
-                    return [Failure(action, describe(e))]
+                    return [Failure.of(action, e)]
                 self.staged.append(action)
         remaining = [a for a in self.unchecked if a not in self.staged]
         self.unchecked = []
@@ -131,7 +169,7 @@ class Executor:
             try:
                 self._write(action, dry_run=True)
             except ClusterError as e:
-                return Failure(action, describe(e))
+                return Failure.of(action, e)
             return None
 
         failures = []
