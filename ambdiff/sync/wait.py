@@ -1,7 +1,7 @@
 """`sync --wait`: after the writes, follow each object until it is healthy, has failed, or
 the time is up. Nothing here writes: an interrupted or failed wait leaves every write in place.
 
-Each round reads every object still on its way (a GET each, a few at a time), judges it by its
+Each round reads every object still on its way (a name-selected LIST each, a few at a time), judges it by its
 health rule (ambdiff.health) and reports what changed; a deleted object is done once it is
 gone. Failed is final (a rollout past its progress deadline does not recover by waiting).
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ambdiff.cluster import ApiResource
 from ambdiff.errors import ClusterError, ForbiddenError
 from ambdiff.health import Health, Rule, assess, find
 from ambdiff.live import MAX_CONCURRENT_REQUESTS
@@ -147,9 +148,7 @@ def _observe(
         if key not in seen:
             res = cluster.resource(api_version, kind)
             try:
-                seen[key] = (
-                    res is not None and cluster.get(res, namespace or None, name) is not None
-                )
+                seen[key] = res is not None and _read(cluster, res, namespace, name) is not None
             except ForbiddenError:
                 seen[key] = True  # cannot see it: not a reason to wait (docs/sync.md, RBAC)
         return seen[key]
@@ -157,7 +156,9 @@ def _observe(
     def one(target: Target) -> Status:
         try:
             return _judge(cluster, target, rules, exists)
-        except ClusterError as e:  # a dropped connection or a 403: say so, keep waiting
+        except ForbiddenError as e:  # waiting longer changes nothing
+            return Status(target, Verdict.FAILED, f"cannot read it: {e.message.rstrip('.')}")
+        except ClusterError as e:  # a dropped connection: say so, keep waiting
             return Status(target, Verdict.PROGRESSING, f"cannot read it: {e.message.rstrip('.')}")
 
     if not targets:
@@ -177,13 +178,22 @@ def _judge(
             return _deleting(target, None)
         return Status(target, Verdict.PROGRESSING, f"the cluster does not serve {oid.kind} in "
                       f"{target.api_version}")  # fmt: skip
-    body = cluster.get(res, oid.namespace or None, oid.name)
+    body = _read(cluster, res, oid.namespace, oid.name)
     if target.deleted:
         return _deleting(target, body)
     if body is None:
         return Status(target, Verdict.PROGRESSING, "it does not exist (deleted since the sync?)")
     health: Health = assess(body, find(rules, oid.group, oid.kind), exists)
     return Status(target, Verdict(health.result.value), health.message)
+
+
+def _read(
+    cluster: SyncCluster, res: ApiResource, namespace: str, name: str
+) -> dict[str, Any] | None:
+    """One object, read with `list` and a name selector: a sync already needs `list` on what
+    it applies (it reads the live objects so), so waiting needs no other permission."""
+    items = cluster.list(res, namespace or None, field_selector=f"metadata.name={name}")
+    return next((i for i in items if (i.get("metadata") or {}).get("name") == name), None)
 
 
 def _deleting(target: Target, body: Mapping[str, Any] | None) -> Status:
