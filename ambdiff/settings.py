@@ -150,7 +150,16 @@ def load_file(path: Path, *, explicit: bool) -> FileSettings:
             "not UTF-8).",
             hint="Save it as UTF-8.",
         ) from e
-    return load_text(text, str(path), source=path)
+    return load_text(text, shown_path(path), source=path)
+
+
+def shown_path(path: Path) -> str:
+    """A file as messages name it: relative to the working directory when it is inside it
+    (`.ambdiff.yaml`), else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -1,0 +1,142 @@
+"""The folders (and cluster states) the docs' sessions run in: tests/docs/test_docs.py.
+
+Each scenario makes a working folder and returns it; `cluster` scenarios get the test API
+server (context `envtest`) and leave what they create in namespaces of their own. `hooks`
+are steps a page's prose describes but does not show as a command (a file edited by hand),
+run before the block that names them (`<!-- docs-test: run NAME then=HOOK -->`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.harness import APIServer
+from tests.helm_binary import require_helm  # at collection: it reads the real environment
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+Setup = Callable[[Path, APIServer | None], Path]
+Hook = Callable[[Path, APIServer | None], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    setup: Setup
+    cluster: bool = False
+    hooks: dict[str, Hook] = field(default_factory=dict)
+
+
+def environment(home: Path, server: APIServer | None) -> dict[str, str]:
+    """A CI job's environment: no terminal, no colour, this venv's ambdiff first on PATH, a
+    home of its own, the test API server's kubeconfig (or none)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMBDIFF_", "KUBECONFIG"))}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", HOME=str(home),
+        NO_COLOR="1", COLUMNS="250", TERM="dumb", PYTHONUNBUFFERED="1",
+        KUBECONFIG=str(server.kubeconfig) if server else str(home / "no-kubeconfig"),
+        GIT_AUTHOR_NAME="docs", GIT_AUTHOR_EMAIL="docs@example.com", GIT_COMMITTER_NAME="docs",
+        GIT_COMMITTER_EMAIL="docs@example.com",
+    )  # fmt: skip
+    env.pop("CI", None)
+    env["PATH"] = f"{Path(require_helm()).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+
+
+def repository(folder: Path, files: dict[str, str] | None = None, *, copy: Path | None = None,
+               commit: bool = True) -> Path:  # fmt: skip
+    if copy is not None:
+        shutil.copytree(copy, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    git(folder, "init", "-q", "-b", "main")
+    if commit:
+        git(folder, "add", "-A")
+        git(folder, "-c", "user.name=docs", "-c", "user.email=docs@example.com", "commit",
+            "-qm", "docs", "--allow-empty")  # fmt: skip
+    return folder
+
+
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: shop}\ndata: {a: b}\n"
+
+
+def _root(work: Path, server: APIServer | None) -> Path:
+    return ROOT
+
+
+def _plain(work: Path, server: APIServer | None) -> Path:
+    return repository(work, {"k8s/web.yaml": CONFIGMAP})
+
+
+def _settings(text: str) -> Setup:
+    def setup(work: Path, server: APIServer | None) -> Path:
+        return repository(work, {"k8s/web.yaml": CONFIGMAP, ".ambdiff.yaml": text})
+
+    return setup
+
+
+def _empty(work: Path, server: APIServer | None) -> Path:
+    return repository(work, commit=False)
+
+
+def _check_examples(work: Path, server: APIServer | None) -> Path:
+    """The page's own example files are written into it (`file` blocks), and one that a page
+    cannot show: a file in Latin-1, its é at byte offset 61."""
+    folder = repository(work, commit=False)
+    (folder / "r").mkdir()
+    latin1 = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\ndata: {a: é}\n"
+    (folder / "r" / "latin1.yaml").write_bytes(latin1.encode("latin-1"))
+    return folder
+
+
+def _shop_mapping(name: str, host: str, prefix: str, service: str, extra: str = "") -> str:
+    return (f"---\napiVersion: getambassador.io/v3alpha1\nkind: Mapping\nmetadata: {{name: "
+            f"{name}, namespace: shop}}\nspec:\n  hostname: \"{host}\"\n  prefix: {prefix}\n"
+            f"  service: {service}\n{extra}")  # fmt: skip
+
+
+def _change_shop(work: Path, server: APIServer | None) -> None:
+    """docs/routes.md: commit the files, then re-weight the canary to 50%, point the
+    catch-all at a new frontend, add /checkout/ and remove /search/, uncommitted."""
+    git(work, "add", "-A")
+    git(work, "-c", "user.name=docs", "-c", "user.email=docs@example.com", "commit", "-qm", "routes")
+    (work / "apps" / "shop.yaml").write_text(
+        _shop_mapping("cart-v1", "shop.example.com", "/cart/", "cart-v1")
+        + _shop_mapping("cart-v2", "shop.example.com", "/cart/", "cart-v2", "  weight: 50\n")
+        + _shop_mapping("frontend", "*", "/", "frontend")
+        + _shop_mapping("checkout", "shop.example.com", "/checkout/", "checkout")
+    )
+
+
+def _gitops(work: Path, server: APIServer | None) -> Path:
+    """docs/sources.md: examples/gitops in a repository of its own, as the page says."""
+    return repository(work / "shop-gitops", copy=EXAMPLES / "gitops")
+
+
+def _break_dev(work: Path, server: APIServer | None) -> None:
+    """docs/sources.md, "When rendering fails": the dev overlay names a folder that is gone."""
+    kustomization = work / "overlays" / "dev" / "kustomization.yaml"
+    text = kustomization.read_text()
+    kustomization.write_text(text.replace("resources:\n", "resources:\n  - ../../missing\n", 1))
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "gitops": Scenario(_gitops, cluster=True, hooks={"break-dev": _break_dev}),
+    "routes": Scenario(_empty, hooks={"change-shop": _change_shop}),
+    "root": Scenario(_root),
+    "plain": Scenario(_plain),
+    "settings-typo": Scenario(_settings("namespce: shop\n")),
+    "settings-context": Scenario(_settings("context: prod-eu\n")),
+    "check-examples": Scenario(_check_examples),
+}
