@@ -68,7 +68,9 @@ def repository(folder: Path, files: dict[str, str] | None = None, *, copy: Path 
     return folder
 
 
-CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: shop}\ndata: {a: b}\n"
+CONFIGMAP = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: shop}\ndata: {a: b}\n"
+)
 
 
 def _root(work: Path, server: APIServer | None) -> Path:
@@ -110,7 +112,9 @@ def _change_shop(work: Path, server: APIServer | None) -> None:
     """docs/routes.md: commit the files, then re-weight the canary to 50%, point the
     catch-all at a new frontend, add /checkout/ and remove /search/, uncommitted."""
     git(work, "add", "-A")
-    git(work, "-c", "user.name=docs", "-c", "user.email=docs@example.com", "commit", "-qm", "routes")
+    git(
+        work, "-c", "user.name=docs", "-c", "user.email=docs@example.com", "commit", "-qm", "routes"
+    )
     (work / "apps" / "shop.yaml").write_text(
         _shop_mapping("cart-v1", "shop.example.com", "/cart/", "cart-v1")
         + _shop_mapping("cart-v2", "shop.example.com", "/cart/", "cart-v2", "  weight: 50\n")
@@ -140,3 +144,115 @@ SCENARIOS: dict[str, Scenario] = {
     "settings-context": Scenario(_settings("context: prod-eu\n")),
     "check-examples": Scenario(_check_examples),
 }
+
+
+def ambdiff(work: Path, server: APIServer | None, *args: str) -> None:
+    """Run ambdiff in a scenario's setup, as its sessions run it."""
+    home = work.parent / "setup-home"
+    home.mkdir(exist_ok=True)
+    subprocess.run(["ambdiff", *args], cwd=work, env=environment(home, server), check=True,
+                   capture_output=True, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def kubectl(server: APIServer | None, *args: str, stdin: str | None = None) -> None:
+    assert server is not None
+    subprocess.run(["kubectl", "--kubeconfig", str(server.kubeconfig), *args], check=True,
+                   capture_output=True, input=stdin, text=True)  # fmt: skip
+
+
+def _snapshot(work: Path, server: APIServer | None) -> Path:
+    """docs/install.md: the quickstart manifests (in a namespace of their own) synced as k8s/,
+    for the snapshot recipe."""
+    folder = repository(work / "gitops", commit=False)
+    shutil.copytree(EXAMPLES / "quickstart" / "manifests", folder / "k8s")
+    for path in (folder / "k8s").glob("*.yaml"):
+        path.write_text(path.read_text().replace("namespace: shop", "namespace: snapshot")
+                        .replace("name: shop\n", "name: snapshot\n").replace(".shop:", ".snapshot:"))  # fmt: skip
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "k8s")
+    ambdiff(folder, server, "sync", "--yes", "k8s/")
+    return folder
+
+
+STOREFRONT_QUOTE = """apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: quote, namespace: storefront}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: quote}}}}
+  template:
+    metadata: {{labels: {{app: quote}}}}
+    spec:
+      containers: [{{name: backend, image: docker.io/datawire/quote:0.5.0}}]
+"""
+STOREFRONT_MAPPING = """---
+apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: {{name: {name}, namespace: storefront}}
+spec:
+  hostname: shop.example.com
+  prefix: {prefix}
+  service: quote.storefront:80
+  timeout_ms: 3000
+"""
+
+
+def _storefront(work: Path, server: APIServer | None) -> Path:
+    """docs/sync.md, "A session": synced once; then git raised the replica count and deleted
+    the quote-admin Mapping, and someone raised the quote Mapping's timeout with kubectl."""
+    folder = repository(work / "gitops", {
+        ".ambdiff.yaml": "paths: [k8s]\n",
+        "k8s/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: storefront}\n",
+        "k8s/quote.yaml": STOREFRONT_QUOTE.format(replicas=3),
+        "k8s/ambassador.yaml": STOREFRONT_MAPPING.format(name="quote", prefix="/quote/")
+        + STOREFRONT_MAPPING.format(name="quote-admin", prefix="/admin/"),
+    })  # fmt: skip
+    ambdiff(folder, server, "sync", "--yes", "k8s/")
+    kubectl(server, "patch", "-n", "storefront", "mapping.v3alpha1.getambassador.io/quote",
+            "--type", "merge", "-p", '{"spec": {"timeout_ms": 10000}}')  # fmt: skip
+    (folder / "k8s" / "quote.yaml").write_text(STOREFRONT_QUOTE.format(replicas=4))
+    (folder / "k8s" / "ambassador.yaml").write_text(
+        STOREFRONT_MAPPING.format(name="quote", prefix="/quote/")
+    )
+    git(folder, "commit", "-qam", "scale up, drop quote-admin")
+    return folder
+
+
+def _teams(work: Path, server: APIServer | None) -> Path:
+    """docs/sync.md, inventories: two sources; api's four ConfigMaps synced."""
+    files = {".ambdiff.yaml": "sources:\n  - {name: api, paths: [teams/api]}\n"
+             "  - {name: web, paths: [teams/web]}\n",
+             "teams/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, "
+             "namespace: api}\ndata: {a: b}\n"}  # fmt: skip
+    for i in range(4):
+        files[f"teams/api/cm{i}.yaml"] = (
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: api-{i}, namespace: api}}\n"
+            "data: {a: b}\n"
+        )
+    folder = repository(work / "gitops", files)
+    kubectl(server, "create", "namespace", "api")
+    ambdiff(folder, server, "sync", "--yes", "api")
+    return folder
+
+
+def _drop_three(work: Path, server: APIServer | None) -> None:
+    """docs/sync.md, the mass-deletion guard: a merge that deletes three of four files."""
+    for i in (1, 2, 3):
+        (work / "teams" / "api" / f"cm{i}.yaml").unlink()
+    git(work, "commit", "-qam", "a bad merge")
+
+
+def _shop(work: Path, server: APIServer | None) -> Path:
+    """docs/sync.md, "Progress": a Namespace, a Deployment and Service, a Mapping."""
+    from tests.e2e.sample_repo import web_app
+
+    files = {f"{name}": text for name, text in web_app("shop").items()}
+    return repository(work / "gitops", {**files, ".ambdiff.yaml": "inventory: shop\n"})
+
+
+SCENARIOS.update({
+    "snapshot": Scenario(_snapshot, cluster=True),
+    "storefront": Scenario(_storefront, cluster=True),
+    "teams": Scenario(_teams, cluster=True, hooks={"drop-three": _drop_three}),
+    "shop": Scenario(_shop, cluster=True),
+})  # fmt: skip
