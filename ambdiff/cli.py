@@ -55,7 +55,9 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     from ambdiff.schedule import parse_interval
 
     value = _not_empty(ctx, param, value)
-    return None if value is None else parse_interval(value, option=param.opts[-1])
+    from_env = ctx.get_parameter_source(param.name or "") is ParameterSource.ENVIRONMENT
+    name = f"environment variable {_envvars(param)[0]}" if from_env else param.opts[-1]
+    return None if value is None else parse_interval(value, option=name)
 
 
 def _envvars(param: click.Parameter) -> list[str]:

@@ -146,6 +146,7 @@ class Loop:
         self.applying = False  # between the first and the last write of a sync
         self._to_follow: list[WaitTarget] = []  # what this round's sync declared (--wait)
         self._health: dict[ObjectId, tuple[Verdict, str]] = {}  # as last logged
+        self._extra: dict[str, object] = {}  # the round's fields, for every line it logs
 
     def poke(self, *, drift: bool = True) -> None:
         """Something changed live (or a watch must list again): run a round once the burst
@@ -215,6 +216,7 @@ class Loop:
             self._drifted = False
         started = time.monotonic()
         extra = {"round": number, "trigger": trigger}
+        self._extra = extra  # for the lines the sync engine's callbacks log
         try:
             outcome = self._work(extra)
         except Exception as e:
@@ -448,7 +450,7 @@ class Loop:
             self._reported.pop(action.id, None)
         log.log(logging.INFO if state is State.APPLIED else logging.ERROR,
                 f"{state.value}: {action}",
-                extra={"event": "sync-action", "action": action.verb.value,
+                extra={**self._extra, "event": "sync-action", "action": action.verb.value,
                        "object": str(action.id), "state": state.value})  # fmt: skip
 
     def _drift_seen(self, diff: ObjectDiff) -> None:

@@ -153,6 +153,13 @@ def _rule(raw: Any, where: str) -> Rule:
         if "group" in raw
         else _string(raw["apiVersion"], f"{where}: apiVersion").rpartition("/")[0]
     )
+    if "/" in group:
+        raise ConfigError(f"{where}: group {group!r} holds a version; write the group alone "
+                          f"({group.split('/')[0]}), or apiVersion: with the version.")  # fmt: skip
+    kind = _string(raw["kind"], f"{where}: kind")
+    if kind != "*" and not kind[:1].isupper():
+        raise ConfigError(f"{where}: kind {kind!r} would match nothing: kinds are written as "
+                          f"the API writes them ({kind[:1].upper() + kind[1:]}).")  # fmt: skip
     checks = raw.get("checks") or []
     if not isinstance(checks, list):
         raise ConfigError(f"{where}: 'checks' must be a list of checks.")
@@ -161,10 +168,10 @@ def _rule(raw: Any, where: str) -> Rule:
         raise ConfigError(f"{where}: 'observedGeneration' must be true or false.")
     return Rule(
         group=group,
-        kind=_string(raw["kind"], f"{where}: kind"),
+        kind=kind,
         checks=tuple(_check(c, f"{where}: checks[{i}]") for i, c in enumerate(checks)),
         otherwise=_result(raw.get("otherwise", Result.NONE.value), f"{where}: otherwise"),
-        message=_string(raw.get("message", ""), f"{where}: message"),
+        message=_template(raw.get("message", ""), f"{where}: message"),
         observed_generation=generation,
         where=where,
     )
@@ -180,7 +187,7 @@ def _check(raw: Any, where: str) -> Check:
     return Check(
         result=_result(raw["result"], f"{where}: result"),
         when=tuple(_test(t, f"{where}: when[{i}]") for i, t in enumerate(when)),
-        message=_string(raw.get("message", ""), f"{where}: message"),
+        message=_template(raw.get("message", ""), f"{where}: message"),
     )
 
 
@@ -222,8 +229,17 @@ def _test(raw: Any, where: str) -> Test:
         value = (
             value if _number(value) else path(_string(value, f"{where}: {op}"), f"{where}: {op}")
         )
-    return Test(field=path(_string(raw["field"], f"{where}: field"), f"{where}: field"), op=op,
-                value=value, negate=negate)  # fmt: skip
+    field = path(_string(raw["field"], f"{where}: field"), f"{where}: field")
+    if op in ("atLeast", "below"):
+        for name, compared in (("field", field), (op, value)):
+            if (
+                isinstance(compared, Path)
+                and compared.has_default
+                and not _number(compared.default)
+            ):
+                raise ConfigError(f"{where}: {name} {str(compared)!r}: {op} compares numbers, so "
+                                  "the default after | must be a number.")  # fmt: skip
+    return Test(field=field, op=op, value=value, negate=negate)
 
 
 def _missing(raw: Any, where: str) -> Mapping[str, Any]:
@@ -258,6 +274,20 @@ def path(text: str, where: str) -> Path:
     with contextlib.suppress(ValueError):
         value = int(value)
     return Path(keys, value, has_default=True)
+
+
+def _template(value: Any, where: str) -> str:
+    """A message: text with `{PATH}` placeholders, each brace closed."""
+    text = _string(value, where)
+    depth = 0
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth not in (0, 1):
+            break
+    if depth != 0:
+        raise ConfigError(f"{where}: {text!r} has a '{{' or '}}' without its pair; a placeholder "
+                          "is written {status.phase}.")  # fmt: skip
+    return text
 
 
 def _result(value: Any, where: str) -> Result:

@@ -14,17 +14,23 @@ from rich.table import Table
 
 from ambdiff.render.console import Consoles
 from ambdiff.render.text import shown
-from ambdiff.sync.wait import Status, Verdict, WaitReport
+from ambdiff.sync.wait import Status, Target, Verdict, WaitReport
 
 HEARTBEAT_SECONDS = 30.0
 _MARK = {Verdict.HEALTHY: ("✓", "green"), Verdict.FAILED: ("✗", "bold red"),
          Verdict.PROGRESSING: ("…", "yellow"), Verdict.NONE: ("·", "dim"),
          Verdict.TIMED_OUT: ("✗", "bold red")}  # fmt: skip
-MAX_LISTED = 20  # objects without health to report are counted, not listed, past this
+MAX_LISTED = 20  # rows of the live table
+MAX_HEALTHY_LISTED = 10  # past this the report counts the healthy objects by kind
 
 
 def duration(seconds: float) -> str:
+    """`0.5s`, `12s`, `5m00s`, `2h05m`."""
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
     whole = round(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
     return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
@@ -41,10 +47,14 @@ class Watching:
     live: Live | None = None
     _last_beat: float = 0.0
     _latest: list[Status] = field(default_factory=list)
+    _spoken: set[Target] = field(default_factory=set)  # objects a line was printed for
 
     def change(self, status: Status, elapsed: float) -> None:
-        if self.live is not None or status.verdict is Verdict.NONE:
-            return  # the table shows it; the report lists what reports no health
+        if self.live is not None:
+            return  # the table shows it
+        if status.verdict is Verdict.NONE and status.target not in self._spoken:
+            return  # never on its way: the report counts what reports no health
+        self._spoken.add(status.target)
         mark, _ = _MARK[status.verdict]
         detail = f": {status.message}" if status.message else ""
         self.consoles.err.print(
@@ -58,7 +68,7 @@ class Watching:
         if self.live is not None:
             self.live.update(self._table(statuses, elapsed))
             return
-        if waiting and elapsed - self._last_beat >= HEARTBEAT_SECONDS:
+        if waiting and elapsed - self._last_beat >= HEARTBEAT_SECONDS and elapsed < self.timeout:
             self._last_beat = elapsed
             names = ", ".join(_what(s) for s in waiting[:5])
             more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
@@ -69,11 +79,16 @@ class Watching:
             )  # fmt: skip
 
     def _table(self, statuses: Sequence[Status], elapsed: float) -> Table:
-        shown_ = [s for s in statuses if s.verdict is not Verdict.NONE]
-        done = sum(1 for s in shown_ if s.verdict.settled)
+        with_health = [s for s in statuses if s.verdict is not Verdict.NONE]
+        done = sum(1 for s in with_health if s.verdict.settled)
+        # What is still on its way or failed, first; the healthy are counted.
+        order = (Verdict.FAILED, Verdict.TIMED_OUT, Verdict.PROGRESSING)
+        shown_ = sorted((s for s in with_health if s.verdict in order),
+                        key=lambda s: order.index(s.verdict))  # fmt: skip
+        healthy = len(with_health) - len(shown_)
         table = Table(
-            title=f"Waiting for health: {done} of {len(shown_)} settled ({duration(elapsed)} of "
-            f"{duration(self.timeout)}; Ctrl-C stops waiting, the writes stay)",
+            title=f"Waiting for health: {done} of {len(with_health)} settled ({duration(elapsed)} of "
+            f"{duration(self.timeout)}, {healthy} healthy; Ctrl-C stops waiting, the writes stay)",
             title_justify="left", show_header=False, box=None, padding=(0, 1),
         )  # fmt: skip
         for s in shown_[:MAX_LISTED]:
@@ -102,9 +117,16 @@ def watching(consoles: Consoles, count: int, timeout: float) -> Iterator[Watchin
 
 
 def report(r: WaitReport, consoles: Consoles) -> None:
-    """Every object with health to report, then a count of those without, then the verdict."""
+    """Every object with health to report (the healthy counted when there are many), a count
+    of those without, then the verdict."""
     out = consoles.out
     listed = [s for s in r.statuses if s.verdict is not Verdict.NONE]
+    fine = [s for s in listed if s.verdict is Verdict.HEALTHY]
+    if len(fine) > MAX_HEALTHY_LISTED:
+        kinds = Counter(s.target.id.kind for s in fine)
+        named = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        out.print(f"  [green]✓ {len(fine)} object(s) healthy[/]: {escape(shown(named))}")
+        listed = [s for s in listed if s.verdict is not Verdict.HEALTHY]
     for s in listed:
         mark, style = _MARK[s.verdict]
         detail = f": {escape(shown(s.message))}" if s.message else ""
@@ -121,9 +143,12 @@ def report(r: WaitReport, consoles: Consoles) -> None:
     healthy = len(r.of(Verdict.HEALTHY))
     took = duration(r.elapsed)
     if r.interrupted:
-        waiting = len(r.of(Verdict.PROGRESSING))
+        waiting, failed = len(r.of(Verdict.PROGRESSING)), len(r.of(Verdict.FAILED))
         out.print(f"[bold yellow]Stopped waiting[/] after {took} (interrupted): {healthy} healthy, "
-                  f"{waiting} still on their way. Every write stays applied.")  # fmt: skip
+                  f"{failed} failed, {waiting} still on their way. Every write stays applied.")  # fmt: skip
+    elif r.ok and not healthy:
+        out.print(f"[bold green]Done[/]: none of the {len(r.statuses)} object(s) reports health "
+                  "to wait for.")  # fmt: skip
     elif r.ok:
         out.print(f"[bold green]Healthy[/]: {healthy} object(s) healthy after {took}.")
     else:

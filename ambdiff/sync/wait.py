@@ -107,9 +107,14 @@ def follow(
     `on_change(status, elapsed)` hears each change, `on_round(statuses, elapsed)` each round."""
     start = clock()
     current = {t: Status(t, Verdict.PROGRESSING, "not read yet") for t in targets}
+    # Objects that reported nothing, of a kind with a rule of its own (a Host, a Mapping):
+    # read again while the wait goes on, since their controller may still report.
+    again = {t for t in targets if _specific(find(rules, t.id.group, t.id.kind))}
     interrupted = False
     while True:
-        pending = [t for t in targets if not current[t].verdict.settled]
+        pending = [t for t in targets if not current[t].verdict.settled
+                   or (current[t].verdict is Verdict.NONE and t in again
+                       and any(not s.verdict.settled for s in current.values()))]  # fmt: skip
         for status in _observe(cluster, pending, rules):
             old = current[status.target]
             current[status.target] = status
@@ -137,25 +142,46 @@ def follow(
     return WaitReport(tuple(final), timeout, elapsed, interrupted)
 
 
+def _specific(rule: Rule | None) -> bool:
+    return rule is not None and rule.kind != "*"
+
+
 def _observe(
     cluster: SyncCluster, targets: Sequence[Target], rules: Sequence[Rule]
 ) -> list[Status]:
     """One round: each target read and judged (a few requests at a time)."""
-    seen: dict[tuple[str, str, str, str], bool] = {}  # what `missing` tests asked, this round
+    seen: dict[tuple[str, str, str, str], bool | None] = {}  # `missing` tests, this round
 
-    def exists(api_version: str, kind: str, namespace: str, name: str) -> bool:
+    def look(api_version: str, kind: str, namespace: str, name: str) -> bool | None:
+        """Whether it exists; None when this identity may not read it."""
         key = (api_version, kind, namespace, name)
         if key not in seen:
             res = cluster.resource(api_version, kind)
             try:
                 seen[key] = res is not None and _read(cluster, res, namespace, name) is not None
             except ForbiddenError:
-                seen[key] = True  # cannot see it: not a reason to wait (docs/sync.md, RBAC)
+                seen[key] = None
         return seen[key]
 
     def one(target: Target) -> Status:
+        unseen: list[str] = []
+
+        def exists(api_version: str, kind: str, namespace: str, name: str) -> bool:
+            found = look(api_version, kind, namespace, name)
+            if found is None and len(unseen) < 5:  # not a reason to wait, but said (docs/sync.md)
+                unseen.append(f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}")
+            return found is not False
+
         try:
-            return _judge(cluster, target, rules, exists)
+            status = _judge(cluster, target, rules, exists)
+            if unseen:
+                note = (f"could not check {', '.join(dict.fromkeys(unseen))} (reading it is "
+                        "forbidden), so it "
+                        "counts as present")  # fmt: skip
+                status = Status(
+                    target, status.verdict, "; ".join(filter(None, (status.message, note)))
+                )
+            return status
         except ForbiddenError as e:  # waiting longer changes nothing
             return Status(target, Verdict.FAILED, f"cannot read it: {e.message.rstrip('.')}")
         except ClusterError as e:  # a dropped connection: say so, keep waiting
@@ -181,8 +207,9 @@ def _judge(
     body = _read(cluster, res, oid.namespace, oid.name)
     if target.deleted:
         return _deleting(target, body)
-    if body is None:
-        return Status(target, Verdict.PROGRESSING, "it does not exist (deleted since the sync?)")
+    if body is None:  # a Job's ttlSecondsAfterFinished, or another hand: its end is not known
+        return Status(target, Verdict.NONE, "it no longer exists (deleted since the sync: by a "
+                      "Job's ttlSecondsAfterFinished, or by someone else)")  # fmt: skip
     health: Health = assess(body, find(rules, oid.group, oid.kind), exists)
     return Status(target, Verdict(health.result.value), health.message)
 

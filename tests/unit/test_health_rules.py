@@ -781,3 +781,58 @@ def test_a_message_with_newlines_becomes_one_line() -> None:
     )
     evicted = pod("Failed", reason="Evicted", message="line one\nline two")
     assert judge(evicted) == Health(FAILED, "Evicted: line one line two")
+
+
+# --- what an independent tester found ---------------------------------------------------------
+
+
+def test_edge_stacks_minimal_acme_host_is_waited_for() -> None:
+    """Edge Stack's documented minimal Host names only an email: its authority defaults to
+    Let's Encrypt, and Edge Stack reports its state."""
+    body = host(spec={"acmeProvider": {"email": "ops@example.com"}})
+    assert judge(body) == Health(
+        PROGRESSING, "waiting for Edge Stack to report the Host's state (status.state)"
+    )
+    body = host(spec={"acmeProvider": {"email": "ops@example.com"}, "tlsSecret": {"name": "t"}})
+    assert judge(body) == Health(
+        PROGRESSING, "waiting for ACME to issue its certificate into Secret shop/t"
+    )
+    assert judge(host(spec={"acmeProvider": {"authority": "none"}})).result is NONE
+
+
+def test_a_paused_deployment_and_a_suspended_job_report_nothing_to_wait_for() -> None:
+    paused = obj("apps/v1", "Deployment", spec={"replicas": 2, "paused": True},
+                 status={"observedGeneration": 1})  # fmt: skip
+    assert judge(paused) == Health(
+        NONE, "paused (spec.paused): its rollout waits until it is resumed"
+    )
+    suspended = obj("batch/v1", "Job", spec={"suspend": True},
+                    status={"conditions": [{"type": "Suspended", "status": "True"}]})  # fmt: skip
+    assert judge(suspended) == Health(NONE, "suspended (spec.suspend): it runs once that is false")
+
+
+def test_a_job_without_status_says_so() -> None:
+    assert judge(obj("batch/v1", "Job", spec={})) == Health(
+        PROGRESSING, "waiting for the Job controller (no status yet)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "said"),
+    [
+        ("{group: databases.example.com/v1, kind: Database}",
+         "health[0]: group 'databases.example.com/v1' holds a version; write the group alone "
+         "(databases.example.com), or apiVersion: with the version."),
+        ("{group: x, kind: database}",
+         "health[0]: kind 'database' would match nothing: kinds are written as the API writes "
+         "them (Database)."),
+        ("{group: x, kind: Database, message: '{status.x'}",
+         "health[0]: message: '{status.x' has a '{' or '}' without its pair; a placeholder is "
+         "written {status.phase}."),
+        ('{group: x, kind: Database, checks: [{result: healthy, when: [{field: "a|x", atLeast: b}]}]}',
+         "health[0]: checks[0]: when[0]: field 'a|x': atLeast compares numbers, so the default "
+         "after | must be a number."),
+    ],
+)  # fmt: skip
+def test_a_rule_that_could_never_match_is_refused(rule: str, said: str) -> None:
+    assert error(f"health: [{rule}]\n") == f".ambdiff.yaml: {said}"

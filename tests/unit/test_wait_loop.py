@@ -245,12 +245,18 @@ def test_a_forbidden_read_of_the_object_itself_fails_at_once() -> None:
     assert cluster.gets[WEB] == 1
 
 
-def test_an_object_gone_since_the_sync_or_of_an_unserved_kind_is_waited_for() -> None:
+def test_an_object_gone_since_the_sync_is_not_held_to_the_timeout_and_an_unserved_kind_is() -> None:
+    """A Job with ttlSecondsAfterFinished may be gone before a round sees it Complete: its
+    end is not known, so it neither fails the wait nor keeps it going."""
     gone = Target(ObjectId("", "ConfigMap", "shop", "settings"), "v1")
     unserved = Target(ObjectId("example.com", "Widget", "shop", "w"), "example.com/v1")
     report, _ = run(FakeCluster({}), [gone, unserved], timeout=1.0)
     assert [(s.verdict, s.message) for s in report.statuses] == [
-        (Verdict.TIMED_OUT, "it does not exist (deleted since the sync?)"),
+        (
+            Verdict.NONE,
+            "it no longer exists (deleted since the sync: by a Job's "
+            "ttlSecondsAfterFinished, or by someone else)",
+        ),
         (Verdict.TIMED_OUT, "the cluster does not serve Widget in example.com/v1"),
     ]
 
@@ -277,7 +283,12 @@ def test_a_secret_that_cannot_be_read_counts_as_present() -> None:
     cluster = FakeCluster({("Host", "shop", "shop"): [host("cert")],
                            ("Secret", "shop", "cert"): [ForbiddenError("secrets is forbidden.")]})  # fmt: skip
     report, _ = run(cluster, [HOST])
-    assert [(s.verdict, s.message) for s in report.statuses] == [(Verdict.HEALTHY, "")]
+    assert [(s.verdict, s.message) for s in report.statuses] == [
+        (
+            Verdict.HEALTHY,
+            ("could not check Secret shop/cert (reading it is forbidden), so it counts as present"),
+        )
+    ]
 
 
 def test_a_missing_secret_is_waited_for_until_it_exists() -> None:
