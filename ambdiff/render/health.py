@@ -24,9 +24,9 @@ MAX_LISTED = 20  # rows of the live table
 MAX_HEALTHY_LISTED = 10  # past this the report counts the healthy objects by kind
 
 
-def duration(seconds: float) -> str:
-    """`0.5s`, `12s`, `5m00s`, `2h05m`."""
-    if seconds < 10 and seconds != int(seconds):
+def duration(seconds: float, *, exact: bool = False) -> str:
+    """`12s`, `5m00s`, `2h05m`; `exact` keeps a fraction of a short time (`--timeout 0.5s`)."""
+    if exact and seconds < 10 and seconds != int(seconds):
         return f"{seconds:.1f}s"
     whole = round(seconds)
     if whole >= 3600:
@@ -74,7 +74,7 @@ class Watching:
             more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
             self.consoles.err.print(
                 f"Still waiting for {len(waiting)} object(s) ({duration(elapsed)} of "
-                f"{duration(self.timeout)}): {names}{more}",
+                f"{duration(self.timeout, exact=True)}): {names}{more}",
                 markup=False, highlight=False,
             )  # fmt: skip
 
@@ -88,7 +88,7 @@ class Watching:
         healthy = len(with_health) - len(shown_)
         table = Table(
             title=f"Waiting for health: {done} of {len(with_health)} settled ({duration(elapsed)} of "
-            f"{duration(self.timeout)}, {healthy} healthy; Ctrl-C stops waiting, the writes stay)",
+            f"{duration(self.timeout, exact=True)}, {healthy} healthy; Ctrl-C stops waiting, the writes stay)",
             title_justify="left", show_header=False, box=None, padding=(0, 1),
         )  # fmt: skip
         for s in shown_[:MAX_LISTED]:
@@ -104,7 +104,7 @@ class Watching:
 def watching(consoles: Consoles, count: int, timeout: float) -> Iterator[Watching]:
     """The display for one wait: a transient live table on a terminal, lines elsewhere."""
     consoles.err.print(
-        f"Waiting up to {duration(timeout)} for {count} object(s) to become healthy…",
+        f"Waiting up to {duration(timeout, exact=True)} for {count} object(s) to become healthy…",
         markup=False, highlight=False,
     )  # fmt: skip
     w = Watching(consoles, timeout)
@@ -154,5 +154,5 @@ def report(r: WaitReport, consoles: Consoles) -> None:
     else:
         failed, late = len(r.of(Verdict.FAILED)), len(r.of(Verdict.TIMED_OUT))
         out.print(f"[bold red]Not healthy[/] after {took}: {failed} failed, {late} timed out "
-                  f"(--timeout {duration(r.timeout)}), {healthy} healthy. The writes stay "
+                  f"(--timeout {duration(r.timeout, exact=True)}), {healthy} healthy. The writes stay "
                   "applied: fix the cause in git and sync again.")  # fmt: skip

@@ -256,3 +256,71 @@ SCENARIOS.update({
     "teams": Scenario(_teams, cluster=True, hooks={"drop-three": _drop_three}),
     "shop": Scenario(_shop, cluster=True),
 })  # fmt: skip
+
+
+WAIT_HOST = """apiVersion: getambassador.io/v3alpha1
+kind: Host
+metadata: {name: shop, namespace: store}
+spec:
+  hostname: shop.example.com
+  acmeProvider: {authority: "https://acme-v02.api.letsencrypt.org/directory", email: ops@example.com}
+  tlsSecret: {name: shop-tls}
+"""
+
+
+def _wait(work: Path, server: APIServer | None) -> Path:
+    """docs/sync.md, "Waiting for health": a rollout and an ACME Host. A thread plays the
+    Deployment controller and Edge Stack's ACME client (there are none in the test API
+    server): each step comes once the one before it is in the cluster, a little apart so
+    that the session shows it. The page's session leaves the order of the lines open (`…`)."""
+    import threading
+    import time
+
+    import kubernetes
+
+    from tests.e2e.sample_repo import web_app
+
+    assert server is not None
+    files = {name: text.replace("namespace: shop", "namespace: store")
+             .replace("name: shop\n", "name: store\n").replace(".shop:", ".store:")
+             for name, text in web_app("shop", replicas=3).items()}  # fmt: skip
+    files["host.yaml"] = WAIT_HOST
+    folder = repository(work / "gitops", {**files, ".ambdiff.yaml": "inventory: store\n"})
+    api = kubernetes.config.new_client_from_config(config_file=str(server.kubeconfig))
+    apps, core = kubernetes.client.AppsV1Api(api), kubernetes.client.CoreV1Api(api)
+    custom = kubernetes.client.CustomObjectsApi(api)
+
+    def controllers() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                generation = apps.read_namespaced_deployment("web", "store").metadata.generation
+                break
+            except kubernetes.client.ApiException:
+                time.sleep(0.2)
+        else:
+            return
+        rollout = {"observedGeneration": generation, "replicas": 3}
+        for status in ({"updatedReplicas": 1, "availableReplicas": 0},
+                       {"updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}):  # fmt: skip
+            time.sleep(2.5)
+            apps.patch_namespaced_deployment_status(
+                "web", "store", {"status": {**rollout, **status}}
+            )
+        time.sleep(2.5)
+        core.create_namespaced_secret("store", {"metadata": {"name": "shop-tls"},
+                                                "type": "kubernetes.io/tls",
+                                                "data": {"tls.crt": "", "tls.key": ""}})  # fmt: skip
+        for status in ({"state": "Pending", "phaseCompleted": "ACMEUserRegistered",
+                        "phasePending": "ACMECertificateChallenge"},
+                       {"state": "Ready", "tlsCertificateSource": "ACME"}):  # fmt: skip
+            custom.patch_namespaced_custom_object_status(
+                "getambassador.io", "v3alpha1", "store", "hosts", "shop", {"status": status}
+            )
+            time.sleep(2.5)
+
+    threading.Thread(target=controllers, daemon=True).start()
+    return folder
+
+
+SCENARIOS["wait"] = Scenario(_wait, cluster=True)

@@ -27,7 +27,8 @@ def printed(statuses: list[Status], **kw: object) -> str:
 @pytest.mark.parametrize(("seconds", "shown"), [(0.5, "0.5s"), (12, "12s"), (300, "5m00s"),
                                                 (3600, "1h00m"), (7500, "2h05m")])  # fmt: skip
 def test_durations_read_as_people_write_them(seconds: float, shown: str) -> None:
-    assert duration(seconds) == shown
+    assert duration(seconds, exact=True) == shown
+    assert duration(4.1) == "4s"  # an elapsed time: whole seconds
 
 
 def test_an_interrupted_wait_counts_the_failed_too() -> None:
