@@ -82,7 +82,9 @@ def test_the_readme_shows_what_the_first_command_really_prints(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     readme = (ROOT / "README.md").read_text()
-    shown = re.search(r"## What the first command shows\s+(?:<!--.*?-->\s+)?```text\n(.*?)```", readme, re.S)
+    shown = re.search(
+        r"## What the first command shows\s+(?:<!--.*?-->\s+)?```text\n(.*?)```", readme, re.S
+    )
     assert shown, "README.md has no 'What the first command shows' block"
     code, out, _ = run(capsys, *README_COMMAND, "--color", "never")
     assert code == 1
