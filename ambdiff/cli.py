@@ -450,7 +450,7 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
       ambdiff sync --yes                      in CI, after merge
       ambdiff sync --yes api                  one source of .ambdiff.yaml
       ambdiff sync --yes --prune -o json      also delete what git removed; JSON report
-      ambdiff sync --yes --wait --timeout 10m wait for rollouts, Jobs, Hosts to be healthy
+      ambdiff sync --yes --wait               and wait until rollouts, Jobs, Hosts are healthy
 
     With --wait, the sync succeeds only when what git declares is healthy in the cluster
     (docs/sync.md lists the health rules; add your own under `health:`).
