@@ -21,6 +21,7 @@ from ambdiff.commands.owned import (
     takeover_notes,
 )
 from ambdiff.errors import ConfigError, Exit
+from ambdiff.health import with_built_in
 from ambdiff.live import ClusterState
 from ambdiff.model import Resource
 from ambdiff.options import Common, refuse_external
@@ -33,7 +34,7 @@ from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import Failure, State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
-from ambdiff.sync.wait import DEFAULT_TIMEOUT, Target, follow
+from ambdiff.sync.wait import DEFAULT_TIMEOUT, Target, follow, targets_of
 
 
 @dataclass
@@ -134,10 +135,8 @@ def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
           consoles: Consoles, as_json: bool) -> int:  # fmt: skip
     """Follow what the sync declared until healthy (exit 0), failed or timed out (1), or
     Ctrl-C (130); the report goes into the result."""
-    from ambdiff.health import built_in
-
     assert ran.targets is not None and ran.result is not None
-    rules = (*common.settings.health, *built_in())
+    rules = with_built_in(common.settings.health)
     with (
         _stop_on_interrupt() as stop_requested,
         render_health.watching(consoles, len(ran.targets), options.timeout) as display,
@@ -198,13 +197,12 @@ def _locked(
             consoles.err.print(f"Refused: {engine.refusal} Rerun with --allow-mass-prune if this "
                                "is meant.", markup=False)  # fmt: skip
         return _Ran(Exit.USAGE, result)
-    targets = [Target(r.id, r.api_version) for r in desired]
     if the_plan.empty:
         if not options.dry_run:
             engine.write_record(None)
             _record_failed(engine.record_error, result, as_json, consoles)
         code = Exit.DIFFERENT if engine.record_error else Exit.OK
-        return _Ran(code, result, None if options.dry_run else targets)
+        return _Ran(code, result, None if options.dry_run else targets_of(desired, ()))
 
     with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:
         failures = engine.preflight(update)
@@ -271,9 +269,8 @@ def _locked(
         code = Exit.DIFFERENT
     if not outcome.complete:
         return _Ran(code, result)
-    deleted = [Target(a.id, a.api_version, deleted=True)
-               for a in the_plan.actions if a.verb is Verb.DELETE]  # fmt: skip
-    return _Ran(code, result, [*targets, *deleted])
+    deleted = [a for a in the_plan.actions if a.verb is Verb.DELETE]
+    return _Ran(code, result, targets_of(desired, deleted))
 
 
 def _failure_json(f: Failure) -> dict[str, str]:

@@ -28,7 +28,7 @@ from ambdiff.commands.owned import add_missing_members, open_ownership
 from ambdiff.drift import DriftBook, DriftWatch, Target
 from ambdiff.errors import AmbdiffError, ClusterError, ConfigError, Exit, GitError, ManifestError
 from ambdiff.gitsource import Branch, GitRevision, redact
-from ambdiff.health import built_in
+from ambdiff.health import with_built_in
 from ambdiff.live import ClusterState
 from ambdiff.metrics import Endpoint, Health, Metrics
 from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
@@ -45,7 +45,7 @@ from ambdiff.sync.lock import Lock, LockHeld, holder_identity
 from ambdiff.sync.plan import Action, Verb
 from ambdiff.sync.wait import Status as WaitStatus
 from ambdiff.sync.wait import Target as WaitTarget
-from ambdiff.sync.wait import Verdict, follow
+from ambdiff.sync.wait import Verdict, follow, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ class Loop:
                     extra={**extra, "event": "health", "kind": oid.kind, "namespace": oid.namespace,
                            "object_name": oid.name, "health": status.verdict.value})  # fmt: skip
 
-        rules = (*common.settings.health, *built_in())
+        rules = with_built_in(common.settings.health)
         report = follow(state.cluster, self._to_follow, rules, timeout=common.timeout,
                         on_change=changed, pause=self.stop.wait)  # fmt: skip
         counts = {v: len(report.of(v)) for v in Verdict}
@@ -349,9 +349,9 @@ class Loop:
                       "--allow-mass-prune` by hand if this is meant.",
                       extra={**extra, "event": "prune-refused"})  # fmt: skip
             return _Outcome("failed", "prune-guard")
-        self._to_follow = [WaitTarget(r.id, r.api_version) for r in desired]
-        self._to_follow += [WaitTarget(a.id, a.api_version, deleted=True)
-                            for a in engine.plan.actions if a.verb is Verb.DELETE]  # fmt: skip
+        self._to_follow = targets_of(
+            desired, [a for a in engine.plan.actions if a.verb is Verb.DELETE]
+        )
         if engine.plan.empty:
             engine.write_record(None)
             return _Outcome("succeeded", summary=summary(engine.report, commit))

@@ -2,6 +2,6 @@
 says how each kind is judged; ambdiff.health.assess judges one object)."""
 
 from ambdiff.health.assess import Health, assess
-from ambdiff.health.rules import Result, Rule, built_in, find
+from ambdiff.health.rules import Result, Rule, built_in, find, with_built_in
 
-__all__ = ["Health", "Result", "Rule", "assess", "built_in", "find"]
+__all__ = ["Health", "Result", "Rule", "assess", "built_in", "find", "with_built_in"]

@@ -32,7 +32,7 @@ def assess(body: Mapping[str, Any], rule: Rule | None, exists: Lookup) -> Health
     for check in rule.checks:
         matched = _holds(body, check, exists)
         if matched is not None:
-            return Health(check.result, _message(check.message, body, matched, check))
+            return Health(check.result, _message(check, body, matched))
     return Health(rule.otherwise, _fill(rule.message, body, {}))
 
 
@@ -113,16 +113,16 @@ def condition(body: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
     return next((c for c in conditions if isinstance(c, dict) and c.get("type") == kind), None)
 
 
-def _message(template: str, body: Mapping[str, Any], matched: dict[str, Any], check: Check) -> str:
-    if template:
-        return _fill(template, body, matched)
+def _message(check: Check, body: Mapping[str, Any], matched: dict[str, Any]) -> str:
+    """The check's own message, else (not for healthy) the condition that decided."""
+    if check.message:
+        return _fill(check.message, body, matched)
     found = matched.get("condition")
-    if found and check.result is not Result.HEALTHY:  # say which condition, and its message
-        matched = found
-        reason = f" ({matched['reason']})" if matched.get("reason") else ""
-        text = f"{matched.get('type')}={matched.get('status')}{reason}"
-        return _cut(f"{text}: {matched['message']}" if matched.get("message") else text)
-    return ""
+    if not found or check.result is Result.HEALTHY:
+        return ""
+    reason = f" ({found['reason']})" if found.get("reason") else ""
+    text = f"{found.get('type')}={found.get('status')}{reason}"
+    return _cut(f"{text}: {found['message']}" if found.get("message") else text)
 
 
 def _fill(template: str, body: Mapping[str, Any], matched: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -111,8 +112,14 @@ _MISSING_KEYS = ("apiVersion", "kind", "name", "namespace", "qualified")
 BUILT_IN = "ambdiff/data/health.yaml"
 
 
+def with_built_in(users: Sequence[Rule]) -> tuple[Rule, ...]:
+    """The rules in the order they are tried: the users' (from `.ambdiff.yaml`), then ours."""
+    return (*users, *built_in())
+
+
+@cache
 def built_in() -> tuple[Rule, ...]:
-    """The rules ambdiff ships (docs/sync.md lists them)."""
+    """The rules ambdiff ships (docs/sync.md lists them), read once."""
     text = resources.files("ambdiff").joinpath("data/health.yaml").read_text(encoding="utf-8")
     return parse(load_one(text, BUILT_IN), BUILT_IN)
 

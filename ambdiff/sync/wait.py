@@ -20,7 +20,8 @@ from ambdiff.cluster import ApiResource
 from ambdiff.errors import ClusterError, ForbiddenError
 from ambdiff.health import Health, Rule, assess, find
 from ambdiff.live import MAX_CONCURRENT_REQUESTS
-from ambdiff.model import ObjectId
+from ambdiff.model import ObjectId, Resource
+from ambdiff.sync.plan import Action
 from ambdiff.sync.ports import SyncCluster
 
 POLL_SECONDS = 2.0
@@ -90,6 +91,12 @@ class WaitReport:
                 "summary": {v.value: len(self.of(v)) for v in Verdict}}  # fmt: skip
 
 
+def targets_of(desired: Sequence[Resource], deleted: Sequence[Action]) -> list[Target]:
+    """What a wait follows after a sync: every object git declares, and what it deleted."""
+    return [*(Target(r.id, r.api_version) for r in desired),
+            *(Target(a.id, a.api_version, deleted=True) for a in deleted)]  # fmt: skip
+
+
 def follow(
     cluster: SyncCluster,
     targets: Sequence[Target],
@@ -107,21 +114,20 @@ def follow(
     `on_change(status, elapsed)` hears each change, `on_round(statuses, elapsed)` each round."""
     start = clock()
     current = {t: Status(t, Verdict.PROGRESSING, "not read yet") for t in targets}
+    rule_of = {t: find(rules, t.id.group, t.id.kind) for t in targets}
     # Objects that reported nothing, of a kind with a rule of its own (a Host, a Mapping):
     # read again while the wait goes on, since their controller may still report.
-    again = {t for t in targets if _specific(find(rules, t.id.group, t.id.kind))}
+    again = [t for t in targets if (rule := rule_of[t]) is not None and rule.kind != "*"]
     interrupted = False
     while True:
-        pending = [t for t in targets if not current[t].verdict.settled
-                   or (current[t].verdict is Verdict.NONE and t in again
-                       and any(not s.verdict.settled for s in current.values()))]  # fmt: skip
-        for status in _observe(cluster, pending, rules):
+        pending = [t for t in targets if not current[t].verdict.settled]
+        if pending:
+            pending += [t for t in again if current[t].verdict is Verdict.NONE]
+        for status in _observe(cluster, pending, rule_of):
             old = current[status.target]
             current[status.target] = status
-            if on_change is not None and (old.verdict, old.message) != (
-                status.verdict,
-                status.message,
-            ):
+            moved = (old.verdict, old.message) != (status.verdict, status.message)
+            if on_change is not None and moved:
                 on_change(status, clock() - start)
         if on_round is not None:
             on_round([current[t] for t in targets], clock() - start)
@@ -142,12 +148,8 @@ def follow(
     return WaitReport(tuple(final), timeout, elapsed, interrupted)
 
 
-def _specific(rule: Rule | None) -> bool:
-    return rule is not None and rule.kind != "*"
-
-
 def _observe(
-    cluster: SyncCluster, targets: Sequence[Target], rules: Sequence[Rule]
+    cluster: SyncCluster, targets: Sequence[Target], rule_of: Mapping[Target, Rule | None]
 ) -> list[Status]:
     """One round: each target read and judged (a few requests at a time)."""
     seen: dict[tuple[str, str, str, str], bool | None] = {}  # `missing` tests, this round
@@ -173,11 +175,10 @@ def _observe(
             return found is not False
 
         try:
-            status = _judge(cluster, target, rules, exists)
+            status = _judge(cluster, target, rule_of[target], exists)
             if unseen:
                 note = (f"could not check {', '.join(dict.fromkeys(unseen))} (reading it is "
-                        "forbidden), so it "
-                        "counts as present")  # fmt: skip
+                        "forbidden), so it counts as present")  # fmt: skip
                 status = Status(
                     target, status.verdict, "; ".join(filter(None, (status.message, note)))
                 )
@@ -194,7 +195,7 @@ def _observe(
 
 
 def _judge(
-    cluster: SyncCluster, target: Target, rules: Sequence[Rule],
+    cluster: SyncCluster, target: Target, rule: Rule | None,
     exists: Callable[[str, str, str, str], bool],
 ) -> Status:  # fmt: skip
     oid = target.id
@@ -210,7 +211,7 @@ def _judge(
     if body is None:  # a Job's ttlSecondsAfterFinished, or another hand: its end is not known
         return Status(target, Verdict.NONE, "it no longer exists (deleted since the sync: by a "
                       "Job's ttlSecondsAfterFinished, or by someone else)")  # fmt: skip
-    health: Health = assess(body, find(rules, oid.group, oid.kind), exists)
+    health: Health = assess(body, rule, exists)
     return Status(target, Verdict(health.result.value), health.message)
 
 
