@@ -54,7 +54,7 @@ def translate(
 
 _RBAC = re.compile(
     r'User "(?P<user>[^"]*)" cannot (?P<verb>\w+) resource "(?P<resource>[^"]*)"'
-    r'(?: in API group "(?P<group>[^"]*)")?'
+    r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<namespace>[^"]*)")?'
 )
 
 
@@ -67,8 +67,9 @@ def _cause(status: int, message: str, context: str) -> str:
     if rbac is None:
         return ""
     resource = rbac["resource"] + (f".{rbac['group']}" if rbac["group"] else "")
-    return (f"user {rbac['user']!r} may not {rbac['verb']} {resource} (HTTP 403, context "
-            f"{context})")  # fmt: skip
+    where = f" in namespace {rbac['namespace']}" if rbac["namespace"] else " cluster-wide"
+    return (f"user {rbac['user']!r} may not {rbac['verb']} {resource}{where} (HTTP 403, "
+            f"context {context})")  # fmt: skip
 
 
 def _decode(data: bytes | str | None) -> dict[str, Any]:

@@ -126,8 +126,9 @@ class Executor:
         for action in plan.actions:
             owner = foreign_owner(self.live.get(action.id), self.inventory)
             if owner is not None and owner not in self.adoptable:
-                failures.append(Failure(action, f"it belongs to the inventory {owner!r}; ambdiff "
-                                        "never takes over another inventory's objects"))  # fmt: skip
+                refusal = "ambdiff never takes over another inventory's objects"
+                failures.append(Failure(action, f"it belongs to the inventory {owner!r}; {refusal}",
+                                        cause=f"they belong to the inventory {owner!r}; {refusal}"))  # fmt: skip
         crd_kinds = self._kinds_created_by(plan)
         new_namespaces = {
             a.id.name for a in plan.actions if a.verb is Verb.CREATE and a.id.kind == "Namespace"

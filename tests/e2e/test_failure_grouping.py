@@ -96,7 +96,7 @@ def test_a_read_only_identity_is_told_once_what_it_may_not_do(
     code, out, err = sync(apiserver, repo, ns, capsys, kubeconfig=apiserver.mint_user(user))
     assert code == 2, out + err
     failed = [line for line in err.splitlines() if line.lstrip().startswith("✗")]
-    assert failed == [f"  ✗ {COUNT} objects: user '{user}' may not patch mappings.getambassador.io "
+    assert failed == [f"  ✗ {COUNT} objects: user '{user}' may not patch mappings.getambassador.io in namespace {ns} "
                       "(HTTP 403, context envtest). Your credentials lack permission for this; "
                       "ask for access to these resources, or use another --context."]  # fmt: skip
 

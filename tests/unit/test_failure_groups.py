@@ -36,7 +36,11 @@ def test_rbac_refusals_of_one_verb_share_a_cause_and_another_verb_is_another() -
     failures.append(Failure(action("e"), "its own problem"))
     groups = grouped(failures)
     assert [(g.cause, len(g.failures)) for g in groups] == [
-        ("user 'ci' may not patch mappings.getambassador.io (HTTP 403, context prod)", 3),
+        (
+            "user 'ci' may not patch mappings.getambassador.io in namespace shop (HTTP 403, "
+            "context prod)",
+            3,
+        ),
         ("", 1),  # one refusal of its kind is reported as it is
         ("", 1),
     ]

@@ -11,9 +11,10 @@ from typing import Any
 from ambdiff.cluster import ApiResource
 from ambdiff.errors import ClusterError
 from ambdiff.model import ObjectId, Resource
+from ambdiff.normalize import INVENTORY_LABEL
 from ambdiff.sync import record as records
 from ambdiff.sync.engine import Sync, SyncSettings
-from ambdiff.sync.executor import State
+from ambdiff.sync.executor import State, grouped
 from ambdiff.sync.ownership import Ownership
 from ambdiff.sync.record import Identity, Member
 
@@ -194,3 +195,21 @@ def test_a_failure_part_way_records_exactly_what_exists() -> None:
     recorded = records.read(cluster, "inv", "default", ME)
     assert recorded.members == (Member(ObjectId("", "ConfigMap", "shop", "a"), uid, "v1"),)
     assert recorded.revision == "rev-1"
+
+
+def test_objects_of_another_inventory_are_refused_in_preflight_as_one_cause() -> None:
+    """Each refused object is listed (JSON keeps them all); the report says the cause once."""
+    cluster = FakeCluster()
+    cluster.objects[("Namespace", "", "shop")] = {"metadata": {"name": "shop", "uid": "ns"}}
+    for name in ("a", "b"):
+        cluster.objects[("ConfigMap", "shop", name)] = {
+            "metadata": {"name": name, "namespace": "shop", "uid": f"u-{name}",
+                         "labels": {INVENTORY_LABEL: "theirs"}}}  # fmt: skip
+    failures = sync(cluster, [cm("a"), cm("b")]).preflight()
+    assert [f.message for f in failures] == [
+        "it belongs to the inventory 'theirs'; ambdiff never takes over another inventory's objects"
+    ] * 2
+    [group] = grouped(failures)
+    assert group.cause == ("they belong to the inventory 'theirs'; ambdiff never takes over "
+                           "another inventory's objects")  # fmt: skip
+    assert len(group.failures) == 2 and not cluster.writes
