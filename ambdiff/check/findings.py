@@ -36,7 +36,7 @@ RULES: dict[str, Rule] = {
         Rule("duplicate-object", Severity.ERROR, "the same identity twice"),
         Rule("schema", Severity.ERROR, "violates the schema of its kind and version"),
         Rule("unknown-field", Severity.ERROR, "a field the schema does not know: server-side apply, which sync uses, refuses it"),
-        Rule("unknown-field-ignored", Severity.WARNING, "a field Emissary ignores: in an annotation, or a getambassador.io/v2 object"),
+        Rule("unknown-field-ignored", Severity.WARNING, "a field nothing refuses but nothing keeps: in an annotation, a getambassador.io/v2 object, or below a schema that keeps unknown fields"),
         Rule("namespace-ignored", Severity.WARNING, "metadata.namespace on a cluster-scoped kind"),
         Rule("secret-data-base64", Severity.ERROR, "a Secret's data value that is not base64"),
         Rule("crd-invalid", Severity.ERROR, "a CustomResourceDefinition whose shape or schema is malformed"),

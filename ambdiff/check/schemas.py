@@ -5,8 +5,9 @@
   validated the way the API server treats a structural schema: `nullable`,
   `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`. A field that no
   schema names is `unknown-field`, an error, because server-side apply (which sync uses)
-  refuses it; where Emissary keeps it instead (getambassador.io/v2, whose CRDs preserve
-  unknown fields, and annotation documents) it is `unknown-field-ignored`, a warning.
+  refuses it; where nothing refuses it (getambassador.io/v2, whose CRDs preserve unknown
+  fields; annotation documents; below a schema that keeps unknown fields, where the API server
+  prunes it) it is `unknown-field-ignored`, a warning.
 - Built-in kinds: the JSON schemas shipped as data by the `kubernetes-validate` package (its
   "strict" variant, whose `additionalProperties: false` marks unknown fields; the newest
   Kubernetes version it has), read by the same validator: they use only type, $ref,
@@ -119,6 +120,10 @@ _UNKNOWN = {
     "kept": ("unknown-field-ignored", "Emissary's getambassador.io/v2 CRD keeps it and "
              "Emissary ignores it"),
     "annotation": ("unknown-field-ignored", "Emissary ignores it"),
+    # Below a schema that keeps unknown fields, server-side apply accepts the object and the
+    # API server prunes the field (measured on the test API server).
+    "pruned": ("unknown-field-ignored", "the API server drops it without an error (a schema "
+               "above it keeps unknown fields, so server-side apply accepts it)"),
 }  # fmt: skip
 
 
@@ -127,6 +132,8 @@ def unknown_field(issue: SchemaIssue, where: str = "applied") -> SchemaIssue:
     an object that sync applies, a getambassador.io/v2 object, an annotation document."""
     if not issue.rule.startswith("unknown-field"):
         return issue
+    if issue.rule == "unknown-field-pruned" and where == "applied":
+        where = "pruned"
     rule, consequence = _UNKNOWN[where]
     text = issue.message.split("; ", 1)[0]
     return SchemaIssue(rule, issue.path, f"{text}; {consequence}")
@@ -201,9 +208,11 @@ def crd_issues(body: Mapping[str, JSON]) -> list[SchemaIssue]:
 
 
 def _validate(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
-              out: list[SchemaIssue], hidden: bool = False) -> None:  # fmt: skip
+              out: list[SchemaIssue], hidden: bool = False, loose: bool = False) -> None:  # fmt: skip
     """Issues of `value` against `schema`; `hidden`: inside a secret value, whose messages
-    name types and sizes, never the value."""
+    name types and sizes, never the value; `loose`: below a schema that keeps unknown fields
+    (x-kubernetes-preserve-unknown-fields), where server-side apply accepts an unknown field
+    and the API server prunes it."""
     # A schema's keywords of the wrong type (a CRD's own schema) are ignored, never trusted.
     if isinstance(schema.get("$ref"), str):
         schema = _resolve(schema["$ref"])
@@ -235,21 +244,23 @@ def _validate(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
     _bounds(schema, value, path, out, hidden)
     for keyword in ("oneOf", "anyOf"):
         if isinstance(schema.get(keyword), list):
-            _alternatives(keyword, schema[keyword], value, path, out, hidden)
+            _alternatives(keyword, schema[keyword], value, path, out, hidden, loose)
     if isinstance(value, Mapping):
-        _validate_object(schema, value, path, out, hidden)
+        _validate_object(schema, value, path, out, hidden, loose)
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        loose = loose or schema.get("x-kubernetes-preserve-unknown-fields") is True
         for index, item in enumerate(value):
-            _validate(schema["items"], item, (*path, index), out, hidden)
+            _validate(schema["items"], item, (*path, index), out, hidden, loose)
 
 
 def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
                      path: tuple[Segment, ...], out: list[SchemaIssue],
-                     hidden: bool) -> None:  # fmt: skip
+                     hidden: bool, loose: bool) -> None:  # fmt: skip
     properties = schema.get("properties")
     properties = properties if isinstance(properties, Mapping) else {}
     extra = schema.get("additionalProperties")
     keeps_unknown = schema.get("x-kubernetes-preserve-unknown-fields") is True or extra is True
+    below = loose or schema.get("x-kubernetes-preserve-unknown-fields") is True
     required = schema.get("required")
     for name in required if isinstance(required, list) else ():
         if isinstance(name, str) and name not in value:
@@ -257,27 +268,27 @@ def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
     for key, item in value.items():
         sub = properties.get(key)
         if isinstance(sub, Mapping):
-            _validate(sub, item, (*path, key), out, hidden)
+            _validate(sub, item, (*path, key), out, hidden, below)
         elif sub is not None:
             continue  # a malformed schema of a known field
         elif isinstance(extra, Mapping):
-            _validate(extra, item, (*path, key), out, hidden)
+            _validate(extra, item, (*path, key), out, hidden, below)
         elif not keeps_unknown and (properties or schema.get("type") == "object" or extra is False):
             known = [str(p) for p in properties]
             close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            out.append(SchemaIssue("unknown-field", (*path, str(key)),
-                                   f"is not a known field{hint}"))  # fmt: skip
+            out.append(SchemaIssue("unknown-field-pruned" if loose else "unknown-field",
+                                   (*path, str(key)), f"is not a known field{hint}"))  # fmt: skip
 
 
 def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSON,
                   path: tuple[Segment, ...], out: list[SchemaIssue],
-                  hidden: bool) -> None:  # fmt: skip
+                  hidden: bool, loose: bool) -> None:  # fmt: skip
     options = [o for o in options if isinstance(o, Mapping)]
     matching = 0
     for option in options:
         trial: list[SchemaIssue] = []
-        _validate(option, value, path, trial, hidden)
+        _validate(option, value, path, trial, hidden, loose)
         matching += not any(i.rule == "schema" for i in trial)
     if (keyword == "oneOf" and matching == 1) or (keyword == "anyOf" and matching >= 1):
         return

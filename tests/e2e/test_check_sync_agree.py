@@ -116,3 +116,56 @@ def test_a_custom_resource_whose_crd_names_no_apiversion_or_kind_passes_both(
     assert "unknown-field" not in said
     code, said = sync(apiserver, repo, ns, capsys)
     assert code == 0, said
+
+
+# Below a schema that keeps unknown fields (at the root, or on a parent), a field that a
+# nested `properties` does not name is pruned by the API server, and server-side apply
+# accepts the object (an independent tester found check calling it an error).
+PRESERVING_CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: gadgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {{type: integer}}
+                nested:
+                  type: object
+                  x-kubernetes-preserve-unknown-fields: true
+                  properties:
+                    inner: {{type: object, properties: {{x: {{type: string}}}}}}
+---
+apiVersion: {group}/v1
+kind: Gadget
+metadata: {{name: g, namespace: {ns}}}
+spec:
+  sise: 1
+  size: 1
+  nested: {{inner: {{x: a, zz: b}}, other: 1}}
+"""
+
+
+def test_a_field_below_a_schema_that_keeps_unknown_fields_is_a_warning_and_sync_accepts_it(
+    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "gadget.yaml").write_text(PRESERVING_CRD.format(group=f"{ns}.example.com", ns=ns))
+    code, said = run(capsys, "check", "--repo", str(repo))
+    assert code == 0, said
+    lines = [line for line in said.splitlines() if "unknown-field" in line]
+    assert len(lines) == 2 and all("warning unknown-field-ignored" in x for x in lines), said
+    assert "spec.sise is not a known field (did you mean size?); the API server drops it" in said
+    assert "spec.nested.inner.zz is not a known field" in said
+    code, said = sync(apiserver, repo, ns, capsys)
+    assert code == 0, said
