@@ -235,12 +235,19 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         mass_prune_share=_share(sync.get("mass_prune_share", 0.5), f"{where}: sync"),
         record_namespace=str(sync.get("record_namespace") or "default"),
         wait=sync.get("wait"),
-        timeout=(parse_interval(str(sync["timeout"]), option=f"{where}: sync: timeout")
-                 if "timeout" in sync else None),
+        timeout=_duration(sync["timeout"], f"{where}: sync: timeout") if "timeout" in sync else None,
         health=health_rules.parse(data["health"], f"{where}: health") if "health" in data else (),
         sources=parse_sources(data["sources"], where) if "sources" in data else (),
         source=source,
     )  # fmt: skip
+
+
+def _duration(value: Any, where: str) -> float:
+    """`timeout: 5m` or `timeout: 90` (seconds)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        what = {bool: "a boolean", list: "a list", dict: "a mapping"}.get(type(value), "empty")
+        raise ConfigError(f"{where} must be a duration such as 5m or 90s, not {what}.")
+    return parse_interval(str(value), option=where)
 
 
 def _choice(value: str | None, choices: Sequence[str], key: str, where: str) -> str | None:

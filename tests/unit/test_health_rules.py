@@ -836,3 +836,12 @@ def test_a_job_without_status_says_so() -> None:
 )  # fmt: skip
 def test_a_rule_that_could_never_match_is_refused(rule: str, said: str) -> None:
     assert error(f"health: [{rule}]\n") == f".ambdiff.yaml: {said}"
+
+
+def test_a_sync_timeout_setting_is_a_duration() -> None:
+    assert load_text("sync: {timeout: 90}\n", ".ambdiff.yaml").timeout == 90.0
+    assert load_text("sync: {timeout: 2m}\n", ".ambdiff.yaml").timeout == 120.0
+    with pytest.raises(ConfigError) as raised:
+        load_text("sync: {timeout: true}\n", ".ambdiff.yaml")
+    assert str(raised.value) == (".ambdiff.yaml: sync: timeout must be a duration such as 5m or "
+                                 "90s, not a boolean.")  # fmt: skip
