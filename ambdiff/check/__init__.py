@@ -3,7 +3,7 @@ references). `check(...)` reads a source and returns a Report; it never prints."
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from ambdiff.check.findings import RULES, Finding, Report, Severity, validate_rule_ids
 from ambdiff.check.grouping import group, mapping_routes
@@ -81,12 +81,16 @@ def check(
 
 
 def check_resources(
-    resources: Sequence[Resource], *, default_namespace: str, disabled: Collection[str] = ()
-) -> Report:
+    resources: Sequence[Resource], *, default_namespace: str, disabled: Collection[str] = (),
+    texts: Mapping[str, list[str]] | None = None,
+) -> Report:  # fmt: skip
     """The rules on objects already read and identified (sync's preflight), without reading
-    the files again. Findings point at each object's first line."""
+    the files again. With `texts` (file -> its lines, as read) a finding names its field's
+    line, as `ambdiff check` does; without, each object's first line."""
     collector = Collector()
-    run_rules(from_resources(resources, default_namespace=default_namespace), collector)
+    inventory = from_resources(resources, default_namespace=default_namespace)
+    inventory.texts = dict(texts or {})
+    run_rules(inventory, collector)
     findings = {f for f in collector.findings if f.rule not in disabled}
     return Report(tuple(sorted(findings)), files=0, objects=len(resources))
 

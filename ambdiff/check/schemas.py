@@ -5,9 +5,9 @@
   validated the way the API server treats a structural schema: `nullable`,
   `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`. A field that no
   schema names is `unknown-field`, an error, because server-side apply (which sync uses)
-  refuses it; where nothing refuses it (getambassador.io/v2, whose CRDs preserve unknown
-  fields; annotation documents; below a schema that keeps unknown fields, where the API server
-  prunes it) it is `unknown-field-ignored`, a warning.
+  refuses it; where nothing refuses it (where the schema keeps unknown fields, as every
+  getambassador.io/v2 spec does; below such a schema, where the API server prunes it;
+  annotation documents) it is `unknown-field-ignored`, a warning.
 - Built-in kinds: the JSON schemas shipped as data by the `kubernetes-validate` package (its
   "strict" variant, whose `additionalProperties: false` marks unknown fields; the newest
   Kubernetes version it has), read by the same validator: they use only type, $ref,
@@ -48,7 +48,9 @@ _TYPE_NAMES = {
 
 @dataclass(frozen=True)
 class SchemaIssue:
-    rule: str  # "schema", "unknown-field" (apply refuses it) or "unknown-field-ignored"
+    # "schema"; "unknown-field" (apply refuses it) or "unknown-field-ignored"; while validating
+    # also "unknown-field-pruned" and "unknown-field-kept", which unknown_field() resolves
+    rule: str
     path: tuple[Segment, ...]
     message: str  # a sentence fragment that follows the field's path
 
@@ -73,9 +75,9 @@ class Schemas:
         group, version = split_api_version(resource.api_version)
         kind = resource.id.kind
         out: list[SchemaIssue] = []
-        # Emissary's own v2 CRDs (and the older versions it still reads) keep unknown fields;
-        # every other schema here is structural, and server-side apply refuses them.
-        kept = group == AMBASSADOR_GROUP and version in ("v0", "v1", "v2")
+        # Emissary's v1 CRD keeps every field (its schema is one x-kubernetes-preserve-unknown-
+        # fields); v0 is read from annotations only. Every other verdict comes from the schema.
+        kept = group == AMBASSADOR_GROUP and version in ("v0", "v1")
         if not flat_names:
             out.extend(_name_issues(group, kind, resource.body))
         if group == AMBASSADOR_GROUP:
@@ -108,6 +110,12 @@ class Schemas:
             invalid = crd_issues(resource.body)  # says more than a schema issue of that field
             paths = {issue.path for issue in invalid}
             out = [issue for issue in out if issue.path not in paths] + invalid
+        # A field kept where the schema keeps unknown fields is said only of a getambassador.io
+        # spec: its schema names every field (it keeps unknown ones because the string-or-list
+        # ambassador_id cannot be typed), and Emissary ignores the rest. Elsewhere (a free-form
+        # Filter configuration, another group's CRD) the names listed need not be all.
+        out = [issue for issue in out if issue.rule != "unknown-field-kept"
+               or (group == AMBASSADOR_GROUP and len(issue.path) == 2 and issue.path[0] == "spec")]  # fmt: skip
         where = "annotation" if flat_names else "kept" if kept else "applied"
         return [unknown_field(i, where) for i in out]
 
@@ -117,8 +125,8 @@ class Schemas:
 _UNKNOWN = {
     "applied": ("unknown-field", "server-side apply refuses it (`ambdiff sync` writes nothing "
                 "while it is there)"),
-    "kept": ("unknown-field-ignored", "Emissary's getambassador.io/v2 CRD keeps it and "
-             "Emissary ignores it"),
+    "kept": ("unknown-field-ignored", "the CRD keeps unknown fields there, so server-side "
+             "apply accepts it, and Emissary ignores it"),
     "annotation": ("unknown-field-ignored", "Emissary ignores it"),
     # Below a schema that keeps unknown fields, server-side apply accepts the object and the
     # API server prunes the field (measured on the test API server).
@@ -134,6 +142,8 @@ def unknown_field(issue: SchemaIssue, where: str = "applied") -> SchemaIssue:
         return issue
     if issue.rule == "unknown-field-pruned" and where == "applied":
         where = "pruned"
+    elif issue.rule == "unknown-field-kept" and where == "applied":
+        where = "kept"
     rule, consequence = _UNKNOWN[where]
     text = issue.message.split("; ", 1)[0]
     return SchemaIssue(rule, issue.path, f"{text}; {consequence}")
@@ -259,8 +269,9 @@ def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
     properties = schema.get("properties")
     properties = properties if isinstance(properties, Mapping) else {}
     extra = schema.get("additionalProperties")
-    keeps_unknown = schema.get("x-kubernetes-preserve-unknown-fields") is True or extra is True
-    below = loose or schema.get("x-kubernetes-preserve-unknown-fields") is True
+    preserves = schema.get("x-kubernetes-preserve-unknown-fields") is True
+    keeps_unknown = preserves or extra is True
+    below = loose or preserves
     required = schema.get("required")
     for name in required if isinstance(required, list) else ():
         if isinstance(name, str) and name not in value:
@@ -273,12 +284,18 @@ def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
             continue  # a malformed schema of a known field
         elif isinstance(extra, Mapping):
             _validate(extra, item, (*path, key), out, hidden, below)
+        elif preserves and properties:  # stored as written; a typo of a named field, likely
+            out.append(SchemaIssue("unknown-field-kept", (*path, str(key)),
+                                   f"is not a known field{_did_you_mean(key, properties)}"))  # fmt: skip
         elif not keeps_unknown and (properties or schema.get("type") == "object" or extra is False):
-            known = [str(p) for p in properties]
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
-            hint = f" (did you mean {close[0]}?)" if close else ""
             out.append(SchemaIssue("unknown-field-pruned" if loose else "unknown-field",
-                                   (*path, str(key)), f"is not a known field{hint}"))  # fmt: skip
+                                   (*path, str(key)),
+                                   f"is not a known field{_did_you_mean(key, properties)}"))  # fmt: skip
+
+
+def _did_you_mean(key: object, properties: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(str(key), [str(p) for p in properties], n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSON,

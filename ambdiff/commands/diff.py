@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import NamedTuple
 
 from ambdiff import manifests
 from ambdiff.cluster import Cluster
@@ -27,9 +28,13 @@ from ambdiff.render.progress import progress
 from ambdiff.sync.ownership import Ownership
 
 
-def load_desired(
-    common: Common, consoles: Consoles | None = None
-) -> tuple[list[Resource], LiveState]:
+class Loaded(NamedTuple):
+    desired: list[Resource]
+    state: LiveState
+    texts: dict[str, list[str]]  # each file read, as written: check's findings name its lines
+
+
+def load_desired(common: Common, consoles: Consoles | None = None) -> Loaded:
     """Read the manifests, open the live side (a cluster, or --live-file), and give every
     desired object its identity (scope from the live side's discovery). With `consoles`, say
     which cluster first."""
@@ -63,12 +68,12 @@ def load_desired(
         namespaced=state.namespaced,
         default_namespace=common.default_namespace(state.default_namespace),
     )
-    return desired, state
+    return Loaded(desired, state, read.texts)
 
 
 def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Resource]]:
     """The desired objects and the live objects of the types and namespaces they name."""
-    desired, state = load_desired(common)
+    desired, state, _ = load_desired(common)
     return desired, state.fetch(desired)
 
 
@@ -83,7 +88,7 @@ def run(
         )
     if server_side and common.live_file is not None:
         raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
-    desired, state = load_desired(common, consoles)
+    desired, state, _ = load_desired(common, consoles)
     with progress(consoles, "Reading live objects") as update:
         live = state.fetch(desired, update, inventory)
         if isinstance(state, ClusterState):

@@ -88,7 +88,7 @@ def run(
             hint="Pass --yes (as CI should), or --dry-run to only check.",
         )
     with progress(consoles, "Reading manifests", stage=True):
-        desired, state = load_desired(common, consoles)
+        desired, state, texts = load_desired(common, consoles)
     assert isinstance(state, ClusterState)
     errors = [
         f
@@ -96,6 +96,7 @@ def run(
             desired,
             default_namespace=common.default_namespace(state.default_namespace),
             disabled=validate_rule_ids(common.settings.check_disable, "check.disable"),
+            texts=texts,
         ).findings
         if f.severity is Severity.ERROR
     ]

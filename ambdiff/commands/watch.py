@@ -263,7 +263,7 @@ class Loop:
         self.metrics.commit.info({"repository": self.branch.description,
                                   "branch": self.options.branch, "commit": commit})  # fmt: skip
         common, settings = self._at(commit)
-        desired, state = load_desired(common)
+        desired, state, texts = load_desired(common)
         assert isinstance(state, ClusterState)
         identity = dict(state.cluster.identity)
         if identity != self._cluster:
@@ -271,7 +271,7 @@ class Loop:
             log.info(f"using context {identity['context']} at {identity['server']}",
                      extra={**extra, "event": "cluster", **identity})  # fmt: skip
         if not self.options.sync:
-            return self._compare(common, settings, desired, state, commit, extra)
+            return self._compare(common, settings, desired, state, commit, extra, texts)
         # One writer at a time: never plan from what another sync is changing.
         lock = Lock(state.cluster, settings.inventory, common.settings.record_namespace,
                     self._holder)  # fmt: skip
@@ -280,7 +280,7 @@ class Loop:
         self._lock_taken = lambda: lock.taken
         self._to_follow = []
         try:
-            outcome = self._compare(common, settings, desired, state, commit, extra)
+            outcome = self._compare(common, settings, desired, state, commit, extra, texts)
         finally:
             self._lock_taken = lambda: ""
             lock.release()
@@ -329,8 +329,10 @@ class Loop:
     def _compare(
         self, common: Common, settings: SyncSettings, desired: list[Resource],
         state: ClusterState, commit: str, extra: dict[str, object],
+        texts: dict[str, list[str]],
     ) -> _Outcome:  # fmt: skip
-        """Compare (and with --sync, converge) under the lock when syncing."""
+        """Compare (and with --sync, converge) under the lock when syncing. `texts`: the
+        files read, for check's line numbers."""
         ownership = open_ownership(
             common, state, settings.inventory, desired, read_only=not self.options.sync
         )
@@ -357,7 +359,7 @@ class Loop:
             return _Outcome("succeeded", summary=summary(engine.report, commit))
         if self.stop.is_set():
             return _Outcome("interrupted", summary="stopped before applying")
-        if _check_fails(desired, common, state.default_namespace, extra):
+        if _check_fails(desired, common, state.default_namespace, extra, texts):
             return _Outcome("failed", "preflight")
         self.applying = True
         try:
@@ -470,13 +472,13 @@ class Loop:
 
 
 def _check_fails(
-    desired: list[Resource], common: Common, default_namespace: str, extra: dict[str, object]
-) -> bool:
+    desired: list[Resource], common: Common, default_namespace: str, extra: dict[str, object],
+    texts: dict[str, list[str]],
+) -> bool:  # fmt: skip
     """Preflight's first half, as in `ambdiff sync`: check's rules at error level."""
     disabled = validate_rule_ids(common.settings.check_disable, "check.disable")
-    report = check_resources(
-        desired, default_namespace=common.default_namespace(default_namespace), disabled=disabled
-    )
+    report = check_resources(desired, default_namespace=common.default_namespace(default_namespace),
+                             disabled=disabled, texts=texts)  # fmt: skip
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     for f in errors:
         log.error(f"preflight: {f.where}: {f.message} [{f.rule}]; nothing was written",

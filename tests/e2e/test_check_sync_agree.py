@@ -95,9 +95,12 @@ def test_a_typod_field_fails_check_and_is_refused_by_sync(
     code, said = run(capsys, "check", "--repo", str(repo))
     assert code == 1, said
     assert re.search(r"error +unknown-field", said) and "server-side apply refuses it" in said
+    where = re.search(r"(app\.yaml:\d+) +error +unknown-field", said)
+    assert where and where[1] != "app.yaml:1", said  # the field's line, not the object's
     code, said = sync(apiserver, repo, ns, capsys)
     assert code == 2, said
     assert "server-side apply refuses it" in said and "nothing was written" in said
+    assert f"{where[1]}: " in said, said  # the same place as check names
     # The API server is the judge: kubectl's server-side apply (dry run) is refused too.
     oracle = subprocess.run(
         ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "apply", "--server-side",
@@ -169,3 +172,47 @@ def test_a_field_below_a_schema_that_keeps_unknown_fields_is_a_warning_and_sync_
     assert "spec.nested.inner.zz is not a known field" in said
     code, said = sync(apiserver, repo, ns, capsys)
     assert code == 0, said
+
+
+# getambassador.io/v2 specs keep unknown fields (in Emissary's CRDs and in ambdiff's, which
+# the test API server runs): check's warning and sync's acceptance are one verdict.
+V2_TYPO = """apiVersion: getambassador.io/v2
+kind: Mapping
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  prefix: /web/
+  service: web
+  timeout_msec: 5000
+  cors: {{origins: "*", methods: GET}}
+  circuit_breakers: [{{max_connections: 3, max_conections: 4}}]
+"""
+
+
+def test_a_typod_field_in_a_v2_mapping_is_a_warning_and_sync_accepts_it(
+    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "v2.yaml").write_text(V2_TYPO.format(ns=ns))
+    code, said = run(capsys, "check", "--repo", str(repo))
+    assert code == 0, said
+    lines = [line for line in said.splitlines() if "unknown-field" in line]
+    assert len(lines) == 2 and all("warning unknown-field-ignored" in x for x in lines), said
+    assert "spec.timeout_msec is not a known field (did you mean timeout_ms?)" in said
+    assert (
+        "spec.circuit_breakers[0].max_conections is not a known field (did you mean "
+        "max_connections?); the API server drops it" in said
+    )
+    code, said = sync(apiserver, repo, ns, capsys)
+    assert code == 0, said
+    # The API server is the judge: kubectl's server-side apply (dry run) accepts it too.
+    oracle = subprocess.run(
+        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "apply", "--server-side",
+         "--dry-run=server", "--force-conflicts", "-f", str(repo / "v2.yaml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert oracle.returncode == 0, oracle
+    code, said = run(capsys, "diff", "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
+                     "--context", apiserver.context, "--inventory", f"inv-{ns}")  # fmt: skip
+    # Stored as v3alpha1, the object lost both fields: diff keeps showing them (docs/check.md
+    # says so) until git drops or corrects them.
+    assert code == 1, said
+    assert "+ spec.timeout_msec: 5000" in said and "max_conections: 4" in said, said
