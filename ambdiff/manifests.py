@@ -190,6 +190,7 @@ def identify(
     """Give each object its identity. `namespaced(group, version, kind)` says its scope.
     The same identity twice is a problem naming both origins."""
     seen: dict[ObjectId, Resource] = {}
+    unknown: dict[tuple[str, str], tuple[ManifestError, list[str]]] = {}
     for obj in raw:
         api_version = obj.body["apiVersion"]
         group, version = split_api_version(api_version)
@@ -198,8 +199,9 @@ def identify(
         ns = ""
         try:
             is_namespaced = namespaced(group, version, kind)
-        except ManifestError as e:  # an unknown kind: say which manifest names it
-            raise ManifestError(f"{obj.origin}: {e.message}", hint=e.hint) from e
+        except ManifestError as e:  # an unknown kind: said once, with every manifest naming it
+            unknown.setdefault((api_version, kind), (e, []))[1].append(str(obj.origin))
+            continue
         if is_namespaced:
             ns = meta.get("namespace") or obj.namespace or default_namespace
         oid = ObjectId(group, kind, ns, meta["name"])
@@ -215,4 +217,26 @@ def identify(
             )  # fmt: skip
             continue
         seen[oid] = Resource(oid, api_version, obj.body, obj.origin)
+    if unknown:
+        raise _unknown_kinds(unknown)
     return list(seen.values())
+
+
+def _unknown_kinds(
+    unknown: Mapping[tuple[str, str], tuple[ManifestError, list[str]]],
+) -> ManifestError:
+    """One error for every object of a kind the cluster does not serve: each kind once, with
+    the manifests that name it (the first few, then a count)."""
+
+    def where(origins: list[str]) -> str:
+        shown = ", ".join(origins[:3])
+        return shown + (f" and {len(origins) - 3} more" if len(origins) > 3 else "")
+
+    (first, origins), *others = unknown.values()
+    if not others and len(origins) == 1:
+        return ManifestError(f"{origins[0]}: {first.message}", hint=first.hint)
+    count = sum(len(o) for _, o in unknown.values())
+    parts = [f"{e.message.rstrip('.')} ({where(o)})" for e, o in unknown.values()]
+    hints = list(dict.fromkeys(e.hint for e, _ in unknown.values() if e.hint))
+    return ManifestError(f"{count} objects are of kinds the cluster does not serve: "
+                         + "; ".join(parts) + ".", hint=" ".join(hints))  # fmt: skip

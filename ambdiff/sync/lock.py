@@ -192,12 +192,25 @@ class Lock:
         }
 
     def _held(self, spec: Mapping[str, Any]) -> LockHeld:
-        since = spec.get("acquireTime") or spec.get("renewTime") or "an unknown time"
+        """Who holds the lock, and what is known: a renewal says the holder was alive then;
+        whether it still is, only the next renewal (or its absence) will tell."""
+        taken = spec.get("acquireTime") or spec.get("renewTime") or "an unknown time"
+        duration = int(spec.get("leaseDurationSeconds") or self.duration)
+        renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
+        if renewed is None:
+            when = f"its Lease expires {duration}s after its last renewal"
+        else:
+            ago = max(0, round((self.now() - renewed).total_seconds()))
+            left = max(
+                0, round((renewed + timedelta(seconds=duration) - self.now()).total_seconds())
+            )
+            when = f"it renewed the Lease {ago}s ago, which expires in {left}s unless renewed again"
         return LockHeld(
-            f"another sync of inventory {self.inventory} is running: {spec.get('holderIdentity')} "
-            f"has held the Lease {self.namespace}/{lease_name(self.inventory)} since {since}.",
-            hint="Wait for it (--lock-timeout), or, if that writer is gone, its Lease expires "
-            f"{spec.get('leaseDurationSeconds') or self.duration}s after its last renewal.",
+            f"the lock of inventory {self.inventory} is held by {spec.get('holderIdentity')} "
+            f"(Lease {self.namespace}/{lease_name(self.inventory)}, taken {taken}): another sync "
+            f"is running, or one stopped without giving it back; {when}.",
+            hint="Wait for it (--lock-timeout); a writer that is gone loses the lock when its "
+            "Lease expires.",
         )
 
     def _res(self) -> Any:

@@ -123,6 +123,25 @@ def test_unknown_kind_suggests_the_crd_is_missing(
     assert "custom.yaml:2" in error  # where it is written
 
 
+def test_every_object_of_an_unserved_kind_is_named_once(
+    apiserver: APIServer, tmp_path: Path
+) -> None:
+    """The kinds the cluster does not serve, each once with every file that names it: one run
+    says all that must be installed, not one file a run (an independent tester found it)."""
+    write(tmp_path, "mapping.yaml", MAPPING)
+    for index in range(5):
+        write(tmp_path, f"w{index}.yaml",
+              f"apiVersion: widgets.example.com/v1\nkind: Widget\nmetadata: {{name: w{index}}}\n")  # fmt: skip
+    write(tmp_path, "z.yaml", "apiVersion: gadgets.example.com/v1\nkind: Gadget\nmetadata: {name: g}\n")  # fmt: skip
+    error = one_sentence(diff(apiserver, tmp_path))
+    assert error.startswith("ambdiff: error: 6 objects are of kinds the cluster does not serve: ")
+    assert error.count("kind Widget in apiVersion widgets.example.com/v1") == 1
+    assert "(w0.yaml:1, w1.yaml:1, w2.yaml:1 and 2 more)" in error
+    assert "kind Gadget in apiVersion gadgets.example.com/v1" in error and "(z.yaml:1)" in error
+    assert error.endswith("Is its CustomResourceDefinition installed? Add it to the manifests or "
+                          "install it first.")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("api_version", "kind", "hint"),
     [
