@@ -100,13 +100,13 @@ def run(
         ).findings
         if f.severity is Severity.ERROR
     ]
+    document = _document(state, options.inventory)
     if errors:
-        if as_json:
-            findings = [{"rule": f.rule, "file": f.file, "line": f.line, "object": f.object,
-                         "message": f.message} for f in errors]  # fmt: skip
-            return _finish({"check": findings}, as_json, consoles, Exit.USAGE)
-        render.check_errors(errors, consoles)
-        return Exit.USAGE
+        document["check"] = [{"rule": f.rule, "file": f.file, "line": f.line, "object": f.object,
+                              "message": f.message} for f in errors]  # fmt: skip
+        if not as_json:
+            render.check_errors(errors, consoles)
+        return _finish(_ended(document, "failed", "check"), as_json, consoles, Exit.USAGE)
     lock = None
     if not options.dry_run:
         # Before anything is read: a plan made from what another writer is changing would
@@ -120,7 +120,7 @@ def run(
     try:
         taken = (lambda: lock.taken) if lock is not None else (lambda: "")
         ran = _locked(common, options, desired, state, consoles, confirm, after_each, as_json,
-                      taken)  # fmt: skip
+                      taken, document)  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
@@ -149,7 +149,10 @@ def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
     if not as_json:
         render_health.report(report, consoles)
     if report.interrupted:
+        _ended(ran.result, "interrupted", "wait")
         return Exit.INTERRUPTED
+    if not report.ok:
+        _ended(ran.result, "failed", "wait")
     return ran.code if report.ok else Exit.DIFFERENT
 
 
@@ -157,9 +160,10 @@ def _locked(
     common: Common, options: SyncOptions, desired: list[Resource], state: ClusterState,
     consoles: Consoles, confirm: Callable[[str], bool] | None,
     after_each: Callable[[Action, State], None] | None, as_json: bool,
-    taken: Callable[[], str],
+    taken: Callable[[], str], result: dict[str, Any],
 ) -> _Ran:  # fmt: skip
-    """The sync once its lock is held; `taken()` says why the lock was lost, if it was."""
+    """The sync once its lock is held; `taken()` says why the lock was lost, if it was.
+    `result`: the JSON document (_document), filled as the stages run."""
     where = state.description
     ownership = open_ownership(
         common, state, options.inventory, desired, adopt_labelled=options.adopt_labelled
@@ -180,8 +184,7 @@ def _locked(
         options.plan_out.write_text(
             json.dumps(the_plan.to_json(), indent=2, allow_nan=False) + "\n"
         )
-    result: dict[str, Any] = {"cluster": dict(state.cluster.identity), "inventory": options.inventory,
-                              "plan": the_plan.to_json()}  # fmt: skip
+    result["plan"] = the_plan.to_json()
     ids = [r.id for r in desired]
     notes = ownership_notes(ownership, ids, live, common, inventory=options.inventory,
                             prune=options.prune, verb="sync")  # fmt: skip
@@ -197,12 +200,16 @@ def _locked(
         if not as_json:
             consoles.err.print(f"Refused: {engine.refusal} Rerun with --allow-mass-prune if this "
                                "is meant.", markup=False)  # fmt: skip
-        return _Ran(Exit.USAGE, result)
+        return _Ran(Exit.USAGE, _ended(result, "refused", "plan"))
     if the_plan.empty:
         if not options.dry_run:
             engine.write_record(None)
             _record_failed(engine.record_error, result, as_json, consoles)
         code = Exit.DIFFERENT if engine.record_error else Exit.OK
+        if engine.record_error:
+            _ended(result, "failed", "record")
+        else:
+            _ended(result, "succeeded")
         return _Ran(code, result, None if options.dry_run else targets_of(desired, ()))
 
     with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:
@@ -211,7 +218,7 @@ def _locked(
     if failures:
         if not as_json:
             render.preflight_failures(failures, consoles)
-        return _Ran(Exit.USAGE, result)
+        return _Ran(Exit.USAGE, _ended(result, "failed", "preflight"))
     if engine.unchecked and not as_json:
         later = (
             "only once those exist (--dry-run creates nothing)"
@@ -226,7 +233,7 @@ def _locked(
         if not as_json:
             consoles.out.print(f"Preflight passed: {len(the_plan.actions)} action(s) would be applied "
                                "(--dry-run: nothing was written).")  # fmt: skip
-        return _Ran(Exit.OK, result)
+        return _Ran(Exit.OK, _ended(result, "succeeded"))
     if not options.yes:
         assert confirm is not None  # checked before anything was read
         if not confirm(f"Apply these {len(the_plan.actions)} action(s) to {where}?"):
@@ -238,7 +245,7 @@ def _locked(
         result["preflight"] = [_failure_json(f) for f in failures]
         if not as_json:
             render.preflight_failures(failures, consoles, staged=engine.staged)
-        return _Ran(Exit.USAGE, result)
+        return _Ran(Exit.USAGE, _ended(result, "failed", "preflight"))
 
     with (
         _stop_on_interrupt() as stop_requested,
@@ -268,10 +275,34 @@ def _locked(
     )
     if code == Exit.OK and engine.record_error:
         code = Exit.DIFFERENT
+    if code == Exit.OK:
+        _ended(result, "succeeded")
+    elif outcome.interrupted or taken():
+        _ended(result, "interrupted", "apply")
+    else:
+        _ended(result, "failed", "apply" if not outcome.complete else "record")
     if not outcome.complete:
         return _Ran(code, result)
     deleted = [a for a in the_plan.actions if a.verb is Verb.DELETE]
     return _Ran(code, result, targets_of(desired, deleted))
+
+
+def _document(state: ClusterState, inventory: str) -> dict[str, Any]:
+    """`-o json`'s document, every key present from the start (docs/sync.md): a stage that did
+    not run leaves its key empty, so a pipeline reads `.result` and `.stage` alone."""
+    return {
+        "result": None, "stage": None, "cluster": dict(state.cluster.identity),
+        "inventory": inventory, "check": [], "plan": None, "notes": [], "preflight": [],
+        "staged": [], "report": None, "refused": None, "record_error": None, "lock_lost": None,
+        "health": None,
+    }  # fmt: skip
+
+
+def _ended(document: dict[str, Any], result: str, stage: str | None = None) -> dict[str, Any]:
+    """Say how the sync ended: `result` succeeded | failed | refused | interrupted, and the
+    `stage` that ended it (check, plan, preflight, apply, record, wait) unless it succeeded."""
+    document["result"], document["stage"] = result, stage
+    return document
 
 
 def _failure_json(f: Failure) -> dict[str, str]:

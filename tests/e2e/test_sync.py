@@ -185,6 +185,58 @@ def test_dry_run_and_preflight_failure_leave_the_cluster_unchanged(
     assert snapshot(api_client, ns) == before
 
 
+KEYS = {
+    "result",
+    "stage",
+    "cluster",
+    "inventory",
+    "check",
+    "plan",
+    "notes",
+    "preflight",
+    "staged",
+    "report",
+    "refused",
+    "record_error",
+    "lock_lost",
+    "health",
+}  # docs/sync.md
+
+
+def test_the_json_report_has_every_documented_key_whatever_stage_ended_the_sync(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str
+) -> None:
+    """A pipeline reads `.result` and `.stage`, and finds every key of docs/sync.md, whether
+    check, preflight or nothing stopped the sync (an independent tester found a check failure
+    printing only {"check": […]})."""
+
+    def synced(*args: str) -> tuple[int, dict[str, Any]]:
+        code, out, err = cli("sync", "--yes", "-o", "json", *args)
+        document = json.loads(out)
+        assert set(document) == KEYS, out
+        return code, document
+
+    files = manifests(ns)
+    typo = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: typo, namespace: {ns}, lables: {{}}}}\n"
+    write(repo, {**files, "typo.yaml": typo})
+    code, document = synced()
+    assert code == 2 and (document["result"], document["stage"]) == ("failed", "check")
+    assert document["check"][0]["rule"] == "unknown-field" and document["plan"] is None
+    write(repo, files)
+    code, document = synced()
+    assert code == 0 and (document["result"], document["stage"]) == ("succeeded", None)
+    assert document["report"]["result"] == "succeeded" and document["check"] == []
+    changed = dict(files)
+    changed["app.yaml"] = changed["app.yaml"].replace("app: web}", "app: web2}")  # immutable
+    write(repo, changed)
+    code, document = synced()
+    assert code == 2 and (document["result"], document["stage"]) == ("failed", "preflight")
+    assert "immutable" in document["preflight"][0]["error"] and document["report"] is None
+    write(repo, files)
+    code, document = synced("--dry-run")
+    assert code == 0 and (document["result"], document["stage"]) == ("succeeded", None)
+
+
 def test_rbac_denial_in_preflight_writes_nothing(
     cli: Callable[..., tuple[int, str, str]],
     repo: Path,
