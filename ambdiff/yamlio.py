@@ -595,7 +595,7 @@ def _mapping_steps(node: Any) -> Generator[Any, Any, JSON]:
         else:
             key = _key(key_node)
         if key in (mapping if explicit is None else explicit):
-            raise _Problem(_duplicate(key), key_node.start_mark)
+            raise _Problem(_duplicate(key, key_node), key_node.start_mark)
         if explicit is not None:
             explicit.add(key)
         if value_node.__class__ is scalar_node:
@@ -605,11 +605,21 @@ def _mapping_steps(node: Any) -> Generator[Any, Any, JSON]:
     return mapping
 
 
-def _duplicate(key: str) -> str:
-    """Names the key when it is short and printable (keys are names, values are not)."""
-    if len(key) <= 60 and key.isprintable():
-        return f"duplicate key {key!r}"
-    return "duplicate key (this key is given twice in one map)"
+def _duplicate(key: str, node: Any = None) -> str:
+    """Names the key when it is short and printable (keys are names, values are not), and
+    what was written when YAML read it as something else (`on` and `yes` are both true)."""
+    if not (len(key) <= 60 and key.isprintable()):
+        return "duplicate key (this key is given twice in one map)"
+    written = getattr(node, "value", key) if node.__class__ is yaml.ScalarNode else key
+    if isinstance(written, str) and written != key and not getattr(node, "style", None):
+        why = f" (as kubectl reads YAML, {_KEY_WORDS} are booleans)" if key in _BOOLEANS else ""
+        return (f"duplicate key {key!r}: {written!r} is read as {key!r}{why}; quote the key to "
+                "keep it as written")  # fmt: skip
+    return f"duplicate key {key!r}"
+
+
+_KEY_WORDS = "y, yes, on, n, no, off"
+_BOOLEANS = ("true", "false")
 
 
 def _merge_sources(key_node: Any, value_node: Any) -> list[Any]:

@@ -63,6 +63,21 @@ def test_duplicate_keys_are_yaml_syntax_errors() -> None:
     assert "duplicate key 'metadata'" in problems[0].message
 
 
+def test_a_duplicate_key_written_differently_says_what_yaml_read_it_as() -> None:
+    """`on:` and `yes:` are both the key "true" to kubectl: the message says which was written
+    and how to keep it as text (an independent tester saw only "duplicate key 'true'")."""
+    problems: list[ManifestProblem] = []
+    text = CM.format(name="a") + "data:\n  on: a\n  yes: b\n"
+    parse_file(SourceFile("dup.yaml", text), problems.append)
+    assert [(p.rule, p.line) for p in problems] == [("yaml-syntax", 7)]
+    assert "duplicate key 'true': 'yes' is read as 'true'" in problems[0].message
+    assert "quote the key to keep it as written" in problems[0].message
+    problems.clear()
+    parse_file(SourceFile("ok.yaml", CM.format(name="a") + 'data:\n  "on": a\n  "yes": b\n'),
+               problems.append)  # fmt: skip
+    assert problems == []
+
+
 def test_timestamps_stay_strings() -> None:
     [doc] = load_documents("date: 2024-01-01\n", "x")
     assert doc.data == {"date": "2024-01-01"}
