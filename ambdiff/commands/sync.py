@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,12 +119,18 @@ def run(
             options.lock_timeout, on_wait=lambda said: consoles.err.print(said, markup=False)
         )
         lock.start_renewing()
+    at_once = False
     try:
         taken = (lambda: lock.taken) if lock is not None else (lambda: "")
         ran = _locked(common, options, desired, state, consoles, confirm, after_each, as_json,
                       taken, document)  # fmt: skip
+    except KeyboardInterrupt:  # a second Ctrl-C: out now, with no request that could hang
+        at_once = True
+        raise
     finally:
-        if lock is not None:
+        if lock is not None and at_once:
+            lock.abandon()
+        elif lock is not None:
             lock.release()
     # Waiting writes nothing: the lock is free for the next sync while this one watches.
     if ran.targets is not None and options.wait and ran.result is not None:
@@ -248,7 +256,7 @@ def _locked(
         return _Ran(Exit.USAGE, _ended(result, "failed", "preflight"))
 
     with (
-        _stop_on_interrupt() as stop_requested,
+        _stop_on_interrupt(ONE_MORE) as stop_requested,
         progress(consoles, "Applying", stage=True) as update,
     ):
         done = 0
@@ -322,19 +330,32 @@ def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int
     return code
 
 
+ONE_MORE = "Stopping after the object in flight; press Ctrl-C again to stop at once."
+
+
 @contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
+def _stop_on_interrupt(said: str = "") -> Iterator[threading.Event]:
     """Ctrl-C (or SIGTERM) during apply finishes the object in flight, then stops; during
     --wait it stops waiting. The event is set when that was asked."""
     event = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
+
+    def handler(*_: object) -> None:
+        if event.is_set():  # asked twice: stop at once, inside a request that hangs too
+            raise KeyboardInterrupt
+        event.set()
+        if said:
+            with contextlib.suppress(OSError):
+                sys.stderr.write(said + "\n")
+                sys.stderr.flush()
+
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
-        signal.signal(sig, lambda *_: event.set())
+        signal.signal(sig, handler)
     try:
         yield event
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

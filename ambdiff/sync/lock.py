@@ -120,6 +120,11 @@ class Lock:
         with contextlib.suppress(ClusterError):  # unreachable: it expires on its own
             self._give_back()
 
+    def abandon(self) -> None:
+        """Stop renewing, and send nothing: the Lease expires `duration` after its last
+        renewal (for a process stopping at once, where a request could hang)."""
+        self._stop.set()
+
     def _give_back(self) -> None:
         current = self.cluster.get(self._res(), self.namespace, lease_name(self.inventory))
         if current is None or (current.get("spec") or {}).get("holderIdentity") != self.holder:

@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,9 @@ from ambdiff.options import resolve
 from ambdiff.sync.executor import State
 from ambdiff.sync.plan import Action
 from tests.e2e.sample_repo import web_app
+from tests.e2e.watch_support import wait_for
 from tests.harness import APIServer
+from tests.harness.freezer import Freezer
 
 
 def manifests(ns: str, *, replicas: int = 2, timeout: int = 3000, extra_mapping: bool = False,
@@ -211,7 +215,7 @@ def test_the_json_report_has_every_documented_key_whatever_stage_ended_the_sync(
     printing only {"check": […]})."""
 
     def synced(*args: str) -> tuple[int, dict[str, Any]]:
-        code, out, err = cli("sync", "--yes", "-o", "json", *args)
+        code, out, _ = cli("sync", "--yes", "-o", "json", *args)
         document = json.loads(out)
         assert set(document) == KEYS, out
         return code, document
@@ -318,6 +322,56 @@ spec:
     assert code == 0, out + err
     assert "Sync succeeded: 3 applied." in out
     assert cli("diff")[0] == 0
+
+
+def test_a_second_ctrl_c_stops_a_sync_at_once_inside_a_hung_write(
+    apiserver: APIServer, repo: Path, ns: str, inventory: str, api_client: Any, tmp_path: Path
+) -> None:
+    """The first Ctrl-C waits for the object in flight; when that write hangs (a proxy holds
+    its bytes), the second ends the process at once (issue 17 measured ~70 s of Ctrl-C being
+    ignored), and a rerun converges."""
+    files = {"ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"}
+    files["many.yaml"] = "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i:03d}, namespace: {ns}}}\n"
+        for i in range(400)
+    )
+    write(repo, files)
+    freezer = Freezer(("127.0.0.1", int(apiserver.url.rsplit(":", 1)[1])))
+    core = kubernetes.client.CoreV1Api(api_client)
+    argv = [sys.executable, "-m", "ambdiff", "sync", "--yes", "--repo", str(repo),
+            "--kubeconfig", str(freezer.kubeconfig(apiserver.kubeconfig, tmp_path / "frozen.yaml")),
+            "--context", apiserver.context, "--inventory", inventory]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: proc.poll() is not None or _count(core, ns) >= 5, "writes to begin")
+        freezer.freeze()
+        proc.send_signal(signal.SIGINT)  # finish the object in flight: it never finishes
+        wait_for(lambda: proc.poll() is not None or any("Ctrl-C again" in x for x in said),
+                 "the first Ctrl-C to be heard")  # fmt: skip
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 130, "".join(said)
+        reader.join(10)
+        err = "".join(said)
+        assert "Stopping after the object in flight; press Ctrl-C again to stop at once." in err
+        assert "ambdiff: interrupted." in err and "Traceback" not in err
+    finally:
+        proc.kill()
+        freezer.close()
+    code = main(["sync", "--yes", "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
+                 "--context", apiserver.context, "--inventory", inventory, "--lock-timeout", "60"])  # fmt: skip
+    assert code == 0
+    assert _count(core, ns) == 400
+
+
+def _count(core: Any, ns: str) -> int:
+    try:
+        return len([c for c in core.list_namespaced_config_map(ns).items
+                    if c.metadata.name.startswith("cm-")])  # fmt: skip
+    except kubernetes.client.ApiException:
+        return 0
 
 
 def test_api_server_stopped_mid_sync_reports_and_a_rerun_converges(

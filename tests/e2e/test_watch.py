@@ -36,6 +36,7 @@ from tests.e2e.watch_support import (
     wait_for,
 )
 from tests.harness import APIServer
+from tests.harness.freezer import Freezer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "in-cluster"
@@ -295,6 +296,38 @@ def test_sigterm_stops_promptly_with_exit_0_between_two_objects(
         if name.startswith("cm-"):
             assert f"ConfigMap {ns}/{name}" in applied
             assert cm.data == {"index": str(int(name[3:])), "payload": "x" * 200}
+
+
+def test_sigterm_during_a_hung_write_exits_within_the_grace_period(
+    watch: Callable[..., Watcher], repo: Path, ns: str, apiserver: APIServer, tmp_path: Path
+) -> None:
+    """A write the API server never answers (a proxy holds its bytes) must not keep the watch
+    past the pod's grace period (30 s in examples/in-cluster): it exits STOP_GRACE (20 s)
+    after SIGTERM, saying a write was in flight (issue 17 measured 70 s)."""
+    files = manifests(ns)
+    files["many.yaml"] = "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i:03d}, namespace: {ns}}}\n"
+        f"data: {{index: '{i}'}}\n"
+        for i in range(150)
+    )
+    commit(repo, files)
+    freezer = Freezer(("127.0.0.1", int(apiserver.url.rsplit(":", 1)[1])))
+    try:
+        w = watch("--sync", "--interval", "1h",
+                  kubeconfig=freezer.kubeconfig(apiserver.kubeconfig, tmp_path / "frozen.yaml"))  # fmt: skip
+        wait_for(lambda: any(e.get("event") == "sync-action" for e in w.events()) or w.exited(),
+                 "the first object to be applied")  # fmt: skip
+        freezer.freeze()  # the write after the one in flight now hangs
+        w.proc.send_signal(15)
+        stopped = time.monotonic()
+        code = w.proc.wait(28)  # within the example's 30 s grace period, with room to spare
+        print(f"\nSIGTERM to exit during a hung write: {time.monotonic() - stopped:.2f}s")
+        assert code == 130, w.describe()
+        forced = [e for e in w.events() if e.get("event") == "stop-forced"]
+        assert forced and forced[0]["writing"] is True, w.describe()
+        assert "exiting with it in flight" in forced[0]["message"]
+    finally:
+        freezer.close()
 
 
 # ---- the in-cluster example ------------------------------------------------------------
