@@ -603,6 +603,14 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
                    "of health. Default: `sync: {wait: …}` in the commit's .ambdiff.yaml.")  # fmt: skip
 @click.option("--timeout", envvar=_env("timeout"), metavar="DURATION", callback=_duration,
               help="How long --wait waits in a round (default 5m, or `sync: {timeout: …}`).")  # fmt: skip
+@click.option("--lease-duration", envvar=_env("lease_duration"), default="15s", show_default=True,
+              help="With --sync, replicas elect a leader per inventory on its Lease: a leader "
+                   "that stops renewing is replaced this long after its last renewal.")  # fmt: skip
+@click.option("--renew-deadline", envvar=_env("renew_deadline"), default="10s", show_default=True,
+              help="A leader that could not renew its Lease for this long stops writing (it "
+                   "may be replaced once --lease-duration has passed).")  # fmt: skip
+@click.option("--retry-period", envvar=_env("retry_period"), default="2s", show_default=True,
+              help="How often a leader renews its Lease, and a standby replica tries to take it.")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9108, show_default=True,
               envvar=_env("metrics_port"),
               help="Port for /metrics, /healthz and /readyz; 0 turns the endpoint off.")  # fmt: skip
@@ -622,7 +630,9 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     never checked out) with the cluster and, with --sync, applies it as `ambdiff sync
     --yes` would. Between rounds, API watches on the types git names notice hand edits
     within seconds. Failures are retried with exponential backoff. SIGTERM or Ctrl-C stops
-    it between two objects, never inside one. docs/watch.md has metrics and alerts.
+    it between two objects, never inside one. With --sync, run as many replicas as you
+    like: the inventory's Lease elects one leader, the others stand by and take over
+    within --lease-duration of a leader's death. docs/watch.md has metrics and alerts.
 
     \b
     Examples:
@@ -642,6 +652,11 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
             hint=f"Add --sync, or leave {typed} out.",
         )
     interval = parse_interval(kw["interval"])
+    lease = command.Leases(
+        duration=parse_interval(kw["lease_duration"], option="--lease-duration"),
+        renew_deadline=parse_interval(kw["renew_deadline"], option="--renew-deadline"),
+        retry_period=parse_interval(kw["retry_period"], option="--retry-period"),
+    )
     branch = command.open_branch(kw.get("repo"), kw["branch"], kw.get("cache_dir"))
     repo_dir = branch.root if branch.url else (Path(kw["repo"]) if kw.get("repo") else None)
     common = resolve_common("watch", paths, {**kw, "repo": repo_dir})
@@ -650,7 +665,7 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
         branch=kw["branch"], interval=interval, sync=kw["sync"],
         force_conflicts=kw["force_conflicts"], paths=common.paths if paths else (),
         config_given=kw.get("config") is not None, metrics_address=kw["metrics_address"],
-        metrics_port=kw["metrics_port"], log_format=kw["log_format"],
+        metrics_port=kw["metrics_port"], log_format=kw["log_format"], leases=lease,
     )  # fmt: skip
     raise SystemExit(command.run(common, options, branch))
 

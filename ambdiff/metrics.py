@@ -75,6 +75,10 @@ class Metrics:
         self.watch_streams = Gauge("ambdiff_watch_streams",
                                    "API watch streams open (one per resource type and namespace "
                                    "git names).", registry=r)  # fmt: skip
+        self.leading = Gauge("ambdiff_leading",
+                             "1 while this replica leads the inventory's Lease (watch --sync "
+                             "writes only then), 0 while it stands by.",
+                             ["inventory"], registry=r)  # fmt: skip
         for stage in STAGES:
             self.errors.labels(stage)  # every series exists from the start, at 0
         self.registry.register(_ObjectsCollector(objects))

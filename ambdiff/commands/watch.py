@@ -41,7 +41,7 @@ from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
 from ambdiff.sources import select as select_source
 from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
 from ambdiff.sync.executor import State, grouped
-from ambdiff.sync.lock import Lock, LockHeld, holder_identity
+from ambdiff.sync.lock import Lock, LockHeld, holder_identity, lease_name
 from ambdiff.sync.plan import Action, Verb
 from ambdiff.sync.wait import Status as WaitStatus
 from ambdiff.sync.wait import Target as WaitTarget
@@ -56,6 +56,24 @@ MIN_GAP = 1.0  # between the end of a round and a round started by drift
 
 
 @dataclass(frozen=True)
+class Leases:
+    """Leader election on each inventory's Lease, with client-go's defaults (seconds)."""
+
+    duration: float = 15.0  # a leader that stops renewing is replaced this long after
+    renew_deadline: float = 10.0  # a leader that could not renew for this long stops writing
+    retry_period: float = 2.0  # how often a leader renews, and a standby tries to take it
+
+    def __post_init__(self) -> None:
+        if not self.duration > self.renew_deadline > self.retry_period > 0:
+            raise ConfigError(
+                f"--lease-duration ({self.duration:g}s) must be longer than --renew-deadline "
+                f"({self.renew_deadline:g}s), and that longer than --retry-period "
+                f"({self.retry_period:g}s).",
+                hint="The defaults are 15s, 10s and 2s, as client-go's leader election.",
+            )
+
+
+@dataclass(frozen=True)
 class WatchOptions:
     branch: str = "main"
     interval: float = 60.0
@@ -66,6 +84,7 @@ class WatchOptions:
     metrics_address: str = "0.0.0.0"
     metrics_port: int = 9108  # 0: no HTTP endpoint
     log_format: str = "text"
+    leases: Leases = Leases()
 
 
 def default_cache_dir() -> Path:
@@ -142,6 +161,9 @@ class Loop:
         self._cluster: dict[str, str] = {}  # the context, server, user last logged
         self._holder = holder_identity()  # this process, in the inventory's Lease
         self._lock_taken: Callable[[], str] = lambda: ""  # why this round's Lease was lost
+        self._lease: Lock | None = None  # the Lease this replica leads with, held across rounds
+        self._standby: Lock | None = None  # the Lease another replica leads (read, not held)
+        self._standby_said = ""  # the holder last logged, so standby is said once
         self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
         self.applying = False  # between the first and the last write of a sync
         self._to_follow: list[WaitTarget] = []  # what this round's sync declared (--wait)
@@ -163,6 +185,9 @@ class Loop:
     def close(self) -> None:
         self.health.alive = False
         self.drift.close()
+        if self._lease is not None:  # handed over now, not after --lease-duration
+            self._lease.release()
+            self._lease = None
         self.done.set()
 
     # ---- scheduling ----------------------------------------------------------------------
@@ -175,9 +200,13 @@ class Loop:
             trigger = self._next(due, next_at, not_before)
             if trigger is None:
                 return
-            ok = self._round(trigger)
+            result = self._round(trigger)
             now = time.monotonic()
-            if ok:
+            if result == "standby":  # another replica leads: try its Lease again soon
+                backoff.reset()
+                period = self.options.leases.retry_period
+                next_at, not_before, due = now + period, now + period, "standby"
+            elif result != "failed":
                 backoff.reset()
                 next_at, not_before, due = now + self.options.interval, now + MIN_GAP, "interval"
             else:
@@ -207,8 +236,8 @@ class Loop:
 
     # ---- one round -----------------------------------------------------------------------
 
-    def _round(self, trigger: str) -> bool:
-        """One round; False when it failed (the loop backs off)."""
+    def _round(self, trigger: str) -> str:
+        """One round; how it ended (the loop backs off after "failed")."""
         self._rounds += 1
         number = self._rounds
         with self._lock:
@@ -218,7 +247,7 @@ class Loop:
         extra = {"round": number, "trigger": trigger}
         self._extra = extra  # for the lines the sync engine's callbacks log
         try:
-            outcome = self._work(extra)
+            outcome = self._standing_by() or self._work(extra)
         except Exception as e:
             outcome = _Outcome("failed", _stage_of(e))
             if isinstance(e, AmbdiffError):
@@ -246,11 +275,11 @@ class Loop:
                 self.health.detail = (
                     f"no round has succeeded yet; the last failed ({outcome.stage})"
                 )
-        if outcome.summary:
+        if outcome.summary and outcome.result != "standby":
             log.info(f"round {number} ({trigger}): {outcome.summary} ({elapsed:.2f}s)",
                      extra={**extra, "event": "round", "result": outcome.result,
                             "commit": self._commit, "duration_seconds": round(elapsed, 3)})  # fmt: skip
-        return outcome.result != "failed"
+        return outcome.result
 
     def _work(self, extra: dict[str, object]) -> _Outcome:
         """The round's work. Errors that end it early raise."""
@@ -272,18 +301,17 @@ class Loop:
                      extra={**extra, "event": "cluster", **identity})  # fmt: skip
         if not self.options.sync:
             return self._compare(common, settings, desired, state, commit, extra, texts)
-        # One writer at a time: never plan from what another sync is changing.
-        lock = Lock(state.cluster, settings.inventory, common.settings.record_namespace,
-                    self._holder)  # fmt: skip
-        lock.acquire(0)
-        lock.start_renewing()
-        self._lock_taken = lambda: lock.taken
+        # One writer at a time: the replica that leads the inventory's Lease, held across
+        # rounds; never plan from what another writer is changing.
+        lock = self._lead(state.cluster, settings.inventory, common.settings.record_namespace)
+        if lock is None:
+            return _Outcome("standby", summary=self.health.detail)
+        self._lock_taken = lock.lost
         self._to_follow = []
         try:
             outcome = self._compare(common, settings, desired, state, commit, extra, texts)
         finally:
             self._lock_taken = lambda: ""
-            lock.release()
         # As `sync --wait`: after the writes, with the lock free (following writes nothing).
         if outcome.result == "succeeded" and common.wait and not self.stop.is_set():
             return self._follow(common, state, outcome, extra)
@@ -321,6 +349,54 @@ class Loop:
             log.error(f"not healthy: {said}", extra={**extra, "event": "unhealthy"})
             return _Outcome("failed", "health", summary=said)
         return replace(outcome, summary=said)
+
+    # ---- leadership ------------------------------------------------------------------------
+
+    def _lead(self, cluster: Cluster, inventory: str, namespace: str) -> Lock | None:
+        """The Lease this replica writes under, taken now or kept from an earlier round; None
+        while another replica leads the inventory (this one stands by)."""
+        lease = self._lease
+        if lease is not None and (lease.inventory, lease.namespace) != (inventory, namespace):
+            lease.release()  # the commit moved the inventory: lead the new one, or stand by
+            self._lease = lease = None
+        if lease is not None and lease.lost():
+            log.warning(f"no longer leading inventory {inventory}: {lease.lost()}; standing by",
+                        extra={"event": "lead-lost", "inventory": inventory})  # fmt: skip
+            lease.abandon()
+            self._lease = lease = None
+        if lease is not None:
+            return lease
+        leases = self.options.leases
+        lock = Lock(cluster, inventory, namespace, self._holder, duration=round(leases.duration),
+                    renew_every=leases.retry_period, renew_deadline=leases.renew_deadline)  # fmt: skip
+        try:
+            lock.acquire(0)
+        except LockHeld as e:
+            holder = lock.holder_of()
+            self._standby = lock
+            self.health.ready = True  # standing by is this replica's job, done
+            self.health.detail = f"standby: inventory {inventory} is led by {holder or 'another'}"
+            self.metrics.leading.labels(inventory).set(0)
+            if holder != self._standby_said:
+                self._standby_said = holder
+                log.info(f"standing by: {e.message}",
+                         extra={"event": "standby", "inventory": inventory, "holder": holder})  # fmt: skip
+            return None
+        lock.start_renewing()
+        self._lease, self._standby, self._standby_said = lock, None, ""
+        self.metrics.leading.labels(inventory).set(1)
+        log.info(f"leading inventory {inventory} (Lease {namespace}/{lease_name(inventory)})",
+                 extra={"event": "lead", "inventory": inventory, "holder": self._holder})  # fmt: skip
+        return lock
+
+    def _standing_by(self) -> _Outcome | None:
+        """A standby round while the leader still holds the Lease: one read, no git fetch
+        and no diff; None when the Lease is free (a full round takes it)."""
+        if self._standby is None or self._lease is not None:
+            return None
+        if self._standby.holder_of():
+            return _Outcome("standby", summary=self.health.detail)
+        return None
 
     def _should_stop(self) -> bool:
         """Between two objects: a stop was asked for, or another writer took the Lease."""

@@ -59,6 +59,9 @@ class Lock:
     holder: str
     duration: int = DURATION_SECONDS
     renew_every: float = RENEW_SECONDS
+    # A holder that could not renew for this long stops writing (client-go's renew deadline);
+    # None: only a Lease another holder took ends it (`taken`).
+    renew_deadline: float | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     sleep: Callable[[float], None] = time.sleep
 
@@ -69,6 +72,7 @@ class Lock:
         # failed for longer than its duration): the writer must stop between two objects.
         self.taken = ""
         self._on_wait: Callable[[str], None] | None = None
+        self._renewed = time.monotonic()  # the last time the Lease was surely ours
 
     # ---- taking and giving back --------------------------------------------------------
 
@@ -92,11 +96,13 @@ class Lock:
             current = self.cluster.get(self._res(), self.namespace, lease_name(self.inventory))
             if current is None:
                 if self._try(self.cluster.create, self._body(None)):
+                    self._renewed = time.monotonic()
                     return
             else:
                 spec = current.get("spec") or {}
                 if self._free(spec):
                     if self._try(self.cluster.replace, self._body(current)):
+                        self._renewed = time.monotonic()
                         return
                 elif time.monotonic() >= deadline:
                     raise self._held(spec)
@@ -119,6 +125,23 @@ class Lock:
             self._thread.join(timeout=10)
         with contextlib.suppress(ClusterError):  # unreachable: it expires on its own
             self._give_back()
+
+    def lost(self) -> str:
+        """Why this holder must stop writing ("" while the Lease is its own): another holder
+        took it, or it could not renew it within the renew deadline."""
+        if self.taken:
+            return self.taken
+        late = time.monotonic() - self._renewed
+        if self.renew_deadline is not None and late > self.renew_deadline:
+            return (f"the lock of inventory {self.inventory} could not be renewed for "
+                    f"{late:.0f}s (renew deadline {self.renew_deadline:g}s)")  # fmt: skip
+        return ""
+
+    def holder_of(self) -> str:
+        """Who holds the Lease now, read afresh ("" when nobody does, or it has expired)."""
+        current = self.cluster.get(self._res(), self.namespace, lease_name(self.inventory))
+        spec = (current or {}).get("spec") or {}
+        return "" if self._free(spec) else str(spec.get("holderIdentity") or "")
 
     def abandon(self) -> None:
         """Stop renewing, and send nothing: the Lease expires `duration` after its last
@@ -152,6 +175,7 @@ class Lock:
                     )
                     return
                 self.cluster.replace(self._res(), self._body(current))
+                self._renewed = time.monotonic()
             except ClusterError:
                 pass  # a passing failure: the next renewal tries again, well within `duration`
 

@@ -457,7 +457,7 @@ spec:
     code, _, err = cli("sync", "--yes")
     assert code == 2
     assert "ambdiff check found 1 error(s); nothing was written" in err
-    assert "policy.yaml:1" in err and "filter-missing" in err
+    assert "policy.yaml:8" in err and "filter-missing" in err  # the line check names
     names = {
         n.metadata.name for n in kubernetes.client.CoreV1Api(api_client).list_namespace().items
     }

@@ -148,7 +148,8 @@ def test_with_sync_a_commit_to_the_branch_is_applied_within_one_interval(
     )
     assert replicas(api_client, ns) == 3
     refused = [e for e in w.events() if e.get("event") == "preflight-failed"]
-    assert "bad.yaml:1: Mapping" in refused[0]["message"] and refused[0]["rule"] == "schema"
+    # the field's line, as check names it
+    assert "bad.yaml:4: Mapping" in refused[0]["message"] and refused[0]["rule"] == "schema"
     assert w.terminate() == 0, w.describe()
     assert SECRET_VALUE not in w.log_text()
 
