@@ -36,6 +36,8 @@ from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import Failure, State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
+from ambdiff.sync.status import Status, in_sync, of_failures, of_report
+from ambdiff.sync.status import publish as publish_status
 from ambdiff.sync.wait import DEFAULT_TIMEOUT, Target, follow, targets_of
 
 
@@ -186,8 +188,19 @@ def _locked(
                             force_conflicts=options.force_conflicts,
                             mass_prune_share=common.settings.mass_prune_share,
                             allow_mass_prune=options.allow_mass_prune)  # fmt: skip
-    engine = Sync(state.cluster, desired, live, settings, ownership, revision(common))
+    rev = revision(common)
+    engine = Sync(state.cluster, desired, live, settings, ownership, rev)
     the_plan = engine.plan
+
+    def publish(status: Status, *, event: bool = True) -> None:
+        """The record's status and an Event: never fails the sync (a refusal is a note)."""
+        said = publish_status(state.cluster, options.inventory, common.settings.record_namespace,
+                              status, event=event)  # fmt: skip
+        if said:
+            result["notes"].append(said)
+            if not as_json:
+                consoles.err.print(f"Note: {said}", markup=False)
+
     if options.plan_out is not None:
         options.plan_out.write_text(
             json.dumps(the_plan.to_json(), indent=2, allow_nan=False) + "\n"
@@ -218,6 +231,8 @@ def _locked(
             _ended(result, "failed", "record")
         else:
             _ended(result, "succeeded")
+        if not options.dry_run and not engine.record_error:
+            publish(in_sync(rev), event=False)
         return _Ran(code, result, None if options.dry_run else targets_of(desired, ()))
 
     with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:
@@ -226,6 +241,8 @@ def _locked(
     if failures:
         if not as_json:
             render.preflight_failures(failures, consoles)
+        if not options.dry_run:
+            publish(of_failures(failures, rev, "preflight"))
         return _Ran(Exit.USAGE, _ended(result, "failed", "preflight"))
     if engine.unchecked and not as_json:
         later = (
@@ -253,6 +270,7 @@ def _locked(
         result["preflight"] = [_failure_json(f) for f in failures]
         if not as_json:
             render.preflight_failures(failures, consoles, staged=engine.staged)
+        publish(of_failures(failures, rev, "preflight"))
         return _Ran(Exit.USAGE, _ended(result, "failed", "preflight"))
 
     with (
@@ -278,6 +296,8 @@ def _locked(
     if not as_json:
         render.report(outcome, consoles)
     _record_failed(engine.record_error, result, as_json, consoles)
+    if not taken():  # the Lease is still this sync's: the status is its to write
+        publish(of_report(outcome, rev))
     code = (
         Exit.OK if outcome.complete else Exit.INTERRUPTED if outcome.interrupted else Exit.DIFFERENT
     )

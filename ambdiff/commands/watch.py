@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from ambdiff import logs
@@ -43,6 +44,9 @@ from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
 from ambdiff.sync.executor import State, grouped
 from ambdiff.sync.lock import Lock, LockHeld, holder_identity, lease_name
 from ambdiff.sync.plan import Action, Verb
+from ambdiff.sync.status import Status as RecordStatus
+from ambdiff.sync.status import in_sync, of_failures, of_report
+from ambdiff.sync.status import publish as publish_status
 from ambdiff.sync.wait import Status as WaitStatus
 from ambdiff.sync.wait import Target as WaitTarget
 from ambdiff.sync.wait import Verdict, follow, targets_of
@@ -164,6 +168,9 @@ class Loop:
         self._lease: Lock | None = None  # the Lease this replica leads with, held across rounds
         self._standby: Lock | None = None  # the Lease another replica leads (read, not held)
         self._standby_said = ""  # the holder last logged, so standby is said once
+        self._published: tuple[str, str, int] | None = None  # the record's status, as last written
+        self._synced_commit = ""  # the last commit this replica applied in full
+        self._led: tuple[Cluster, str, str] | None = None  # where the led inventory's record is
         self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
         self.applying = False  # between the first and the last write of a sync
         self._to_follow: list[WaitTarget] = []  # what this round's sync declared (--wait)
@@ -246,6 +253,11 @@ class Loop:
         started = time.monotonic()
         extra = {"round": number, "trigger": trigger}
         self._extra = extra  # for the lines the sync engine's callbacks log
+        if trigger == "drift" and self.options.sync and self._lease is not None and self._led:
+            drifted = sum(1 for *_, status in self.book.statuses() if status != "unchanged")
+            self._publish(*self._led, extra, RecordStatus(
+                "drifted", self._commit, drifted, f"drift seen through the watch: {drifted} "
+                "object(s) differ from git; healing", "Drifted", warning=True))  # fmt: skip
         try:
             outcome = self._standing_by() or self._work(extra)
         except Exception as e:
@@ -384,6 +396,7 @@ class Loop:
             return None
         lock.start_renewing()
         self._lease, self._standby, self._standby_said = lock, None, ""
+        self._led = (cluster, inventory, namespace)
         self.metrics.leading.labels(inventory).set(1)
         log.info(f"leading inventory {inventory} (Lease {namespace}/{lease_name(inventory)})",
                  extra={"event": "lead", "inventory": inventory, "holder": self._holder})  # fmt: skip
@@ -422,20 +435,28 @@ class Loop:
         self._report_drift(engine.report, extra)
         if not self.options.sync:
             return _Outcome("succeeded", summary=summary(engine.report, commit))
+        publish = partial(self._publish, state.cluster, settings.inventory,
+                          common.settings.record_namespace, extra)  # fmt: skip
         if engine.refusal:
             log.error(f"{engine.refusal} Not in the loop: run `ambdiff sync --prune "
                       "--allow-mass-prune` by hand if this is meant.",
                       extra={**extra, "event": "prune-refused"})  # fmt: skip
+            publish(RecordStatus("failed", commit, len(engine.plan.actions),
+                           f"prune refused: {engine.refusal}", "SyncFailed", warning=True))  # fmt: skip
             return _Outcome("failed", "prune-guard")
         self._to_follow = targets_of(
             desired, [a for a in engine.plan.actions if a.verb is Verb.DELETE]
         )
         if engine.plan.empty:
             engine.write_record(None)
+            self._synced_commit = commit
+            publish(in_sync(commit), event=False)
             return _Outcome("succeeded", summary=summary(engine.report, commit))
         if self.stop.is_set():
             return _Outcome("interrupted", summary="stopped before applying")
         if _check_fails(desired, common, state.default_namespace, extra, texts):
+            publish(RecordStatus("failed", commit, len(engine.plan.actions), "check found errors at "
+                           "error level; nothing was written", "SyncFailed", warning=True))  # fmt: skip
             return _Outcome("failed", "preflight")
         self.applying = True
         try:
@@ -444,7 +465,27 @@ class Loop:
             self.applying = False
         if result.record_error:
             log.error(result.record_error, extra={**extra, "event": "record-failed"})
+        if result.failures:
+            publish(of_failures(result.failures, commit, "preflight"))
+        elif result.outcome is not None and not self._lock_taken():
+            # The same commit applied again: the cluster had drifted from it, now healed.
+            publish(of_report(result.outcome, commit, healed=commit == self._synced_commit))
+            if result.outcome.complete:
+                self._synced_commit = commit
         return self._after_sync(result, commit, extra)
+
+    def _publish(self, cluster: Cluster, inventory: str, namespace: str,
+                 extra: dict[str, object], status: RecordStatus, *, event: bool = True) -> None:  # fmt: skip
+        """The record's status (when it changed) and an Event; a refusal is logged, never
+        fails the round."""
+        key = (status.result, status.revision, status.drifted)
+        if not event and key == self._published:
+            return  # in sync as last written: no write every interval
+        said = publish_status(cluster, inventory, namespace, status, event=event)
+        if said:
+            log.warning(said, extra={**extra, "event": "status-failed"})
+        else:
+            self._published = key
 
     def _at(self, commit: str) -> tuple[Common, SyncSettings]:
         """The shared options for this commit: its own settings file (unless --config named

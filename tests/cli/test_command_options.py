@@ -34,7 +34,8 @@ EXPECTED = {
     "watch": SOURCE | CLUSTER | {"--branch", "--interval", "--sync", "--prune", "--no-prune",
                                  "--force-conflicts", "--no-force-conflicts", "--inventory",
                                  "--metrics-port", "--metrics-address", "--log-format",
-                                 "--cache-dir", "--wait", "--no-wait", "--timeout"},
+                                 "--cache-dir", "--wait", "--no-wait", "--timeout",
+                                 "--lease-duration", "--renew-deadline", "--retry-period"},
 }  # fmt: skip
 OUTPUTS = {"diff": "human|diff|markdown|json", "sync": "human|json",
            "check": "human|json|github", "routes": "human|json"}  # fmt: skip

@@ -21,6 +21,7 @@ from ambdiff.commands import sync as sync_command
 from ambdiff.options import resolve
 from ambdiff.sync.executor import State
 from ambdiff.sync.plan import Action
+from ambdiff.sync.record import record_name
 from tests.e2e.sample_repo import web_app
 from tests.e2e.watch_support import wait_for
 from tests.harness import APIServer
@@ -239,6 +240,52 @@ def test_the_json_report_has_every_documented_key_whatever_stage_ended_the_sync(
     write(repo, files)
     code, document = synced("--dry-run")
     assert code == 0 and (document["result"], document["stage"]) == ("succeeded", None)
+
+
+def test_the_record_says_how_the_last_sync_ended_and_events_tell_the_story(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, inventory: str,
+    api_client: Any, apiserver: APIServer,
+) -> None:  # fmt: skip
+    """Status where Kubernetes users look (issue 17): labels on the inventory record that
+    `kubectl get -L` shows as columns, and Events on it for each sync that wrote or failed."""
+    core = kubernetes.client.CoreV1Api(api_client)
+    record = record_name(inventory)
+
+    def labels() -> dict[str, str]:
+        return dict(core.read_namespaced_config_map(record, "default").metadata.labels)
+
+    def events() -> list[Any]:
+        found = core.list_namespaced_event(
+            "default", field_selector=f"involvedObject.name={record}"
+        )
+        return sorted(found.items, key=lambda e: e.metadata.creation_timestamp)
+
+    files = manifests(ns)
+    write(repo, files)
+    assert cli("sync", "--yes")[0] == 0
+    assert labels()["ambdiff.io/result"] == "in-sync" and labels()["ambdiff.io/drifted"] == "0"
+    assert [(e.reason, e.type) for e in events()] == [("Synced", "Normal")]
+    assert events()[0].message == "synced: 5 applied"
+    changed = dict(files)
+    changed["app.yaml"] = changed["app.yaml"].replace("app: web}", "app: web2}")  # immutable
+    write(repo, changed)
+    assert cli("sync", "--yes")[0] == 2
+    assert labels()["ambdiff.io/result"] == "failed"
+    failed = events()[-1]
+    assert (failed.reason, failed.type) == ("SyncFailed", "Warning")
+    assert "preflight failed for 1 object(s), nothing written" in failed.message
+    assert "immutable" in failed.message
+    write(repo, files)
+    assert cli("sync", "--yes")[0] == 0  # nothing to apply: in sync again, with no Event
+    assert labels()["ambdiff.io/result"] == "in-sync" and len(events()) == 2
+    # kubectl is the oracle: the fleet at a glance, as docs/sync.md shows it.
+    shown = subprocess.run(
+        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "get", "configmaps", "-n",
+         "default", "-l", f"ambdiff.io/record-of={inventory}", "-L", "ambdiff.io/result",
+         "-L", "ambdiff.io/drifted"], capture_output=True, text=True, check=True,
+    ).stdout.split("\n")  # fmt: skip
+    assert shown[0].split()[-2:] == ["RESULT", "DRIFTED"]
+    assert shown[1].split()[0] == record and shown[1].split()[-2:] == ["in-sync", "0"]
 
 
 def test_rbac_denial_in_preflight_writes_nothing(

@@ -26,11 +26,13 @@ import pytest
 
 from ambdiff.cli import main
 from ambdiff.errors import ForbiddenError
+from ambdiff.sync.record import record_name
 from tests.e2e.sample_repo import web_app
 from tests.e2e.watch_support import (
     Watcher,
     commit,
     event_time,
+    git,
     init_repo,
     start_watch,
     wait_for,
@@ -188,10 +190,26 @@ def test_with_sync_a_hand_edit_is_seen_through_the_watch_and_healed(
         ("Secret", "changed"),
     }
     assert any("spec.replicas: 5 → 2" in c for e in drift for c in e["changes"])  # live → git
+    # Where Kubernetes users look: Events on the inventory record say drift was seen, then
+    # healed; its labels say in sync, at this commit (issue 17).
+    record = record_name(f"inv-{ns}")
+
+    def reasons() -> list[str]:
+        listed = core.list_namespaced_event(
+            "default", field_selector=f"involvedObject.name={record}"
+        )
+        return [e.reason for e in sorted(listed.items, key=lambda e: e.metadata.creation_timestamp)]
+
+    wait_for(lambda: "DriftHealed" in reasons(), "a DriftHealed Event on the record")
+    assert reasons()[0] == "Synced" and "Drifted" in reasons(), reasons()
+    labels = core.read_namespaced_config_map(record, "default").metadata.labels
+    assert labels["ambdiff.io/result"] == "in-sync" and labels["ambdiff.io/drifted"] == "0"
+    assert labels["ambdiff.io/revision"] == git(repo, "rev-parse", "HEAD")
     assert w.terminate() == 0, w.describe()
     logs = w.log_text()
+    said = " ".join(e.message for e in core.list_namespaced_event("default").items)
     for value in (SECRET_VALUE, HAND_EDITED_SECRET):
-        assert value not in logs
+        assert value not in logs and value not in said
         assert base64.b64encode(value.encode()).decode() not in logs
 
 

@@ -1,0 +1,161 @@
+"""A source's status where Kubernetes users look: on its inventory record, and as Events.
+
+The record (a ConfigMap, ambdiff.sync.record) carries the last result as labels — so that
+`kubectl get configmaps -A -l ambdiff.io/record-of -L ambdiff.io/result -L ambdiff.io/revision
+-L ambdiff.io/drifted` shows the fleet at a glance, with no CRD to install — and the time and
+message as annotations. Each sync or watch round that wrote (or failed to) also leaves a core
+v1 Event on the record, which `kubectl describe configmap` and `kubectl get events` show.
+
+Status is written only by the writer that holds the inventory's Lease, after the record
+exists, with a JSON patch of those keys alone: the record's own server-side apply never
+removes them. It is never allowed to fail a sync: a refusal (RBAC without `patch` on
+configmaps or `create` on events) is said once, as a warning, and the sync goes on.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ambdiff.errors import ClusterError
+from ambdiff.sync.executor import Failure, State, SyncReport
+from ambdiff.sync.record import record_name
+
+RESULT = "ambdiff.io/result"  # in-sync | drifted | failed
+REVISION = "ambdiff.io/revision"
+DRIFTED = "ambdiff.io/drifted"  # objects not in sync when it was written
+TIME = "ambdiff.io/status-time"
+MESSAGE = "ambdiff.io/status-message"
+MESSAGE_LIMIT = 1024
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class StatusCluster(Protocol):
+    def resource(self, api_version: str, kind: str) -> Any: ...
+
+    def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+
+    def patch(
+        self, res: Any, namespace: str | None, name: str, operations: Any
+    ) -> dict[str, Any]: ...
+
+    def create(self, res: Any, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Status:
+    result: str  # in-sync | drifted | failed
+    revision: str
+    drifted: int
+    message: str
+    reason: str  # the Event's reason: Synced, InSync, SyncFailed, Drifted
+    warning: bool = False  # the Event's type: Warning rather than Normal
+
+
+def in_sync(revision: str, message: str = "in sync: nothing to apply") -> Status:
+    return Status("in-sync", revision, 0, message, "InSync")
+
+
+def of_report(report: SyncReport, revision: str, *, healed: bool = False) -> Status:
+    """How an apply ended: every action applied (in sync), or not (failed, the first cause)."""
+    applied, failed, waiting = (len(report.of(state)) for state in State)
+    if report.complete:
+        what = "drift healed" if healed else "synced"
+        return Status("in-sync", revision, 0, f"{what}: {applied} applied",
+                      "DriftHealed" if healed else "Synced")  # fmt: skip
+    why = next((m for _, s, m in report.outcomes if s is State.FAILED and m), "")
+    how = "interrupted" if report.interrupted else "failed"
+    return Status("failed", revision, failed + waiting,
+                  f"sync {how}: {applied} applied, {failed} failed, {waiting} not attempted"
+                  + (f"; {why}" if why else ""), "SyncFailed", warning=True)  # fmt: skip
+
+
+def of_failures(failures: Sequence[Failure], revision: str, stage: str) -> Status:
+    """A sync stopped before writing (preflight): failed, with the first failure."""
+    first = failures[0]
+    return Status("failed", revision, len(failures),
+                  f"{stage} failed for {len(failures)} object(s), nothing written; "
+                  f"{first.action}: {first.message}", "SyncFailed", warning=True)  # fmt: skip
+
+
+def label_value(text: str) -> str:
+    """`text` as a label value: at most 63 of [A-Za-z0-9._-], alphanumeric at both ends."""
+    return _LABEL_VALUE.sub("-", text)[:63].strip("-._")
+
+
+def publish(
+    cluster: StatusCluster, inventory: str, namespace: str, status: Status, *, event: bool = True
+) -> str:
+    """Write `status` on the inventory's record and (with `event`) leave an Event on it; ""
+    when all was written, else one sentence saying what could not be (nothing is raised)."""
+    name = record_name(inventory)
+    configmaps = cluster.resource("v1", "ConfigMap")
+    try:
+        record = cluster.get(configmaps, namespace, name)
+    except ClusterError as e:
+        return f"the status of inventory {inventory} was not written: {e.message}"
+    if record is None:
+        return ""  # no record yet (nothing was ever applied): nothing to put a status on
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    message = status.message[:MESSAGE_LIMIT]
+    labels = {RESULT: status.result, REVISION: label_value(status.revision) or "unknown",
+              DRIFTED: str(status.drifted)}  # fmt: skip
+    annotations = {TIME: stamp, MESSAGE: message}
+    operations: list[dict[str, Any]] = [
+        *({"op": "add", "path": f"/metadata/labels/{_pointer(k)}", "value": v} for k, v in labels.items()),
+        *({"op": "add", "path": f"/metadata/annotations/{_pointer(k)}", "value": v} for k, v in annotations.items()),
+    ]  # fmt: skip
+    meta = record.get("metadata") or {}
+    for key in ("labels", "annotations"):
+        if not isinstance(meta.get(key), Mapping):
+            operations.insert(0, {"op": "add", "path": f"/metadata/{key}", "value": {}})
+    problems = []
+    try:
+        cluster.patch(configmaps, namespace, name, operations)
+    except ClusterError as e:
+        problems.append(f"its status ({e.message})")
+    try:
+        if event:
+            cluster.create(cluster.resource("v1", "Event"), _event(record, status, message, stamp))
+    except ClusterError as e:
+        problems.append(f"an Event ({e.message})")
+    if not problems:
+        return ""
+    return (f"the record of inventory {inventory} did not get " + " nor ".join(problems)
+            + "; the sync itself is unaffected")  # fmt: skip
+
+
+def _pointer(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _event(record: Mapping[str, Any], status: Status, message: str, stamp: str) -> dict[str, Any]:
+    meta = record.get("metadata") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{meta.get('name')}.{uuid.uuid4().hex[:16]}",
+            "namespace": meta.get("namespace"),
+        },
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        },
+        "reason": status.reason,
+        "message": message,
+        "type": "Warning" if status.warning else "Normal",
+        "source": {"component": "ambdiff"},
+        "reportingComponent": "ambdiff",
+        "reportingInstance": "ambdiff",
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
