@@ -659,13 +659,15 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     )
     branch = command.open_branch(kw.get("repo"), kw["branch"], kw.get("cache_dir"))
     repo_dir = branch.root if branch.url else (Path(kw["repo"]) if kw.get("repo") else None)
-    common = resolve_common("watch", paths, {**kw, "repo": repo_dir})
+    common = resolve_common("watch", paths, {**kw, "repo": repo_dir}, every_source=True)
     refuse_external(common, "watch")
     options = command.WatchOptions(
         branch=kw["branch"], interval=interval, sync=kw["sync"],
         force_conflicts=kw["force_conflicts"], paths=common.paths if paths else (),
         config_given=kw.get("config") is not None, metrics_address=kw["metrics_address"],
         metrics_port=kw["metrics_port"], log_format=kw["log_format"], leases=lease,
+        interval_given=click.get_current_context().get_parameter_source("interval")
+        is not ParameterSource.DEFAULT,
     )  # fmt: skip
     raise SystemExit(command.run(common, options, branch))
 

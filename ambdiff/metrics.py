@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -43,73 +43,112 @@ ObjectStatuses = Callable[[], Iterable[tuple[str, str, str]]]
 
 
 class Metrics:
-    """Every metric `ambdiff watch` exports, in its own registry."""
+    """Every metric `ambdiff watch` exports, in its own registry; each source's series carry
+    its name (`source`), so one process can serve many sources. `of(source, objects)` gives
+    a source's view, whose attributes are the same metrics with `source` filled in."""
 
-    def __init__(self, objects: ObjectStatuses) -> None:
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
         r = self.registry
         self.rounds = Counter("ambdiff_rounds", "Rounds run, by what started them and how they ended.",
-                              ["trigger", "result"], registry=r)  # fmt: skip
+                              ["source", "trigger", "result"], registry=r)  # fmt: skip
         self.round_duration = Histogram("ambdiff_round_duration_seconds",
                                         "Time a round takes: fetch, diff and, with --sync, apply.",
-                                        buckets=ROUND_BUCKETS, registry=r)  # fmt: skip
+                                        ["source"], buckets=ROUND_BUCKETS, registry=r)  # fmt: skip
         self.last_success = Gauge("ambdiff_last_successful_round_timestamp_seconds",
                                   "When the last round that succeeded ended (Unix time).",
-                                  registry=r)  # fmt: skip
+                                  ["source"], registry=r)  # fmt: skip
         self.failing = Gauge("ambdiff_consecutive_failed_rounds",
-                             "Rounds failed in a row (0 after a success).", registry=r)  # fmt: skip
+                             "Rounds failed in a row (0 after a success).", ["source"], registry=r)  # fmt: skip
         self.errors = Counter("ambdiff_errors", "Errors, by the stage they happened in.",
-                              ["stage"], registry=r)  # fmt: skip
+                              ["source", "stage"], registry=r)  # fmt: skip
         self.commit = Info("ambdiff_commit",
                            "The commit being applied (with --sync) or compared: the branch head "
-                           "the latest round resolved.", registry=r)  # fmt: skip
+                           "the latest round resolved.", ["source"], registry=r)  # fmt: skip
         self.actions = Counter("ambdiff_sync_actions", "Sync actions, by verb and outcome.",
-                               ["verb", "state"], registry=r)  # fmt: skip
+                               ["source", "verb", "state"], registry=r)  # fmt: skip
         self.drift_events = Counter("ambdiff_drift_events",
                                     "Changes seen through the API watch that took an object "
                                     "away from git, by kind and namespace.",
-                                    ["kind", "namespace"], registry=r)  # fmt: skip
+                                    ["source", "kind", "namespace"], registry=r)  # fmt: skip
         self.watch_streams = Gauge("ambdiff_watch_streams",
                                    "API watch streams open (one per resource type and namespace "
-                                   "git names).", registry=r)  # fmt: skip
+                                   "git names).", ["source"], registry=r)  # fmt: skip
         self.leading = Gauge("ambdiff_leading",
                              "1 while this replica leads the inventory's Lease (watch --sync "
                              "writes only then), 0 while it stands by.",
-                             ["inventory"], registry=r)  # fmt: skip
+                             ["source", "inventory"], registry=r)  # fmt: skip
+        self._objects: dict[str, ObjectStatuses] = {}
+        self.registry.register(_ObjectsCollector(self._objects))
+
+    def of(self, source: str, objects: ObjectStatuses) -> SourceMetrics:
+        """The metrics of one source; `objects` says its objects' statuses at scrape time."""
+        self._objects[source] = objects
         for stage in STAGES:
-            self.errors.labels(stage)  # every series exists from the start, at 0
-        self.registry.register(_ObjectsCollector(objects))
+            self.errors.labels(source, stage)  # every series exists from the start, at 0
+        return SourceMetrics(self, source)
+
+
+class _Bound:
+    """A metric with its `source` label given: `.labels(*rest)` or the child's methods."""
+
+    def __init__(self, family: Any, source: str) -> None:
+        self._family, self._source = family, source
+
+    def labels(self, *values: str) -> Any:
+        return self._family.labels(self._source, *values)
+
+    def __getattr__(self, name: str) -> Any:  # inc, set, observe, info, set_to_current_time
+        return getattr(self._family.labels(self._source), name)
+
+
+class SourceMetrics:
+    """One source's view of Metrics (the attributes `ambdiff watch`'s loop uses)."""
+
+    def __init__(self, metrics: Metrics, source: str) -> None:
+        self.source = source
+        self.rounds = _Bound(metrics.rounds, source)
+        self.round_duration = _Bound(metrics.round_duration, source)
+        self.last_success = _Bound(metrics.last_success, source)
+        self.failing = _Bound(metrics.failing, source)
+        self.errors = _Bound(metrics.errors, source)
+        self.commit = _Bound(metrics.commit, source)
+        self.actions = _Bound(metrics.actions, source)
+        self.drift_events = _Bound(metrics.drift_events, source)
+        self.watch_streams = _Bound(metrics.watch_streams, source)
+        self.leading = _Bound(metrics.leading, source)
 
 
 class _ObjectsCollector(Collector):
-    """Both object gauges from one snapshot, so a scrape never sees half a round."""
+    """Both object gauges from one snapshot per source, so a scrape never sees half a round."""
 
-    def __init__(self, objects: ObjectStatuses) -> None:
-        self._objects = objects
+    def __init__(self, sources: Mapping[str, ObjectStatuses]) -> None:
+        self._sources = sources
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        snapshot = list(self._objects())
         by_status = GaugeMetricFamily(
             "ambdiff_objects", "Objects git names (and this inventory's strays), by status.",
-            labels=["status"],
+            labels=["source", "status"],
         )  # fmt: skip
-        counts = Tally(status for _, _, status in snapshot)
-        for status in STATUSES:
-            by_status.add_metric([status], counts.get(status, 0))
-        yield by_status
         drifted = GaugeMetricFamily(
             "ambdiff_drifted_objects",
             "Objects whose live state differs from git (added, changed or removed), by kind "
             "and namespace.",
-            labels=["kind", "namespace"],
+            labels=["source", "kind", "namespace"],
         )
-        for (kind, namespace), n in sorted(
-            Tally((k, ns) for k, ns, status in snapshot if status != "unchanged").items()
-        ):
-            drifted.add_metric([kind, namespace], n)
+        for source, objects in sorted(self._sources.items()):
+            snapshot = list(objects())
+            counts = Tally(status for _, _, status in snapshot)
+            for status in STATUSES:
+                by_status.add_metric([source, status], counts.get(status, 0))
+            for (kind, namespace), n in sorted(
+                Tally((k, ns) for k, ns, status in snapshot if status != "unchanged").items()
+            ):
+                drifted.add_metric([source, kind, namespace], n)
+        yield by_status
         yield drifted
 
 
@@ -126,10 +165,34 @@ class Health:
     detail: str = "no round has succeeded yet"
 
 
+class Healths:
+    """The health of every source one process serves: alive and ready when each is; the
+    detail names each source when there are several."""
+
+    def __init__(self, by_source: Mapping[str, Health]) -> None:
+        self._by_source = by_source
+
+    @property
+    def alive(self) -> bool:
+        return all(h.alive for h in self._by_source.values())
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._by_source) and all(h.ready for h in self._by_source.values())
+
+    @property
+    def detail(self) -> str:
+        if not self._by_source:
+            return "starting: the branch has not been read yet"
+        if len(self._by_source) == 1:
+            return next(iter(self._by_source.values())).detail
+        return "; ".join(f"{name}: {h.detail}" for name, h in sorted(self._by_source.items()))
+
+
 class Endpoint:
     """`/metrics`, `/healthz` and `/readyz` on one port, served from a background thread."""
 
-    def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
+    def __init__(self, metrics: Metrics, health: Health | Healths, host: str, port: int) -> None:
         app = _app(make_wsgi_app(metrics.registry), health)
         try:
             self._server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
@@ -150,7 +213,9 @@ class Endpoint:
         self._server.server_close()
 
 
-def _app(metrics_app: Callable[..., Any], health: Health) -> Callable[..., Iterable[bytes]]:
+def _app(
+    metrics_app: Callable[..., Any], health: Health | Healths
+) -> Callable[..., Iterable[bytes]]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":

@@ -70,7 +70,11 @@ def settle(command: str, given: Given, settings: FileSettings, source: Source | 
         namespace=given.namespace or (source.namespace if source else None) or settings.namespace,
         output=given.output or file_output or "human",
         color=given.color or settings.color or "auto",
-        prune=given.prune if given.prune is not None else settings.prune,
+        prune=next(
+            p
+            for p in (given.prune, source.prune if source else None, settings.prune)
+            if p is not None
+        ),
         strict=given.strict or settings.check_strict,
         wait=given.wait if given.wait is not None else bool(settings.wait),
         timeout=next(
@@ -245,7 +249,10 @@ def resolve(
             )
     rel_paths = tuple(_repo_relative(p, base, root) for p in paths if p not in names)
     selection: Selection | None
-    if every_source and not names:
+    if every_source and command == "watch":
+        # watch runs a loop per source, choosing at each commit: source names stay PATHs
+        selection, rel_paths = None, (*names, *rel_paths)
+    elif every_source and not names:
         selection = None
     elif external and not rel_paths and not names:
         selection = Selection(Source(DEFAULT, ()), (), narrowed=True)

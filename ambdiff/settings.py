@@ -237,7 +237,7 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         wait=sync.get("wait"),
         timeout=_duration(sync["timeout"], f"{where}: sync: timeout") if "timeout" in sync else None,
         health=health_rules.parse(data["health"], f"{where}: health") if "health" in data else (),
-        sources=parse_sources(data["sources"], where) if "sources" in data else (),
+        sources=parse_sources(data["sources"], where, _duration) if "sources" in data else (),
         source=source,
     )  # fmt: skip
 

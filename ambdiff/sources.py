@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,8 @@ class Source:
     inventory: str | None = None  # an explicit inventory name (else derived, see inventory_name)
     render: str = "auto"  # one of RENDERERS; auto: by what each folder holds
     helm: HelmRelease | None = None
+    prune: bool | None = None  # this source's `sync.prune`; None: the file's
+    interval: float | None = None  # seconds between `watch` rounds of it; None: --interval
 
     def contains(self, path: str) -> bool:
         return not self.paths or any(_within(path, p) for p in self.paths)
@@ -67,8 +69,10 @@ class Selection:
         return self.paths if self.narrowed else self.source.paths
 
 
-def parse(raw: Any, where: str) -> tuple[Source, ...]:
-    """`sources:` from a settings file."""
+def parse(
+    raw: Any, where: str, duration: Callable[[str, str], float] = lambda text, where: float(text)
+) -> tuple[Source, ...]:
+    """`sources:` from a settings file; `duration(text, where)` reads an `interval`."""
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{where}: sources must be a non-empty list of {{name, paths}}.")
     found: list[Source] = []
@@ -94,7 +98,11 @@ def parse(raw: Any, where: str) -> tuple[Source, ...]:
         if any(s.name == name for s in found):
             raise ConfigError(f"{at}: a second source named {name!r}.")
         render, helm = _rendering(item, f"{at} ({name})")
-        found.append(Source(name, clean, namespace, inventory, render, helm))
+        prune = item.get("prune")
+        if prune is not None and not isinstance(prune, bool):
+            raise ConfigError(f"{at} ({name}): prune must be true or false.")
+        found.append(Source(name, clean, namespace, inventory, render, helm, prune,
+                            _interval(item.get("interval"), f"{at} ({name}): interval", duration)))  # fmt: skip
     for a in found:
         for b in found:
             if a is b or (a.namespace and b.namespace and a.namespace != b.namespace):
@@ -109,7 +117,15 @@ def parse(raw: Any, where: str) -> tuple[Source, ...]:
     return tuple(found)
 
 
-_SOURCE_KEYS = ("name", "paths", "namespace", "inventory", "render", "helm")
+_SOURCE_KEYS = ("name", "paths", "namespace", "inventory", "render", "helm", "prune", "interval")
+
+
+def _interval(value: Any, where: str, duration: Callable[[str, str], float]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where} must be a duration such as 30s or 5m.")
+    return duration(str(value), where)
 
 
 def _unknown_key(key: str, known: Sequence[str], at: str) -> ConfigError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ambdiff import logs
 from ambdiff.check import Severity, check_resources, validate_rule_ids
@@ -31,7 +33,7 @@ from ambdiff.errors import AmbdiffError, ClusterError, ConfigError, Exit, GitErr
 from ambdiff.gitsource import Branch, GitRevision, redact
 from ambdiff.health import with_built_in
 from ambdiff.live import ClusterState
-from ambdiff.metrics import Endpoint, Health, Metrics
+from ambdiff.metrics import Endpoint, Health, Healths, Metrics
 from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
 from ambdiff.options import Common, settle
 from ambdiff.render.sync import listed
@@ -39,6 +41,7 @@ from ambdiff.render.text import shown
 from ambdiff.render.watch import describe, fields, summary
 from ambdiff.schedule import Backoff, Debounce, backoff_cap
 from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
+from ambdiff.sources import DEFAULT as DEFAULT_SOURCE
 from ambdiff.sources import select as select_source
 from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
 from ambdiff.sync.executor import State, grouped
@@ -89,6 +92,7 @@ class WatchOptions:
     metrics_port: int = 9108  # 0: no HTTP endpoint
     log_format: str = "text"
     leases: Leases = Leases()
+    interval_given: bool = False  # --interval or AMBDIFF_INTERVAL: it wins over a source's
 
 
 def default_cache_dir() -> Path:
@@ -105,50 +109,169 @@ def open_branch(location: str | None, branch: str, cache_dir: Path | None = None
 def run(
     common: Common, options: WatchOptions, branch: Branch, *, stop: threading.Event | None = None
 ) -> int:
-    """Run rounds until `stop` is set or SIGTERM/SIGINT arrives; 0 after a clean stop."""
+    """Run rounds until `stop` is set or SIGTERM/SIGINT arrives; 0 after a clean stop. Every
+    source the branch's .ambdiff.yaml declares (or those named) gets its own loop, in its own
+    thread: one failing never stops the others."""
     if common.live_file is not None:
         raise ConfigError("watch reads a cluster; it cannot be combined with --live-file.")
     if common.rev is not None:
         raise ConfigError("watch follows a branch; use --branch instead of --rev.")
     logs.configure(options.log_format, common.verbose, shown=shown)
-    loop = Loop(common, options, branch, stop or threading.Event())
+    stop = stop or threading.Event()
+    metrics = Metrics()
+    healths: dict[str, Health] = {}
     endpoint = None
     if options.metrics_port:
         endpoint = Endpoint(
-            loop.metrics, loop.health, options.metrics_address, options.metrics_port
+            metrics, Healths(healths), options.metrics_address, options.metrics_port
         )
-    mode = "diff and sync" if options.sync else "diff only, nothing is written"
-    where = (
-        f"; metrics on http://{options.metrics_address}:{endpoint.port}/metrics" if endpoint else ""
-    )
-    log.info(f"following branch {options.branch} of {branch.description} every "
-             f"{options.interval:g}s ({mode}){where}",
-             extra={"event": "start", "repository": branch.description, "branch": options.branch,
-                    "interval_seconds": options.interval, "sync": options.sync})  # fmt: skip
+    fleet = _Fleet(stop, [])
     try:
-        with _signals(loop):
-            loop.run()
+        with _signals(fleet):
+            served = _served(common, options, branch, stop)
+            if served is None:
+                return Exit.OK  # stopped before the branch could be read
+            shared, leads = _SharedBranch(branch), _Leads()
+            for label, paths in served:
+                health = healths[label] = Health()
+                loop_options = replace(options, paths=paths)
+                fleet.loops.append(Loop(common, loop_options, shared, stop, metrics, health, label,
+                                        leads))  # fmt: skip
+            mode = "diff and sync" if options.sync else "diff only, nothing is written"
+            where = (f"; metrics on http://{options.metrics_address}:{endpoint.port}/metrics"
+                     if endpoint else "")  # fmt: skip
+            names = ", ".join(label for label, _ in served)
+            log.info(f"following branch {options.branch} of {branch.description} every "
+                     f"{options.interval:g}s ({mode}), source(s) {names}{where}",
+                     extra={"event": "start", "repository": branch.description,
+                            "branch": options.branch, "interval_seconds": options.interval,
+                            "sync": options.sync, "sources": [n for n, _ in served]})  # fmt: skip
+            fleet.run()
     finally:
-        loop.close()
+        fleet.close()
         if endpoint is not None:
             endpoint.close()
     log.info("stopped", extra={"event": "stop"})
     return Exit.OK
 
 
+def _served(common: Common, options: WatchOptions, branch: Branch,
+            stop: threading.Event) -> list[tuple[str, tuple[str, ...]]] | None:  # fmt: skip
+    """(metrics label, PATH arguments) of each loop to run: one per source of the branch
+    head's settings file (or of --config) when no PATH is given, or one per source named;
+    else one loop for the PATHs. None when stopped while the branch could not be read."""
+    backoff = Backoff(base=1.0, cap=backoff_cap(options.interval))
+    while not stop.is_set():
+        try:
+            settings = common.settings
+            if not options.config_given:
+                branch.fetch()
+                text = GitRevision(common.repo_root, branch.head()).read_text(CONFIG_NAME)
+                settings = (
+                    load_text(text, f"{CONFIG_NAME} at {options.branch}")
+                    if text
+                    else FileSettings()
+                )
+            break
+        except (GitError, ConfigError) as e:
+            delay = backoff.next()
+            log.error(f"cannot read branch {options.branch} yet: {redact(str(e))} Retrying in "
+                      f"{delay:.1f}s.", extra={"event": "round-failed", "stage": _stage_of(e)})  # fmt: skip
+            stop.wait(delay)
+    else:
+        return None
+    names = [s.name for s in settings.sources]
+    given = list(options.paths)
+    if given and all(p in names for p in given):
+        return [(p, (p,)) for p in dict.fromkeys(given)]
+    if given or len(names) <= 1:
+        return [(names[0] if len(names) == 1 and not given else DEFAULT_SOURCE, tuple(given))]
+    return [(n, (n,)) for n in names]
+
+
+class _SharedBranch:
+    """One branch for every loop: a fetch that another loop made moments ago (or is making)
+    serves this one too, so N sources cost one fetch per round, not N."""
+
+    def __init__(self, branch: Branch, fresh_for: float = 1.0) -> None:
+        self._branch, self._fresh_for = branch, fresh_for
+        self._lock = threading.Lock()
+        self._fetched = -math.inf
+
+    def fetch(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._fetched < self._fresh_for:
+                return
+            self._branch.fetch()
+            self._fetched = time.monotonic()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._branch, name)
+
+
+class _Leads:
+    """How many sources the loops of this process lead (the spreading rule of Loop._lead)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.count = max(0, self.count + n)
+
+
+class _Fleet:
+    """The loops of one process, stopped together: what the signal handler and the stop
+    watchdog see."""
+
+    def __init__(self, stop: threading.Event, loops: list[Loop]) -> None:
+        self.stop, self.loops = stop, loops
+        self.done = threading.Event()
+
+    @property
+    def applying(self) -> bool:
+        return any(loop.applying for loop in self.loops)
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        for loop in self.loops:
+            loop.wake.set()
+
+    def run(self) -> None:
+        if len(self.loops) == 1:
+            self.loops[0].run()
+            return
+        threads = [threading.Thread(target=loop.run, name=f"source-{loop.source}", daemon=True)
+                   for loop in self.loops]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(0.2)  # short joins: the main thread stays free for signals
+
+    def close(self) -> None:
+        for loop in self.loops:
+            loop.close()
+        self.done.set()
+
+
 class Loop:
     def __init__(
-        self, common: Common, options: WatchOptions, branch: Branch, stop: threading.Event
-    ) -> None:
+        self, common: Common, options: WatchOptions, branch: Branch | _SharedBranch,
+        stop: threading.Event, metrics: Metrics, health: Health, source: str,
+        fleet_leads: _Leads | None = None,
+    ) -> None:  # fmt: skip
         self.common = common
         self.options = options
         self.branch = branch
         self.stop = stop
+        self.source = source  # the metrics label: the source's name, or "default"
         self.wake = threading.Event()
         self.done = threading.Event()
         self.book = DriftBook()
-        self.metrics = Metrics(self.book.statuses)
-        self.health = Health()
+        self.metrics = metrics.of(source, self.book.statuses)
+        self.health = health
         self.drift = DriftWatch(
             self.book,
             lambda: Cluster.connect(
@@ -171,6 +294,9 @@ class Loop:
         self._published: tuple[str, str, int] | None = None  # the record's status, as last written
         self._synced_commit = ""  # the last commit this replica applied in full
         self._led: tuple[Cluster, str, str] | None = None  # where the led inventory's record is
+        self.fleet_leads = fleet_leads or _Leads()  # how many sources this process leads
+        self.interval = options.interval  # between rounds: the source's `interval:` once read
+        self._defer_until: float | None = None  # before taking a free Lease (see _lead)
         self._reported: dict[ObjectId, tuple[Status, tuple[object, ...]]] = {}
         self.applying = False  # between the first and the last write of a sync
         self._to_follow: list[WaitTarget] = []  # what this round's sync declared (--wait)
@@ -195,6 +321,7 @@ class Loop:
         if self._lease is not None:  # handed over now, not after --lease-duration
             self._lease.release()
             self._lease = None
+            self.fleet_leads.add(-1)
         self.done.set()
 
     # ---- scheduling ----------------------------------------------------------------------
@@ -215,7 +342,7 @@ class Loop:
                 next_at, not_before, due = now + period, now + period, "standby"
             elif result != "failed":
                 backoff.reset()
-                next_at, not_before, due = now + self.options.interval, now + MIN_GAP, "interval"
+                next_at, not_before, due = now + self.interval, now + MIN_GAP, "interval"
             else:
                 delay = backoff.next()
                 next_at = not_before = now + delay
@@ -251,7 +378,7 @@ class Loop:
             self._debounce.reset()  # this round reads everything afresh
             self._drifted = False
         started = time.monotonic()
-        extra = {"round": number, "trigger": trigger}
+        extra = {"round": number, "trigger": trigger, "source": self.source}
         self._extra = extra  # for the lines the sync engine's callbacks log
         if trigger == "drift" and self.options.sync and self._lease is not None and self._led:
             drifted = sum(1 for *_, status in self.book.statuses() if status != "unchanged")
@@ -371,29 +498,38 @@ class Loop:
         if lease is not None and (lease.inventory, lease.namespace) != (inventory, namespace):
             lease.release()  # the commit moved the inventory: lead the new one, or stand by
             self._lease = lease = None
+            self.fleet_leads.add(-1)
         if lease is not None and lease.lost():
             log.warning(f"no longer leading inventory {inventory}: {lease.lost()}; standing by",
                         extra={"event": "lead-lost", "inventory": inventory})  # fmt: skip
             lease.abandon()
             self._lease = lease = None
+            self.fleet_leads.add(-1)
         if lease is not None:
             return lease
         leases = self.options.leases
         lock = Lock(cluster, inventory, namespace, self._holder, duration=round(leases.duration),
                     renew_every=leases.retry_period, renew_deadline=leases.renew_deadline)  # fmt: skip
-        try:
-            lock.acquire(0)
-        except LockHeld as e:
-            holder = lock.holder_of()
-            self._standby = lock
-            self.health.ready = True  # standing by is this replica's job, done
-            self.health.detail = f"standby: inventory {inventory} is led by {holder or 'another'}"
-            self.metrics.leading.labels(inventory).set(0)
-            if holder != self._standby_said:
-                self._standby_said = holder
-                log.info(f"standing by: {e.message}",
-                         extra={"event": "standby", "inventory": inventory, "holder": holder})  # fmt: skip
-            return None
+        # Spread sources between replicas: a replica that leads k sources already waits k
+        # retry periods before taking a free Lease, so one with fewer wins the race.
+        with self.fleet_leads.lock:
+            led = self.fleet_leads.count
+            now = time.monotonic()
+            if led and self._defer_until is None:
+                self._defer_until = now + led * leases.retry_period
+            if led and self._defer_until is not None and now < self._defer_until:
+                self.health.ready = True
+                self.health.detail = (f"waiting to lead inventory {inventory}: this replica leads "
+                                      f"{led} source(s) already, another may take it first")  # fmt: skip
+                return None
+            try:
+                lock.acquire(0)
+            except LockHeld as e:
+                self._defer_until = None
+                self._stand_by(lock, inventory, e)
+                return None
+            self.fleet_leads.count += 1
+            self._defer_until = None
         lock.start_renewing()
         self._lease, self._standby, self._standby_said = lock, None, ""
         self._led = (cluster, inventory, namespace)
@@ -401,6 +537,17 @@ class Loop:
         log.info(f"leading inventory {inventory} (Lease {namespace}/{lease_name(inventory)})",
                  extra={"event": "lead", "inventory": inventory, "holder": self._holder})  # fmt: skip
         return lock
+
+    def _stand_by(self, lock: Lock, inventory: str, e: LockHeld) -> None:
+        holder = lock.holder_of()
+        self._standby = lock
+        self.health.ready = True  # standing by is this replica's job, done
+        self.health.detail = f"standby: inventory {inventory} is led by {holder or 'another'}"
+        self.metrics.leading.labels(inventory).set(0)
+        if holder != self._standby_said:
+            self._standby_said = holder
+            log.info(f"standing by: {e.message}",
+                     extra={"event": "standby", "inventory": inventory, "holder": holder})  # fmt: skip
 
     def _standing_by(self) -> _Outcome | None:
         """A standby round while the leader still holds the Lease: one read, no git fetch
@@ -447,6 +594,10 @@ class Loop:
         self._to_follow = targets_of(
             desired, [a for a in engine.plan.actions if a.verb is Verb.DELETE]
         )
+        for skipped in engine.plan.skipped:
+            if self.options.sync and not skipped.reason.startswith("prune is off"):
+                log.info(f"{skipped}: {skipped.reason}",
+                         extra={**extra, "event": "prune-skipped", "object": str(skipped.id)})  # fmt: skip
         if engine.plan.empty:
             engine.write_record(None)
             self._synced_commit = commit
@@ -504,6 +655,9 @@ class Loop:
         selection = select_source(settings.sources, paths, default_paths=settings.paths,
                                   names=names)  # fmt: skip
         settled = settle("watch", self.common.given, settings, selection.source)
+        # The source's own interval, unless --interval (or AMBDIFF_INTERVAL) was given.
+        if selection.source.interval is not None and not o.interval_given:
+            self.interval = selection.source.interval
         common = replace(self.common, rev=commit, settings=settings,
                          paths=selection.read_paths, selection=selection,
                          namespace=settled.namespace, prune=settled.prune,
@@ -626,7 +780,7 @@ def _stage_of(error: BaseException) -> str:
 
 
 @contextmanager
-def _signals(loop: Loop) -> Iterator[None]:
+def _signals(loop: _Fleet) -> Iterator[None]:
     """SIGTERM or SIGINT: stop after the object in flight (a watchdog ends the process if a
     request hangs past STOP_GRACE); a second signal stops at once."""
     if threading.current_thread() is not threading.main_thread():
@@ -651,7 +805,7 @@ def _signals(loop: Loop) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _watchdog(loop: Loop) -> None:
+def _watchdog(loop: _Fleet) -> None:
     """End the process STOP_GRACE after a stop was asked, whatever is in flight: the pod's
     grace period (30 s in examples/in-cluster) ends in SIGKILL, and a line that says what
     was cut short is better than none."""

@@ -49,6 +49,12 @@ def repo(tmp_path: Path) -> Path:
         (["--live-file", "dump.yaml"], "watch has no --live-file option"),
         (["--log-format", "xml"], "Invalid value for '--log-format'"),
         (["--metrics-port", "70000"], "Invalid value for '--metrics-port'"),
+        (
+            ["--sync", "--renew-deadline", "20s"],
+            "--lease-duration (15s) must be longer than --renew-deadline (20s), and that longer "
+            "than --retry-period (2s).",
+        ),
+        (["--sync", "--retry-period", "soon"], "--retry-period 'soon' is not a duration"),
     ],
 )
 def test_option_errors_exit_2_with_one_line(

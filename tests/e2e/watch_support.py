@@ -87,15 +87,19 @@ class Watcher:
             return 0, ""
 
     def metrics(self) -> dict[str, float]:
-        """`name{label="value",...}` -> value, labels sorted by name."""
+        """`name{label="value",...}` -> value, labels sorted by name; a series of the source
+        "default" (a watch of one undeclared source) also without its `source` label."""
         status, text = self.get("/metrics")
         if status != 200:
             return {}
         samples: dict[str, float] = {}
         for family in text_string_to_metric_families(text):
             for s in family.samples:
-                labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
-                samples[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+                for labels in (s.labels, {k: v for k, v in s.labels.items() if k != "source"}):
+                    if labels is not s.labels and s.labels.get("source") != "default":
+                        continue
+                    text_labels = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+                    samples[f"{s.name}{{{text_labels}}}" if text_labels else s.name] = s.value
         return samples
 
     def metric(self, key: str) -> float:
