@@ -69,8 +69,15 @@ class Selection:
         return self.paths if self.narrowed else self.source.paths
 
 
+def _seconds(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{where} {text!r} is not a duration (a number of seconds).") from None
+
+
 def parse(
-    raw: Any, where: str, duration: Callable[[str, str], float] = lambda text, where: float(text)
+    raw: Any, where: str, duration: Callable[[str, str], float] = _seconds
 ) -> tuple[Source, ...]:
     """`sources:` from a settings file; `duration(text, where)` reads an `interval`."""
     if not isinstance(raw, list) or not raw:

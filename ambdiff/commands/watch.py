@@ -191,7 +191,8 @@ def _served(common: Common, options: WatchOptions, branch: Branch,
 
 class _SharedBranch:
     """One branch for every loop: a fetch that another loop made moments ago (or is making)
-    serves this one too, so N sources cost one fetch per round, not N."""
+    serves this one too, so N sources cost one fetch per round, not N; the branch's git
+    repository is used by one thread at a time."""
 
     def __init__(self, branch: Branch, fresh_for: float = 1.0) -> None:
         self._branch, self._fresh_for = branch, fresh_for
@@ -204,6 +205,12 @@ class _SharedBranch:
                 return
             self._branch.fetch()
             self._fetched = time.monotonic()
+
+    def head(self) -> str:
+        # GitPython's Repo keeps one `git cat-file` process per repository, and two threads
+        # talking to it at once wait for each other forever: one at a time.
+        with self._lock:
+            return self._branch.head()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._branch, name)
@@ -354,8 +361,12 @@ class Loop:
     def _next(self, due: str, next_at: float, not_before: float) -> str | None:
         """Wait for the next round; what starts it (`due` when its time comes; "drift" when a
         burst of live changes is over, "relist" when a watch expired), or None when stopping."""
-        while not self.stop.is_set():
+        while True:
             self.wake.clear()
+            # After the clear: a stop asked between a check and the clear (stop is set before
+            # wake) is seen here, not after a backoff of minutes.
+            if self.stop.is_set():
+                return None
             now = time.monotonic()
             with self._lock:
                 drift_at = self._debounce.deadline()
@@ -366,7 +377,6 @@ class Loop:
                 return due
             until = next_at if drift_at is None else min(next_at, max(drift_at, not_before))
             self.wake.wait(until - now)
-        return None
 
     # ---- one round -----------------------------------------------------------------------
 
@@ -818,7 +828,8 @@ def _watchdog(loop: _Fleet) -> None:
     else:
         said = (f"a request did not finish within {STOP_GRACE:.0f}s of the stop; exiting "
                 "without it (nothing was being written)")  # fmt: skip
-    log.warning(said, extra={"event": "stop-forced", "writing": loop.applying})
+    busy = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
+    log.warning(said, extra={"event": "stop-forced", "writing": loop.applying, "threads": busy})
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(Exit.INTERRUPTED)

@@ -97,6 +97,8 @@ def publish(
     try:
         record = cluster.get(configmaps, namespace, name)
     except ClusterError as e:
+        if not e.status:  # no answer: the sync's own report says so already, once
+            return ""
         return f"the status of inventory {inventory} was not written: {e.message}"
     if record is None:
         return ""  # no record yet (nothing was ever applied): nothing to put a status on
