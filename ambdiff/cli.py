@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from ambdiff import __version__
 from ambdiff.errors import AmbdiffError, ConfigError, Exit
 from ambdiff.options import Common, empty_value, refuse_external, resolve
 from ambdiff.render.text import shown
@@ -282,6 +281,15 @@ class _BrokenPipe(Exception):
         self.error = error
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    import ambdiff  # (its version is read from the package metadata only when asked)
+
+    click.echo(f"ambdiff, version {ambdiff.__version__}")
+    ctx.exit()
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -293,7 +301,8 @@ class _Group(click.Group):
 @click.group(
     cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
-@click.version_option(__version__, "--version", prog_name="ambdiff")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and exit.")  # fmt: skip
 def cli() -> None:
     """GitOps diff and sync for Kubernetes and Ambassador / Emissary-ingress.
 

@@ -25,10 +25,15 @@ from ambdiff.gitsource import (
     repo_identity,
     repo_name,
 )
-from ambdiff.settings import COMMAND_OUTPUTS, CONFIG_NAME, FileSettings, load_file
+from ambdiff.settings import (
+    COMMAND_OUTPUTS,
+    CONFIG_NAME,
+    DEFAULT_TIMEOUT,
+    FileSettings,
+    load_file,
+)
 from ambdiff.sources import DEFAULT, Selection, Source, inventory_name
 from ambdiff.sources import select as select_source
-from ambdiff.sync.wait import DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)

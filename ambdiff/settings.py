@@ -39,6 +39,7 @@ COMMAND_OUTPUTS = {
 }
 # A settings file is a few lines; anything bigger is a mistake (or /dev/zero behind a link).
 MAX_SETTINGS_BYTES = 1024 * 1024
+DEFAULT_TIMEOUT = 300.0  # seconds `sync --wait` waits for health: --timeout, `sync: {timeout:}`
 # An RFC 6901 escape: "~" is followed by 0 ("~") or 1 ("/"), nothing else.
 _BAD_ESCAPE = re.compile(r"~(?![01])")
 

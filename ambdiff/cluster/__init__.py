@@ -8,8 +8,12 @@ edge; nothing from the kubernetes package travels further.
 
 from __future__ import annotations
 
-from ambdiff.cluster.client import ApiResource, Cluster
-from ambdiff.cluster.errors import WatchExpired
-from ambdiff.cluster.stream import EventStream
+from ambdiff.cluster import lean
+
+lean.load()
+
+from ambdiff.cluster.client import ApiResource, Cluster  # noqa: E402 (after lean.load)
+from ambdiff.cluster.errors import WatchExpired  # noqa: E402
+from ambdiff.cluster.stream import EventStream  # noqa: E402
 
 __all__ = ["ApiResource", "Cluster", "EventStream", "WatchExpired"]

@@ -32,13 +32,14 @@ from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
 from ambdiff.render.text import json_text
+from ambdiff.settings import DEFAULT_TIMEOUT
 from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import Failure, State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
 from ambdiff.sync.status import Status, in_sync, of_failures, of_report
 from ambdiff.sync.status import publish as publish_status
-from ambdiff.sync.wait import DEFAULT_TIMEOUT, Target, follow, targets_of
+from ambdiff.sync.wait import Target, follow, targets_of
 
 
 @dataclass

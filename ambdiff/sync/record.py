@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ambdiff import __version__
+import ambdiff
 from ambdiff.errors import ClusterError
 from ambdiff.model import ObjectId
 
@@ -202,7 +202,10 @@ def body_of(record: Record) -> dict[str, Any]:
                 RECORD_LABEL: record.inventory,
                 APPLYSET_ID: applyset_id(record.name, record.namespace),
             },
-            "annotations": {TOOLING: f"ambdiff/v{__version__}", GROUP_KINDS: ",".join(kinds)},
+            "annotations": {
+                TOOLING: f"ambdiff/v{ambdiff.__version__}",
+                GROUP_KINDS: ",".join(kinds),
+            },
         },
         "data": {
             "source": json.dumps(source, sort_keys=True),

@@ -21,11 +21,11 @@ from ambdiff.errors import ClusterError, ForbiddenError
 from ambdiff.health import Health, Rule, assess, find
 from ambdiff.live import MAX_CONCURRENT_REQUESTS
 from ambdiff.model import ObjectId, Resource
+from ambdiff.settings import DEFAULT_TIMEOUT
 from ambdiff.sync.plan import Action
 from ambdiff.sync.ports import SyncCluster
 
 POLL_SECONDS = 2.0
-DEFAULT_TIMEOUT = 300.0
 
 
 class Verdict(StrEnum):

@@ -1,0 +1,52 @@
+"""What a command loads before it does its work: `check` is the pre-commit hook and runs on
+every commit, so it must not pay for the kubernetes client it never uses (docs/performance.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import runpy, sys
+sys.argv = ["ambdiff", *sys.argv[1:]]
+try:
+    runpy.run_module("ambdiff", run_name="__main__")
+except SystemExit as e:
+    code = e.code
+print("exit", code, "loaded", " ".join(m for m in ("kubernetes", "urllib3", "pydantic")
+                                        if m in sys.modules))
+"""
+
+
+def _probe(*argv: str) -> str:
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=ROOT, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_check_never_loads_the_kubernetes_client() -> None:
+    assert _probe("check", "examples/quickstart/manifests") == "exit 0 loaded"
+
+
+def test_diff_loads_the_client_without_the_rest_of_its_package() -> None:
+    line = _probe("diff", "--live-file", "examples/quickstart/cluster-snapshot.yaml",
+                  "--inventory", "quickstart", "examples/quickstart/manifests")  # fmt: skip
+    assert line.startswith("exit 1 loaded kubernetes urllib3"), line
+    done = subprocess.run(
+        [sys.executable, "-c", "import ambdiff.cluster, sys; print(sorted(m for m in "
+         "('kubernetes.dynamic', 'kubernetes.watch', 'kubernetes.stream', 'kubernetes.informer',"
+         " 'kubernetes.leaderelection', 'jsonschema') if m in sys.modules))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "[]"
+
+
+def test_version_is_read_when_asked_for() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run([sys.executable, "-m", "ambdiff", "--version"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout.strip() == f"ambdiff, version {version('ambdiff')}"
