@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,8 +40,9 @@ class LiveState(Protocol):
     def namespaced(self, group: str, version: str, kind: str) -> bool: ...
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = ""
-    ) -> dict[ObjectId, Resource]: ...
+        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = "",
+        strays: Collection[tuple[str, str]] | None = None,
+    ) -> dict[ObjectId, Resource]: ...  # fmt: skip
 
 
 def _identity(body: Mapping[str, JSON], namespaced: bool) -> ObjectId:
@@ -115,12 +116,14 @@ class ClusterState:
         )
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = ""
-    ) -> dict[ObjectId, Resource]:
+        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = "",
+        strays: Collection[tuple[str, str]] | None = None,
+    ) -> dict[ObjectId, Resource]:  # fmt: skip
         """Live objects of the types and namespaces git names, keyed by identity (a type
         whose CRD is not installed yet has none); with `inventory`, also the objects carrying
-        its label anywhere, of any kind git names or ambdiff knows (INVENTORY_KINDS), so that
-        one deleted from git is found even when git no longer names its kind or namespace."""
+        its label anywhere, of any kind git names or `strays` lists ((apiVersion, kind)s;
+        None: every kind ambdiff knows, INVENTORY_KINDS), so that one deleted from git is found
+        even when git no longer names its kind or namespace (Ownership.stray_kinds)."""
         self.unread = {}
         self._skipped = {}
         lists: dict[ListJob, None] = {}
@@ -135,7 +138,8 @@ class ClusterState:
         if inventory:
             selector = f"{INVENTORY_LABEL}={inventory}"
             named = {(r.api_version, r.id.kind) for r in desired}
-            for api_version, kind in [*named, *INVENTORY_KINDS]:
+            others = INVENTORY_KINDS if strays is None else sorted(strays)
+            for api_version, kind in [*named, *others]:
                 res = (
                     None
                     if (api_version, kind) in self._unserved
@@ -311,8 +315,9 @@ class FileState:
         return offline_namespaced(group, kind, self._crds)
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = ""
-    ) -> dict[ObjectId, Resource]:
+        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = "",
+        strays: Collection[tuple[str, str]] | None = None,
+    ) -> dict[ObjectId, Resource]:  # fmt: skip
         wanted = _types_and_namespaces(desired)
         return {
             oid: r for oid, r in self._objects.items()

@@ -90,11 +90,12 @@ def run(
         raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
     desired, state, _ = load_desired(common, consoles)
     with progress(consoles, "Reading live objects") as update:
-        live = state.fetch(desired, update, inventory)
         if isinstance(state, ClusterState):
             ownership = open_ownership(common, state, inventory, desired, read_only=True)
+            live = state.fetch(desired, update, inventory, ownership.stray_kinds())
             add_missing_members(state, ownership, live)
         else:
+            live = state.fetch(desired, update, inventory)
             ownership = Ownership.offline(identity(common, state.default_namespace, desired), inventory,
                                           narrowed=common.narrowed)  # fmt: skip
     errors: list[str] = []

@@ -180,7 +180,7 @@ def _locked(
         common, state, options.inventory, desired, adopt_labelled=options.adopt_labelled
     )
     with progress(consoles, "Reading live objects", stage=True) as update:
-        live = state.fetch(desired, update, options.inventory)
+        live = state.fetch(desired, update, options.inventory, ownership.stray_kinds())
         add_missing_members(state, ownership, live)
     state.require_complete()
     settings = SyncSettings(inventory=options.inventory, ignore=common.settings.ignore,

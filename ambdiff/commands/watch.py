@@ -582,7 +582,7 @@ class Loop:
         ownership = open_ownership(
             common, state, settings.inventory, desired, read_only=not self.options.sync
         )
-        live = state.fetch(desired, None, settings.inventory)
+        live = state.fetch(desired, None, settings.inventory, ownership.stray_kinds())
         add_missing_members(state, ownership, live)
         state.require_complete()
         engine = Sync(state.cluster, desired, live, settings, ownership, commit)

@@ -82,6 +82,19 @@ class Ownership:
         """For --live-file: no record to read; the snapshot's labelled objects stand in."""
         return cls(Record(inventory, "", identity, exists=False), identity, narrowed, True)
 
+    def stray_kinds(self) -> frozenset[tuple[str, str]] | None:
+        """The (apiVersion, kind)s, besides those git names, in which objects carrying this
+        inventory's label are looked for cluster-wide. With a record, the kinds it lists: what
+        git dropped is found through the record, and a labelled object of a kind neither git
+        nor the record names would be none of this run's business (it is never pruned). None,
+        every kind ambdiff knows (INVENTORY_KINDS), without a readable record or with
+        --adopt-labelled, where the label is what tells."""
+        if not self.record.exists or self.adopt_labelled or self.unreadable:
+            return None
+        if any(not m.api_version for m in self.record.members):
+            return None  # (a record from before members kept their apiVersion)
+        return frozenset((m.api_version, m.id.kind) for m in self.record.members)
+
     # ---- what may be called removed ---------------------------------------------------------
 
     def members(self, live: Mapping[ObjectId, Resource]) -> frozenset[ObjectId]:

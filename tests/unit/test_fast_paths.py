@@ -113,3 +113,46 @@ def test_inventory_lists_skip_what_was_listed_in_full() -> None:
         ],
         key=str,
     )
+
+
+class _ServesAll(_FakeCluster):
+    """Serves every kind asked for (namespaced unless a Namespace)."""
+
+    def resource(self, api_version: str, kind: str) -> ApiResource | None:
+        group, _, version = api_version.rpartition("/")
+        return ApiResource(group, version, kind, kind.lower() + "s", kind != "Namespace")
+
+
+def _stray_lists(strays: Any) -> list[str]:
+    cluster = _ServesAll()
+    desired = [Resource(ObjectId("", "ConfigMap", "a", "c"), "v1", {})]
+    ClusterState(cluster, []).fetch(desired, inventory="inv", strays=strays)  # type: ignore[arg-type]
+    return sorted(kind for kind, _, selector, _ in cluster.calls if selector)
+
+
+def test_strays_are_looked_for_in_every_known_kind_without_a_record() -> None:
+    from ambdiff.kinds import INVENTORY_KINDS
+
+    assert _stray_lists(None) == sorted({kind for _, kind in INVENTORY_KINDS} | {"ConfigMap"})
+
+
+def test_strays_are_looked_for_in_the_kinds_git_and_the_record_name() -> None:
+    assert _stray_lists({("apps/v1", "Deployment")}) == ["ConfigMap", "Deployment"]
+    assert _stray_lists(set()) == ["ConfigMap"]
+
+
+def test_stray_kinds_come_from_the_record_only_when_it_can_tell() -> None:
+    from ambdiff.sync.ownership import Ownership
+    from ambdiff.sync.record import Identity, Member, Record
+
+    who = Identity("repo", "default", ("k8s",), "")
+    member = Member(ObjectId("apps", "Deployment", "a", "web"), "uid-1", "apps/v1")
+    recorded = Record("inv", "default", who, members=(member,))
+    assert Ownership(recorded, who).stray_kinds() == {("apps/v1", "Deployment")}
+    # No record yet (a first sync, a migration), --adopt-labelled, an unreadable record, a
+    # member without its apiVersion: every kind ambdiff knows.
+    assert Ownership(Record("inv", "default", who, exists=False), who).stray_kinds() is None
+    assert Ownership(recorded, who, adopt_labelled=True).stray_kinds() is None
+    assert Ownership(recorded, who, unreadable="forbidden").stray_kinds() is None
+    old = Record("inv", "default", who, members=(Member(member.id, "uid-1"),))
+    assert Ownership(old, who).stray_kinds() is None
