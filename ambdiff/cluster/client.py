@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ambdiff.cluster import kubeconfig as kubeconfig_rules
-from ambdiff.cluster.connection import configure, describe
+from ambdiff.cluster.connection import configure, describe, share_tls
 from ambdiff.cluster.credentials import ExecCredentials
 from ambdiff.cluster.errors import expired, first_line, reason, shown_url, translate
 from ambdiff.cluster.stream import EventStream
@@ -62,6 +62,7 @@ class Cluster:
     """One API server, as named by a kubeconfig context."""
 
     def __init__(self, api: kubernetes.client.ApiClient, *, context: str, namespace: str) -> None:
+        share_tls(api)
         self._api = api
         self.context = context
         self.default_namespace = namespace

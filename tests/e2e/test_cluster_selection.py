@@ -336,3 +336,33 @@ def test_a_rejected_token_says_log_in_again_not_ask_for_access(
     assert "HTTP 401" in run.err and "did not accept the credentials" in run.err
     assert "log in again" in run.err and "lack permission" not in run.err
     assert "expired-token-never-shown" not in run.text
+
+
+def test_tls_is_verified_as_kubectl_verifies_it(
+    apiserver: APIServer, repo: Path, tmp_path: Path
+) -> None:
+    """Every connection shares one TLS context (built once: docs/performance.md); what it
+    trusts is still what kubectl trusts. kubectl is the oracle for each kubeconfig."""
+    from tests.harness.pki import CertificateAuthority
+
+    cluster, user = inline(apiserver)
+    stranger = base64.b64encode(CertificateAuthority("someone-else").cert_pem).decode()
+    cases = {
+        "right-ca": (apiserver.url, cluster, True),
+        "wrong-ca": (apiserver.url, {"certificate-authority-data": stranger}, False),
+        "no-ca": (apiserver.url, {}, False),  # the system store does not know the test CA
+        "insecure": (apiserver.url, {"insecure-skip-tls-verify": True}, True),
+        # The serving certificate names localhost and kubernetes.default, not this one.
+        "server-name": (apiserver.url, {**cluster, "tls-server-name": "kubernetes.default"}, True),
+        "wrong-name": (apiserver.url, {**cluster, "tls-server-name": "elsewhere.example"}, False),
+    }
+    for name, (server, fields, trusted) in cases.items():
+        path = kubeconfig(tmp_path / f"{name}.yaml", name, {name: (server, fields, user)})
+        env = {**os.environ, "KUBECONFIG": str(path)}
+        assert kubectl_current(env) == (name, 0 if trusted else 1), name
+        run = diff(repo, "--kubeconfig", str(path), "--inventory", "tls")
+        if trusted:
+            assert run.code == 1, (name, run.err)  # the ConfigMap is not in the cluster yet
+        else:
+            assert run.code == 2, (name, run.err)
+            assert "Traceback" not in run.err and "certificate" in run.err.lower(), (name, run.err)
