@@ -104,9 +104,18 @@ def bench(session: nox.Session) -> None:
     """Not a default session: about an hour at the default sizes (N = 100 ... 10,000). Needs
     kubectl on PATH and the test API server binaries (built here, with helm, when Go is installed).
     Arguments go to `python -m benchmarks` (see its --help): `-- --sizes 100,1000`, `-- --rounds
-    3`, `-- --profile 10000` (pyinstrument profiles of check and diff)."""
-    session.install("-e", ".[test]", "pyinstrument>=4.6")
+    3`, `-- --profile 10000` (pyinstrument profiles of check and diff). The peers: kapp is built
+    here from tools/kapp (pinned, cached outside git; skipped when Go cannot build it), and
+    weaveworks' kubediff runs when `-- --kubediff DIR` names a checkout of it (its Python
+    requirements are installed here)."""
+    session.install("-e", ".[test]", "pyinstrument>=4.6", "attrs", "future", "pyyaml", "tabulate")
     env = _test_binaries(session, warn=False)
+    if "KAPP_BINARY" not in os.environ and shutil.which("go"):
+        try:
+            out = session.run("python", "tools/testbin.py", "kapp", silent=True)
+            env["KAPP_BINARY"] = str(out).strip().splitlines()[-1]
+        except nox.command.CommandFailed:
+            session.warn("kapp could not be built: its row is left out (set KAPP_BINARY).")
     session.run("python", "-m", "benchmarks", *session.posargs, env=env)
     # What rendering costs (offline, no API server): Kustomize and Helm sources at 100, 1,000.
     session.run("python", "-m", "benchmarks.render", env=env)

@@ -7,7 +7,9 @@ rounds and write the medians to docs/performance.md.
     python -m benchmarks --sizes 50 --rounds 1 --no-write   # a smoke run
 
 Needs kubectl on PATH (the peer, and what applies the repository) and the test API server
-binaries (tools/testbin.py).
+binaries (tools/testbin.py). The other peers run when they can be had: Carvel kapp (--kapp, or
+KAPP_BINARY, which `nox -s bench` builds with tools/testbin.py kapp) and weaveworks' kubediff
+(--kubediff, a checkout of its repository, run with this Python).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +41,9 @@ CRDS = ROOT / "ambdiff" / "crds" / "ambassador.yaml"
 DEFAULT_SIZES = (100, 1000, 5000, 10000)
 DEFAULT_ROUNDS = {100: 5, 1000: 3, 5000: 3, 10000: 3}
 WARM_UP = ("check", "diff", "sync-dry", "floor")
+KAPP_APP = "ambdiff-bench"
+# Python packages kubediff imports (its requirements.txt), installed by `nox -s bench`.
+KUBEDIFF_NEEDS = ("attrs", "future", "pyyaml", "tabulate")
 # A wide service range: the harness's /24 holds 254 ClusterIPs, the big repositories need more.
 SERVICE_RANGE = "10.0.0.0/16"
 
@@ -47,11 +53,13 @@ class Command:
     key: str  # stable id in the results
     label: str  # as shown in the table
     argv: tuple[str, ...]
-    tool: str  # ambdiff or kubectl
+    tool: str  # ambdiff, kubectl, kapp or kubediff
 
     @property
     def pattern(self) -> Any:
-        return AMBDIFF_REQUEST if self.tool == "ambdiff" else KUBECTL_REQUEST
+        """How its request log counts requests; None when it keeps none (kapp, and kubediff,
+        which runs one `kubectl get` per object)."""
+        return {"ambdiff": AMBDIFF_REQUEST, "kubectl": KUBECTL_REQUEST}.get(self.tool)
 
 
 @dataclass
@@ -75,8 +83,17 @@ class SizeResult:
         }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Peers:
+    """The peers besides kubectl, where they can be had."""
+
+    kapp: str | None = None  # the kapp binary
+    kubediff: Path | None = None  # a checkout of weaveworks/kubediff
+    kubediff_max: int = 1000  # the largest N kubediff runs at
+
+
 def commands(ambdiff: str, kubectl: str, repo: Path, kubeconfig: Path, cache: Path,
-             with_check: bool) -> list[Command]:  # fmt: skip
+             with_check: bool, peers: Peers = Peers(), n: int = 0) -> list[Command]:  # fmt: skip
     a = (ambdiff,)
     on = ("--repo", str(repo), "--kubeconfig", str(kubeconfig), "--color", "never")
     k = (kubectl, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache))
@@ -95,6 +112,17 @@ def commands(ambdiff: str, kubectl: str, repo: Path, kubeconfig: Path, cache: Pa
         Command("floor", "LIST floor: kubectl get -A -o json",
                 (*k, "get", ",".join(gen.KUBECTL_TYPES), "-A", "-o", "json", "-v=6"), "kubectl"),
     ]  # fmt: skip
+    if peers.kapp:
+        # kapp's diff of the files against the cluster, as `kapp deploy` would apply them
+        # (the app is not deployed by kapp: it plans each object as an update to adopt it).
+        out.append(Command("kapp", "kapp deploy --diff-run",
+                           (peers.kapp, "deploy", "-a", KAPP_APP, "-f", manifests, "--diff-run",
+                            "--diff-changes", "--yes", "--tty=false", "--kubeconfig",
+                            str(kubeconfig)), "kapp"))  # fmt: skip
+    if peers.kubediff and n <= peers.kubediff_max:
+        out.append(Command("kubediff", "kubediff (weaveworks)",
+                           (sys.executable, str(peers.kubediff / "kubediff"), "--no-error-on-diff",
+                            "--kubeconfig", str(kubeconfig), manifests), "kubediff"))  # fmt: skip
     if with_check:
         out.insert(0, Command("check", "ambdiff check", (*a, "check", "--repo", str(repo),
                                                          "--color", "never"), "ambdiff"))  # fmt: skip
@@ -138,7 +166,10 @@ def server_pids(server: Any) -> list[int]:
 
 
 def child_env(home: Path, kubeconfig: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMBDIFF_", "KUBE"))}
+    # (Without PYTHONDONTWRITEBYTECODE: an installed ambdiff has its bytecode compiled; with
+    # it, each run of an editable install would compile every module again.)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AMBDIFF_", "KUBE")) and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
     env.update(HOME=str(home), KUBECONFIG=str(kubeconfig), NO_COLOR="1", GIT_CONFIG_NOSYSTEM="1")
     return env
 
@@ -201,12 +232,21 @@ def reported(cmd: Command, log: Path) -> str:
         lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
         # (Without the server's loopback address: it changes every run.)
         return re.sub(r" \(https?://[^)]*\)", "", lines[-1]) if lines else ""
-    objects = sum(1 for ln in out.splitlines() if ln.startswith("diff -u -N"))
+    if cmd.tool == "kapp":
+        # Its table of changes (--tty=false prints no summary): one row per object, op column.
+        ops = Counter(
+            cells[4]
+            for ln in out.splitlines()
+            if len(cells := ln.split("\t")) > 5 and cells[1].strip()
+        )
+        return ", ".join(f"{ops[op]} {op}" for op in ("create", "update", "delete") if ops[op])
+    mark = "## " if cmd.tool == "kubediff" else "diff -u -N"
+    objects = sum(1 for ln in out.splitlines() if ln.startswith(mark))
     return f"{objects} object(s) differ"
 
 
 def bench_size(n: int, args: argparse.Namespace, work_root: Path, ambdiff: str, kubectl: str,
-               with_check: bool) -> SizeResult:  # fmt: skip
+               with_check: bool, peers: Peers = Peers()) -> SizeResult:  # fmt: skip
     work = work_root / f"n{n}"
     work.mkdir(parents=True)
     home = work / "home"
@@ -225,7 +265,8 @@ def bench_size(n: int, args: argparse.Namespace, work_root: Path, ambdiff: str, 
             counts[d.what] = counts.get(d.what, 0) + 1
         print(f"   {len(repo.objects)} objects in {repo.files} files applied in "
               f"{setup_seconds['kubectl apply --server-side']:.1f}s; drift {counts}", flush=True)  # fmt: skip
-        cmds = commands(ambdiff, kubectl, repo.root, server.kubeconfig, cache, with_check)
+        cmds = commands(ambdiff, kubectl, repo.root, server.kubeconfig, cache, with_check,
+                        peers, n)  # fmt: skip
         if args.only:
             cmds = [c for c in cmds if c.key in args.only]
         result = SizeResult(n, len(repo.objects), repo.files, repo.annotation_mappings, counts,
@@ -242,6 +283,11 @@ def bench_size(n: int, args: argparse.Namespace, work_root: Path, ambdiff: str, 
             result.notes.append(
                 f"`kubectl diff -R -f` was not run at this size (over --kubectl-diff-max "
                 f"{args.kubectl_diff_max:,}): one run takes about 110 ms per object here"
+            )
+        if peers.kubediff and n > peers.kubediff_max:
+            result.notes.append(
+                f"kubediff was not run at this size (over --kubediff-max {peers.kubediff_max:,}):"
+                " it runs one `kubectl get` per object"
             )
         rounds = args.rounds or DEFAULT_ROUNDS.get(n, 3)
         slow: set[str] = set()
@@ -346,10 +392,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "repeated in later rounds (default: %(default)s)")  # fmt: skip
     parser.add_argument("--only", type=lambda s: set(s.split(",")), default=None,
                         help="only these commands (keys: check, diff, diff-ss, sync-dry, "
-                        "kubectl-diff, kubectl-diff-ss, floor)")  # fmt: skip
+                        "kubectl-diff, kubectl-diff-ss, kapp, kubediff, floor)")  # fmt: skip
     parser.add_argument("--kubectl-diff-max", type=int, default=5000, metavar="N",
                         help="run `kubectl diff` (client-side) only up to this size: about "
                         "20 minutes a run at 10,000 objects here (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--kapp", default=os.environ.get("KAPP_BINARY") or None,
+                        help="the kapp binary, a peer (default: $KAPP_BINARY; without it, "
+                        "kapp is left out)")  # fmt: skip
+    parser.add_argument("--kubediff", type=Path, default=None, metavar="DIR",
+                        help="a checkout of weaveworks/kubediff, a peer run with this Python "
+                        "(it needs " + ", ".join(KUBEDIFF_NEEDS) + "); without it, left out")  # fmt: skip
+    parser.add_argument("--kubediff-max", type=int, default=1000, metavar="N",
+                        help="run kubediff only up to this size: one `kubectl get` per object "
+                        "(default: %(default)s)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--workdir",
@@ -387,10 +442,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     with_check = subprocess.run([ambdiff, "check", "--help"], capture_output=True,
                                 check=False).returncode == 0  # fmt: skip
+    if args.kubediff is not None and not (args.kubediff / "kubediff").is_file():
+        raise SystemExit(f"--kubediff {args.kubediff}: no kubediff script there (a checkout of "
+                         "weaveworks/kubediff has one at its top)")  # fmt: skip
+    peers = Peers(args.kapp, args.kubediff, args.kubediff_max)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results = []
     for n in sizes:
-        results.append(bench_size(n, args, work_root, ambdiff, kubectl, with_check))
+        results.append(bench_size(n, args, work_root, ambdiff, kubectl, with_check, peers))
         if args.workdir is None:
             shutil.rmtree(work_root / f"n{n}" / "repo", ignore_errors=True)
     env = environment(kubectl)

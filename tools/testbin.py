@@ -14,6 +14,8 @@ tools/helm, tools/actionlint), and caches them outside git, keyed by version.
     python3 tools/testbin.py path       # print the asset directory, exit 1 if absent
     python3 tools/testbin.py helm       # print the helm binary's path, building it if absent
     python3 tools/testbin.py actionlint # print the actionlint binary's path, building it if absent
+    python3 tools/testbin.py kapp       # print the kapp binary's path (a benchmark peer, not a
+                                        # test binary: build and verify leave it out)
     python3 tools/testbin.py gen-go-mod # regenerate tools/kube-apiserver/go.mod and go.sum
 
 Builds run with `-mod=readonly`: a wrapper whose go.mod or go.sum is missing or incomplete fails
@@ -48,6 +50,7 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 HELM_VERSION = "v4.3.2"
 ACTIONLINT_VERSION = "v1.7.12"
+KAPP_VERSION = "v0.64.2"
 
 TOOLS = Path(__file__).resolve().parent
 KUBE_WRAPPER = TOOLS / "kube-apiserver"
@@ -56,6 +59,8 @@ HELM_WRAPPER = TOOLS / "helm"
 HELM_PACKAGE = "helm.sh/helm/v4/cmd/helm"
 ACTIONLINT_WRAPPER = TOOLS / "actionlint"
 ACTIONLINT_PACKAGE = "github.com/rhysd/actionlint/cmd/actionlint"
+KAPP_WRAPPER = TOOLS / "kapp"
+KAPP_PACKAGE = "carvel.dev/kapp/cmd/kapp"
 
 
 @dataclass(frozen=True)
@@ -177,12 +182,17 @@ ACTIONLINT = GoTool("actionlint", ACTIONLINT_VERSION, ACTIONLINT_PACKAGE,
                     "github.com/rhysd/actionlint.version", "ACTIONLINT_BINARY",
                     "TESTBIN_ACTIONLINT_DIR",
                     f"set ACTIONLINT_BINARY to an actionlint {ACTIONLINT_VERSION} binary")  # fmt: skip
+# Carvel's kapp is a peer in the benchmarks (`nox -s bench`), not a test binary: `build` and
+# `verify` leave it out (the test suite never runs it); `kapp` builds it on demand.
+KAPP = GoTool("kapp", KAPP_VERSION, KAPP_PACKAGE, "carvel.dev/kapp/pkg/kapp/version.Version",
+              "KAPP_BINARY", "TESTBIN_KAPP_DIR", f"set KAPP_BINARY to a kapp {KAPP_VERSION} binary")  # fmt: skip
 GO_TOOLS = (HELM, ACTIONLINT)
 helm_cache_dir = HELM.cache_dir
 find_helm = HELM.find
 find_actionlint = ACTIONLINT.find
 build_helm = HELM.build
 build_actionlint = ACTIONLINT.build
+build_kapp = KAPP.build
 
 
 class Failure(Exception):
@@ -194,6 +204,7 @@ WRAPPER_FILES = {
     KUBE_WRAPPER: ("go.mod", "go.sum", "tools.go"),
     HELM_WRAPPER: ("go.mod", "go.sum"),  # go.mod's `tool` line names what the build compiles
     ACTIONLINT_WRAPPER: ("go.mod", "go.sum"),  # likewise
+    KAPP_WRAPPER: ("go.mod", "go.sum"),  # likewise
 }
 
 # Where `go` fails for want of the module proxy, its output holds one of these.
@@ -450,6 +461,8 @@ def main(argv: list[str]) -> int:
             print(build_helm())
         elif command == "actionlint":
             print(build_actionlint())
+        elif command == "kapp":
+            print(build_kapp())
         elif command == "gen-go-mod":
             gen_go_mod()
         else:

@@ -97,3 +97,19 @@ def test_built_helm_reports_its_pinned_version() -> None:
         check=True,
     )
     assert done.stdout.strip() == load_testbin().HELM_VERSION
+
+
+def test_kapp_is_a_pinned_benchmark_peer_not_a_test_binary() -> None:
+    """kapp (`nox -s bench`) is pinned like helm, its wrapper files are checked with the
+    others, and neither `build` nor `verify` (what CI runs) compiles it."""
+    testbin = load_testbin()
+    go_mod = (ROOT / "tools" / "kapp" / "go.mod").read_text()
+    assert re.search(r"^tool carvel\.dev/kapp/cmd/kapp$", go_mod, re.M)
+    assert re.search(rf"^\tcarvel\.dev/kapp {re.escape(testbin.KAPP_VERSION)}\b", go_mod, re.M)
+    go_sum = (ROOT / "tools" / "kapp" / "go.sum").read_text()
+    assert f"carvel.dev/kapp {testbin.KAPP_VERSION} h1:" in go_sum
+    assert testbin.WRAPPER_FILES[testbin.KAPP_WRAPPER] == ("go.mod", "go.sum")
+    assert testbin.KAPP not in testbin.GO_TOOLS
+    assert testbin.KAPP.cache_dir({"HOME": "/home/u"}) == Path(
+        "/home/u/.cache/ambdiff/kapp-v0.64.2"
+    )
