@@ -15,6 +15,9 @@ from collections.abc import Callable
 from typing import IO, Any
 
 FORMATS = ("text", "json")
+# ambdiff.sources.DEFAULT (a lower layer cannot import it): the one source of a repository that
+# declares none, left unnamed in text lines.
+UNNAMED_SOURCE = "default"
 # The loggers that speak at the default level; everything else only with -v.
 LOUD = ("ambdiff.commands.watch", "ambdiff.drift")
 
@@ -62,6 +65,10 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         message = self._shown(record.getMessage())
+        # A watch serving several sources names the one each line is about.
+        source = getattr(record, "source", None)
+        if source and source != UNNAMED_SOURCE:
+            message = f"[{self._shown(str(source))}] {message}"
         line = f"{_timestamp(record.created)} {record.levelname.lower():<7} {message}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

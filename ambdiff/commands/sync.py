@@ -37,7 +37,7 @@ from ambdiff.sync.engine import Sync, SyncSettings
 from ambdiff.sync.executor import Failure, State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
-from ambdiff.sync.status import Status, in_sync, of_failures, of_report
+from ambdiff.sync.status import Status, in_sync_or_kept, of_failures, of_report
 from ambdiff.sync.status import publish as publish_status
 from ambdiff.sync.wait import Target, follow, targets_of
 
@@ -233,7 +233,8 @@ def _locked(
         else:
             _ended(result, "succeeded")
         if not options.dry_run and not engine.record_error:
-            publish(in_sync(rev), event=False)
+            settled = in_sync_or_kept(engine.report, rev)
+            publish(settled, event=settled.result != "in-sync")
         return _Ran(code, result, None if options.dry_run else targets_of(desired, ()))
 
     with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:

@@ -45,10 +45,10 @@ from ambdiff.sources import DEFAULT as DEFAULT_SOURCE
 from ambdiff.sources import select as select_source
 from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
 from ambdiff.sync.executor import State, grouped
-from ambdiff.sync.lock import Lock, LockHeld, holder_identity, lease_name
+from ambdiff.sync.lock import WATCH_ROLE, Lock, LockHeld, holder_identity, lease_name
 from ambdiff.sync.plan import Action, Verb
 from ambdiff.sync.status import Status as RecordStatus
-from ambdiff.sync.status import in_sync, of_failures, of_report
+from ambdiff.sync.status import in_sync_or_kept, of_failures, of_report
 from ambdiff.sync.status import publish as publish_status
 from ambdiff.sync.wait import Status as WaitStatus
 from ambdiff.sync.wait import Target as WaitTarget
@@ -131,6 +131,14 @@ def run(
             served = _served(common, options, branch, stop)
             if served is None:
                 return Exit.OK  # stopped before the branch could be read
+            if common.given.inventory and len(served) > 1:
+                raise ConfigError(
+                    f"--inventory {common.given.inventory} names one inventory, and this watch "
+                    f"serves {len(served)} sources ({', '.join(n for n, _ in served)}), each "
+                    "with its own inventory, Lease and record.",
+                    hint="Leave --inventory out, or name one source: `ambdiff watch --sync "
+                    "SOURCE --inventory NAME`.",
+                )
             shared, leads = _SharedBranch(branch), _Leads()
             for label, paths in served:
                 health = healths[label] = Health()
@@ -141,8 +149,10 @@ def run(
             where = (f"; metrics on http://{options.metrics_address}:{endpoint.port}/metrics"
                      if endpoint else "")  # fmt: skip
             names = ", ".join(label for label, _ in served)
-            log.info(f"following branch {options.branch} of {branch.description} every "
-                     f"{options.interval:g}s ({mode}), source(s) {names}{where}",
+            every = (f"every {options.interval:g}s" if options.interval_given or len(served) == 1
+                     else f"every {options.interval:g}s unless a source sets its own interval")  # fmt: skip
+            log.info(f"following branch {options.branch} of {branch.description} {every} "
+                     f"({mode}), source(s) {names}{where}",
                      extra={"event": "start", "repository": branch.description,
                             "branch": options.branch, "interval_seconds": options.interval,
                             "sync": options.sync, "sources": [n for n, _ in served]})  # fmt: skip
@@ -293,7 +303,7 @@ class Loop:
         self._rounds = 0
         self._commit = ""
         self._cluster: dict[str, str] = {}  # the context, server, user last logged
-        self._holder = holder_identity()  # this process, in the inventory's Lease
+        self._holder = holder_identity(WATCH_ROLE)  # this process, in the inventory's Lease
         self._lock_taken: Callable[[], str] = lambda: ""  # why this round's Lease was lost
         self._lease: Lock | None = None  # the Lease this replica leads with, held across rounds
         self._standby: Lock | None = None  # the Lease another replica leads (read, not held)
@@ -355,7 +365,8 @@ class Loop:
                 next_at = not_before = now + delay
                 due = "retry"
                 log.info(
-                    f"retrying in {delay:.1f}s", extra={"event": "backoff", "delay_seconds": delay}
+                    f"retrying in {delay:.1f}s",
+                    extra={"event": "backoff", "delay_seconds": delay, "source": self.source},
                 )
 
     def _next(self, due: str, next_at: float, not_before: float) -> str | None:
@@ -405,6 +416,7 @@ class Loop:
             else:
                 log.exception(f"round {number} failed: a bug in ambdiff: {type(e).__name__}: {e}",
                               extra={**extra, "event": "round-failed", "stage": outcome.stage})  # fmt: skip
+            self._publish_failure(outcome.stage, e, extra)
         # GitPython's repository objects live in reference cycles and each holds `git
         # cat-file` processes until collected; its docs warn that long-running processes
         # leak them otherwise.
@@ -528,6 +540,13 @@ class Loop:
             if led and self._defer_until is None:
                 self._defer_until = now + led * leases.retry_period
             if led and self._defer_until is not None and now < self._defer_until:
+                holder = lock.holder_of()
+                if holder:  # taken meanwhile: stand by it, not "waiting"
+                    self._defer_until = None
+                    self._standby = lock
+                    self.metrics.leading.labels(inventory).set(0)
+                    self._said_standby(inventory, holder, lock.held_by(holder))
+                    return None
                 self.health.ready = True
                 self.health.detail = (f"waiting to lead inventory {inventory}: this replica leads "
                                       f"{led} source(s) already, another may take it first")  # fmt: skip
@@ -549,24 +568,31 @@ class Loop:
         return lock
 
     def _stand_by(self, lock: Lock, inventory: str, e: LockHeld) -> None:
-        holder = lock.holder_of()
         self._standby = lock
+        self.metrics.leading.labels(inventory).set(0)
+        self._said_standby(inventory, lock.holder_of(), e.message)
+
+    def _said_standby(self, inventory: str, holder: str, why: str) -> None:
+        """/readyz names the leader; the log says so once per leader."""
         self.health.ready = True  # standing by is this replica's job, done
         self.health.detail = f"standby: inventory {inventory} is led by {holder or 'another'}"
-        self.metrics.leading.labels(inventory).set(0)
         if holder != self._standby_said:
             self._standby_said = holder
-            log.info(f"standing by: {e.message}",
-                     extra={"event": "standby", "inventory": inventory, "holder": holder})  # fmt: skip
+            log.info(f"standing by: {why}",
+                     extra={**self._extra, "event": "standby", "inventory": inventory,
+                            "holder": holder})  # fmt: skip
 
     def _standing_by(self) -> _Outcome | None:
         """A standby round while the leader still holds the Lease: one read, no git fetch
         and no diff; None when the Lease is free (a full round takes it)."""
         if self._standby is None or self._lease is not None:
             return None
-        if self._standby.holder_of():
-            return _Outcome("standby", summary=self.health.detail)
-        return None
+        holder = self._standby.holder_of()
+        if not holder:
+            return None
+        if holder != self._standby_said:  # another replica took over from the one we named
+            self._said_standby(self._standby.inventory, holder, self._standby.held_by(holder))
+        return _Outcome("standby", summary=self.health.detail)
 
     def _should_stop(self) -> bool:
         """Between two objects: a stop was asked for, or another writer took the Lease."""
@@ -595,8 +621,9 @@ class Loop:
         publish = partial(self._publish, state.cluster, settings.inventory,
                           common.settings.record_namespace, extra)  # fmt: skip
         if engine.refusal:
-            log.error(f"{engine.refusal} Not in the loop: run `ambdiff sync --prune "
-                      "--allow-mass-prune` by hand if this is meant.",
+            log.error(f"{engine.refusal} Not in the loop: if this is meant, stop the watch (it "
+                      "holds the inventory's Lease while it leads), then run `ambdiff sync "
+                      "--prune --allow-mass-prune` by hand.",
                       extra={**extra, "event": "prune-refused"})  # fmt: skip
             publish(RecordStatus("failed", commit, len(engine.plan.actions),
                            f"prune refused: {engine.refusal}", "SyncFailed", warning=True))  # fmt: skip
@@ -611,7 +638,9 @@ class Loop:
         if engine.plan.empty:
             engine.write_record(None)
             self._synced_commit = commit
-            publish(in_sync(commit), event=False)
+            settled = in_sync_or_kept(engine.report, commit)
+            key = (settled.result, settled.revision, settled.drifted)
+            publish(settled, event=settled.result != "in-sync" and key != self._published)
             return _Outcome("succeeded", summary=summary(engine.report, commit))
         if self.stop.is_set():
             return _Outcome("interrupted", summary="stopped before applying")
@@ -634,6 +663,24 @@ class Loop:
             if result.outcome.complete:
                 self._synced_commit = commit
         return self._after_sync(result, commit, extra)
+
+    def _publish_failure(self, stage: str, e: Exception, extra: dict[str, object]) -> None:
+        """A round that failed before it could say so itself (reading git, the manifests, the
+        settings), while this replica leads: the record says failed, with an Event once per
+        failure (the retries of the same one leave none)."""
+        if not (self.options.sync and self._lease is not None and self._led):
+            return
+        if stage not in ("git", "config", "manifests", "internal"):
+            return  # the stages after the lead publish their own status
+        why = (
+            redact(str(e))
+            if isinstance(e, AmbdiffError)
+            else f"a bug in ambdiff: {type(e).__name__}"
+        )
+        status = RecordStatus("failed", self._commit, 0, f"{stage} failed, nothing written: {why}",
+                              "SyncFailed", warning=True)  # fmt: skip
+        key = (status.result, status.revision, status.drifted)
+        self._publish(*self._led, extra, status, event=key != self._published)
 
     def _publish(self, cluster: Cluster, inventory: str, namespace: str,
                  extra: dict[str, object], status: RecordStatus, *, event: bool = True) -> None:  # fmt: skip
@@ -739,7 +786,7 @@ class Loop:
     def _drift_seen(self, diff: ObjectDiff) -> None:
         self.metrics.drift_events.labels(diff.id.kind, diff.id.namespace).inc()
         log.info(f"drift seen through the watch: {describe(diff)}",
-                 extra={**fields(diff), "event": "drift-watch"})  # fmt: skip
+                 extra={**fields(diff), "event": "drift-watch", "source": self.source})  # fmt: skip
         self.poke()
 
     def _relist(self) -> None:

@@ -47,8 +47,15 @@ def lease_name(inventory: str) -> str:
     return f"ambdiff-{inventory}".lower()[:253]
 
 
-def holder_identity() -> str:
-    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+WATCH_ROLE = "watch"  # the last part of a watch's holder identity: host/pid/random/watch
+
+
+def holder_identity(role: str = "") -> str:
+    """host/pid/random, and /ROLE for a watch (whose Lease is kept while it leads, so that a
+    sync refused by it can say so)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}" + (
+        f"/{role}" if role else ""
+    )
 
 
 @dataclass
@@ -234,13 +241,30 @@ class Lock:
                 0, round((renewed + timedelta(seconds=duration) - self.now()).total_seconds())
             )
             when = f"it renewed the Lease {ago}s ago, which expires in {left}s unless renewed again"
+        holder = str(spec.get("holderIdentity") or "")
+        where = f"(Lease {self.namespace}/{lease_name(self.inventory)}, taken {taken})"
+        if holder.endswith(f"/{WATCH_ROLE}"):
+            return LockHeld(
+                f"the lock of inventory {self.inventory} is held by the watch {holder} {where}: "
+                f"a watch that leads an inventory keeps its Lease across rounds and gives it back "
+                f"only when it stops; {when}.",
+                hint="Waiting will not help while it runs: let the watch apply the commit, or "
+                "stop it (scale its Deployment to 0; a clean stop gives the Lease back at once) "
+                "before a sync by hand.",
+            )
         return LockHeld(
-            f"the lock of inventory {self.inventory} is held by {spec.get('holderIdentity')} "
-            f"(Lease {self.namespace}/{lease_name(self.inventory)}, taken {taken}): another sync "
+            f"the lock of inventory {self.inventory} is held by {holder} {where}: another sync "
             f"is running, or one stopped without giving it back; {when}.",
             hint="Wait for it (--lock-timeout); a writer that is gone loses the lock when its "
             "Lease expires.",
         )
+
+    def held_by(self, holder: str) -> str:
+        """What a refusal would say of `holder` (read afresh), for a standby's log."""
+        current = self.cluster.get(self._res(), self.namespace, lease_name(self.inventory))
+        spec = dict((current or {}).get("spec") or {})
+        spec.setdefault("holderIdentity", holder)
+        return self._held(spec).message
 
     def _res(self) -> Any:
         res = self.cluster.resource("coordination.k8s.io/v1", "Lease")

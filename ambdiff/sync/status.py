@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ambdiff.errors import ClusterError
+from ambdiff.model import DiffReport
 from ambdiff.sync.executor import Failure, State, SyncReport
 from ambdiff.sync.record import record_name
 
@@ -58,6 +59,19 @@ class Status:
 
 def in_sync(revision: str, message: str = "in sync: nothing to apply") -> Status:
     return Status("in-sync", revision, 0, message, "InSync")
+
+
+def in_sync_or_kept(report: DiffReport, revision: str) -> Status:
+    """Nothing to apply: in sync, or drifted by what a sync leaves as it is (objects git
+    dropped while prune is off or skipped them), which `ambdiff.io/drifted` counts."""
+    s = report.summary
+    kept = s["added"] + s["changed"] + s["removed"]
+    if not kept:
+        return in_sync(revision)
+    return Status("drifted", revision, kept,
+                  f"nothing to apply, and {kept} object(s) differ from git: {s['removed']} removed "
+                  f"from git and kept (prune is off, or it skipped them), {s['changed']} changed, "
+                  f"{s['added']} missing; `ambdiff diff` shows them", "Drifted", warning=True)  # fmt: skip
 
 
 def of_report(report: SyncReport, revision: str, *, healed: bool = False) -> Status:

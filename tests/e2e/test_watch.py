@@ -213,6 +213,53 @@ def test_with_sync_a_hand_edit_is_seen_through_the_watch_and_healed(
         assert base64.b64encode(value.encode()).decode() not in logs
 
 
+def test_with_sync_the_record_says_what_a_round_could_not_do(
+    watch: Callable[..., Watcher], repo: Path, ns: str, api_client: Any
+) -> None:
+    """The record and its Events follow what happened (issue 17): an object git dropped while
+    prune is off is counted as drifted, not in sync; a commit whose manifests do not parse
+    fails the round, the record says so, with one SyncFailed Event however often it retries;
+    the next good commit is in sync again."""
+    core = kubernetes.client.CoreV1Api(api_client)
+    record = record_name(f"inv-{ns}")
+
+    def labels() -> dict[str, str]:
+        try:
+            return dict(core.read_namespaced_config_map(record, "default").metadata.labels or {})
+        except kubernetes.client.ApiException:
+            return {}
+
+    def reasons() -> list[str]:
+        listed = core.list_namespaced_event(
+            "default", field_selector=f"involvedObject.name={record}"
+        )
+        return [e.reason for e in sorted(listed.items, key=lambda e: e.metadata.creation_timestamp)]
+
+    commit(repo, manifests(ns, extra=True))
+    w = watch("--sync", "--interval", "1s")
+    w.wait_ready()
+    wait_for(lambda: labels().get("ambdiff.io/result") == "in-sync", "the first sync")
+    # The ConfigMap leaves git; prune is off: it stays, and the record counts it.
+    dropped = commit(repo, manifests(ns))
+    wait_for(lambda: labels().get("ambdiff.io/revision") == dropped, "the round of that commit")
+    assert labels()["ambdiff.io/result"] == "drifted" and labels()["ambdiff.io/drifted"] == "1"
+    assert "Drifted" in reasons()
+    # Malformed YAML: the round fails at the manifests, and says so where kubectl looks.
+    broken = commit(repo, {**manifests(ns), "broken.yaml": "kind: [\n"})
+    wait_for(lambda: labels().get("ambdiff.io/revision") == broken, "the failed round's status")
+    assert labels()["ambdiff.io/result"] == "failed"
+    message = core.read_namespaced_config_map(record, "default").metadata.annotations
+    assert "manifests failed" in message["ambdiff.io/status-message"], message
+    wait_for(lambda: w.metric('ambdiff_errors_total{stage="manifests"}') >= 3, "two retries")
+    assert reasons().count("SyncFailed") == 1, reasons()
+    fixed = commit(repo, manifests(ns, extra=True))
+    wait_for(lambda: labels().get("ambdiff.io/revision") == fixed, "the next good commit")
+    wait_for(lambda: labels().get("ambdiff.io/result") == "in-sync", "in sync again")
+    assert w.terminate() == 0, w.describe()
+    text = w.log_text()
+    assert "Traceback" not in text
+
+
 # ---- without --sync --------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from ambdiff.cli import main
+from tests.e2e.diff_support import run_ambdiff
 from tests.e2e.sample_repo import web_app
 from tests.e2e.watch_support import Watcher, commit, event_time, init_repo, start_watch, wait_for
 from tests.harness import APIServer
@@ -77,10 +77,15 @@ def test_one_leader_writes_a_standby_takes_over_after_the_lease_expires_and_ci_i
              "the leader's first sync")  # fmt: skip
     holder = events(leader, "lead")[0]["holder"]
     assert lease(api_client, ns).spec.holder_identity == holder
-    # A CI sync of the same inventory is refused, naming the leader; it writes nothing.
-    code = main(["sync", "--yes", "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
-                 "--context", apiserver.context, "--inventory", f"inv-{ns}", "--lock-timeout", "0"])  # fmt: skip
-    assert code == 2
+    # A CI sync of the same inventory is refused, naming the leading watch and what to do
+    # (waiting for a watch's Lease does not help); it writes nothing.
+    ci = run_ambdiff("sync", "--yes", "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
+                     "--context", apiserver.context, "--inventory", f"inv-{ns}", "--lock-timeout", "0")  # fmt: skip
+    assert ci.code == 2, ci.err
+    assert f"is held by the watch {holder} (Lease default/" in ci.err, ci.err
+    assert "Waiting will not help while it runs" in ci.err, ci.err
+    said = events(standbys[0], "standby")[0]
+    assert said["holder"] == holder and "held by the watch" in said["message"], said
     # Nobody but the leader wrote.
     assert all(not events(w, "sync-action") for w in standbys)
     assert events(leader, "sync-action")
@@ -111,6 +116,11 @@ def test_one_leader_writes_a_standby_takes_over_after_the_lease_expires_and_ci_i
     )
     others = [w for w in standbys if w is not successor]
     assert all(not events(w, "sync-action") for w in others)
+    # The standby left names the new leader, in its log and on /readyz.
+    successor_holder = events(successor, "lead")[0]["holder"]
+    wait_for(lambda: any(e["holder"] == successor_holder for e in events(others[0], "standby")),
+             "the last standby to name the successor")  # fmt: skip
+    assert successor_holder in others[0].get("/readyz")[1], others[0].get("/readyz")
     # A clean stop hands over at once: the last standby leads without waiting out the Lease.
     assert successor.terminate() == 0
     wait_for(lambda: events(others[0], "lead"), "the last replica to lead")

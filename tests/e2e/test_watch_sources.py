@@ -12,6 +12,7 @@ from typing import Any
 import kubernetes
 import pytest
 
+from tests.e2e.diff_support import run_ambdiff
 from tests.e2e.watch_support import Watcher, git, init_repo, start_watch, wait_for
 from tests.harness import APIServer
 
@@ -173,3 +174,20 @@ def test_three_replicas_share_four_sources_and_a_killed_ones_are_taken_over(
     core = kubernetes.client.CoreV1Api(api_client)
     wait_for(lambda: core.read_namespaced_config_map("alpha-cm", ns).data == {"v": "after"},
              "the new leader of alpha to apply")  # fmt: skip
+
+
+def test_one_inventory_for_several_sources_is_refused_at_start(
+    apiserver: APIServer, repo: Path, ns: str, api_client: Any
+) -> None:
+    """Each source has its own inventory, Lease and record: `--inventory` (as the in-cluster
+    example passes it) names one, so a watch of several sources refuses it before it takes
+    any Lease."""
+    write(repo, base(ns))
+    run = run_ambdiff("watch", "--sync", "--repo", str(repo), "--branch", "main",
+                      "--kubeconfig", str(apiserver.kubeconfig), "--context", apiserver.context,
+                      "--inventory", f"one-{ns}", "--metrics-port", "0")  # fmt: skip
+    assert run.code == 2, run.err
+    assert f"--inventory one-{ns} names one inventory, and this watch serves 4 sources" in run.err
+    assert "Traceback" not in run.err
+    leases = kubernetes.client.CoordinationV1Api(api_client).list_namespaced_lease("default")
+    assert f"ambdiff-one-{ns}" not in {lease.metadata.name for lease in leases.items}

@@ -105,3 +105,17 @@ def test_text_lines_show_a_message_on_one_line_when_asked(restore_logging: None)
     logs.configure("text", 0, out, shown=lambda text: text.replace("\n", "\\n"))
     logging.getLogger("ambdiff.commands.watch").info("file a\n::error::x changed")
     assert out.getvalue().count("\n") == 1 and "file a\\n::error::x changed" in out.getvalue()
+
+
+def test_text_lines_name_the_source_they_are_about(restore_logging: None) -> None:
+    from ambdiff.sources import DEFAULT
+
+    out = io.StringIO()
+    logs.configure("text", 0, out)
+    watch = logging.getLogger("ambdiff.commands.watch")
+    watch.info("round 1 (start): in sync", extra={"source": "shop"})
+    watch.info("round 1 (start): in sync", extra={"source": DEFAULT})  # the only, unnamed one
+    first, second = (line.split(maxsplit=2)[2] for line in out.getvalue().splitlines())
+    assert first == "[shop] round 1 (start): in sync"
+    assert second == "round 1 (start): in sync"
+    assert logs.UNNAMED_SOURCE == DEFAULT

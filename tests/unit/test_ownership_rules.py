@@ -216,6 +216,24 @@ def test_one_holder_at_a_time_and_a_second_is_told_who_and_since_when() -> None:
     assert lease["spec"]["leaseTransitions"] == 1
 
 
+def test_a_lock_a_watch_holds_says_so_and_that_waiting_will_not_help() -> None:
+    from ambdiff.sync.lock import WATCH_ROLE, holder_identity
+
+    cluster, clock = FakeCluster(), Clock()
+    watch = holder_identity(WATCH_ROLE)
+    assert watch.endswith("/watch") and watch.split("/")[1].isdigit()  # host/pid/id/watch
+    Lock(cluster, "inv", "default", watch, now=clock, sleep=clock.sleep).acquire(0)
+    with pytest.raises(LockHeld) as held:
+        Lock(cluster, "inv", "default", "ci/1", now=clock, sleep=clock.sleep).acquire(0)
+    assert held.value.message.startswith(
+        f"the lock of inventory inv is held by the watch {watch} (Lease default/ambdiff-inv, "
+    )
+    assert (
+        "keeps its Lease across rounds and gives it back only when it stops" in held.value.message
+    )
+    assert held.value.hint.startswith("Waiting will not help while it runs")
+
+
 def test_a_dead_holders_lease_is_taken_over_after_it_expires() -> None:
     cluster, clock = FakeCluster(), Clock()
     Lock(cluster, "inv", "default", "dead/1", duration=15, now=clock, sleep=clock.sleep).acquire(0)
