@@ -25,6 +25,16 @@ _SERVER_METADATA = frozenset((
 ))  # fmt: skip
 
 
+def without_server_fields(body: Mapping[str, JSON]) -> dict[str, JSON]:
+    """`body` without what `normalize` drops first (status, managedFields and the other
+    server metadata): what to keep of an answer held until the report is built."""
+    out: dict[str, JSON] = {k: v for k, v in body.items() if k != "status"}
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        out["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_METADATA}
+    return out
+
+
 def normalize(
     oid: ObjectId, body: Mapping[str, JSON], ignore: Sequence[str] = ()
 ) -> dict[str, JSON]:

@@ -20,7 +20,7 @@ from ambdiff.compare import CompareOptions, build_report
 from ambdiff.errors import ClusterError, ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
 from ambdiff.model import JSON, ObjectId, Resource, Status
-from ambdiff.normalize import FIELD_MANAGER, as_applied
+from ambdiff.normalize import FIELD_MANAGER, as_applied, without_server_fields
 from ambdiff.options import Common
 from ambdiff.render.console import Consoles, announce_cluster, make_consoles
 from ambdiff.render.diff import render
@@ -173,7 +173,9 @@ def server_side_results(
             if isinstance(answer, str):
                 refused[resource.id] = answer
             else:
-                results[resource.id] = answer
+                # Held until the report is built: only what the comparison reads (a
+                # Deployment's managedFields and status are most of its answer).
+                results[resource.id] = without_server_fields(answer)
             if callable(update):
                 update(done, len(jobs))
     return results, refused

@@ -156,3 +156,20 @@ def test_stray_kinds_come_from_the_record_only_when_it_can_tell() -> None:
     assert Ownership(recorded, who, unreadable="forbidden").stray_kinds() is None
     old = Record("inv", "default", who, members=(Member(member.id, "uid-1"),))
     assert Ownership(old, who).stray_kinds() is None
+
+
+def test_a_dry_run_answer_kept_without_server_fields_compares_as_the_whole() -> None:
+    from ambdiff.normalize import without_server_fields
+
+    answer: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "a", "uid": "u", "resourceVersion": "7",
+                     "managedFields": [{"manager": "ambdiff", "fieldsV1": {"f:data": {}}}],
+                     "labels": {"x": "y"}},
+        "data": {"k": "v"}, "status": {"phase": "whatever"},
+    }  # fmt: skip
+    oid = ObjectId("", "ConfigMap", "a", "c")
+    kept = without_server_fields(answer)
+    assert "status" not in kept and "managedFields" not in kept["metadata"]
+    assert normalize(oid, kept, ()) == normalize(oid, answer, ())
+    assert answer["metadata"]["managedFields"]  # the answer itself is left as it was
