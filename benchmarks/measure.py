@@ -49,6 +49,17 @@ def process_cpu(pids: Sequence[int]) -> float | None:
     return total / _CLOCK_TICKS
 
 
+def _high_water_kib(pid: int) -> int:
+    """Peak resident set size so far of the program `pid` runs (0 when unreadable)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -67,7 +78,9 @@ def run(
             list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=err
         )
         deadline = started + timeout
+        peak_kib = 0
         while True:
+            peak_kib = max(peak_kib, _high_water_kib(child.pid))
             # wait4 reaps the child and reports its own resource use (and that of the
             # children it waited for: kubectl diff's `diff`), not this process's.
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -88,7 +101,9 @@ def run(
     return Sample(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+        # The command's own peak (VmHWM of the program it runs, read while it runs); wait4's
+        # ru_maxrss also counts what the child held before exec: this process's size.
+        rss_mib=(peak_kib or usage.ru_maxrss) / 1024,  # KiB on Linux
         requests=requests,
         exit_code=child.returncode,
         server_cpu=None if before is None or after is None else after - before,

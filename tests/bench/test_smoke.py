@@ -143,3 +143,17 @@ def test_a_small_run_end_to_end(
     assert "1 changed" in size["reported"]["diff"], size["reported"]
     assert "1 removed" in size["reported"]["diff"], size["reported"]
     assert size["reported"]["kubectl-diff-ss"] == "1 object(s) differ"
+
+
+def test_peak_memory_is_the_commands_own(tmp_path: Path) -> None:
+    """The measured peak is what the command itself held (its VmHWM), not this process's
+    size, which a forked child carries until it runs the command."""
+    import sys
+
+    from benchmarks.measure import run as measure
+
+    ballast = b"\x01" * (200 << 20)  # this process is big (and resident); the command is not
+    sample = measure([sys.executable, "-c", "import time; x = bytearray(64 << 20); time.sleep(0.5)"],
+                     env={}, cwd=tmp_path, log=tmp_path / "m", request_pattern=None)  # fmt: skip
+    assert 64 <= sample.rss_mib < 150, sample
+    del ballast
