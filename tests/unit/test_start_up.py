@@ -50,3 +50,16 @@ def test_version_is_read_when_asked_for() -> None:
     done = subprocess.run([sys.executable, "-m", "ambdiff", "--version"], cwd=ROOT,
                           capture_output=True, text=True, check=True)  # fmt: skip
     assert done.stdout.strip() == f"ambdiff, version {version('ambdiff')}"
+
+
+def test_code_that_imports_the_whole_package_after_ambdiff_still_works() -> None:
+    # The dynamic client reads `kubernetes.__version__`; tests and plugins import it after us.
+    from importlib.metadata import version
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import ambdiff.cluster, kubernetes, kubernetes.dynamic; "
+         "print(kubernetes.__version__, kubernetes.watch.Watch.__name__); kubernetes.nothing"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip() == f"{version('kubernetes')} Watch"
+    assert "AttributeError: module 'kubernetes' has no attribute 'nothing'" in done.stderr
