@@ -147,6 +147,9 @@ def test_three_replicas_share_four_sources_and_a_killed_ones_are_taken_over(
     replicas = [watchers() for _ in range(3)]
     wait_for(lambda: len(holders(api_client, ns)) == 4 and all(holders(api_client, ns).values()),
              "every source to have a leader")  # fmt: skip
+    # (A leader may be killed below before its first round applied: wait for every source's.)
+    wait_for(lambda: {f"{s}-cm" for s in SOURCES} <= names(api_client, ns),
+             "every source's first round to apply")  # fmt: skip
     pids = {str(w.proc.pid): w for w in replicas}
 
     def owner(holder: str) -> Watcher:
@@ -172,8 +175,8 @@ def test_three_replicas_share_four_sources_and_a_killed_ones_are_taken_over(
     files["alpha/cm.yaml"] = configmap("alpha-cm", ns, "after")
     write(repo, files, "change alpha")
     core = kubernetes.client.CoreV1Api(api_client)
-    wait_for(lambda: core.read_namespaced_config_map("alpha-cm", ns).data == {"v": "after"},
-             "the new leader of alpha to apply")  # fmt: skip
+    wait_for(lambda: core.list_namespaced_config_map(ns, field_selector="metadata.name=alpha-cm")
+             .items[0].data == {"v": "after"}, "the new leader of alpha to apply")  # fmt: skip
 
 
 def test_one_inventory_for_several_sources_is_refused_at_start(
