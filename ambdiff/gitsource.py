@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import git
+if TYPE_CHECKING:
+    import git
 
 from ambdiff.errors import AmbdiffError, ConfigError, GitError, ManifestError
 
@@ -39,13 +40,58 @@ class SourceFile:
     text: str
 
 
+class _LazyGit:
+    """GitPython, imported on first use: loading it costs about a fifth of a second, and
+    `check` (the pre-commit hook) of a work tree never needs it (docs/performance.md)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import git as module
+
+        globals()["git"] = module
+        return getattr(module, name)
+
+
+if not TYPE_CHECKING:
+    git = _LazyGit()
+
+
 def find_repo_root(start: Path) -> Path | None:
     """The top of the git work tree around `start`, or None outside one."""
+    plain = _plain_work_tree(start)
+    if plain is not None:
+        return plain
     try:
         repo = git.Repo(start, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     return Path(repo.working_tree_dir) if repo.working_tree_dir else None
+
+
+def _plain_work_tree(start: Path) -> Path | None:
+    """The nearest folder at or above `start` whose `.git` is a plain repository directory
+    (HEAD, objects and refs, and no core.worktree or bare setting that moves the work tree):
+    what GitPython finds there, without loading it. None for anything else (a `.git` file of
+    a linked work tree or submodule, a moved work tree, no repository): GitPython decides."""
+    try:
+        here = start.resolve()
+        if not here.is_dir():
+            return None  # (GitPython says what a missing or plain-file --repo is)
+    except OSError:
+        return None
+    for folder in (here, *here.parents):
+        dot_git = folder / ".git"
+        try:
+            if not dot_git.exists():
+                continue
+            if not (dot_git.is_dir() and (dot_git / "HEAD").is_file()
+                    and (dot_git / "objects").is_dir() and (dot_git / "refs").is_dir()):  # fmt: skip
+                return None
+            config = (dot_git / "config").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        lowered = config.lower()
+        return None if "worktree" in lowered or "bare = true" in lowered else folder
+    return None
 
 
 def repo_name(root: Path) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +176,46 @@ def test_a_dry_run_answer_kept_without_server_fields_compares_as_the_whole() -> 
     assert "status" not in kept and "managedFields" not in kept["metadata"]
     assert normalize(oid, kept, ()) == normalize(oid, answer, ())
     assert answer["metadata"]["managedFields"]  # the answer itself is left as it was
+
+
+def _git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})  # fmt: skip
+
+
+def _gitpython_root(start: Path) -> Path | None:
+    import git
+
+    try:
+        repo = git.Repo(start, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    return Path(repo.working_tree_dir) if repo.working_tree_dir else None
+
+
+def test_repository_root_is_found_as_gitpython_finds_it(tmp_path: Path) -> None:
+    # find_repo_root walks up without loading GitPython for a plain checkout; every other
+    # shape is GitPython's to decide. kubectl is not the oracle here: GitPython was.
+    from ambdiff.gitsource import find_repo_root
+
+    main = tmp_path / "main"
+    (main / "apps" / "web").mkdir(parents=True)
+    _git("init", "-q", "-b", "main", cwd=main)
+    (main / "apps" / "web" / "cm.yaml").write_text("kind: ConfigMap\n")
+    _git("add", ".", cwd=main)
+    _git("commit", "-q", "-m", "one", cwd=main)
+    _git("worktree", "add", "-q", str(tmp_path / "linked"), cwd=main)
+    not_a_repo = main / "apps" / "fake"
+    (not_a_repo / ".git").mkdir(parents=True)  # a folder named .git that is no repository
+    moved = tmp_path / "moved"
+    (moved / "sub").mkdir(parents=True)
+    _git("init", "-q", cwd=moved)
+    _git("config", "core.worktree", str(moved / "sub"), cwd=moved)
+    (tmp_path / "plain").mkdir()
+    starts = [main, main / "apps" / "web", main / "apps" / "web" / "cm.yaml",
+              tmp_path / "linked" / "apps", not_a_repo, moved, moved / "sub", tmp_path / "plain",
+              main / "no-such-folder"]  # fmt: skip
+    for start in starts:
+        assert find_repo_root(start) == _gitpython_root(start), start
+    assert find_repo_root(main / "apps" / "web") == main

@@ -3,6 +3,7 @@ every commit, so it must not pay for the kubernetes client it never uses (docs/p
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,19 +17,22 @@ try:
     runpy.run_module("ambdiff", run_name="__main__")
 except SystemExit as e:
     code = e.code
-print("exit", code, "loaded", " ".join(m for m in ("kubernetes", "urllib3", "pydantic")
+print("exit", code, "loaded", " ".join(m for m in ("kubernetes", "urllib3", "pydantic", "git")
                                         if m in sys.modules))
 """
 
 
-def _probe(*argv: str) -> str:
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=ROOT, capture_output=True,
+def _probe(*argv: str, cwd: Path = ROOT) -> str:
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=cwd, capture_output=True,
                           text=True, check=False)  # fmt: skip
     return done.stdout.strip().splitlines()[-1]
 
 
-def test_check_never_loads_the_kubernetes_client() -> None:
-    assert _probe("check", "examples/quickstart/manifests") == "exit 0 loaded"
+def test_check_never_loads_the_kubernetes_client_or_gitpython(tmp_path: Path) -> None:
+    # (In a plain checkout, as a clone is: a linked work tree's root is GitPython's to find.)
+    shutil.copytree(ROOT / "examples" / "quickstart" / "manifests", tmp_path / "manifests")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    assert _probe("check", "manifests", cwd=tmp_path) == "exit 0 loaded"
 
 
 def test_diff_loads_the_client_without_the_rest_of_its_package() -> None:
