@@ -118,12 +118,15 @@ def _diff_one(
         for removal in removals:
             graft(view, have, removal.path)
     changes = sort_changes(changes)  # the same order in both modes
+    if not changes:
+        # Nothing shows an unchanged object's bodies: held for 10,000 objects they were
+        # most of a diff's memory (docs/performance.md).
+        return ObjectDiff(oid, resource.api_version, Status.UNCHANGED, resource.origin)
     if may_hold_secrets(oid.group, oid.kind):
         changes = [shown_change(c, reveal_secrets=options.show_secrets) for c in changes]
     masked_want, masked_have = _bodies(oid, want, view, options)
-    status = Status.CHANGED if changes else Status.UNCHANGED
     return ObjectDiff(
-        oid, resource.api_version, status, resource.origin, tuple(changes),
+        oid, resource.api_version, Status.CHANGED, resource.origin, tuple(changes),
         desired=masked_want, live=masked_have,
     )  # fmt: skip
 

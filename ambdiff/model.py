@@ -247,7 +247,8 @@ class ObjectDiff:
     status: Status
     origin: Origin | None
     changes: tuple[Change, ...] = ()
-    # Normalised, masked bodies, for the unified-diff view; None where the side is absent.
+    # Normalised, masked bodies, for the unified-diff view; None where the side is absent,
+    # and for an unchanged object (no view shows its bodies).
     desired: Mapping[str, JSON] | None = None
     live: Mapping[str, JSON] | None = None
 

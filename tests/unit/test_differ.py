@@ -336,7 +336,7 @@ def _report(api_version: str, kind: str, desired: dict, live: dict):
 
 def test_a_zero_the_api_server_drops_is_no_difference() -> None:
     # Go non-pointer fields with omitempty (table: ambdiff/data/zero-omitted.json).
-    desired = {"spec": {"minReadySeconds": 0, "template": {"spec": {
+    desired = {"spec": {"minReadySeconds": 0, "paused": True, "template": {"spec": {
         "hostNetwork": False,
         "containers": [{"name": "web", "readinessProbe": {"initialDelaySeconds": 0},
                         "volumeMounts": [{"name": "v", "mountPath": "/v", "readOnly": False}]}],
@@ -346,9 +346,11 @@ def test_a_zero_the_api_server_drops_is_no_difference() -> None:
          "volumeMounts": [{"name": "v", "mountPath": "/v"}]},
     ]}}}}  # fmt: skip
     diff = _report("apps/v1", "Deployment", desired, live)
-    assert diff.changes == ()
+    assert paths(diff.changes) == [("add", "spec.paused")]  # (a change: the view is kept)
     # The unified view shows git's zero on both sides: no spurious `+` line.
-    assert diff.live["spec"]["minReadySeconds"] == 0
+    assert diff.live is not None and diff.live["spec"]["minReadySeconds"] == 0
+    del desired["spec"]["paused"]
+    assert _report("apps/v1", "Deployment", desired, live).changes == ()
 
 
 def test_a_zero_the_api_server_keeps_is_a_difference() -> None:
