@@ -73,7 +73,7 @@ def load_desired(common: Common, consoles: Consoles | None = None) -> Loaded:
 
 def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Resource]]:
     """The desired objects and the live objects of the types and namespaces they name."""
-    desired, state, _ = load_desired(common)
+    desired, state = load_desired(common)[:2]
     return desired, state.fetch(desired)
 
 
@@ -88,7 +88,7 @@ def run(
         )
     if server_side and common.live_file is not None:
         raise ConfigError("--server-side needs a cluster; it cannot be combined with --live-file.")
-    desired, state, _ = load_desired(common, consoles)
+    desired, state = load_desired(common, consoles)[:2]  # (the texts are check's: not held)
     with progress(consoles, "Reading live objects") as update:
         if isinstance(state, ClusterState):
             ownership = open_ownership(common, state, inventory, desired, read_only=True)
