@@ -42,21 +42,26 @@ def build_report(
     desired: Sequence[Resource],
     live: Mapping[ObjectId, Resource],
     options: CompareOptions,
-    dry_run: Mapping[ObjectId, Mapping[str, JSON]] | None = None,
+    compared: Mapping[ObjectId, ObjectDiff | None] | None = None,
 ) -> DiffReport:
     """Compare every desired object with its live counterpart; live objects this inventory
-    owns (options.owns) that git no longer has are `removed`. With `dry_run` (server-side
-    mode: the API server's answer to a dry-run apply of each desired object), live is
-    compared with that answer instead, both ways."""
+    owns (options.owns) that git no longer has are `removed`. `compared`: objects compared
+    already (server-side mode compares each dry-run answer as it arrives, compare_answer),
+    used as they are."""
     diffs: list[ObjectDiff] = []
     wanted = set()
     for resource in desired:
         wanted.add(resource.id)
+        if compared is not None and resource.id in compared:
+            done = compared[resource.id]
+            if done is not None:
+                diffs.append(done)
+            continue
         pointers = _ignored_pointers(resource.id, options.ignore)
         if pointers is None:
             continue
         current = live.get(resource.id)
-        diffs.append(_diff_one(resource, current, pointers, options, dry_run))
+        diffs.append(_diff_one(resource, current, pointers, options, None))
     for oid, resource in sorted(live.items()):
         if oid in wanted or not options.owns(oid, resource):
             continue
@@ -65,6 +70,18 @@ def build_report(
         _, masked_live = _bodies(oid, None, normalize(oid, resource.body), options)
         diffs.append(ObjectDiff(oid, resource.api_version, Status.REMOVED, None, live=masked_live))
     return DiffReport(tuple(diffs))
+
+
+def compare_answer(
+    resource: Resource, current: Resource, answer: Mapping[str, JSON], options: CompareOptions
+) -> ObjectDiff | None:
+    """`resource` compared with live as the API server's answer to its dry-run apply shows it
+    (server-side mode: both ways); None when an ignore rule drops the whole object. Called
+    as each answer arrives, so that no answer is held until the report is built."""
+    pointers = _ignored_pointers(resource.id, options.ignore)
+    if pointers is None:
+        return None
+    return _diff_one(resource, current, pointers, options, answer)
 
 
 def _ignored_pointers(oid: ObjectId, rules: Sequence[IgnoreRule]) -> list[str] | None:
@@ -83,7 +100,7 @@ def _diff_one(
     current: Resource | None,
     pointers: Sequence[str],
     options: CompareOptions,
-    dry_run: Mapping[ObjectId, Mapping[str, JSON]] | None,
+    answer: Mapping[str, JSON] | None,
 ) -> ObjectDiff:
     oid = resource.id
     want = normalize(oid, resource.body, pointers)
@@ -96,14 +113,14 @@ def _diff_one(
     managed = managed_fields(current.body)
     takeover = pending(current.body)
     taken = [takeover.fields] if takeover else []
-    if dry_run is not None and oid in dry_run:
-        answer = normalize(oid, dry_run[oid], pointers)
+    if answer is not None:
+        shown = normalize(oid, answer, pointers)
         if taken:
             # The dry run cannot show the takeover sync does first: what kubectl's client-side
             # apply set and git dropped is removed too.
             for removal in owned_removals(want, have, managed, taken_over=taken):
-                remove_at(answer, removal.path)
-        want = answer
+                remove_at(shown, removal.path)
+        want = shown
         changes = compare(want, have, symmetric=True)
         view = align(have, want)
     else:

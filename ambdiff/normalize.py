@@ -27,10 +27,10 @@ _SERVER_METADATA = frozenset((
 
 def without_server_fields(body: Mapping[str, JSON]) -> dict[str, JSON]:
     """`body` without what `normalize` drops first (status, managedFields and the other
-    server metadata): what to keep of an answer held until the report is built."""
+    server metadata), shallow: the body itself is left as it was."""
     out: dict[str, JSON] = {k: v for k, v in body.items() if k != "status"}
     meta = out.get("metadata")
-    if isinstance(meta, dict):
+    if isinstance(meta, Mapping):
         out["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_METADATA}
     return out
 
@@ -43,11 +43,7 @@ def normalize(
     Secret `stringData` is folded into base64 `data`, as the API server stores it."""
     # Leave out what is dropped anyway before copying: managedFields is often the bulk of a
     # live object (docs/performance.md).
-    out: dict[str, JSON] = {k: v for k, v in body.items() if k != "status"}
-    meta = out.get("metadata")
-    if isinstance(meta, Mapping):
-        out["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_METADATA}
-    out = json_copy(out)
+    out = json_copy(without_server_fields(body))
     _tame_huge_ints(out)
     meta = out.get("metadata")
     if isinstance(meta, dict):

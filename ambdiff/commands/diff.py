@@ -16,11 +16,11 @@ from ambdiff.commands.owned import (
     ownership_notes,
     takeover_notes,
 )
-from ambdiff.compare import CompareOptions, build_report
+from ambdiff.compare import CompareOptions, build_report, compare_answer
 from ambdiff.errors import ClusterError, ConfigError, Exit, ManifestError
 from ambdiff.live import MAX_CONCURRENT_REQUESTS, ClusterState, FileState, LiveState
-from ambdiff.model import JSON, ObjectId, Resource, Status
-from ambdiff.normalize import FIELD_MANAGER, as_applied, without_server_fields
+from ambdiff.model import JSON, ObjectDiff, ObjectId, Resource, Status
+from ambdiff.normalize import FIELD_MANAGER, as_applied
 from ambdiff.options import Common
 from ambdiff.render.console import Consoles, announce_cluster, make_consoles
 from ambdiff.render.diff import render
@@ -103,20 +103,20 @@ def run(
         # Compare what could be read; say what could not (exit 2).
         errors = sorted(set(state.unread.values()))
         desired = [r for r in desired if state.unread_reason(r) is None]
-    dry_run = None
-    if server_side:
-        assert isinstance(state, ClusterState)
-        with progress(consoles, "Server-side dry run") as update:
-            dry_run, refused = server_side_results(
-                state, [r for r in desired if r.id in live], inventory, update
-            )
-        errors.extend(refused.values())
-        desired = [r for r in desired if r.id not in refused]
     options = CompareOptions(
         inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets,
         members=ownership.members(live),
     )  # fmt: skip
-    report = replace(build_report(desired, live, options, dry_run), errors=tuple(errors))
+    compared = None
+    if server_side:
+        assert isinstance(state, ClusterState)
+        with progress(consoles, "Server-side dry run") as update:
+            compared, refused = server_side_results(
+                state, [r for r in desired if r.id in live], live, options, update
+            )
+        errors.extend(refused.values())
+        desired = [r for r in desired if r.id not in refused]
+    report = replace(build_report(desired, live, options, compared), errors=tuple(errors))
     where = state.description if common.rev is None else f"{state.description}, git {common.rev}"
     cluster = state.cluster.identity if isinstance(state, ClusterState) else None
     render(report, common.output, consoles, where=where, verbose=common.verbose, cluster=cluster)
@@ -143,13 +143,17 @@ def run(
 
 
 def server_side_results(
-    state: ClusterState, desired: Sequence[Resource], inventory: str, update: object = None
-) -> tuple[dict[ObjectId, Mapping[str, JSON]], dict[ObjectId, str]]:
-    """The API server's answer to a dry-run apply of each object (concurrently): exact for
-    defaults, mutating webhooks and conversion. Conflicts are forced: this shows the result.
-    Pass only objects that exist live: the others are `added` whatever the server says, and
-    their dry run fails when their namespace is also new (HTTP 404). Second: the objects
-    whose dry run the server refused, with its reason (the others are still compared)."""
+    state: ClusterState, desired: Sequence[Resource], live: Mapping[ObjectId, Resource],
+    options: CompareOptions, update: object = None,
+) -> tuple[dict[ObjectId, ObjectDiff | None], dict[ObjectId, str]]:  # fmt: skip
+    """Each object compared with live as the API server answers its dry-run apply
+    (concurrently): exact for defaults, mutating webhooks and conversion. Conflicts are
+    forced: this shows the result. Each answer is compared as it arrives and dropped (held
+    until the report, 10,000 of them were most of the run's memory). Pass only objects that
+    exist live: the others are `added` whatever the server says, and their dry run fails
+    when their namespace is also new (HTTP 404). Second: the objects whose dry run the
+    server refused, with its reason (the others are still compared)."""
+    inventory = options.inventory
     served = [(r, state.cluster.resource(r.api_version, r.id.kind)) for r in desired]
     jobs = [(r, res) for r, res in served if res is not None]
 
@@ -164,7 +168,7 @@ def server_side_results(
             origin = f" ({resource.origin})" if resource.origin else ""
             return f"{resource.id}{origin}: the server-side dry run was refused: {e.message}"
 
-    results: dict[ObjectId, Mapping[str, JSON]] = {}
+    results: dict[ObjectId, ObjectDiff | None] = {}
     refused: dict[ObjectId, str] = {}
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_REQUESTS) as pool:
         for done, ((resource, _), answer) in enumerate(
@@ -173,9 +177,7 @@ def server_side_results(
             if isinstance(answer, str):
                 refused[resource.id] = answer
             else:
-                # Held until the report is built: only what the comparison reads (a
-                # Deployment's managedFields and status are most of its answer).
-                results[resource.id] = without_server_fields(answer)
+                results[resource.id] = compare_answer(resource, live[resource.id], answer, options)
             if callable(update):
                 update(done, len(jobs))
     return results, refused

@@ -105,6 +105,7 @@ def run(
         ).findings
         if f.severity is Severity.ERROR
     ]
+    del texts  # (check's, for line numbers: not held while the cluster is read and compared)
     document = _document(state, options.inventory)
     if errors:
         document["check"] = [{"rule": f.rule, "file": f.file, "line": f.line, "object": f.object,
