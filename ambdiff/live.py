@@ -246,15 +246,6 @@ class ClusterState:
             return f" (service {service.get('namespace', 'default')}/{service['name']})"
         return f" ({config['url']})" if config.get("url") else ""
 
-    def resource_for(self, resource: Resource) -> ApiResource:
-        res = self.cluster.resource(resource.api_version, resource.id.kind)
-        if res is None:
-            raise ClusterError(
-                f"the cluster does not serve {resource.id.kind} in {resource.api_version} "
-                f"({resource.origin})."
-            )
-        return res
-
 
 def server_failed(error: ClusterError) -> bool:
     """The API server answered, with an error of its own for this type (HTTP 5xx, or 429

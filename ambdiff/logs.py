@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-FORMATS = ("text", "json")
 # ambdiff.sources.DEFAULT (a lower layer cannot import it): the one source of a repository that
 # declares none, left unnamed in text lines.
 UNNAMED_SOURCE = "default"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ambdiff.ambassador import DEFAULT_AMBASSADOR_ID
 from ambdiff.check.grouping import MappingRoute, RouteKey, group, mapping_routes, shares
 from ambdiff.model import Resource
 
@@ -139,7 +138,3 @@ def _by_route(rows: Sequence[RouteRow]) -> dict[tuple[str, RouteKey], tuple[Rout
 
 def _backends(rows: Sequence[RouteRow]) -> list[tuple[str, str]]:
     return sorted((r.service, r.weight) for r in rows)
-
-
-def installations(rows: Sequence[RouteRow]) -> list[str]:
-    return sorted({r.ambassador_id for r in rows}, key=lambda a: (a != DEFAULT_AMBASSADOR_ID, a))

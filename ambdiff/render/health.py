@@ -46,7 +46,6 @@ class Watching:
     timeout: float
     live: Live | None = None
     _last_beat: float = 0.0
-    _latest: list[Status] = field(default_factory=list)
     _spoken: set[Target] = field(default_factory=set)  # objects a line was printed for
 
     def change(self, status: Status, elapsed: float) -> None:
@@ -63,7 +62,6 @@ class Watching:
         )  # fmt: skip
 
     def round(self, statuses: Sequence[Status], elapsed: float) -> None:
-        self._latest = list(statuses)
         waiting = [s for s in statuses if s.verdict is Verdict.PROGRESSING]
         if self.live is not None:
             self.live.update(self._table(statuses, elapsed))

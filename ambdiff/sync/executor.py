@@ -307,7 +307,3 @@ def _only_kubectl_apply(error: ConflictError) -> bool:
     return bool(owners) and all(
         m is not None and m.group(1) in (CLIENT_SIDE_APPLY, KUBECTL_APPLY) for m in owners
     )
-
-
-def apply_order(actions: Sequence[Action]) -> list[str]:
-    return [str(a) for a in actions]

@@ -7,7 +7,7 @@ refers to; deletes go in the reverse order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -151,7 +151,3 @@ def foreign_owner(resource: Resource | None, inventory: str) -> str | None:
         return None
     owner = resource.labels.get(INVENTORY_LABEL)
     return owner if owner and owner != inventory else None
-
-
-def ordered_ids(actions: Sequence[Action]) -> list[ObjectId]:
-    return [a.id for a in actions]
