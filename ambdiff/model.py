@@ -256,7 +256,6 @@ class ObjectDiff:
 @dataclass(frozen=True)
 class DiffReport:
     objects: tuple[ObjectDiff, ...]
-    warnings: tuple[str, ...] = field(default=())
     # Objects that could not be compared, one sentence each (why, and what to do).
     errors: tuple[str, ...] = field(default=())
 

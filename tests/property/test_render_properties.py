@@ -70,7 +70,6 @@ REPORTS = st.builds(
     DiffReport,
     st.lists(object_diffs(), max_size=4).map(tuple),
     st.lists(TEXT, max_size=2).map(tuple),
-    st.lists(TEXT, max_size=2).map(tuple),
 )
 
 
