@@ -5,6 +5,7 @@ follows, locally or mirrored from a remote. The one home of GitPython."""
 from __future__ import annotations
 
 import collections
+import configparser
 import errno
 import hashlib
 import logging
@@ -57,9 +58,9 @@ if not TYPE_CHECKING:
 
 def find_repo_root(start: Path) -> Path | None:
     """The top of the git work tree around `start`, or None outside one."""
-    plain = _plain_work_tree(start)
-    if plain is not None:
-        return plain
+    decided, root = _walk_to_work_tree(start)
+    if decided:
+        return root
     try:
         repo = git.Repo(start, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -67,31 +68,38 @@ def find_repo_root(start: Path) -> Path | None:
     return Path(repo.working_tree_dir) if repo.working_tree_dir else None
 
 
-def _plain_work_tree(start: Path) -> Path | None:
-    """The nearest folder at or above `start` whose `.git` is a plain repository directory
-    (HEAD, objects and refs, and no core.worktree or bare setting that moves the work tree):
-    what GitPython finds there, without loading it. None for anything else (a `.git` file of
-    a linked work tree or submodule, a moved work tree, no repository): GitPython decides."""
+def _looks_like_git_dir(folder: Path) -> bool:
+    return (
+        (folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()
+    )
+
+
+def _walk_to_work_tree(start: Path) -> tuple[bool, Path | None]:
+    """(True, the folder) for the nearest folder at or above `start` whose `.git` is a plain
+    repository directory (no core.worktree or bare setting that moves the work tree); (True,
+    None) when no folder on the way has a `.git` or is a repository itself: what GitPython
+    finds in both cases, without loading it. (False, None) for anything else (a `.git` file of
+    a linked work tree or submodule, a moved work tree, a bare repository, a folder inside
+    `.git`, a missing --repo): GitPython decides."""
     try:
         here = start.resolve()
         if not here.is_dir():
-            return None  # (GitPython says what a missing or plain-file --repo is)
-    except OSError:
-        return None
-    for folder in (here, *here.parents):
-        dot_git = folder / ".git"
-        try:
+            return False, None  # (GitPython says what a missing or plain-file --repo is)
+        for folder in (here, *here.parents):
+            if _looks_like_git_dir(folder):
+                return False, None
+            dot_git = folder / ".git"
             if not dot_git.exists():
                 continue
-            if not (dot_git.is_dir() and (dot_git / "HEAD").is_file()
-                    and (dot_git / "objects").is_dir() and (dot_git / "refs").is_dir()):  # fmt: skip
-                return None
-            config = (dot_git / "config").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return None
-        lowered = config.lower()
-        return None if "worktree" in lowered or "bare = true" in lowered else folder
-    return None
+            if not (dot_git.is_dir() and _looks_like_git_dir(dot_git)):
+                return False, None
+            config = (dot_git / "config").read_text(encoding="utf-8", errors="replace").lower()
+            return (
+                (False, None) if "worktree" in config or "bare = true" in config else (True, folder)
+            )
+    except OSError:
+        return False, None
+    return True, None
 
 
 def repo_name(root: Path) -> str:
@@ -101,6 +109,8 @@ def repo_name(root: Path) -> str:
         url = git.Repo(root).remotes.origin.url
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, AttributeError, ValueError):
         return root.resolve().name
+    except configparser.Error as e:
+        raise _bad_config(root, e) from e
     name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return name.removesuffix(".git") or root.resolve().name
 
@@ -119,6 +129,8 @@ def repo_identity(root: Path) -> str:
         url = repo.remotes.origin.url
     except (AttributeError, ValueError, IndexError):
         url = ""
+    except configparser.Error as e:
+        raise _bad_config(root, e) from e
     if url:
         return normalize_url(url)
     if (Path(repo.git_dir) / "shallow").exists():
@@ -131,6 +143,14 @@ def repo_identity(root: Path) -> str:
             raise error from e
         return ""
     return f"commit:{sorted(roots)[0]}" if roots else ""
+
+
+def _bad_config(root: Path, error: configparser.Error) -> GitError:
+    first = str(error).splitlines()[0].rstrip(".") if str(error) else type(error).__name__
+    return GitError(
+        f"the git configuration of {root} cannot be read ({first}).",
+        hint="Fix the file (`git config --list` names the bad line) and run again.",
+    )
 
 
 def head_sha(root: Path) -> str:

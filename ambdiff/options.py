@@ -228,7 +228,13 @@ def resolve(
     rev = kw.get("rev")
     if rev is not None and not rev.strip():
         raise empty_value("--rev")
-    cwd = Path.cwd()
+    try:
+        cwd = Path.cwd()
+    except FileNotFoundError:
+        raise ConfigError(
+            "the current directory no longer exists (it was deleted or moved away).",
+            hint="cd into the repository again, or pass --repo.",
+        ) from None
     repo = kw.get("repo")
     if repo is not None and not repo.is_dir():
         raise ConfigError(f"--repo {repo}: no such directory.")

@@ -226,3 +226,27 @@ def test_a_blob_over_the_size_limit_is_refused_unread(
         "ambdiff: error: k8s/huge.yaml: larger than 16 MiB, the most ambdiff reads from one "
         "file. Split it into several files."
     )
+
+
+def test_a_corrupt_git_config_is_one_sentence_naming_the_repository(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # (An independent tester: the inventory name read the config and exit 3 followed.)
+    (repo / ".git" / "config").write_text("[core\nbroken = = =\n")
+    code, _, err = diff(capsys, repo)
+    assert code == 2
+    line = one_error(err)
+    assert f"the git configuration of {repo} cannot be read" in line, err
+    assert "git config --list" in err
+
+
+def test_a_deleted_working_directory_is_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    code, _, err = run(capsys, "check")
+    assert code == 2
+    assert "the current directory no longer exists" in one_error(err)

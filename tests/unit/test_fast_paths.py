@@ -213,9 +213,11 @@ def test_repository_root_is_found_as_gitpython_finds_it(tmp_path: Path) -> None:
     _git("init", "-q", cwd=moved)
     _git("config", "core.worktree", str(moved / "sub"), cwd=moved)
     (tmp_path / "plain").mkdir()
+    _git("init", "-q", "--bare", str(tmp_path / "bare.git"), cwd=tmp_path)
     starts = [main, main / "apps" / "web", main / "apps" / "web" / "cm.yaml",
               tmp_path / "linked" / "apps", not_a_repo, moved, moved / "sub", tmp_path / "plain",
-              main / "no-such-folder"]  # fmt: skip
+              main / "no-such-folder", main / ".git" / "refs", tmp_path / "bare.git",
+              tmp_path / "bare.git" / "refs"]  # fmt: skip
     for start in starts:
         assert find_repo_root(start) == _gitpython_root(start), start
     assert find_repo_root(main / "apps" / "web") == main
