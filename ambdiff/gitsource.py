@@ -68,6 +68,11 @@ def find_repo_root(start: Path) -> Path | None:
     return Path(repo.working_tree_dir) if repo.working_tree_dir else None
 
 
+# core.worktree (or any worktree setting) or core.bare true in any spelling git accepts: then the
+# work tree is not simply the folder holding `.git`, and GitPython decides.
+_MOVES_WORK_TREE = re.compile(r"worktree|\bbare\s*=\s*(true|yes|on|1)\b", re.IGNORECASE)
+
+
 def _looks_like_git_dir(folder: Path) -> bool:
     return (
         (folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()
@@ -93,10 +98,8 @@ def _walk_to_work_tree(start: Path) -> tuple[bool, Path | None]:
                 continue
             if not (dot_git.is_dir() and _looks_like_git_dir(dot_git)):
                 return False, None
-            config = (dot_git / "config").read_text(encoding="utf-8", errors="replace").lower()
-            return (
-                (False, None) if "worktree" in config or "bare = true" in config else (True, folder)
-            )
+            config = (dot_git / "config").read_text(encoding="utf-8", errors="replace")
+            return (False, None) if _MOVES_WORK_TREE.search(config) else (True, folder)
     except OSError:
         return False, None
     return True, None

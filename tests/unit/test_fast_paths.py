@@ -161,7 +161,7 @@ def test_stray_kinds_come_from_the_record_only_when_it_can_tell() -> None:
     assert Ownership(old, who).stray_kinds() is None
 
 
-def test_a_dry_run_answer_kept_without_server_fields_compares_as_the_whole() -> None:
+def test_leaving_out_server_fields_before_the_copy_changes_no_comparison() -> None:
     from ambdiff.normalize import without_server_fields
 
     answer: dict[str, Any] = {
@@ -195,8 +195,9 @@ def _gitpython_root(start: Path) -> Path | None:
 
 
 def test_repository_root_is_found_as_gitpython_finds_it(tmp_path: Path) -> None:
-    # find_repo_root walks up without loading GitPython for a plain checkout; every other
-    # shape is GitPython's to decide. kubectl is not the oracle here: GitPython was.
+    # find_repo_root walks up without loading GitPython for a plain checkout or no repository;
+    # every other shape is GitPython's to decide. The oracle is GitPython, which decided alone
+    # before.
     from ambdiff.gitsource import find_repo_root
 
     main = tmp_path / "main"
@@ -213,11 +214,16 @@ def test_repository_root_is_found_as_gitpython_finds_it(tmp_path: Path) -> None:
     _git("init", "-q", cwd=moved)
     _git("config", "core.worktree", str(moved / "sub"), cwd=moved)
     (tmp_path / "plain").mkdir()
+    hand_bare = tmp_path / "hand-bare"  # core.bare set by hand, as git reads it: bare=TRUE
+    hand_bare.mkdir()
+    _git("init", "-q", cwd=hand_bare)
+    config = hand_bare / ".git" / "config"
+    config.write_text(config.read_text().replace("bare = false", "bare=TRUE"))
     _git("init", "-q", "--bare", str(tmp_path / "bare.git"), cwd=tmp_path)
     starts = [main, main / "apps" / "web", main / "apps" / "web" / "cm.yaml",
               tmp_path / "linked" / "apps", not_a_repo, moved, moved / "sub", tmp_path / "plain",
               main / "no-such-folder", main / ".git" / "refs", tmp_path / "bare.git",
-              tmp_path / "bare.git" / "refs"]  # fmt: skip
+              tmp_path / "bare.git" / "refs", hand_bare]  # fmt: skip
     for start in starts:
         assert find_repo_root(start) == _gitpython_root(start), start
     assert find_repo_root(main / "apps" / "web") == main

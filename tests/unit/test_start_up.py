@@ -29,7 +29,8 @@ def _probe(*argv: str, cwd: Path = ROOT) -> str:
 
 
 def test_check_never_loads_the_kubernetes_client_or_gitpython(tmp_path: Path) -> None:
-    # (In a plain checkout, as a clone is: a linked work tree's root is GitPython's to find.)
+    # (Outside a repository, and in a plain checkout as a clone is: a linked work tree's root
+    # is still GitPython's to find.)
     shutil.copytree(ROOT / "examples" / "quickstart" / "manifests", tmp_path / "manifests")
     assert _probe("check", "manifests", cwd=tmp_path) == "exit 0 loaded"  # not a repository
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
