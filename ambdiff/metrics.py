@@ -8,6 +8,7 @@ import threading
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -31,10 +32,24 @@ from ambdiff.errors import ConfigError
 log = logging.getLogger(__name__)
 
 STATUSES = ("added", "changed", "unchanged", "removed")
-STAGES = (
-    "git", "config", "manifests", "cluster", "lock", "prune-guard", "preflight", "apply",
-    "health", "watch", "internal",
-)  # fmt: skip
+
+
+class Stage(StrEnum):
+    """Where a round failed: the `stage` label of `ambdiff_errors_total`."""
+
+    GIT = "git"  # fetching the branch, reading a commit
+    CONFIG = "config"  # the commit's .ambdiff.yaml
+    MANIFESTS = "manifests"  # reading or rendering them
+    CLUSTER = "cluster"  # talking to the API server
+    LOCK = "lock"  # the inventory's Lease
+    PRUNE_GUARD = "prune-guard"  # the mass-prune guard refused
+    PREFLIGHT = "preflight"  # check's errors, or a server-side dry run refused
+    APPLY = "apply"  # a write failed
+    HEALTH = "health"  # what was applied failed or timed out (--wait)
+    WATCH = "watch"  # an API watch between rounds
+    INTERNAL = "internal"  # a bug in ambdiff
+
+
 ROUND_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 # (kind, namespace, status) of every object the last round compared, kept current between
@@ -87,7 +102,7 @@ class Metrics:
     def of(self, source: str, objects: ObjectStatuses) -> SourceMetrics:
         """The metrics of one source; `objects` says its objects' statuses at scrape time."""
         self._objects[source] = objects
-        for stage in STAGES:
+        for stage in Stage:
             self.errors.labels(source, stage)  # every series exists from the start, at 0
         return SourceMetrics(self, source)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ambdiff.commands.owned import (
     revision,
     takeover_notes,
 )
+from ambdiff.commands.signals import stop_on_signal
 from ambdiff.errors import ConfigError, Exit
 from ambdiff.health import with_built_in
 from ambdiff.live import ClusterState
@@ -356,29 +356,14 @@ def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int
 ONE_MORE = "Stopping after the object in flight; press Ctrl-C again to stop at once."
 
 
-@contextmanager
-def _stop_on_interrupt(said: str = "") -> Iterator[threading.Event]:
+def _stop_on_interrupt(said: str = "") -> AbstractContextManager[threading.Event]:
     """Ctrl-C (or SIGTERM) during apply finishes the object in flight, then stops; during
     --wait it stops waiting. The event is set when that was asked."""
-    event = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield event
-        return
 
-    def handler(*_: object) -> None:
-        if event.is_set():  # asked twice: stop at once, inside a request that hangs too
-            raise KeyboardInterrupt
-        event.set()
+    def say(signum: int) -> None:
         if said:
             with contextlib.suppress(OSError):
                 sys.stderr.write(said + "\n")
                 sys.stderr.flush()
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield event
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return stop_on_signal(on_first=say)

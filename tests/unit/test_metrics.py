@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ambdiff.errors import ConfigError
-from ambdiff.metrics import STAGES, Endpoint, Health, Healths, Metrics, SourceMetrics
+from ambdiff.metrics import Endpoint, Health, Healths, Metrics, SourceMetrics, Stage
 
 OBJECTS = [("Deployment", "shop", "changed"), ("Mapping", "shop", "unchanged"),
            ("Mapping", "shop", "added"), ("Secret", "shop", "unchanged")]  # fmt: skip
@@ -65,7 +65,7 @@ def test_objects_by_status_and_drift_by_kind_and_namespace(
     )
     assert found[info] == 1
     # Every error series exists from the start, so rate() and increase() work at once.
-    for stage in STAGES:
+    for stage in Stage:
         assert found[("ambdiff_errors_total", (src, ("stage", stage)))] == 0
     assert any(name == "process_resident_memory_bytes" for name, _ in found)
 
