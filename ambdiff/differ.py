@@ -88,36 +88,54 @@ def _walk_list(
     path: Path, want: list[JSON], have: list[JSON], out: list[Change], symmetric: bool,
     omitted: Omitted | None,
 ) -> None:  # fmt: skip
+    pairs = pair_items(path, want, have)
+    if pairs is None:
+        # The API server keeps an empty list as no field at all (as the server-side dry run
+        # shows): applying it removes the live value. Otherwise the list changes whole.
+        out.append(
+            Change(Op.REMOVE, path, old=have)
+            if not want
+            else Change(Op.CHANGE, path, old=have, new=want)
+        )
+        return
+    for segment, w, h in pairs:
+        if h is MISSING:
+            out.append(Change(Op.ADD, (*path, segment), new=w))
+        elif w is MISSING:
+            if symmetric:
+                out.append(Change(Op.REMOVE, (*path, segment), old=h))
+        else:
+            _walk((*path, segment), w, h, out, symmetric, omitted)
+
+
+def pair_items(
+    path: Path, want: list[JSON], have: list[JSON]
+) -> list[tuple[Segment, JSON, JSON]] | None:
+    """The items of git's list and the live one, paired as the API server merges them: the
+    one list matcher of `compare`, `project` and `align`. A list with a merge key (kinds.
+    merge_key) pairs items by it: git's items in git's order, each with its live item or
+    MISSING, then the items only live (desired MISSING); the segment names the item by its
+    key (`ports[port=80]`); keys are unique on each side (or the list has no merge key). Any other list pairs items by position when the lengths agree;
+    None when they do not (such a list is replaced whole)."""
     field = path[-1] if path and isinstance(path[-1], str) else None
     key = merge_key(field, want, have)
     if key is None:
-        if not want and have:
-            # The API server keeps an empty list as no field at all (as the server-side
-            # dry run shows): applying it removes the live value.
-            out.append(Change(Op.REMOVE, path, old=have))
-        elif len(want) != len(have):
-            out.append(Change(Op.CHANGE, path, old=have, new=want))
         if len(want) != len(have):
-            return
-        for index, (w, h) in enumerate(zip(want, have, strict=True)):
-            _walk((*path, index), w, h, out, symmetric, omitted)
-        return
-    live_items = {json.dumps(item[key]): item for item in have}
+            return None
+        return [(index, w, h) for index, (w, h) in enumerate(zip(want, have, strict=True))]
+    live = {json.dumps(item[key]): item for item in have}
     wanted = set()
+    pairs: list[tuple[Segment, JSON, JSON]] = []
     for item in want:
         ident = json.dumps(item[key])
         wanted.add(ident)
-        sub = (*path, ListKey(((key, item[key]),)))
-        if ident in live_items:
-            _walk(sub, item, live_items[ident], out, symmetric, omitted)
-        else:
-            out.append(Change(Op.ADD, sub, new=item))
-    if symmetric:
-        out.extend(
-            Change(Op.REMOVE, (*path, ListKey(((key, item[key]),))), old=item)
-            for ident, item in live_items.items()
-            if ident not in wanted
-        )
+        pairs.append((ListKey(((key, item[key]),)), item, live.get(ident, MISSING)))
+    pairs.extend(
+        (ListKey(((key, item[key]),)), MISSING, item)
+        for ident, item in live.items()
+        if ident not in wanted
+    )
+    return pairs
 
 
 def _dropped(value: JSON, path: Path, omitted: Omitted | None) -> bool:
@@ -380,7 +398,9 @@ def resolve_field(raw: str, path: Path, have: JSON) -> tuple[Segment, JSON] | No
 
 
 def _item_segment(path: Path, items: list[JSON], index: int) -> Segment:
-    """Name a list item the way `compare` does, so both modes report the same path."""
+    """Name a list item the way `compare` does (pair_items), so both modes report the same
+    path. (managedFields name items themselves, `k:{"port":80}`: resolve_field finds the
+    live item, and this its segment.)"""
     field = path[-1] if path and isinstance(path[-1], str) else None
     key = merge_key(field, items)
     return ListKey(((key, items[index][key]),)) if key else index
@@ -416,20 +436,13 @@ def project(live: JSON, desired: JSON, path: Path = (), omitted: Omitted | None 
             if k in live or _dropped(w, (*path, k), omitted)
         }
     if isinstance(live, list) and isinstance(desired, list):
-        field = path[-1] if path and isinstance(path[-1], str) else None
-        key = merge_key(field, desired, live)
-        if key is None:
-            if len(live) != len(desired):
-                return live
-            return [
-                project(h, w, (*path, i), omitted)
-                for i, (h, w) in enumerate(zip(live, desired, strict=True))
-            ]
-        by_key = {json.dumps(item[key]): item for item in live}
+        pairs = pair_items(path, desired, live)
+        if pairs is None:
+            return live
         return [
-            project(by_key[json.dumps(w[key])], w, (*path, ListKey(((key, w[key]),))), omitted)
-            for w in desired
-            if json.dumps(w[key]) in by_key
+            project(h, w, (*path, segment), omitted)
+            for segment, w, h in pairs
+            if w is not MISSING and h is not MISSING
         ]
     if live != desired and same_meaning(desired, live, path):
         return desired  # `1000m` live and `1` in git are not a difference: show them alike
@@ -442,22 +455,14 @@ def align(live: JSON, desired: JSON, path: Path = ()) -> JSON:
     if isinstance(live, Mapping) and isinstance(desired, Mapping):
         return {k: align(v, desired[k], (*path, k)) if k in desired else v for k, v in live.items()}
     if isinstance(live, list) and isinstance(desired, list):
-        field = path[-1] if path and isinstance(path[-1], str) else None
-        key = merge_key(field, desired, live)
-        if key is None:
-            if len(live) != len(desired):
-                return live
-            return [
-                align(h, w, (*path, i)) for i, (h, w) in enumerate(zip(live, desired, strict=True))
-            ]
-        by_key = {json.dumps(item[key]): item for item in live}
-        wanted = {json.dumps(w[key]): w for w in desired}
-        aligned = [
-            align(by_key[k], w, (*path, ListKey(((key, w[key]),))))
-            for k, w in wanted.items()
-            if k in by_key
+        pairs = pair_items(path, desired, live)
+        if pairs is None:
+            return live
+        return [
+            h if w is MISSING else align(h, w, (*path, segment))
+            for segment, w, h in pairs
+            if h is not MISSING
         ]
-        return aligned + [item for k, item in by_key.items() if k not in wanted]
     return live
 
 
