@@ -9,23 +9,18 @@ rest of ambdiff treats annotation documents and CRDs alike. `ambassador/vN` mean
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ambdiff.kinds import AMBASSADOR_ANNOTATION, AMBASSADOR_GROUP
-from ambdiff.manifests import ManifestProblem, RawObject
-from ambdiff.model import JSON, Origin, reveal, split_api_version
-from ambdiff.secrets import seal
-from ambdiff.yamlio import YamlSyntaxError, load_documents
+from ambdiff.model import JSON, reveal, split_api_version
+from ambdiff.yamlio import load_documents
 
 # (group, kind) of the objects whose annotation Emissary reads.
 ANNOTATED_KINDS: frozenset[tuple[str, str]] = frozenset(
     {("", "Service"), ("networking.k8s.io", "Ingress"), ("extensions", "Ingress")}
 )
 DEFAULT_AMBASSADOR_ID = "default"
-
-_ANNOTATION_KEY = re.compile(r"""^\s*["']?getambassador\.io/config["']?\s*:\s*(\S?)""")
 
 
 def normalize_api_version(api_version: str) -> str:
@@ -49,54 +44,26 @@ def annotation_text(body: Mapping[str, JSON]) -> JSON:
 
 
 @dataclass(frozen=True)
-class Expanded:
-    objects: tuple[RawObject, ...]
-    problems: tuple[ManifestProblem, ...]
+class AnnotationDocument:
+    data: JSON  # as written; a mapping's `ambassador/vN` apiVersion as Emissary reads it
+    line: int  # of the document's first line, within the annotation's text (from 1)
+    index: int  # its place among the annotation's documents (from 0)
 
 
-def expand(owner: RawObject, *, namespace: str, file_lines: Sequence[str] = ()) -> Expanded:
-    """The Ambassador resources in `owner`'s annotation, each flattened into CRD shape with
-    the owner's namespace as default. `file_lines` (the owner's file) lets origins point at
-    the line of each document inside the annotation."""
-    text = annotation_text(owner.body)
-    if text is None:
-        return Expanded((), ())
-    key_line, first_line = _annotation_lines(owner.origin, file_lines)
-    where = owner.origin.file
-    if not isinstance(text, str):
-        return Expanded((), (_problem("annotation-yaml", "must be a string holding YAML documents",
-                                      where, key_line),))  # fmt: skip
-    try:
-        documents = load_documents(text, where)
-    except YamlSyntaxError as e:
-        line = first_line + e.line - 1 if first_line else key_line
-        message = f"is not valid YAML ({e.problem.removeprefix('invalid YAML: ')}); Emissary ignores all of it"
-        return Expanded((), (_problem("annotation-yaml", message, where, line),))
-    objects: list[RawObject] = []
-    problems: list[ManifestProblem] = []
-    for doc in documents:
-        line = first_line + doc.line - 1 if first_line else key_line
-        origin = Origin(where, line, owner.origin.document)
-        if not isinstance(doc.data, Mapping):
-            found = type(doc.data).__name__
-            problems.append(_problem("annotation-yaml", f"document {doc.index + 1} holds a {found}, "
-                                     "not a mapping; Emissary skips it", where, line))  # fmt: skip
-            continue
-        missing = [
-            f for f in ("apiVersion", "kind", "name") if not isinstance(doc.data.get(f), str)
-        ]
-        if missing:
-            what = doc.data.get("kind") if isinstance(doc.data.get("kind"), str) else "document"
-            problems.append(
-                ManifestProblem(
-                    "missing-field", f"{what} in the {AMBASSADOR_ANNOTATION} annotation has no "
-                    f"{', '.join(missing)}", file=where, line=line,
-                    hint="Every annotation document needs apiVersion, kind and name.",
-                )
-            )  # fmt: skip
-            continue
-        objects.append(RawObject(seal(flatten(doc.data, namespace)), origin))
-    return Expanded(tuple(objects), tuple(problems))
+def parse_annotation(text: str, where: str) -> list[AnnotationDocument]:
+    """The YAML documents of a `getambassador.io/config` annotation's text, an
+    `ambassador/vN` apiVersion read as `getambassador.io/vN`: the one parser of the
+    annotation (check's reading of it, the differ's comparison, the secret rules). A YAML
+    error raises YamlSyntaxError (`where` names the text): Emissary then ignores all of it."""
+    out = []
+    for doc in load_documents(text, where):
+        data = doc.data
+        if isinstance(data, Mapping) and isinstance(data.get("apiVersion"), str):
+            api_version = normalize_api_version(str(data["apiVersion"]))
+            if api_version != data["apiVersion"]:
+                data = {**data, "apiVersion": api_version}
+        out.append(AnnotationDocument(data, doc.line, doc.index))
+    return out
 
 
 def flatten(doc: Mapping[str, JSON], namespace: str) -> dict[str, JSON]:
@@ -125,23 +92,3 @@ def ambassador_ids(body: Mapping[str, JSON]) -> frozenset[str]:
         ids = frozenset(str(v) for v in value if isinstance(v, str | int))
         return ids or frozenset({DEFAULT_AMBASSADOR_ID})
     return frozenset({DEFAULT_AMBASSADOR_ID})
-
-
-def _problem(rule: str, message: str, file: str, line: int) -> ManifestProblem:
-    return ManifestProblem(
-        rule, f"the {AMBASSADOR_ANNOTATION} annotation {message}", file=file, line=line,
-        hint="Fix the annotation's YAML.",
-    )  # fmt: skip
-
-
-def _annotation_lines(origin: Origin, lines: Sequence[str]) -> tuple[int, int]:
-    """(line of the annotation key, line where its block-scalar text starts or 0 when the
-    text's lines do not map 1:1 onto the file's)."""
-    for index in range(max(origin.line - 1, 0), len(lines)):
-        if index >= origin.line and lines[index].startswith("---"):
-            break
-        match = _ANNOTATION_KEY.match(lines[index])
-        if match:
-            literal_block = match.group(1) == "|"
-            return index + 1, index + 2 if literal_block else 0
-    return origin.line, 0

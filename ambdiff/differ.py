@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from decimal import Decimal, localcontext
 from typing import Any
 
+from ambdiff.ambassador import parse_annotation
 from ambdiff.kinds import AMBASSADOR_ANNOTATION, merge_key
 from ambdiff.model import JSON, MISSING, Change, ListKey, Op, Sealed, Segment
 from ambdiff.normalize import FIELD_MANAGER
 from ambdiff.secrets import seal_flat
-from ambdiff.yamlio import YamlSyntaxError, load_documents
+from ambdiff.yamlio import YamlSyntaxError
 from ambdiff.zerovalues import zero_value
 
 Path = tuple[Segment, ...]
@@ -159,19 +159,13 @@ def annotation_documents(text: JSON) -> dict[tuple[str, str], JSON] | None:
     if not isinstance(text, str):
         return None
     try:
-        docs = load_documents(text, "annotation")
+        docs = parse_annotation(text, "annotation")
     except YamlSyntaxError:
         return None
     out: dict[tuple[str, str], JSON] = {}
     for doc in docs:
         if not isinstance(doc.data, Mapping):
             return None
-        api_version = doc.data.get("apiVersion")
-        if isinstance(api_version, str) and api_version.startswith("ambassador/"):
-            # Emissary reads `ambassador/vN` as `getambassador.io/vN`.
-            doc = replace(
-                doc, data={**doc.data, "apiVersion": "getambassador.io/" + api_version[11:]}
-            )
         out[(str(doc.data.get("kind", "")), str(doc.data.get("name", "")))] = seal_flat(doc.data)
     return out
 

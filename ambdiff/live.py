@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from ambdiff.check.schemas import offline_kind_problem
 from ambdiff.cluster import ApiResource, Cluster
 from ambdiff.errors import ClusterError, ForbiddenError, ManifestError
 from ambdiff.gitsource import MAX_SNAPSHOT_BYTES, SourceFile, read_file
@@ -18,6 +17,7 @@ from ambdiff.kinds import BUILTIN_GROUPS, INVENTORY_KINDS, crd_scopes, offline_n
 from ambdiff.manifests import RawObject, parse_file
 from ambdiff.model import JSON, ObjectId, Resource, split_api_version
 from ambdiff.normalize import INVENTORY_LABEL
+from ambdiff.schemas import offline_kind_problem
 
 log = logging.getLogger(__name__)
 

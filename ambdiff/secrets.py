@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ambdiff.ambassador import parse_annotation
 from ambdiff.kinds import AMBASSADOR_ANNOTATION, AMBASSADOR_GROUP
 from ambdiff.model import JSON, MASK, MISSING, Change, Sealed, reveal, split_api_version
 from ambdiff.normalize import LAST_APPLIED
@@ -280,7 +281,7 @@ def _annotation_holds_secret(text: str) -> bool:
     if not _may_name_secret(text):
         return False  # the common case, decided without parsing
     try:
-        docs = load_documents(text, "annotation")
+        docs = parse_annotation(text, "annotation")
     except YamlSyntaxError:
         return True  # cannot tell which part is the secret: hide it all
     return any(isinstance(d.data, Mapping) and seal_flat(d.data) is not d.data for d in docs)

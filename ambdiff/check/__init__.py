@@ -10,11 +10,11 @@ from ambdiff.check.grouping import group, mapping_routes
 from ambdiff.check.inputs import Inventory, from_resources, load
 from ambdiff.check.references import check_references, check_regexes
 from ambdiff.check.routing import check_routes, check_unbound
-from ambdiff.check.schemas import Schemas, describe
 from ambdiff.desired import Reader, Request, Tools
 from ambdiff.gitsource import SourceFile
 from ambdiff.manifests import ManifestProblem
 from ambdiff.model import Resource
+from ambdiff.schemas import Schemas, describe
 
 __all__ = [
     "RULES", "Finding", "Report", "Severity", "check", "check_resources", "run_rules",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ambdiff import ambassador
+from ambdiff.check.annotations import expand
 from ambdiff.desired import Reader, Request, Tools
 from ambdiff.desired import read as read_desired
 from ambdiff.errors import ManifestError
@@ -113,9 +114,7 @@ def from_resources(resources: Iterable[Resource], *, default_namespace: str) -> 
     for resource in listed:
         if ambassador.reads_annotation(resource.api_version, resource.id.kind):
             owner = RawObject(resource.body, resource.origin or _NO_ORIGIN)
-            expanded = ambassador.expand(
-                owner, namespace=resource.id.namespace or default_namespace
-            )
+            expanded = expand(owner, namespace=resource.id.namespace or default_namespace)
             _add_annotation_objects(inventory, expanded.objects, seen, lambda p: None)
     return inventory
 
@@ -145,7 +144,7 @@ def build(
         if not ambassador.reads_annotation(resource.api_version, resource.id.kind):
             continue
         assert resource.origin is not None
-        expanded = ambassador.expand(
+        expanded = expand(
             RawObject(resource.body, resource.origin),
             namespace=resource.id.namespace or default_namespace,
             file_lines=texts.get(resource.origin.file, ()),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ambdiff.ambassador import (
     ambassador_ids,
-    expand,
     flatten,
     normalize_api_version,
     reads_annotation,
 )
+from ambdiff.check.annotations import expand
 from ambdiff.manifests import RawObject
 from ambdiff.model import Origin
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ambdiff.check.schemas import Schemas, ambassador_schemas
 from ambdiff.model import JSON, ObjectId, Resource, split_api_version
+from ambdiff.schemas import Schemas, ambassador_schemas
 
 
 def issues(body: Mapping[str, JSON], *, flat: bool = False) -> list[tuple[str, str, str]]:

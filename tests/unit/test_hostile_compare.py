@@ -10,13 +10,13 @@ from decimal import Decimal
 import pytest
 
 from ambdiff.check import check_resources
-from ambdiff.check.schemas import builtin_kind_problem, offline_kind_problem
 from ambdiff.compare import CompareOptions, build_report
 from ambdiff.differ import MAX_QUANTITY_CHARS, compare, parse_quantity, same_meaning
 from ambdiff.model import DiffReport, ObjectId, Op, Resource, Status
 from ambdiff.normalize import normalize
 from ambdiff.render.console import make_consoles
 from ambdiff.render.diff import render
+from ambdiff.schemas import builtin_kind_problem, offline_kind_problem
 
 POD = ObjectId("", "Pod", "shop", "api")
 HUGE = 10**5000  # 5001 digits: str() refuses it (sys.get_int_max_str_digits is 4300)

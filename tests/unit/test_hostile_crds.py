@@ -12,9 +12,9 @@ import pytest
 from ambdiff.check import Finding, Severity, check_resources
 from ambdiff.check.grouping import _selector_matches, mapping_routes, shares
 from ambdiff.check.references import parse_service
-from ambdiff.check.schemas import _validate, ambassador_schemas, crd_schemas
 from ambdiff.kinds import crd_scopes, read_crd
 from ambdiff.model import ObjectId, Resource
+from ambdiff.schemas import _validate, ambassador_schemas, crd_schemas
 from ambdiff.yamlio import load_documents
 from tests.harness.memory import check_texts
 

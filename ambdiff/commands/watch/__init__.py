@@ -21,7 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ambdiff import logs
-from ambdiff.commands.watch.fleet import Fleet, SharedBranch
+from ambdiff.commands.watch.branch import SharedBranch
+from ambdiff.commands.watch.fleet import Fleet
 from ambdiff.commands.watch.lead import Leads
 from ambdiff.commands.watch.loop import Loop
 from ambdiff.commands.watch.options import Leases, WatchOptions

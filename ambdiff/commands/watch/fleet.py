@@ -1,22 +1,19 @@
-"""The loops of one `watch` process: run together (a thread per source), fed by one branch,
-stopped together by SIGTERM or SIGINT (after the work in flight; a watchdog ends the process
+"""The loops of one `watch` process: run together (a thread per source), stopped together
+by SIGTERM or SIGINT (after the work in flight; a watchdog ends the process
 if a request hangs past STOP_GRACE)."""
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ambdiff.commands.signals import stop_on_signal
 from ambdiff.errors import Exit
-from ambdiff.gitsource import Branch
 
 if TYPE_CHECKING:
     from ambdiff.commands.watch.loop import Loop
@@ -24,33 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__package__)
 
 STOP_GRACE = 20.0  # seconds a stop may wait for a request in flight before the process exits
-
-
-class SharedBranch:
-    """One branch for every loop: a fetch that another loop made moments ago (or is making)
-    serves this one too, so N sources cost one fetch per round, not N; the branch's git
-    repository is used by one thread at a time."""
-
-    def __init__(self, branch: Branch, fresh_for: float = 1.0) -> None:
-        self._branch, self._fresh_for = branch, fresh_for
-        self._lock = threading.Lock()
-        self._fetched = -math.inf
-
-    def fetch(self) -> None:
-        with self._lock:
-            if time.monotonic() - self._fetched < self._fresh_for:
-                return
-            self._branch.fetch()
-            self._fetched = time.monotonic()
-
-    def head(self) -> str:
-        # GitPython's Repo keeps one `git cat-file` process per repository, and two threads
-        # talking to it at once wait for each other forever: one at a time.
-        with self._lock:
-            return self._branch.head()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._branch, name)
 
 
 class Fleet:

@@ -15,7 +15,7 @@ from ambdiff.check import Severity, check_resources, validate_rule_ids
 from ambdiff.cluster import Cluster
 from ambdiff.commands.diff import load_desired
 from ambdiff.commands.owned import add_missing_members, open_ownership
-from ambdiff.commands.watch.fleet import SharedBranch
+from ambdiff.commands.watch.branch import SharedBranch
 from ambdiff.commands.watch.lead import Leadership, Leads
 from ambdiff.commands.watch.observer import RoundObserver
 from ambdiff.commands.watch.options import WatchOptions
