@@ -31,10 +31,9 @@ from ambdiff.render import health as render_health
 from ambdiff.render import sync as render
 from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
-from ambdiff.render.text import json_text
 from ambdiff.settings import DEFAULT_TIMEOUT
 from ambdiff.sync.engine import Sync, SyncSettings
-from ambdiff.sync.executor import Failure, State
+from ambdiff.sync.executor import State
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
 from ambdiff.sync.status import Status, in_sync_or_kept, of_failures, of_report
@@ -106,13 +105,14 @@ def run(
         if f.severity is Severity.ERROR
     ]
     del texts  # (check's, for line numbers: not held while the cluster is read and compared)
-    document = _document(state, options.inventory)
+    document = render.json_document(state.cluster.identity, options.inventory)
     if errors:
-        document["check"] = [{"rule": f.rule, "file": f.file, "line": f.line, "object": f.object,
-                              "message": f.message} for f in errors]  # fmt: skip
+        document["check"] = [render.finding_json(f) for f in errors]
         if not as_json:
             render.check_errors(errors, consoles)
-        return _finish(_ended(document, "failed", "check"), as_json, consoles, Exit.USAGE)
+        return render.finish(
+            render.ended(document, "failed", "check"), as_json, consoles, Exit.USAGE
+        )
     lock = None
     if not options.dry_run:
         # Before anything is read: a plan made from what another writer is changing would
@@ -141,7 +141,7 @@ def run(
         ran.code = _wait(common, options, state, ran, consoles, as_json)
     if ran.result is None:
         return ran.code
-    return _finish(ran.result, as_json, consoles, ran.code)
+    return render.finish(ran.result, as_json, consoles, ran.code)
 
 
 def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
@@ -161,10 +161,10 @@ def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
     if not as_json:
         render_health.report(report, consoles)
     if report.interrupted:
-        _ended(ran.result, "interrupted", "wait")
+        render.ended(ran.result, "interrupted", "wait")
         return Exit.INTERRUPTED
     if not report.ok:
-        _ended(ran.result, "failed", "wait")
+        render.ended(ran.result, "failed", "wait")
     return ran.code if report.ok else Exit.DIFFERENT
 
 
@@ -223,16 +223,16 @@ def _locked(
         if not as_json:
             consoles.err.print(f"Refused: {engine.refusal} Rerun with --allow-mass-prune if this "
                                "is meant.", markup=False)  # fmt: skip
-        return _Ran(Exit.USAGE, _ended(result, "refused", "plan"))
+        return _Ran(Exit.USAGE, render.ended(result, "refused", "plan"))
     if the_plan.empty:
         if not options.dry_run:
             engine.write_record(None)
             _record_failed(engine.record_error, result, as_json, consoles)
         code = Exit.DIFFERENT if engine.record_error else Exit.OK
         if engine.record_error:
-            _ended(result, "failed", "record")
+            render.ended(result, "failed", "record")
         else:
-            _ended(result, "succeeded")
+            render.ended(result, "succeeded")
         if not options.dry_run and not engine.record_error:
             settled = in_sync_or_kept(engine.report, rev)
             publish(settled, event=settled.result != "in-sync")
@@ -240,13 +240,13 @@ def _locked(
 
     with progress(consoles, "Preflight (server-side dry run)", stage=True) as update:
         failures = engine.preflight(update)
-    result["preflight"] = [_failure_json(f) for f in failures]
+    result["preflight"] = [render.failure_json(f) for f in failures]
     if failures:
         if not as_json:
             render.preflight_failures(failures, consoles)
         if not options.dry_run:
             publish(of_failures(failures, rev, "preflight"))
-        return _Ran(Exit.USAGE, _ended(result, "failed", "preflight"))
+        return _Ran(Exit.USAGE, render.ended(result, "failed", "preflight"))
     if engine.unchecked and not as_json:
         later = (
             "only once those exist (--dry-run creates nothing)"
@@ -261,7 +261,7 @@ def _locked(
         if not as_json:
             consoles.out.print(f"Preflight passed: {len(the_plan.actions)} action(s) would be applied "
                                "(--dry-run: nothing was written).")  # fmt: skip
-        return _Ran(Exit.OK, _ended(result, "succeeded"))
+        return _Ran(Exit.OK, render.ended(result, "succeeded"))
     if not options.yes:
         assert confirm is not None  # checked before anything was read
         if not confirm(f"Apply these {len(the_plan.actions)} action(s) to {where}?"):
@@ -270,11 +270,11 @@ def _locked(
     failures = engine.stage()
     result["staged"] = [str(a) for a in engine.staged]
     if failures:
-        result["preflight"] = [_failure_json(f) for f in failures]
+        result["preflight"] = [render.failure_json(f) for f in failures]
         if not as_json:
             render.preflight_failures(failures, consoles, staged=engine.staged)
         publish(of_failures(failures, rev, "preflight"))
-        return _Ran(Exit.USAGE, _ended(result, "failed", "preflight"))
+        return _Ran(Exit.USAGE, render.ended(result, "failed", "preflight"))
 
     with (
         _stop_on_interrupt(ONE_MORE) as stop_requested,
@@ -307,37 +307,15 @@ def _locked(
     if code == Exit.OK and engine.record_error:
         code = Exit.DIFFERENT
     if code == Exit.OK:
-        _ended(result, "succeeded")
+        render.ended(result, "succeeded")
     elif outcome.interrupted or taken():
-        _ended(result, "interrupted", "apply")
+        render.ended(result, "interrupted", "apply")
     else:
-        _ended(result, "failed", "apply" if not outcome.complete else "record")
+        render.ended(result, "failed", "apply" if not outcome.complete else "record")
     if not outcome.complete:
         return _Ran(code, result)
     deleted = [a for a in the_plan.actions if a.verb is Verb.DELETE]
     return _Ran(code, result, targets_of(desired, deleted))
-
-
-def _document(state: ClusterState, inventory: str) -> dict[str, Any]:
-    """`-o json`'s document, every key present from the start (docs/sync.md): a stage that did
-    not run leaves its key empty, so a pipeline reads `.result` and `.stage` alone."""
-    return {
-        "result": None, "stage": None, "cluster": dict(state.cluster.identity),
-        "inventory": inventory, "check": [], "plan": None, "notes": [], "preflight": [],
-        "staged": [], "report": None, "refused": None, "record_error": None, "lock_lost": None,
-        "health": None,
-    }  # fmt: skip
-
-
-def _ended(document: dict[str, Any], result: str, stage: str | None = None) -> dict[str, Any]:
-    """Say how the sync ended: `result` succeeded | failed | refused | interrupted, and the
-    `stage` that ended it (check, plan, preflight, apply, record, wait) unless it succeeded."""
-    document["result"], document["stage"] = result, stage
-    return document
-
-
-def _failure_json(f: Failure) -> dict[str, str]:
-    return {"action": str(f.action), "error": f.message, **({"cause": f.cause} if f.cause else {})}
 
 
 def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: Consoles) -> None:
@@ -345,12 +323,6 @@ def _record_failed(error: str, result: dict[str, Any], as_json: bool, consoles: 
         result["record_error"] = error
         if not as_json:
             consoles.err.print(error, markup=False)
-
-
-def _finish(result: dict[str, Any], as_json: bool, consoles: Consoles, code: int) -> int:
-    if as_json:
-        consoles.out.file.write(json_text(json.dumps(result, indent=2, allow_nan=False)) + "\n")
-    return code
 
 
 ONE_MORE = "Stopping after the object in flight; press Ctrl-C again to stop at once."

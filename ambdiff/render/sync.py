@@ -1,15 +1,18 @@
-"""The sync plan, preflight failures and the applied / failed / not-attempted report."""
+"""The sync plan, preflight failures and the applied / failed / not-attempted report; and
+`-o json`'s document (docs/sync.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.markup import escape
 
 from ambdiff.check import Finding
 from ambdiff.render.console import Consoles
 from ambdiff.render.diff import change_line
-from ambdiff.render.text import shown
+from ambdiff.render.text import json_text, shown
 from ambdiff.sync.executor import Failure, FailureGroup, State, SyncReport, grouped
 from ambdiff.sync.plan import Action, Plan, Verb
 
@@ -101,3 +104,41 @@ def report(r: SyncReport, consoles: Consoles) -> None:
         why = "interrupted" if r.interrupted else "failed"
         out.print(f"[bold red]Sync {why}[/]: {applied} applied, {failed} failed, {waiting} not "
                   "attempted. Fix the cause and run sync again: it converges.")  # fmt: skip
+
+
+# ---- -o json ---------------------------------------------------------------------------
+
+
+def json_document(cluster: Mapping[str, str], inventory: str) -> dict[str, Any]:
+    """`-o json`'s document, every key present from the start (docs/sync.md): a stage that did
+    not run leaves its key empty, so a pipeline reads `.result` and `.stage` alone. The
+    command fills it as its stages run."""
+    return {
+        "result": None, "stage": None, "cluster": dict(cluster),
+        "inventory": inventory, "check": [], "plan": None, "notes": [], "preflight": [],
+        "staged": [], "report": None, "refused": None, "record_error": None, "lock_lost": None,
+        "health": None,
+    }  # fmt: skip
+
+
+def ended(document: dict[str, Any], result: str, stage: str | None = None) -> dict[str, Any]:
+    """Say how the sync ended: `result` succeeded | failed | refused | interrupted, and the
+    `stage` that ended it (check, plan, preflight, apply, record, wait) unless it succeeded."""
+    document["result"], document["stage"] = result, stage
+    return document
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {"rule": f.rule, "file": f.file, "line": f.line, "object": f.object,
+            "message": f.message}  # fmt: skip
+
+
+def failure_json(f: Failure) -> dict[str, str]:
+    return {"action": str(f.action), "error": f.message, **({"cause": f.cause} if f.cause else {})}
+
+
+def finish(document: dict[str, Any], as_json: bool, consoles: Consoles, code: int) -> int:
+    """Write the document when -o json asked for it; the exit code, unchanged."""
+    if as_json:
+        consoles.out.file.write(json_text(json.dumps(document, indent=2, allow_nan=False)) + "\n")
+    return code
