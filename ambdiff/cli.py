@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from ambdiff.errors import AmbdiffError, ConfigError, Exit
+from ambdiff.errors import AmbdiffError, ClusterError, ConfigError, Exit
 from ambdiff.options import Common, empty_value, refuse_external, resolve
 from ambdiff.render.text import shown
 from ambdiff.settings import COLORS, COMMAND_OUTPUTS, CONFIG_NAME, check_environment
@@ -362,14 +362,26 @@ def diff(paths: tuple[str, ...], **kw: Any) -> None:
     from ambdiff.commands import diff as command
 
     common = resolve_common("diff", paths, kw)
-    raise SystemExit(
-        command.run(
+    with offline_hint("`ambdiff diff --live-file SNAPSHOT` compares with a saved dump instead"):
+        code = command.run(
             common,
             server_side=kw["server_side"],
             show_secrets=kw["show_secrets"],
             inventory=common.inventory,
         )
-    )
+    raise SystemExit(code)
+
+
+@contextlib.contextmanager
+def offline_hint(said: str) -> Iterator[None]:
+    """A command that can work without a cluster says how, when none could be read at all;
+    the cluster's errors name no command's flags (watch, say, has no --live-file)."""
+    try:
+        yield
+    except ClusterError as e:
+        if e.unreadable:
+            e.hint = f"{e.hint} ({said}.)" if e.hint else f"{said[0].upper()}{said[1:]}."
+        raise
 
 
 @cli.command(cls=_Command)
@@ -567,7 +579,9 @@ def routes(paths: tuple[str, ...], **kw: Any) -> None:
         )
     base_rev = kw.pop("rev", None)
     common = resolve_common("routes", paths, {**kw, "rev": None}, every_source=not kw["live"])
-    raise SystemExit(command.run(common, base_rev=base_rev, live=kw["live"]))
+    with offline_hint("`ambdiff routes --live --live-file SNAPSHOT` reads a saved dump instead"):
+        code = command.run(common, base_rev=base_rev, live=kw["live"])
+    raise SystemExit(code)
 
 
 # ---- watch ----------------------------------------------------------------------------

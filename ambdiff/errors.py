@@ -45,14 +45,24 @@ class GitError(AmbdiffError):
 
 
 class ClusterError(AmbdiffError):
-    """The cluster cannot be reached, refused a request, or answered unexpectedly."""
+    """The cluster cannot be reached, refused a request, or answered unexpectedly. Made once,
+    where ambdiff.cluster translates the failure, with everything known of it."""
 
-    status: int = 0  # the HTTP status, when the API server answered
-    details: dict[str, Any] | None = None  # the Status object's details
-    server_message: str = ""  # the API server's own message, when it answered
-    # What went wrong without naming the object (a dead server, an RBAC rule): failures
-    # that share it are reported once, with their objects ("" when it is the object's own).
-    cause: str = ""
+    def __init__(
+        self, message: str, *, hint: str = "", status: int = 0, server_message: str = "",
+        details: dict[str, Any] | None = None, cause: str = "", unreadable: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__(message, hint=hint)
+        self.status = status  # the HTTP status, when the API server answered
+        self.server_message = server_message  # the API server's own message, when it answered
+        self.details = details  # the Status object's details
+        # What went wrong without naming the object (a dead server, an RBAC rule): failures
+        # that share it are reported once, with their objects ("" when it is the object's own).
+        self.cause = cause
+        # No cluster could be read at all (no kubeconfig, nothing answers): a command that can
+        # work from a snapshot instead says so (cli.offline_hint); the cluster edge names no
+        # command's flags.
+        self.unreadable = unreadable
 
 
 class ForbiddenError(ClusterError):

@@ -100,11 +100,8 @@ class Cluster:
                 if listed
                 else "~/.kube/config does not exist and KUBECONFIG is not set"
             )
-            raise ClusterError(
-                f"no kubeconfig found: {where}.",
-                hint="Pass --kubeconfig or set KUBECONFIG (diff and routes --live can work offline "
-                "with --live-file).",
-            )
+            raise ClusterError(f"no kubeconfig found: {where}.",
+                               hint="Pass --kubeconfig or set KUBECONFIG.", unreadable=True)  # fmt: skip
         selection = kubeconfig_rules.select(
             merged, kubeconfig_rules.Overrides(context=context, cluster=cluster, user=user)
         )
@@ -171,13 +168,13 @@ class Cluster:
         except ApiException as e:
             return int(e.status or 0), str(e.reason or ""), e.body
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            error = ClusterError(
-                f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}.",
-                hint="Is the cluster up and your network/VPN connected? `kubectl cluster-info` "
-                "tells (diff and routes --live can work offline with --live-file).",
+            said = (
+                f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}"
             )
-            error.cause = error.message.rstrip(".")
-            raise error from e
+            raise ClusterError(
+                f"{said}.", hint="Is the cluster up and your network/VPN connected? `kubectl "
+                "cluster-info` tells.", cause=said, unreadable=True,
+            ) from e  # fmt: skip
 
     def _open(self, path: str, query: Mapping[str, str], timeout: tuple[float, float]) -> Any:
         """A GET whose answer is read as it streams in: the urllib3 response, unread."""

@@ -15,9 +15,7 @@ class WatchExpired(ClusterError):
 
 
 def expired(error: ClusterError) -> WatchExpired:
-    expired = WatchExpired(error.message, hint="Listing again.")
-    expired.status = 410
-    return expired
+    return WatchExpired(error.message, hint="Listing again.", status=410)
 
 
 def translate(
@@ -25,31 +23,25 @@ def translate(
 ) -> ClusterError:
     answer = _decode(data)
     message = str(answer.get("message") or reason or "no reason given").rstrip(".")
-    error: ClusterError
+    details = answer.get("details") if isinstance(answer.get("details"), dict) else {}
+    kind: type[ClusterError] = ClusterError
+    said, hint = f"{what} failed (HTTP {status}): {message}.", ""
     if status == 401:
-        error = ForbiddenError(
-            f"{what} was refused (HTTP 401, context {context}): the cluster did not accept the "
-            f"credentials: {message}.",
-            hint="They are wrong or expired: log in again or refresh the kubeconfig's "
-            "credentials (`kubectl get ns` shows the same).",
-        )
+        kind = ForbiddenError
+        said = (f"{what} was refused (HTTP 401, context {context}): the cluster did not accept "
+                f"the credentials: {message}.")  # fmt: skip
+        hint = ("They are wrong or expired: log in again or refresh the kubeconfig's "
+                "credentials (`kubectl get ns` shows the same).")  # fmt: skip
     elif status == 403:
-        error = ForbiddenError(
-            f"{what} was refused (HTTP {status}, context {context}): {message}.",
-            hint="Your credentials lack permission for this; ask for access to these "
-            "resources, or use another --context.",
-        )
+        kind = ForbiddenError
+        said = f"{what} was refused (HTTP {status}, context {context}): {message}."
+        hint = ("Your credentials lack permission for this; ask for access to these "
+                "resources, or use another --context.")  # fmt: skip
     elif status == 409 and "conflict" in message.lower():
-        error = ConflictError(
-            f"{what}: {message}.", hint="Use --force-conflicts to take these fields over."
-        )
-    else:
-        error = ClusterError(f"{what} failed (HTTP {status}): {message}.")
-    error.status = status
-    error.server_message = message
-    error.cause = _cause(status, message, context)
-    error.details = answer.get("details") if isinstance(answer.get("details"), dict) else {}
-    return error
+        kind, said = ConflictError, f"{what}: {message}."
+        hint = "Use --force-conflicts to take these fields over."
+    return kind(said, hint=hint, status=status, server_message=message, details=details,
+                cause=_cause(status, message, context))  # fmt: skip
 
 
 _RBAC = re.compile(

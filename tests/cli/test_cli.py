@@ -191,11 +191,27 @@ def test_bad_input_is_one_sentence_and_exit_2(repo: Path, capsys: pytest.Capture
     assert "Traceback" not in err + out
 
 
-def test_no_kubeconfig_is_a_clear_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "diff", "--repo", str(repo))
-    assert code == 2
-    assert err.startswith("ambdiff: error: no kubeconfig found: no file named in $KUBECONFIG (")
-    assert "--live-file" in err and "Traceback" not in err
+@pytest.mark.parametrize(
+    ("args", "offline"),
+    [
+        (["diff"], "(`ambdiff diff --live-file SNAPSHOT` compares with a saved dump instead.)"),
+        (["routes", "--live"], "(`ambdiff routes --live --live-file SNAPSHOT` reads a saved dump "
+                               "instead.)"),
+        (["sync", "--dry-run"], None),  # sync cannot work from a snapshot: it does not say so
+    ],
+)  # fmt: skip
+def test_no_kubeconfig_is_a_clear_error_and_only_a_command_that_can_work_offline_says_how(
+    repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], offline: str | None
+) -> None:
+    code, _, err = run(capsys, *args, "--repo", str(repo))
+    assert code == 2 and "Traceback" not in err
+    [error] = [line for line in err.splitlines() if line.startswith("ambdiff: error:")]
+    assert error.startswith("ambdiff: error: no kubeconfig found: no file named in $KUBECONFIG (")
+    assert "Pass --kubeconfig or set KUBECONFIG." in error
+    if offline is None:
+        assert "--live-file" not in err
+    else:
+        assert error.endswith(offline)
 
 
 def test_unknown_environment_variable(repo: Path, capsys: pytest.CaptureFixture[str],

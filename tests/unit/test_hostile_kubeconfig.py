@@ -430,3 +430,18 @@ def test_a_kubeconfig_that_is_no_regular_file_is_refused_unopened(
         ClusterError, match=r"kubeconfig .*: a (named pipe \(FIFO\)|device), not a regular file"
     ):
         load(str(path))
+
+
+def test_the_cluster_edge_names_no_commands_flags_when_no_cluster_can_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """watch logs a cluster error as it is: it has no --live-file to suggest."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    with pytest.raises(ClusterError) as no_config:
+        Cluster.connect(None, None)
+    config = kubeconfig(tmp_path, server='"https://127.0.0.1:1"')
+    with pytest.raises(ClusterError) as unreachable:
+        Cluster.connect(str(config), None).version()
+    for error in (no_config.value, unreachable.value):
+        assert error.unreadable and "--live-file" not in str(error)
+    assert unreachable.value.cause.startswith("cannot reach the cluster at https://127.0.0.1:1")
