@@ -79,10 +79,7 @@ class Leadership:
             if led and self._defer_until is not None and now < self._defer_until:
                 holder = lock.holder_of()
                 if holder:  # taken meanwhile: stand by it, not "waiting"
-                    self._defer_until = None
-                    self._standby = lock
-                    self.metrics.leading.labels(inventory).set(0)
-                    self._said_standby(inventory, holder, lock.held_by(holder), extra)
+                    self._stand_by(lock, inventory, holder, lock.held_by(holder), extra)
                     return None
                 self.health.ready = True
                 self.health.detail = (f"waiting to lead inventory {inventory}: this replica leads "
@@ -91,10 +88,7 @@ class Leadership:
             try:
                 lock.acquire(0)
             except LockHeld as e:
-                self._defer_until = None
-                self._standby = lock
-                self.metrics.leading.labels(inventory).set(0)
-                self._said_standby(inventory, lock.holder_of(), e.message, extra)
+                self._stand_by(lock, inventory, lock.holder_of(), e.message, extra)
                 return None
             self.fleet_leads.count += 1
             self._defer_until = None
@@ -126,6 +120,14 @@ class Leadership:
             self.lease.release()
             self.lease = None
             self.fleet_leads.add(-1)
+
+    def _stand_by(self, lock: Lock, inventory: str, holder: str, why: str,
+                  extra: dict[str, object]) -> None:  # fmt: skip
+        """Another replica leads `lock`'s inventory: follow it, and say so."""
+        self._defer_until = None
+        self._standby = lock
+        self.metrics.leading.labels(inventory).set(0)
+        self._said_standby(inventory, holder, why, extra)
 
     def _said_standby(self, inventory: str, holder: str, why: str,
                       extra: dict[str, object]) -> None:  # fmt: skip
