@@ -110,57 +110,106 @@ _ENVIRONMENT_REFUSED = {"sync": ("live_file",), "watch": ("live_file", "rev")}
 
 def _shared(command: str, name: str) -> Callable[[F], F]:
     if name == "repo":
-        return click.option("--repo", type=click.Path(file_okay=False, path_type=Path),
-                            envvar=_env("repo"),
-                            help="The git checkout holding the manifests. Default: the "
-                                 "repository around the working directory.")  # fmt: skip
+        return click.option(
+            "--repo",
+            type=click.Path(file_okay=False, path_type=Path),
+            envvar=_env("repo"),
+            help="The git checkout holding the manifests. Default: the "
+            "repository around the working directory.",
+        )
     if name == "rev":
-        return click.option("--rev", envvar=_env("rev"), callback=_not_empty, metavar="REV",
-                            help=_REV_HELP.get(command, "Read the manifests from this commit, "
-                                 "branch or tag straight from git's object store (no checkout; "
-                                 "a dirty tree is fine)."))  # fmt: skip
+        return click.option(
+            "--rev",
+            envvar=_env("rev"),
+            callback=_not_empty,
+            metavar="REV",
+            help=_REV_HELP.get(
+                command,
+                "Read the manifests from this commit, "
+                "branch or tag straight from git's object store (no checkout; "
+                "a dirty tree is fine).",
+            ),
+        )
     if name in _CLUSTER_HELP:
         metavar = "FILE" if name == "kubeconfig" else None
         suffix = " With --live only." if command == "routes" else ""
-        return click.option(f"--{name}", envvar=_env(name), callback=_not_empty,
-                            metavar=metavar, help=_CLUSTER_HELP[name] + suffix)  # fmt: skip
+        return click.option(
+            f"--{name}",
+            envvar=_env(name),
+            callback=_not_empty,
+            metavar=metavar,
+            help=_CLUSTER_HELP[name] + suffix,
+        )
     if name == "namespace":
-        return click.option("-n", "--namespace", envvar=_env("namespace"), callback=_not_empty,
-                            help=_NAMESPACE_HELP.get(command, "Namespace for manifests that name "
-                                 "none. Default: the source's or .ambdiff.yaml's, else the "
-                                 "context's."))  # fmt: skip
+        return click.option(
+            "-n",
+            "--namespace",
+            envvar=_env("namespace"),
+            callback=_not_empty,
+            help=_NAMESPACE_HELP.get(
+                command,
+                "Namespace for manifests that name "
+                "none. Default: the source's or .ambdiff.yaml's, else the "
+                "context's.",
+            ),
+        )
     if name == "live_file":
         suffix = " With --live only." if command == "routes" else ""
-        return click.option("--live-file", envvar=_env("live_file"),
-                            type=click.Path(dir_okay=False, path_type=Path),
-                            help="Offline: a `kubectl get -o yaml` dump (a List) stands in for "
-                                 "the cluster." + suffix)  # fmt: skip
+        return click.option(
+            "--live-file",
+            envvar=_env("live_file"),
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Offline: a `kubectl get -o yaml` dump (a List) stands in for "
+            "the cluster." + suffix,
+        )
     if name == "output":
-        return click.option("-o", "--output", envvar=_env("output"),
-                            type=click.Choice(COMMAND_OUTPUTS[command]),
-                            help="Output format. Default: human, or `output` in .ambdiff.yaml "
-                                 "when this command writes that format.")  # fmt: skip
+        return click.option(
+            "-o",
+            "--output",
+            envvar=_env("output"),
+            type=click.Choice(COMMAND_OUTPUTS[command]),
+            help="Output format. Default: human, or `output` in .ambdiff.yaml "
+            "when this command writes that format.",
+        )
     if name == "color":
-        return click.option("--color", envvar=_env("color"), type=click.Choice(COLORS),
-                            help="Colour: auto (on a terminal; honours NO_COLOR / FORCE_COLOR), "
-                                 "always, never.")  # fmt: skip
+        return click.option(
+            "--color",
+            envvar=_env("color"),
+            type=click.Choice(COLORS),
+            help="Colour: auto (on a terminal; honours NO_COLOR / FORCE_COLOR), always, never.",
+        )
     if name == "config":
-        return click.option("--config", envvar=_env("config"),
-                            type=click.Path(dir_okay=False, path_type=Path),
-                            help=f"Settings file. Default: {CONFIG_NAME} at the repository "
-                                 "root.")  # fmt: skip
+        return click.option(
+            "--config",
+            envvar=_env("config"),
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"Settings file. Default: {CONFIG_NAME} at the repository root.",
+        )
     if name == "kustomize":
-        return click.option("--kustomize", envvar=_env("kustomize"), callback=_not_empty,
-                            metavar="PROGRAM",
-                            help="The kustomize (or kubectl) that builds kustomization folders. "
-                                 "Default: kustomize on PATH, else `kubectl kustomize`.")  # fmt: skip
+        return click.option(
+            "--kustomize",
+            envvar=_env("kustomize"),
+            callback=_not_empty,
+            metavar="PROGRAM",
+            help="The kustomize (or kubectl) that builds kustomization folders. "
+            "Default: kustomize on PATH, else `kubectl kustomize`.",
+        )
     if name == "helm":
-        return click.option("--helm", envvar=_env("helm"), callback=_not_empty, metavar="PROGRAM",
-                            help="The helm that renders chart folders (`helm template`). "
-                                 "Default: helm on PATH.")  # fmt: skip
+        return click.option(
+            "--helm",
+            envvar=_env("helm"),
+            callback=_not_empty,
+            metavar="PROGRAM",
+            help="The helm that renders chart folders (`helm template`). Default: helm on PATH.",
+        )
     assert name == "verbose", name
-    return click.option("-v", "--verbose", envvar=_env("verbose"), count=True,
-                        help="More detail on stderr; -vv also logs API requests.")  # fmt: skip
+    return click.option(
+        "-v",
+        "--verbose",
+        envvar=_env("verbose"),
+        count=True,
+        help="More detail on stderr; -vv also logs API requests.",
+    )
 
 
 def shared_options(command: str) -> Callable[[F], F]:
@@ -176,19 +225,30 @@ def shared_options(command: str) -> Callable[[F], F]:
 
 def _flags_of(name: str) -> tuple[str, ...]:
     """The flags of a shared option, as typed: `-n` and `--namespace`, say."""
-    return {"namespace": ("-n", "--namespace"), "output": ("-o", "--output"),
-            "verbose": ("-v", "--verbose"),
-            "live_file": ("--live-file",)}.get(name, (f"--{name}",))  # fmt: skip
+    return {
+        "namespace": ("-n", "--namespace"),
+        "output": ("-o", "--output"),
+        "verbose": ("-v", "--verbose"),
+        "live_file": ("--live-file",),
+    }.get(name, (f"--{name}",))
 
 
 def _refusal(command: str, flag: str) -> ConfigError | None:
     """One sentence for a shared option that `command` does not have (None: not one)."""
-    name = next((n for opts in COMMAND_OPTIONS.values() for n in opts if flag in _flags_of(n)),
-                None)  # fmt: skip
+    name = next(
+        (n for opts in COMMAND_OPTIONS.values() for n in opts if flag in _flags_of(n)), None
+    )
     if name is None:  # one of another command's own options (sync's --yes, say)?
-        owners = [c.name for c in cli.commands.values() if c.name != command
-                  and any(flag in p.opts or flag in p.secondary_opts for p in c.params
-                          if isinstance(p, click.Option))]  # fmt: skip
+        owners = [
+            c.name
+            for c in cli.commands.values()
+            if c.name != command
+            and any(
+                flag in p.opts or flag in p.secondary_opts
+                for p in c.params
+                if isinstance(p, click.Option)
+            )
+        ]
         if not owners:
             return None
         return ConfigError(
@@ -236,8 +296,11 @@ def _typed(*names: str) -> str | None:
     an AMBDIFF_* variable, which serves every command), as typed: `--no-prune`, say."""
     ctx = click.get_current_context()
     for param in ctx.command.params:
-        if (param.name in names and isinstance(param, click.Option)
-                and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE):  # fmt: skip
+        if (
+            param.name in names
+            and isinstance(param, click.Option)
+            and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+        ):
             off = param.secondary_opts and not ctx.params.get(param.name)
             return param.secondary_opts[-1] if off else param.opts[-1]
     return None
@@ -301,8 +364,14 @@ class _Group(click.Group):
 @click.group(
     cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=_print_version, help="Show the version and exit.")  # fmt: skip
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """GitOps diff and sync for Kubernetes and Ambassador / Emissary-ingress.
 
@@ -337,9 +406,13 @@ def cli() -> None:
     envvar=_env("show_secrets"),
     help="Show Secret values instead of ***. Never use this in CI logs.",
 )
-@click.option("--inventory", envvar=_env("inventory"), callback=_not_empty,
-              help="Inventory whose recorded objects git no longer has are reported as removed. "
-                   "Default: the source's (from the repository's identity; docs/sync.md).")  # fmt: skip
+@click.option(
+    "--inventory",
+    envvar=_env("inventory"),
+    callback=_not_empty,
+    help="Inventory whose recorded objects git no longer has are reported as removed. "
+    "Default: the source's (from the repository's identity; docs/sync.md).",
+)
 def diff(paths: tuple[str, ...], **kw: Any) -> None:
     """Compare the manifests in git with the live cluster.
 
@@ -428,29 +501,55 @@ def offline_hint(said: str) -> Iterator[None]:
     envvar=_env("plan_out"),
     help="Write the plan as JSON to this file.",
 )
-@click.option("--allow-mass-prune", is_flag=True, envvar=_env("allow_mass_prune"),
-              help="Let one prune delete all of a source's objects, or more than "
-                   "sync.mass_prune_share of them (default half). Without it such a sync "
-                   "stops before writing: a bad merge looks like that.")  # fmt: skip
-@click.option("--lock-timeout", envvar=_env("lock_timeout"), default="60s", show_default=True,
-              metavar="DURATION",
-              help="How long to wait for another sync (or watch) of the same inventory to "
-                   "finish before giving up: 0 to fail at once.")  # fmt: skip
-@click.option("--adopt-labelled", is_flag=True, envvar=_env("adopt_labelled"),
-              help="Treat live objects carrying this inventory's label but listed in no "
-                   "record (left by ambdiff before 0.2, or by a sync that died before "
-                   "recording) as members, so that --prune may delete them.")  # fmt: skip
-@click.option("--inventory", envvar=_env("inventory"), callback=_not_empty,
-              help="Inventory name for ownership labels, the inventory record and prune. "
-                   "Default: the source's (derived from the repository's identity and the "
-                   "source's name).")  # fmt: skip
-@click.option("--wait/--no-wait", default=None, envvar=_env("wait"),
-              help="After applying, follow every object of the source until it is healthy "
-                   "(rollouts done, Jobs complete, CRDs established, Hosts Ready…), has "
-                   "failed, or --timeout passes; exit 1 unless all are healthy. Default: "
-                   "`sync: {wait: …}` in .ambdiff.yaml, else no.")  # fmt: skip
-@click.option("--timeout", envvar=_env("timeout"), metavar="DURATION", callback=_duration,
-              help="How long --wait waits (default 5m, or `sync: {timeout: …}`).")  # fmt: skip
+@click.option(
+    "--allow-mass-prune",
+    is_flag=True,
+    envvar=_env("allow_mass_prune"),
+    help="Let one prune delete all of a source's objects, or more than "
+    "sync.mass_prune_share of them (default half). Without it such a sync "
+    "stops before writing: a bad merge looks like that.",
+)
+@click.option(
+    "--lock-timeout",
+    envvar=_env("lock_timeout"),
+    default="60s",
+    show_default=True,
+    metavar="DURATION",
+    help="How long to wait for another sync (or watch) of the same inventory to "
+    "finish before giving up: 0 to fail at once.",
+)
+@click.option(
+    "--adopt-labelled",
+    is_flag=True,
+    envvar=_env("adopt_labelled"),
+    help="Treat live objects carrying this inventory's label but listed in no "
+    "record (left by ambdiff before 0.2, or by a sync that died before "
+    "recording) as members, so that --prune may delete them.",
+)
+@click.option(
+    "--inventory",
+    envvar=_env("inventory"),
+    callback=_not_empty,
+    help="Inventory name for ownership labels, the inventory record and prune. "
+    "Default: the source's (derived from the repository's identity and the "
+    "source's name).",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=None,
+    envvar=_env("wait"),
+    help="After applying, follow every object of the source until it is healthy "
+    "(rollouts done, Jobs complete, CRDs established, Hosts Ready…), has "
+    "failed, or --timeout passes; exit 1 unless all are healthy. Default: "
+    "`sync: {wait: …}` in .ambdiff.yaml, else no.",
+)
+@click.option(
+    "--timeout",
+    envvar=_env("timeout"),
+    metavar="DURATION",
+    callback=_duration,
+    help="How long --wait waits (default 5m, or `sync: {timeout: …}`).",
+)
 def sync(paths: tuple[str, ...], **kw: Any) -> None:
     """Apply git to the cluster: plan, preflight, confirm, apply, prune, report.
 
@@ -485,8 +584,10 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
     from ambdiff.schedule import parse_interval
 
     if kw["dry_run"] and _typed("wait") == "--wait":
-        raise ConfigError("--wait follows what a sync writes, and --dry-run writes nothing.",
-                          hint="Drop one of them.")  # fmt: skip
+        raise ConfigError(
+            "--wait follows what a sync writes, and --dry-run writes nothing.",
+            hint="Drop one of them.",
+        )
     common = resolve_common("sync", paths, kw)
     options = command.SyncOptions(
         inventory=common.inventory,
@@ -515,9 +616,12 @@ def sync(paths: tuple[str, ...], **kw: Any) -> None:
     envvar=_env("strict"),
     help="Fail (exit 1) on warnings too, not only on errors.",
 )
-@click.option("--with-repo", is_flag=True,
-              help="Read the whole repository (or `paths` in .ambdiff.yaml) for cross-file rules, "
-                   "but report only findings in the given PATHs: what a pre-commit hook wants.")  # fmt: skip
+@click.option(
+    "--with-repo",
+    is_flag=True,
+    help="Read the whole repository (or `paths` in .ambdiff.yaml) for cross-file rules, "
+    "but report only findings in the given PATHs: what a pre-commit hook wants.",
+)
 def check(paths: tuple[str, ...], **kw: Any) -> None:
     """Validate manifests offline: YAML, schemas, Ambassador routes and references.
 
@@ -593,9 +697,11 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
         if param.name == "repo" and isinstance(param, click.Option):
             param.type = click.STRING
             param.metavar = "URL|DIR"
-            param.help = ("A git URL to mirror and fetch each round (https://…, ssh://…, "
-                          "git@host:path, file://…), or a local repository, read as it is. "
-                          "Default: the repository around the working directory.")  # fmt: skip
+            param.help = (
+                "A git URL to mirror and fetch each round (https://…, ssh://…, "
+                "git@host:path, file://…), or a local repository, read as it is. "
+                "Default: the repository around the working directory."
+            )
     return command
 
 
@@ -603,49 +709,118 @@ def _repo_takes_urls(command: click.Command) -> click.Command:
 @cli.command(cls=_Command)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @shared_options("watch")
-@click.option("--branch", envvar=_env("branch"), callback=_not_empty, default="main",
-              show_default=True, help="The branch to follow.")  # fmt: skip
-@click.option("--interval", envvar=_env("interval"), default="60s", show_default=True,
-              help="Time between full rounds (30s, 5m, 1m30s). Drift seen through the API's "
-                   "watch starts a round within seconds.")  # fmt: skip
-@click.option("--sync", is_flag=True, envvar=_env("sync"),
-              help="Apply git to the cluster each round. Default: only diff, report and export.")  # fmt: skip
-@click.option("--prune/--no-prune", default=None, envvar=_env("prune"),
-              help="With --sync, delete live objects of this inventory that git no longer has "
-                   "(never Namespaces or CRDs). Default: `sync: {prune: …}` in .ambdiff.yaml.")  # fmt: skip
-@click.option("--force-conflicts/--no-force-conflicts", default=True, envvar=_env("force_conflicts"),
-              help="With --sync, take back fields that a hand edit gave another field manager, "
-                   "so drift heals (default); with --no-force-conflicts such a conflict fails "
-                   "the round instead.")  # fmt: skip
-@click.option("--inventory", envvar=_env("inventory"), callback=_not_empty,
-              help="Inventory name for ownership labels, the inventory record and prune. "
-                   "Default: the source's (docs/sync.md).")  # fmt: skip
-@click.option("--wait/--no-wait", default=None, envvar=_env("wait"),
-              help="With --sync, after each round that syncs, follow the source's objects "
-                   "until healthy, failed or --timeout (as `sync --wait`), and log each change "
-                   "of health. Default: `sync: {wait: …}` in the commit's .ambdiff.yaml.")  # fmt: skip
-@click.option("--timeout", envvar=_env("timeout"), metavar="DURATION", callback=_duration,
-              help="How long --wait waits in a round (default 5m, or `sync: {timeout: …}`).")  # fmt: skip
-@click.option("--lease-duration", envvar=_env("lease_duration"), default="15s", show_default=True,
-              help="With --sync, replicas elect a leader per inventory on its Lease: a leader "
-                   "that stops renewing is replaced this long after its last renewal.")  # fmt: skip
-@click.option("--renew-deadline", envvar=_env("renew_deadline"), default="10s", show_default=True,
-              help="A leader that could not renew its Lease for this long stops writing (it "
-                   "may be replaced once --lease-duration has passed).")  # fmt: skip
-@click.option("--retry-period", envvar=_env("retry_period"), default="2s", show_default=True,
-              help="How often a leader renews its Lease, and a standby replica tries to take it.")  # fmt: skip
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9108, show_default=True,
-              envvar=_env("metrics_port"),
-              help="Port for /metrics, /healthz and /readyz; 0 turns the endpoint off.")  # fmt: skip
-@click.option("--metrics-address", default="0.0.0.0", show_default=True,
-              envvar=_env("metrics_address"), help="Address the metrics endpoint listens on.")  # fmt: skip
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, envvar=_env("log_format"),
-              help="Logs on stderr: a line of text, or a JSON object, per event.")  # fmt: skip
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar=_env("cache_dir"),
-              help="Where URLs are mirrored. Default: $XDG_CACHE_HOME/ambdiff/repos, "
-                   "else ~/.cache/ambdiff/repos.")  # fmt: skip
+@click.option(
+    "--branch",
+    envvar=_env("branch"),
+    callback=_not_empty,
+    default="main",
+    show_default=True,
+    help="The branch to follow.",
+)
+@click.option(
+    "--interval",
+    envvar=_env("interval"),
+    default="60s",
+    show_default=True,
+    help="Time between full rounds (30s, 5m, 1m30s). Drift seen through the API's "
+    "watch starts a round within seconds.",
+)
+@click.option(
+    "--sync",
+    is_flag=True,
+    envvar=_env("sync"),
+    help="Apply git to the cluster each round. Default: only diff, report and export.",
+)
+@click.option(
+    "--prune/--no-prune",
+    default=None,
+    envvar=_env("prune"),
+    help="With --sync, delete live objects of this inventory that git no longer has "
+    "(never Namespaces or CRDs). Default: `sync: {prune: …}` in .ambdiff.yaml.",
+)
+@click.option(
+    "--force-conflicts/--no-force-conflicts",
+    default=True,
+    envvar=_env("force_conflicts"),
+    help="With --sync, take back fields that a hand edit gave another field manager, "
+    "so drift heals (default); with --no-force-conflicts such a conflict fails "
+    "the round instead.",
+)
+@click.option(
+    "--inventory",
+    envvar=_env("inventory"),
+    callback=_not_empty,
+    help="Inventory name for ownership labels, the inventory record and prune. "
+    "Default: the source's (docs/sync.md).",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=None,
+    envvar=_env("wait"),
+    help="With --sync, after each round that syncs, follow the source's objects "
+    "until healthy, failed or --timeout (as `sync --wait`), and log each change "
+    "of health. Default: `sync: {wait: …}` in the commit's .ambdiff.yaml.",
+)
+@click.option(
+    "--timeout",
+    envvar=_env("timeout"),
+    metavar="DURATION",
+    callback=_duration,
+    help="How long --wait waits in a round (default 5m, or `sync: {timeout: …}`).",
+)
+@click.option(
+    "--lease-duration",
+    envvar=_env("lease_duration"),
+    default="15s",
+    show_default=True,
+    help="With --sync, replicas elect a leader per inventory on its Lease: a leader "
+    "that stops renewing is replaced this long after its last renewal.",
+)
+@click.option(
+    "--renew-deadline",
+    envvar=_env("renew_deadline"),
+    default="10s",
+    show_default=True,
+    help="A leader that could not renew its Lease for this long stops writing (it "
+    "may be replaced once --lease-duration has passed).",
+)
+@click.option(
+    "--retry-period",
+    envvar=_env("retry_period"),
+    default="2s",
+    show_default=True,
+    help="How often a leader renews its Lease, and a standby replica tries to take it.",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=9108,
+    show_default=True,
+    envvar=_env("metrics_port"),
+    help="Port for /metrics, /healthz and /readyz; 0 turns the endpoint off.",
+)
+@click.option(
+    "--metrics-address",
+    default="0.0.0.0",
+    show_default=True,
+    envvar=_env("metrics_address"),
+    help="Address the metrics endpoint listens on.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar=_env("log_format"),
+    help="Logs on stderr: a line of text, or a JSON object, per event.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=_env("cache_dir"),
+    help="Where URLs are mirrored. Default: $XDG_CACHE_HOME/ambdiff/repos, "
+    "else ~/.cache/ambdiff/repos.",
+)
 def watch(paths: tuple[str, ...], **kw: Any) -> None:
     """Keep diffing (and with --sync, syncing) a branch continually, with Prometheus metrics.
 
@@ -685,13 +860,19 @@ def watch(paths: tuple[str, ...], **kw: Any) -> None:
     common = resolve_common("watch", paths, {**kw, "repo": repo_dir}, every_source=True)
     refuse_external(common, "watch")
     options = command.WatchOptions(
-        branch=kw["branch"], interval=interval, sync=kw["sync"],
-        force_conflicts=kw["force_conflicts"], paths=common.paths if paths else (),
-        config_given=kw.get("config") is not None, metrics_address=kw["metrics_address"],
-        metrics_port=kw["metrics_port"], log_format=kw["log_format"], leases=lease,
+        branch=kw["branch"],
+        interval=interval,
+        sync=kw["sync"],
+        force_conflicts=kw["force_conflicts"],
+        paths=common.paths if paths else (),
+        config_given=kw.get("config") is not None,
+        metrics_address=kw["metrics_address"],
+        metrics_port=kw["metrics_port"],
+        log_format=kw["log_format"],
+        leases=lease,
         interval_given=click.get_current_context().get_parameter_source("interval")
         is not ParameterSource.DEFAULT,
-    )  # fmt: skip
+    )
     raise SystemExit(command.run(common, options, branch))
 
 
@@ -765,8 +946,11 @@ def _run(args: list[str]) -> int:
         if envvar is None:
             _usage_error(e, args)
         else:
-            click.echo(f"ambdiff: error: environment variable {envvar}: {e.message.rstrip('.')}. "
-                       f"Fix or unset {envvar}.", err=True)  # fmt: skip
+            click.echo(
+                f"ambdiff: error: environment variable {envvar}: {e.message.rstrip('.')}. "
+                f"Fix or unset {envvar}.",
+                err=True,
+            )
         return Exit.USAGE
     except click.UsageError as e:
         _usage_error(e, args)
@@ -786,8 +970,11 @@ def _run(args: list[str]) -> int:
             return _broken_pipe(e, args)
         if e.filename is None and e.errno in _OUTPUT_ERRNOS:
             _silence_stdout()
-            click.echo(f"ambdiff: error: cannot write the output: {e.strerror}. "
-                       "Free some space, or send the output elsewhere.", err=True)  # fmt: skip
+            click.echo(
+                f"ambdiff: error: cannot write the output: {e.strerror}. "
+                "Free some space, or send the output elsewhere.",
+                err=True,
+            )
             return Exit.USAGE
         return _bug(e, args)
     except Exception as e:  # anything else is our bug, said plainly

@@ -143,9 +143,14 @@ def _diff_one(
         changes = [shown_change(c, reveal_secrets=options.show_secrets) for c in changes]
     masked_want, masked_have = _bodies(oid, want, view, options)
     return ObjectDiff(
-        oid, resource.api_version, Status.CHANGED, resource.origin, tuple(changes),
-        desired=masked_want, live=masked_have,
-    )  # fmt: skip
+        oid,
+        resource.api_version,
+        Status.CHANGED,
+        resource.origin,
+        tuple(changes),
+        desired=masked_want,
+        live=masked_have,
+    )
 
 
 def _bodies(

@@ -28,9 +28,12 @@ Omitted = Callable[[Path], bool]
 
 
 def compare(
-    desired: Mapping[str, JSON], live: Mapping[str, JSON], *, symmetric: bool,
+    desired: Mapping[str, JSON],
+    live: Mapping[str, JSON],
+    *,
+    symmetric: bool,
     omitted: Omitted | None = None,
-) -> list[Change]:  # fmt: skip
+) -> list[Change]:
     """Changes that turn `live` into `desired`. With `symmetric`, fields only live are
     removals too (used to compare live with a server-side dry-run result). `omitted(path)`:
     the field is one the API server drops at its zero value (`minReadySeconds: 0`), so git's
@@ -55,9 +58,13 @@ def _segment_order(segment: Segment) -> tuple[int, str, int]:
 
 
 def _walk(
-    path: Path, want: JSON, have: JSON, out: list[Change], symmetric: bool,
+    path: Path,
+    want: JSON,
+    have: JSON,
+    out: list[Change],
+    symmetric: bool,
     omitted: Omitted | None,
-) -> None:  # fmt: skip
+) -> None:
     if want == have:
         return  # the common case, decided in C (docs/performance.md)
     if _empty(want) and _empty(have):
@@ -85,9 +92,13 @@ def _walk(
 
 
 def _walk_list(
-    path: Path, want: list[JSON], have: list[JSON], out: list[Change], symmetric: bool,
+    path: Path,
+    want: list[JSON],
+    have: list[JSON],
+    out: list[Change],
+    symmetric: bool,
     omitted: Omitted | None,
-) -> None:  # fmt: skip
+) -> None:
     pairs = pair_items(path, want, have)
     if pairs is None:
         # The API server keeps an empty list as no field at all (as the server-side dry run
@@ -195,9 +206,18 @@ def _compare_annotation(path: Path, want: JSON, have: JSON, out: list[Change]) -
 # ---- equality by meaning -------------------------------------------------------------
 
 _QUANTITY_CONTEXT = frozenset(
-    {"limits", "requests", "hard", "capacity", "overhead", "sizeLimit", "storage", "averageValue",
-     "divisor"}
-)  # fmt: skip
+    {
+        "limits",
+        "requests",
+        "hard",
+        "capacity",
+        "overhead",
+        "sizeLimit",
+        "storage",
+        "averageValue",
+        "divisor",
+    }
+)
 _QUANTITY = re.compile(
     r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
 )

@@ -180,8 +180,11 @@ class _Stream(threading.Thread):
                     cluster = cluster or self.owner._connect()
                     self._follow(cluster, backoff)
                 except WatchExpired:
-                    log.debug("%s: resourceVersion %s expired; the next round lists again",
-                              self.name, self.version)  # fmt: skip
+                    log.debug(
+                        "%s: resourceVersion %s expired; the next round lists again",
+                        self.name,
+                        self.version,
+                    )
                     self.finished = True
                     self.owner._on_expired()
                     return

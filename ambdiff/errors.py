@@ -49,9 +49,16 @@ class ClusterError(AmbdiffError):
     where ambdiff.cluster translates the failure, with everything known of it."""
 
     def __init__(
-        self, message: str, *, hint: str = "", status: int = 0, server_message: str = "",
-        details: dict[str, Any] | None = None, cause: str = "", unreadable: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        status: int = 0,
+        server_message: str = "",
+        details: dict[str, Any] | None = None,
+        cause: str = "",
+        unreadable: bool = False,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.status = status  # the HTTP status, when the API server answered
         self.server_message = server_message  # the API server's own message, when it answered

@@ -272,12 +272,16 @@ def _require_regular(mode: int, shown: str) -> None:
     if stat.S_ISREG(mode):
         return
     kind = (
-        "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-        else "a socket" if stat.S_ISSOCK(mode)
-        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-        else "a directory" if stat.S_ISDIR(mode)
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a directory"
+        if stat.S_ISDIR(mode)
         else "not a file"
-    )  # fmt: skip
+    )
     raise NotRegularFile(shown, f"{kind}, not a regular file", hint="Name a regular file.")
 
 
@@ -629,9 +633,10 @@ def links_out(root: Path, folders: Sequence[str]) -> list[str]:
     out of the repository, or that were left out of a written-out commit for doing so."""
     top = Path(os.path.realpath(root))
     found = [
-        name for name in _SKIPPED.get(root, ())
+        name
+        for name in _SKIPPED.get(root, ())
         if any(f in (".", "") or name == f or name.startswith(f + "/") for f in folders)
-    ]  # fmt: skip
+    ]
     for folder in folders:
         for dirpath, dirnames, filenames in os.walk(root / folder):
             for name in [*dirnames, *filenames]:
@@ -743,9 +748,13 @@ class Branch:
         refspec = f"+refs/heads/{self.branch}:refs/heads/{self.branch}"
         try:
             self._repo.git.fetch(
-                "--depth=1", "--no-tags", "origin", refspec,
-                kill_after_timeout=FETCH_TIMEOUT, env={"GIT_TERMINAL_PROMPT": "0"},
-            )  # fmt: skip
+                "--depth=1",
+                "--no-tags",
+                "origin",
+                refspec,
+                kill_after_timeout=FETCH_TIMEOUT,
+                env={"GIT_TERMINAL_PROMPT": "0"},
+            )
         except git.GitCommandError as e:
             raise _git_error(
                 e,

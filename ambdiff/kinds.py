@@ -41,13 +41,27 @@ CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
 
 BUILTIN_GROUPS: frozenset[str] = frozenset(
     {
-        "", "apps", "batch", "autoscaling", "policy", "networking.k8s.io",
-        "rbac.authorization.k8s.io", "storage.k8s.io", "apiextensions.k8s.io",
-        "apiregistration.k8s.io", "scheduling.k8s.io", "node.k8s.io", "coordination.k8s.io",
-        "discovery.k8s.io", "certificates.k8s.io", "admissionregistration.k8s.io",
-        "flowcontrol.apiserver.k8s.io", "events.k8s.io", "resource.k8s.io",
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "storage.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "scheduling.k8s.io",
+        "node.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "certificates.k8s.io",
+        "admissionregistration.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "events.k8s.io",
+        "resource.k8s.io",
     }
-)  # fmt: skip
+)
 
 AMBASSADOR_GROUP = "getambassador.io"
 AMBASSADOR_ANNOTATION = "getambassador.io/config"
@@ -230,9 +244,13 @@ def _strings(at: tuple[Segment, ...], values: JSON) -> CrdProblem | None:
 
 
 def _field(
-    path: tuple[Segment, ...], value: JSON, expected: type | tuple[type, ...], name: str = "a string", *,
+    path: tuple[Segment, ...],
+    value: JSON,
+    expected: type | tuple[type, ...],
+    name: str = "a string",
+    *,
     optional: bool = False,
-) -> CrdProblem | None:  # fmt: skip
+) -> CrdProblem | None:
     if value is None or (value == "" and not optional):
         return None if optional else CrdProblem(path, "is missing")
     return None if isinstance(value, expected) else CrdProblem(path, _expected(name, value))
@@ -292,21 +310,42 @@ def _unique_key(items: Sequence[JSON], key: str) -> bool:
 # Where ambdiff looks for objects of an inventory that git no longer names at all (a last
 # ConfigMap deleted from git): these kinds, plus every kind git names, are listed by label.
 INVENTORY_KINDS: tuple[tuple[str, str], ...] = (
-    ("v1", "Namespace"), ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-    ("v1", "ServiceAccount"), ("v1", "Secret"), ("v1", "ConfigMap"), ("v1", "Service"),
+    ("v1", "Namespace"),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    ("v1", "ServiceAccount"),
+    ("v1", "Secret"),
+    ("v1", "ConfigMap"),
+    ("v1", "Service"),
     ("v1", "PersistentVolumeClaim"),
-    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
-    ("batch/v1", "Job"), ("batch/v1", "CronJob"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
-    ("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "NetworkPolicy"),
-    *((f"{AMBASSADOR_GROUP}/v3alpha1", kind) for kind in (
-        "Mapping", "Host", "Listener", "TLSContext", "Module", "AuthService",
-        "RateLimitService", "TCPMapping", "Filter", "FilterPolicy",
-    )),
-)  # fmt: skip
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    *(
+        (f"{AMBASSADOR_GROUP}/v3alpha1", kind)
+        for kind in (
+            "Mapping",
+            "Host",
+            "Listener",
+            "TLSContext",
+            "Module",
+            "AuthService",
+            "RateLimitService",
+            "TCPMapping",
+            "Filter",
+            "FilterPolicy",
+        )
+    ),
+)
 
 
 def _shown_type(value: JSON) -> str:

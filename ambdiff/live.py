@@ -40,9 +40,12 @@ class LiveState(Protocol):
     def namespaced(self, group: str, version: str, kind: str) -> bool: ...
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = "",
+        self,
+        desired: Sequence[Resource],
+        progress: Progress | None = None,
+        inventory: str = "",
         strays: Collection[tuple[str, str]] | None = None,
-    ) -> dict[ObjectId, Resource]: ...  # fmt: skip
+    ) -> dict[ObjectId, Resource]: ...
 
 
 def _identity(body: Mapping[str, JSON], namespaced: bool) -> ObjectId:
@@ -116,9 +119,12 @@ class ClusterState:
         )
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = "",
+        self,
+        desired: Sequence[Resource],
+        progress: Progress | None = None,
+        inventory: str = "",
         strays: Collection[tuple[str, str]] | None = None,
-    ) -> dict[ObjectId, Resource]:  # fmt: skip
+    ) -> dict[ObjectId, Resource]:
         """Live objects of the types and namespaces git names, keyed by identity (a type
         whose CRD is not installed yet has none); with `inventory`, also the objects carrying
         its label anywhere, of any kind git names or `strays` lists ((apiVersion, kind)s;
@@ -174,8 +180,11 @@ class ClusterState:
                     progress(done, len(jobs))
         if self._skipped:
             kinds = ", ".join(sorted(self._skipped))
-            log.warning("inventory objects of kind %s are not looked for outside what git names: "
-                        "%s", kinds, next(iter(self._skipped.values())))  # fmt: skip
+            log.warning(
+                "inventory objects of kind %s are not looked for outside what git names: %s",
+                kinds,
+                next(iter(self._skipped.values())),
+            )
         # One object may have been listed in two versions (v2 and v3alpha1 Mappings in git):
         # each desired object is compared with the version it is written in.
         found = {oid: r for (_, oid), r in by_version.items()}
@@ -194,8 +203,11 @@ class ClusterState:
             if not selector:
                 raise
             # Looking for an inventory's strays cluster-wide is a bonus, not a requirement.
-            log.info("cannot list %s cluster-wide; inventory objects of that kind outside the "
-                     "namespaces git names are not looked for", res.plural)  # fmt: skip
+            log.info(
+                "cannot list %s cluster-wide; inventory objects of that kind outside the "
+                "namespaces git names are not looked for",
+                res.plural,
+            )
             return []
         except ClusterError as e:
             if not server_failed(e):
@@ -306,15 +318,19 @@ class FileState:
         return offline_namespaced(group, kind, self._crds)
 
     def fetch(
-        self, desired: Sequence[Resource], progress: Progress | None = None, inventory: str = "",
+        self,
+        desired: Sequence[Resource],
+        progress: Progress | None = None,
+        inventory: str = "",
         strays: Collection[tuple[str, str]] | None = None,
-    ) -> dict[ObjectId, Resource]:  # fmt: skip
+    ) -> dict[ObjectId, Resource]:
         wanted = _types_and_namespaces(desired)
         return {
-            oid: r for oid, r in self._objects.items()
+            oid: r
+            for oid, r in self._objects.items()
             if (oid.group, oid.kind, oid.namespace) in wanted
             or (inventory and r.labels.get(INVENTORY_LABEL) == inventory)
-        }  # fmt: skip
+        }
 
 
 def _types_and_namespaces(desired: Iterable[Resource]) -> set[tuple[str, str, str]]:

@@ -36,9 +36,15 @@ class ManifestProblem(ManifestError):
     stop on the first one."""
 
     def __init__(
-        self, rule: str, message: str, *, file: str, line: int, column: int | None = None,
+        self,
+        rule: str,
+        message: str,
+        *,
+        file: str,
+        line: int,
+        column: int | None = None,
         hint: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         where = (f"{file}:{line}" if line else file) + (f":{column}" if column and line else "")
         super().__init__(f"{where}: {message.rstrip('.')}.", hint=hint)
         self.rule = rule
@@ -90,10 +96,14 @@ def parse_file(file: SourceFile, on_problem: OnProblem = _raise) -> list[RawObje
     except YamlSyntaxError as e:
         on_problem(
             ManifestProblem(
-                "yaml-syntax", e.problem, file=e.file, line=e.line, column=e.column,
+                "yaml-syntax",
+                e.problem,
+                file=e.file,
+                line=e.line,
+                column=e.column,
                 hint="Fix the YAML and run again.",
             )
-        )  # fmt: skip
+        )
         return []
     objects: list[RawObject] = []
     for doc in documents:
@@ -132,8 +142,9 @@ def _essentials(body: JSON, origin: Origin) -> ManifestProblem | None:
         return ManifestProblem(
             "missing-field",
             f"expected a Kubernetes object (a mapping), found {type(body).__name__}",
-            file=origin.file, line=origin.line,
-        )  # fmt: skip
+            file=origin.file,
+            line=origin.line,
+        )
     metadata = body.get("metadata")
     fields = {
         "apiVersion": body.get("apiVersion"),
@@ -169,15 +180,17 @@ def _essentials(body: JSON, origin: Origin) -> ManifestProblem | None:
         return ManifestProblem(
             "schema" if in_map else "missing-field",
             f"{what}: {field} is {type_name(value)}, not {expected}{quote}",
-            file=origin.file, line=origin.line,
+            file=origin.file,
+            line=origin.line,
             hint=f"Write {field} as {expected}.",
-        )  # fmt: skip
+        )
     return ManifestProblem(
         "missing-field",
         f"{what} has no {', '.join(missing)}",
-        file=origin.file, line=origin.line,
+        file=origin.file,
+        line=origin.line,
         hint="Every manifest needs apiVersion, kind and metadata.name.",
-    )  # fmt: skip
+    )
 
 
 def identify(
@@ -211,10 +224,11 @@ def identify(
                 ManifestProblem(
                     "duplicate-object",
                     f"{oid} is defined twice (first at {first})",
-                    file=obj.origin.file, line=obj.origin.line,
+                    file=obj.origin.file,
+                    line=obj.origin.line,
                     hint="Keep one definition.",
                 )
-            )  # fmt: skip
+            )
             continue
         seen[oid] = Resource(oid, api_version, obj.body, obj.origin)
     if unknown:
@@ -238,5 +252,7 @@ def _unknown_kinds(
     count = sum(len(o) for _, o in unknown.values())
     parts = [f"{e.message.rstrip('.')} ({where(o)})" for e, o in unknown.values()]
     hints = list(dict.fromkeys(e.hint for e, _ in unknown.values() if e.hint))
-    return ManifestError(f"{count} objects are of kinds the cluster does not serve: "
-                         + "; ".join(parts) + ".", hint=" ".join(hints))  # fmt: skip
+    return ManifestError(
+        f"{count} objects are of kinds the cluster does not serve: " + "; ".join(parts) + ".",
+        hint=" ".join(hints),
+    )

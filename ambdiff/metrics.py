@@ -68,34 +68,70 @@ class Metrics:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
         r = self.registry
-        self.rounds = Counter("ambdiff_rounds", "Rounds run, by what started them and how they ended.",
-                              ["source", "trigger", "result"], registry=r)  # fmt: skip
-        self.round_duration = Histogram("ambdiff_round_duration_seconds",
-                                        "Time a round takes: fetch, diff and, with --sync, apply.",
-                                        ["source"], buckets=ROUND_BUCKETS, registry=r)  # fmt: skip
-        self.last_success = Gauge("ambdiff_last_successful_round_timestamp_seconds",
-                                  "When the last round that succeeded ended (Unix time).",
-                                  ["source"], registry=r)  # fmt: skip
-        self.failing = Gauge("ambdiff_consecutive_failed_rounds",
-                             "Rounds failed in a row (0 after a success).", ["source"], registry=r)  # fmt: skip
-        self.errors = Counter("ambdiff_errors", "Errors, by the stage they happened in.",
-                              ["source", "stage"], registry=r)  # fmt: skip
-        self.commit = Info("ambdiff_commit",
-                           "The commit being applied (with --sync) or compared: the branch head "
-                           "the latest round resolved.", ["source"], registry=r)  # fmt: skip
-        self.actions = Counter("ambdiff_sync_actions", "Sync actions, by verb and outcome.",
-                               ["source", "verb", "state"], registry=r)  # fmt: skip
-        self.drift_events = Counter("ambdiff_drift_events",
-                                    "Changes seen through the API watch that took an object "
-                                    "away from git, by kind and namespace.",
-                                    ["source", "kind", "namespace"], registry=r)  # fmt: skip
-        self.watch_streams = Gauge("ambdiff_watch_streams",
-                                   "API watch streams open (one per resource type and namespace "
-                                   "git names).", ["source"], registry=r)  # fmt: skip
-        self.leading = Gauge("ambdiff_leading",
-                             "1 while this replica leads the inventory's Lease (watch --sync "
-                             "writes only then), 0 while it stands by.",
-                             ["source", "inventory"], registry=r)  # fmt: skip
+        self.rounds = Counter(
+            "ambdiff_rounds",
+            "Rounds run, by what started them and how they ended.",
+            ["source", "trigger", "result"],
+            registry=r,
+        )
+        self.round_duration = Histogram(
+            "ambdiff_round_duration_seconds",
+            "Time a round takes: fetch, diff and, with --sync, apply.",
+            ["source"],
+            buckets=ROUND_BUCKETS,
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "ambdiff_last_successful_round_timestamp_seconds",
+            "When the last round that succeeded ended (Unix time).",
+            ["source"],
+            registry=r,
+        )
+        self.failing = Gauge(
+            "ambdiff_consecutive_failed_rounds",
+            "Rounds failed in a row (0 after a success).",
+            ["source"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "ambdiff_errors",
+            "Errors, by the stage they happened in.",
+            ["source", "stage"],
+            registry=r,
+        )
+        self.commit = Info(
+            "ambdiff_commit",
+            "The commit being applied (with --sync) or compared: the branch head "
+            "the latest round resolved.",
+            ["source"],
+            registry=r,
+        )
+        self.actions = Counter(
+            "ambdiff_sync_actions",
+            "Sync actions, by verb and outcome.",
+            ["source", "verb", "state"],
+            registry=r,
+        )
+        self.drift_events = Counter(
+            "ambdiff_drift_events",
+            "Changes seen through the API watch that took an object "
+            "away from git, by kind and namespace.",
+            ["source", "kind", "namespace"],
+            registry=r,
+        )
+        self.watch_streams = Gauge(
+            "ambdiff_watch_streams",
+            "API watch streams open (one per resource type and namespace git names).",
+            ["source"],
+            registry=r,
+        )
+        self.leading = Gauge(
+            "ambdiff_leading",
+            "1 while this replica leads the inventory's Lease (watch --sync "
+            "writes only then), 0 while it stands by.",
+            ["source", "inventory"],
+            registry=r,
+        )
         self._objects: dict[str, ObjectStatuses] = {}
         self.registry.register(_ObjectsCollector(self._objects))
 
@@ -145,9 +181,10 @@ class _ObjectsCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         by_status = GaugeMetricFamily(
-            "ambdiff_objects", "Objects git names (and this inventory's strays), by status.",
+            "ambdiff_objects",
+            "Objects git names (and this inventory's strays), by status.",
             labels=["source", "status"],
-        )  # fmt: skip
+        )
         drifted = GaugeMetricFamily(
             "ambdiff_drifted_objects",
             "Objects whose live state differs from git (added, changed or removed), by kind "
@@ -218,9 +255,11 @@ class Endpoint:
             ) from e
         self.port = int(self._server.server_port)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="metrics",
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="metrics",
             daemon=True,
-        )  # fmt: skip
+        )
         self._thread.start()
 
     def close(self) -> None:

@@ -192,8 +192,14 @@ def type_name(value: JSON) -> str:
     it may be a secret."""
     if isinstance(value, Sealed):
         value = value.reveal()
-    for kind, name in ((bool, "a boolean"), (int, "a number"), (float, "a number"),
-                       (str, "a string"), (list, "a list"), (Mapping, "a mapping")):  # fmt: skip
+    for kind, name in (
+        (bool, "a boolean"),
+        (int, "a number"),
+        (float, "a number"),
+        (str, "a string"),
+        (list, "a list"),
+        (Mapping, "a mapping"),
+    ):
         if isinstance(value, kind):
             return name
     return "null" if value is None else f"a {type(value).__name__}"

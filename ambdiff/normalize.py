@@ -19,10 +19,18 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 INVENTORY_LABEL = "ambdiff.io/inventory"
 FIELD_MANAGER = "ambdiff"
 
-_SERVER_METADATA = frozenset((
-    "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
-    "deletionTimestamp", "deletionGracePeriodSeconds",
-))  # fmt: skip
+_SERVER_METADATA = frozenset(
+    (
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "managedFields",
+        "selfLink",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    )
+)
 
 
 def without_server_fields(body: Mapping[str, JSON]) -> dict[str, JSON]:

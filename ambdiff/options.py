@@ -143,8 +143,10 @@ class Common:
             paths = self.settings.paths if every else self.paths or self.settings.paths
             return [Request(paths, namespace=namespace)]
         if every or not self.paths:
-            return [replace(_request(s, s.paths, self.settings.namespace), missing_ok=True)
-                    for s in declared]  # fmt: skip
+            return [
+                replace(_request(s, s.paths, self.settings.namespace), missing_ok=True)
+                for s in declared
+            ]
         out: list[Request] = []
         for path in self.paths:
             owners = [s for s in declared if s.contains(path)]
@@ -158,8 +160,14 @@ class Common:
     ) -> Desired:
         """The selected source's objects, read and rendered (see ambdiff.desired.read)."""
         exclude = [*self.settings.exclude, *extra_exclude]
-        return read_desired(reader or self.source(), self.requests(), tools=self.tools(),
-                            exclude=exclude, extra=self.external, **kw)  # fmt: skip
+        return read_desired(
+            reader or self.source(),
+            self.requests(),
+            tools=self.tools(),
+            exclude=exclude,
+            extra=self.external,
+            **kw,
+        )
 
     @property
     def narrowed(self) -> bool:
@@ -273,10 +281,16 @@ def resolve(
         )
         if external:  # what is read is not the whole source: nothing is "removed"
             selection = replace(selection, narrowed=True)
-    given = Given(namespace=kw.get("namespace"), output=kw.get("output"), color=kw.get("color"),
-                  prune=kw.get("prune"), inventory=kw.get("inventory"),
-                  strict=bool(kw.get("strict")), wait=kw.get("wait"),
-                  timeout=kw.get("timeout"))  # fmt: skip
+    given = Given(
+        namespace=kw.get("namespace"),
+        output=kw.get("output"),
+        color=kw.get("color"),
+        prune=kw.get("prune"),
+        inventory=kw.get("inventory"),
+        strict=bool(kw.get("strict")),
+        wait=kw.get("wait"),
+        timeout=kw.get("timeout"),
+    )
     settled = settle(command, given, settings, selection.source if selection else None)
     return Common(
         repo_root=root,

@@ -94,14 +94,24 @@ class Schemas:
                 out.extend(_module_name(resource.id.name))
         elif (group, kind) in self._crd_kinds:
             served = ", ".join(sorted(self._crd_kinds[(group, kind)]))
-            out.append(SchemaIssue("schema", ("apiVersion",), f"{resource.api_version} does not "
-                                   f"serve {kind} (served: {served})"))  # fmt: skip
+            out.append(
+                SchemaIssue(
+                    "schema",
+                    ("apiVersion",),
+                    f"{resource.api_version} does not serve {kind} (served: {served})",
+                )
+            )
         elif group == AMBASSADOR_GROUP:
             known = sorted({k for g, k in self._crd_kinds if g == AMBASSADOR_GROUP})
             close = difflib.get_close_matches(kind, known, n=1, cutoff=0.8)
             if close:
-                out.append(SchemaIssue("schema", ("kind",), f"{kind} is not a getambassador.io "
-                                       f"kind; did you mean {close[0]}?"))  # fmt: skip
+                out.append(
+                    SchemaIssue(
+                        "schema",
+                        ("kind",),
+                        f"{kind} is not a getambassador.io kind; did you mean {close[0]}?",
+                    )
+                )
         elif group in BUILTIN_GROUPS or group == "extensions":
             out.extend(_builtin_issues(group, version, kind, resource.body))
         if (group, kind) == ("", "Secret"):
@@ -114,8 +124,12 @@ class Schemas:
         # spec: its schema names every field (it keeps unknown ones because the string-or-list
         # ambassador_id cannot be typed), and Emissary ignores the rest. Elsewhere (a free-form
         # Filter configuration, another group's CRD) the names listed need not be all.
-        out = [issue for issue in out if issue.rule != "unknown-field-kept"
-               or (group == AMBASSADOR_GROUP and len(issue.path) == 2 and issue.path[0] == "spec")]  # fmt: skip
+        out = [
+            issue
+            for issue in out
+            if issue.rule != "unknown-field-kept"
+            or (group == AMBASSADOR_GROUP and len(issue.path) == 2 and issue.path[0] == "spec")
+        ]
         where = "annotation" if flat_names else "kept" if kept else "applied"
         return [unknown_field(i, where) for i in out]
 
@@ -166,10 +180,11 @@ def secret_data_issues(body: Mapping[str, JSON]) -> Iterator[SchemaIssue]:
         if not isinstance(text, str) or _is_base64(text):
             continue  # a number or a list: the schema rule says so
         yield SchemaIssue(
-            "secret-data-base64", ("data", str(key)),
+            "secret-data-base64",
+            ("data", str(key)),
             "is not valid base64; the API server rejects the Secret (write the plain value "
             "under stringData instead, or encode it with `base64 -w0`)",
-        )  # fmt: skip
+        )
 
 
 def _is_base64(text: str) -> bool:
@@ -213,12 +228,23 @@ def crd_issues(body: Mapping[str, JSON]) -> list[SchemaIssue]:
         if read.kind is None
         else "and check does not validate its objects against it"
     )
-    return [SchemaIssue("crd-invalid", read.problem.path, f"{read.problem.message}; the API "
-                        f"server rejects this CustomResourceDefinition, {lost}")]  # fmt: skip
+    return [
+        SchemaIssue(
+            "crd-invalid",
+            read.problem.path,
+            f"{read.problem.message}; the API server rejects this CustomResourceDefinition, {lost}",
+        )
+    ]
 
 
-def _validate(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
-              out: list[SchemaIssue], hidden: bool = False, loose: bool = False) -> None:  # fmt: skip
+def _validate(
+    schema: Mapping[str, Any],
+    value: JSON,
+    path: tuple[Segment, ...],
+    out: list[SchemaIssue],
+    hidden: bool = False,
+    loose: bool = False,
+) -> None:
     """Issues of `value` against `schema`; `hidden`: inside a secret value, whose messages
     name types and sizes, never the value; `loose`: below a schema that keeps unknown fields
     (x-kubernetes-preserve-unknown-fields), where server-side apply accepts an unknown field
@@ -263,9 +289,14 @@ def _validate(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
             _validate(schema["items"], item, (*path, index), out, hidden, loose)
 
 
-def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
-                     path: tuple[Segment, ...], out: list[SchemaIssue],
-                     hidden: bool, loose: bool) -> None:  # fmt: skip
+def _validate_object(
+    schema: Mapping[str, Any],
+    value: Mapping[str, JSON],
+    path: tuple[Segment, ...],
+    out: list[SchemaIssue],
+    hidden: bool,
+    loose: bool,
+) -> None:
     properties = schema.get("properties")
     properties = properties if isinstance(properties, Mapping) else {}
     extra = schema.get("additionalProperties")
@@ -285,12 +316,21 @@ def _validate_object(schema: Mapping[str, Any], value: Mapping[str, JSON],
         elif isinstance(extra, Mapping):
             _validate(extra, item, (*path, key), out, hidden, below)
         elif preserves and properties:  # stored as written; a typo of a named field, likely
-            out.append(SchemaIssue("unknown-field-kept", (*path, str(key)),
-                                   f"is not a known field{_did_you_mean(key, properties)}"))  # fmt: skip
+            out.append(
+                SchemaIssue(
+                    "unknown-field-kept",
+                    (*path, str(key)),
+                    f"is not a known field{_did_you_mean(key, properties)}",
+                )
+            )
         elif not keeps_unknown and (properties or schema.get("type") == "object" or extra is False):
-            out.append(SchemaIssue("unknown-field-pruned" if loose else "unknown-field",
-                                   (*path, str(key)),
-                                   f"is not a known field{_did_you_mean(key, properties)}"))  # fmt: skip
+            out.append(
+                SchemaIssue(
+                    "unknown-field-pruned" if loose else "unknown-field",
+                    (*path, str(key)),
+                    f"is not a known field{_did_you_mean(key, properties)}",
+                )
+            )
 
 
 def _did_you_mean(key: object, properties: Mapping[str, Any]) -> str:
@@ -298,9 +338,15 @@ def _did_you_mean(key: object, properties: Mapping[str, Any]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSON,
-                  path: tuple[Segment, ...], out: list[SchemaIssue],
-                  hidden: bool, loose: bool) -> None:  # fmt: skip
+def _alternatives(
+    keyword: str,
+    options: Sequence[Mapping[str, Any]],
+    value: JSON,
+    path: tuple[Segment, ...],
+    out: list[SchemaIssue],
+    hidden: bool,
+    loose: bool,
+) -> None:
     options = [o for o in options if isinstance(o, Mapping)]
     matching = 0
     for option in options:
@@ -310,10 +356,13 @@ def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSO
     if (keyword == "oneOf" and matching == 1) or (keyword == "anyOf" and matching >= 1):
         return
     required = [
-        o["required"][0] for o in options
-        if list(o) == ["required"] and isinstance(o["required"], list) and o["required"]
+        o["required"][0]
+        for o in options
+        if list(o) == ["required"]
+        and isinstance(o["required"], list)
+        and o["required"]
         and isinstance(o["required"][0], str)
-    ]  # fmt: skip
+    ]
     types = [t for o in options if list(o) == ["type"] for t in _type_list(o["type"])]
     if types and all(list(o) == ["type"] for o in options):
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in dict.fromkeys(types))
@@ -324,8 +373,13 @@ def _alternatives(keyword: str, options: Sequence[Mapping[str, Any]], value: JSO
         out.append(SchemaIssue("schema", path, f"matches {matching} of the {keyword} alternatives"))
 
 
-def _bounds(schema: Mapping[str, Any], value: JSON, path: tuple[Segment, ...],
-            out: list[SchemaIssue], hidden: bool) -> None:  # fmt: skip
+def _bounds(
+    schema: Mapping[str, Any],
+    value: JSON,
+    path: tuple[Segment, ...],
+    out: list[SchemaIssue],
+    hidden: bool,
+) -> None:
     def fail(message: str) -> None:
         out.append(SchemaIssue("schema", path, message))
 
@@ -383,9 +437,13 @@ def _what(value: JSON, hidden: bool = False) -> str:
 
 def _module_name(name: str) -> Iterator[SchemaIssue]:
     if name not in ("ambassador", "tls"):
-        yield SchemaIssue("schema", ("metadata", "name"), f"is {json.dumps(name)}, but Emissary "
-                          "reads only the Modules named ambassador and tls and ignores this one "
-                          "(authentication is configured with an AuthService)")  # fmt: skip
+        yield SchemaIssue(
+            "schema",
+            ("metadata", "name"),
+            f"is {json.dumps(name)}, but Emissary "
+            "reads only the Modules named ambassador and tls and ignores this one "
+            "(authentication is configured with an AuthService)",
+        )
 
 
 # ---- names -------------------------------------------------------------------------------
@@ -404,11 +462,16 @@ def _name_issues(group: str, kind: str, body: Mapping[str, JSON]) -> Iterator[Sc
         else:
             ok, rule = len(name) <= 253 and _DNS_SUBDOMAIN.match(name), "a DNS-1123 subdomain"
         if not ok:
-            yield SchemaIssue("schema", ("metadata", "name"), f"{json.dumps(name)} is not {rule} "
-                              "(lower-case letters, digits, '-'); the API server rejects it")  # fmt: skip
+            yield SchemaIssue(
+                "schema",
+                ("metadata", "name"),
+                f"{json.dumps(name)} is not {rule} "
+                "(lower-case letters, digits, '-'); the API server rejects it",
+            )
     if isinstance(namespace, str) and not (len(namespace) <= 63 and _DNS_LABEL.match(namespace)):
-        yield SchemaIssue("schema", ("metadata", "namespace"),
-                          f"{json.dumps(namespace)} is not a DNS-1123 label")  # fmt: skip
+        yield SchemaIssue(
+            "schema", ("metadata", "namespace"), f"{json.dumps(namespace)} is not a DNS-1123 label"
+        )
 
 
 _COMMON_META = frozenset({"name", "namespace", "labels", "annotations"})
@@ -424,8 +487,9 @@ def _metadata_issues(meta: JSON) -> Iterator[SchemaIssue]:
             if known and key not in known:
                 close = difflib.get_close_matches(str(key), sorted(known), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
-                yield SchemaIssue("unknown-field", ("metadata", str(key)),
-                                  f"is not a field of ObjectMeta{hint}")  # fmt: skip
+                yield SchemaIssue(
+                    "unknown-field", ("metadata", str(key)), f"is not a field of ObjectMeta{hint}"
+                )
     for field in ("labels", "annotations"):
         values = meta.get(field)
         if isinstance(values, Mapping):
@@ -434,8 +498,11 @@ def _metadata_issues(meta: JSON) -> Iterator[SchemaIssue]:
                 if hidden:
                     value = value.reveal()
                 if not isinstance(value, str):
-                    yield SchemaIssue("schema", ("metadata", field, str(key)),
-                                      f"must be a string, not {_what(value, hidden)} (quote it)")  # fmt: skip
+                    yield SchemaIssue(
+                        "schema",
+                        ("metadata", field, str(key)),
+                        f"must be a string, not {_what(value, hidden)} (quote it)",
+                    )
         elif values is not None:
             yield SchemaIssue(
                 "schema", ("metadata", field), f"must be a mapping, not {_what(values)}"
@@ -528,8 +595,9 @@ def builtin_kind_problem(group: str, version: str, kind: str) -> KindProblem | N
     api = f"{group}/{version}" if group else version
     if served:
         use = ", ".join(f"{group}/{v}" if group else v for v in sorted(set(served)))
-        return KindProblem(f"{api} no longer serves {kind} in Kubernetes {builtin.version}",
-                           f"use {use}")  # fmt: skip
+        return KindProblem(
+            f"{api} no longer serves {kind} in Kubernetes {builtin.version}", f"use {use}"
+        )
     known = sorted({k for g, k in builtin.kinds if g == group})
     close = difflib.get_close_matches(kind, known, n=1)
     return KindProblem(f"{api} has no kind {kind}", f"did you mean {close[0]}?" if close else "")

@@ -131,9 +131,12 @@ def shown_change(change: Change, *, reveal_secrets: bool = False) -> Change:
     if reveal_secrets:
         return Change(change.op, change.path, old=reveal(change.old), new=reveal(change.new))
     return Change(
-        change.op, change.path, old=_masked(change.old, ""), new=_masked(change.new, ""),
+        change.op,
+        change.path,
+        old=_masked(change.old, ""),
+        new=_masked(change.new, ""),
         masked=True,
-    )  # fmt: skip
+    )
 
 
 def shown_bodies(

@@ -102,8 +102,13 @@ _CLUSTER_KEYS = {
 }
 _IGNORE_KEYS = {"group", "kind", "namespace", "name", "paths"}
 _CHECK_KEYS = {"disable": list, "strict": bool}
-_SYNC_KEYS = {"prune": bool, "mass_prune_share": (int, float), "record_namespace": str,
-              "wait": bool, "timeout": object}  # fmt: skip
+_SYNC_KEYS = {
+    "prune": bool,
+    "mass_prune_share": (int, float),
+    "record_namespace": str,
+    "wait": bool,
+    "timeout": object,
+}
 
 
 def _unknown(key: str, known: Sequence[str], where: str) -> ConfigError:
@@ -220,27 +225,30 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
     sync = data.get("sync") or {}
     _check_keys(sync, _SYNC_KEYS, f"{where}: sync")
     return FileSettings(
-        paths=tuple(_path(p, f"{where}: paths[{i}]")
-                    for i, p in enumerate(data.get("paths") or ())),
+        paths=tuple(
+            _path(p, f"{where}: paths[{i}]") for i, p in enumerate(data.get("paths") or ())
+        ),
         exclude=tuple(_strings(data.get("exclude") or (), f"{where}: exclude")),
         namespace=data.get("namespace"),
         inventory=data.get("inventory"),
         output=_choice(data.get("output"), OUTPUTS, "output", where),
         color=_choice(data.get("color"), COLORS, "color", where),
-        ignore=tuple(_ignore_rule(r, f"{where}: ignore[{i}]") for i, r in enumerate(
-            data.get("ignore") or ()
-        )),
+        ignore=tuple(
+            _ignore_rule(r, f"{where}: ignore[{i}]") for i, r in enumerate(data.get("ignore") or ())
+        ),
         check_disable=tuple(_strings(check.get("disable") or (), f"{where}: check: disable")),
         check_strict=bool(check.get("strict", False)),
         prune=bool(sync.get("prune", False)),
         mass_prune_share=_share(sync.get("mass_prune_share", 0.5), f"{where}: sync"),
         record_namespace=str(sync.get("record_namespace") or "default"),
         wait=sync.get("wait"),
-        timeout=_duration(sync["timeout"], f"{where}: sync: timeout") if "timeout" in sync else None,
+        timeout=_duration(sync["timeout"], f"{where}: sync: timeout")
+        if "timeout" in sync
+        else None,
         health=health_rules.parse(data["health"], f"{where}: health") if "health" in data else (),
         sources=parse_sources(data["sources"], where, _duration) if "sources" in data else (),
         source=source,
-    )  # fmt: skip
+    )
 
 
 def _duration(value: Any, where: str) -> float:

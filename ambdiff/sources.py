@@ -108,8 +108,18 @@ def parse(
         prune = item.get("prune")
         if prune is not None and not isinstance(prune, bool):
             raise ConfigError(f"{at} ({name}): prune must be true or false.")
-        found.append(Source(name, clean, namespace, inventory, render, helm, prune,
-                            _interval(item.get("interval"), f"{at} ({name}): interval", duration)))  # fmt: skip
+        found.append(
+            Source(
+                name,
+                clean,
+                namespace,
+                inventory,
+                render,
+                helm,
+                prune,
+                _interval(item.get("interval"), f"{at} ({name}): interval", duration),
+            )
+        )
     for a in found:
         for b in found:
             if a is b or (a.namespace and b.namespace and a.namespace != b.namespace):

@@ -53,8 +53,10 @@ def pending(body: Mapping[str, JSON]) -> Takeover | None:
     server_side: dict[str, Any] = {}
     for entry in entries:
         if entry.get("apiVersion") == api_version and isinstance(entry.get("fieldsV1"), Mapping):
-            _union(client_side if entry["manager"] == CLIENT_SIDE_APPLY else server_side,
-                   entry["fieldsV1"])  # fmt: skip
+            _union(
+                client_side if entry["manager"] == CLIENT_SIDE_APPLY else server_side,
+                entry["fieldsV1"],
+            )
     # A server-side apply owns exactly what it applied; a client-side one, also defaults.
     fields = _within(client_side, _last_applied(meta), ())
     _union(fields, server_side)
@@ -69,17 +71,28 @@ def upgraded_managed_fields(
     entries = [dict(e) for e in managed_fields(body) if isinstance(e, Mapping)]
     kept = [e for e in entries if not kubectls_apply(e)]
     ours = next(
-        (e for e in kept if e.get("manager") == manager and e.get("operation") == "Apply"
-         and not e.get("subresource")),
+        (
+            e
+            for e in kept
+            if e.get("manager") == manager
+            and e.get("operation") == "Apply"
+            and not e.get("subresource")
+        ),
         None,
-    )  # fmt: skip
+    )
     if not takeover.fields:
         return kept
     if ours is None:
-        kept.insert(0, {
-            "manager": manager, "operation": "Apply", "apiVersion": takeover.api_version,
-            "fieldsType": "FieldsV1", "fieldsV1": dict(takeover.fields),
-        })  # fmt: skip
+        kept.insert(
+            0,
+            {
+                "manager": manager,
+                "operation": "Apply",
+                "apiVersion": takeover.api_version,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": dict(takeover.fields),
+            },
+        )
     elif ours.get("apiVersion") == takeover.api_version:
         fields = json.loads(json.dumps(ours.get("fieldsV1") or {}))
         _union(fields, takeover.fields)
@@ -94,11 +107,17 @@ def takeover_patch(body: Mapping[str, JSON], takeover: Takeover, manager: str) -
     the server refuses it (HTTP 409) if the object changed since (as csaupgrade does)."""
     meta = body.get("metadata") or {}
     return [
-        {"op": "replace", "path": "/metadata/managedFields",
-         "value": upgraded_managed_fields(body, takeover, manager)},
-        {"op": "replace", "path": "/metadata/resourceVersion",
-         "value": meta.get("resourceVersion", "")},
-    ]  # fmt: skip
+        {
+            "op": "replace",
+            "path": "/metadata/managedFields",
+            "value": upgraded_managed_fields(body, takeover, manager),
+        },
+        {
+            "op": "replace",
+            "path": "/metadata/resourceVersion",
+            "value": meta.get("resourceVersion", ""),
+        },
+    ]
 
 
 def _last_applied(meta: Mapping[str, Any]) -> JSON:

@@ -613,8 +613,10 @@ def _duplicate(key: str, node: Any = None) -> str:
     written = getattr(node, "value", key) if node.__class__ is yaml.ScalarNode else key
     if isinstance(written, str) and written != key and not getattr(node, "style", None):
         why = f" (as kubectl reads YAML, {_KEY_WORDS} are booleans)" if key in _BOOLEANS else ""
-        return (f"duplicate key {key!r}: {written!r} is read as {key!r}{why}; quote the key to "
-                "keep it as written")  # fmt: skip
+        return (
+            f"duplicate key {key!r}: {written!r} is read as {key!r}{why}; quote the key to "
+            "keep it as written"
+        )
     return f"duplicate key {key!r}"
 
 
@@ -922,8 +924,10 @@ def load_documents(text: str, file: str) -> list[Document]:
         raise YamlSyntaxError(
             "invalid YAML: kubectl reads a line that starts with '---' as a document "
             "separator, and only a comment may follow it",
-            file=file, line=line, column=4,
-        )  # fmt: skip
+            file=file,
+            line=line,
+            column=4,
+        )
     docs: list[Document] = []
     offset = 0
     try:
@@ -940,9 +944,10 @@ def load_documents(text: str, file: str) -> list[Document]:
     except _Problem as e:
         raise YamlSyntaxError(
             f"invalid YAML: {e.message}",
-            file=file, line=e.mark.line + 1 + (offset if e.offset is None else e.offset),
+            file=file,
+            line=e.mark.line + 1 + (offset if e.offset is None else e.offset),
             column=e.mark.column + 1,
-        ) from e  # fmt: skip
+        ) from e
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -959,8 +964,10 @@ def load_documents(text: str, file: str) -> list[Document]:
         what = f"U+{e.character:04X}" if isinstance(e.character, int) else "character"
         raise YamlSyntaxError(
             f"invalid YAML: the control character {what} is not allowed in YAML",
-            file=file, line=line, column=column,
-        ) from e  # fmt: skip
+            file=file,
+            line=line,
+            column=column,
+        ) from e
     except yaml.YAMLError as e:
         raise YamlSyntaxError(
             "invalid YAML: kubectl cannot read it", file=file, line=1, column=1
@@ -981,8 +988,10 @@ def _check_encoding(text: str, file: str, what: str) -> None:
         line, column = _line_column(text, bad.start())
         raise YamlSyntaxError(
             f"invalid {what}: the file is not valid UTF-8 here (save it as UTF-8)",
-            file=file, line=line, column=column,
-        )  # fmt: skip
+            file=file,
+            line=line,
+            column=column,
+        )
 
 
 def _line_column(text: str, index: int) -> tuple[int, int]:
@@ -1043,9 +1052,11 @@ def _json_object(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
 
 
 _JSON = json.JSONDecoder(
-    parse_constant=_no_constant, parse_float=_finite, parse_int=_json_int,
+    parse_constant=_no_constant,
+    parse_float=_finite,
+    parse_int=_json_int,
     object_pairs_hook=_json_object,
-)  # fmt: skip
+)
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _JSON_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _JSON_WORD = re.compile(r"null|true|false|NaN|Infinity|-Infinity")

@@ -17,9 +17,15 @@ from ambdiff.model import Resource
 from ambdiff.schemas import Schemas, describe
 
 __all__ = [
-    "RULES", "Finding", "Report", "Severity", "check", "check_resources", "run_rules",
+    "RULES",
+    "Finding",
+    "Report",
+    "Severity",
+    "check",
+    "check_resources",
+    "run_rules",
     "validate_rule_ids",
-]  # fmt: skip
+]
 
 
 class Collector:
@@ -61,8 +67,15 @@ def check(
     only findings in these files or directories, or made by rendering a folder that reads
     one of them (cross-file rules still see the rest)."""
     collector = Collector()
-    inventory = load(source, requests, tools=tools, default_namespace=default_namespace,
-                     exclude=exclude, on_problem=collector.problem, extra=extra)  # fmt: skip
+    inventory = load(
+        source,
+        requests,
+        tools=tools,
+        default_namespace=default_namespace,
+        exclude=exclude,
+        on_problem=collector.problem,
+        extra=extra,
+    )
     run_rules(inventory, collector)
 
     def reported(f: Finding) -> bool:
@@ -81,9 +94,12 @@ def check(
 
 
 def check_resources(
-    resources: Sequence[Resource], *, default_namespace: str, disabled: Collection[str] = (),
+    resources: Sequence[Resource],
+    *,
+    default_namespace: str,
+    disabled: Collection[str] = (),
     texts: Mapping[str, list[str]] | None = None,
-) -> Report:  # fmt: skip
+) -> Report:
     """The rules on objects already read and identified (sync's preflight), without reading
     the files again. With `texts` (file -> its lines, as read) a finding names its field's
     line, as `ambdiff check` does; without, each object's first line."""
@@ -113,8 +129,9 @@ def run_rules(inventory: Inventory, collector: Collector) -> None:
     check_regexes(inventory, collector)
 
 
-def _schema(schemas: Schemas, resource: Resource, inventory: Inventory, collector: Collector,
-            *, flat: bool) -> None:  # fmt: skip
+def _schema(
+    schemas: Schemas, resource: Resource, inventory: Inventory, collector: Collector, *, flat: bool
+) -> None:
     for issue in schemas.issues(resource, flat_names=flat):
         shown = (
             issue.path[1:] if flat and issue.path[:1] in (("spec",), ("metadata",)) else issue.path
@@ -136,11 +153,12 @@ def _stray_namespace(resource: Resource, inventory: Inventory, collector: Collec
     if resource.id.namespace or not stray:
         return
     collector(
-        "namespace-ignored", resource,
+        "namespace-ignored",
+        resource,
         f"metadata.namespace {stray!r} is ignored: {resource.id.kind} is cluster-scoped, and "
         "the API server stores it without a namespace. Remove the line.",
         line=inventory.line_of(resource, ("metadata", "namespace")),
-    )  # fmt: skip
+    )
 
 
 def _inside(file: str, paths: Sequence[str]) -> bool:

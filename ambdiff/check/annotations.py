@@ -34,8 +34,14 @@ def expand(owner: RawObject, *, namespace: str, file_lines: Sequence[str] = ()) 
     key_line, first_line = _annotation_lines(owner.origin, file_lines)
     where = owner.origin.file
     if not isinstance(text, str):
-        return Expanded((), (_problem("annotation-yaml", "must be a string holding YAML documents",
-                                      where, key_line),))  # fmt: skip
+        return Expanded(
+            (),
+            (
+                _problem(
+                    "annotation-yaml", "must be a string holding YAML documents", where, key_line
+                ),
+            ),
+        )
     try:
         documents = parse_annotation(text, where)
     except YamlSyntaxError as e:
@@ -49,8 +55,14 @@ def expand(owner: RawObject, *, namespace: str, file_lines: Sequence[str] = ()) 
         origin = Origin(where, line, owner.origin.document)
         if not isinstance(doc.data, Mapping):
             found = type(doc.data).__name__
-            problems.append(_problem("annotation-yaml", f"document {doc.index + 1} holds a {found}, "
-                                     "not a mapping; Emissary skips it", where, line))  # fmt: skip
+            problems.append(
+                _problem(
+                    "annotation-yaml",
+                    f"document {doc.index + 1} holds a {found}, not a mapping; Emissary skips it",
+                    where,
+                    line,
+                )
+            )
             continue
         missing = [
             f for f in ("apiVersion", "kind", "name") if not isinstance(doc.data.get(f), str)
@@ -59,11 +71,13 @@ def expand(owner: RawObject, *, namespace: str, file_lines: Sequence[str] = ()) 
             what = doc.data.get("kind") if isinstance(doc.data.get("kind"), str) else "document"
             problems.append(
                 ManifestProblem(
-                    "missing-field", f"{what} in the {AMBASSADOR_ANNOTATION} annotation has no "
-                    f"{', '.join(missing)}", file=where, line=line,
+                    "missing-field",
+                    f"{what} in the {AMBASSADOR_ANNOTATION} annotation has no {', '.join(missing)}",
+                    file=where,
+                    line=line,
                     hint="Every annotation document needs apiVersion, kind and name.",
                 )
-            )  # fmt: skip
+            )
             continue
         objects.append(RawObject(seal(flatten(doc.data, namespace)), origin))
     return Expanded(tuple(objects), tuple(problems))
@@ -71,9 +85,12 @@ def expand(owner: RawObject, *, namespace: str, file_lines: Sequence[str] = ()) 
 
 def _problem(rule: str, message: str, file: str, line: int) -> ManifestProblem:
     return ManifestProblem(
-        rule, f"the {AMBASSADOR_ANNOTATION} annotation {message}", file=file, line=line,
+        rule,
+        f"the {AMBASSADOR_ANNOTATION} annotation {message}",
+        file=file,
+        line=line,
         hint="Fix the annotation's YAML.",
-    )  # fmt: skip
+    )
 
 
 def _annotation_lines(origin: Origin, lines: Sequence[str]) -> tuple[int, int]:

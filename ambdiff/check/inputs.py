@@ -84,10 +84,18 @@ def load(
         unreadable.append(file)
         on_problem(_unreadable(file, error))
 
-    desired = read_desired(source, requests, tools=tools, exclude=exclude,
-                           on_problem=on_problem, on_unreadable=skip, extra=extra)  # fmt: skip
-    inventory = build(desired.objects, desired.texts, default_namespace=default_namespace,
-                      on_problem=on_problem)  # fmt: skip
+    desired = read_desired(
+        source,
+        requests,
+        tools=tools,
+        exclude=exclude,
+        on_problem=on_problem,
+        on_unreadable=skip,
+        extra=extra,
+    )
+    inventory = build(
+        desired.objects, desired.texts, default_namespace=default_namespace, on_problem=on_problem
+    )
     inventory.files = desired.files + len(unreadable)
     inventory.inputs = desired.inputs
     return inventory
@@ -100,9 +108,11 @@ def _unreadable(file: str, error: ManifestError) -> ManifestProblem:
         problem, line = error.message.removeprefix(f"{file}: "), 1
     hint = f" {error.hint}" if error.hint else ""
     return ManifestProblem(
-        "unreadable-file", f"{problem.rstrip('.')}; nothing in it is read.{hint}",
-        file=file, line=line,
-    )  # fmt: skip
+        "unreadable-file",
+        f"{problem.rstrip('.')}; nothing in it is read.{hint}",
+        file=file,
+        line=line,
+    )
 
 
 def from_resources(resources: Iterable[Resource], *, default_namespace: str) -> Inventory:
@@ -185,9 +195,11 @@ def _add_annotation_objects(
                 ManifestProblem(
                     "duplicate-object",
                     f"{oid} is defined twice (first at {clash.origin})",
-                    file=obj.origin.file, line=obj.origin.line, hint="Keep one definition.",
+                    file=obj.origin.file,
+                    line=obj.origin.line,
+                    hint="Keep one definition.",
                 )
-            )  # fmt: skip
+            )
             continue
         seen.setdefault(oid, []).append(resource)
         inventory.ambassador.append(resource)

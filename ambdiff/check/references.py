@@ -62,8 +62,12 @@ def check_regexes(inventory: Inventory, emit: Emit) -> None:
             for path, pattern in _regex_fields(spec_of(obj)):
                 problem = regex_problem(pattern)
                 if problem:
-                    emit("invalid-regex", obj, f"{'.'.join(path)} {problem}",
-                         line=inventory.line_of(obj, ("spec", *path[:1])))  # fmt: skip
+                    emit(
+                        "invalid-regex",
+                        obj,
+                        f"{'.'.join(path)} {problem}",
+                        line=inventory.line_of(obj, ("spec", *path[:1])),
+                    )
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -74,8 +78,10 @@ def regex_problem(pattern: str) -> str | None:
         reason = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
         return f"{pattern!r} is not valid RE2 ({reason}); Envoy rejects the route"
     if compiled.programsize > REGEX_MAX_SIZE:
-        return (f"{pattern!r} compiles to an RE2 program of size {compiled.programsize}, over "
-                f"Emissary's default regex_max_size {REGEX_MAX_SIZE}; simplify it or raise the limit")  # fmt: skip
+        return (
+            f"{pattern!r} compiles to an RE2 program of size {compiled.programsize}, over "
+            f"Emissary's default regex_max_size {REGEX_MAX_SIZE}; simplify it or raise the limit"
+        )
     return None
 
 
@@ -110,8 +116,13 @@ def _regex_fields(spec: Mapping[str, JSON]) -> Iterator[tuple[tuple[str, ...], s
             yield (field, "pattern"), value["pattern"]
 
 
-def _filter_policy(obj: Resource, spec: Mapping[str, JSON], filters: set[tuple[str, str]],
-                   inventory: Inventory, emit: Emit) -> None:  # fmt: skip
+def _filter_policy(
+    obj: Resource,
+    spec: Mapping[str, JSON],
+    filters: set[tuple[str, str]],
+    inventory: Inventory,
+    emit: Emit,
+) -> None:
     # Fields of the wrong type are the schema rule's to report; here they are skipped.
     for rule in _list(spec.get("rules")):
         if not isinstance(rule, Mapping):
@@ -123,25 +134,41 @@ def _filter_policy(obj: Resource, spec: Mapping[str, JSON], filters: set[tuple[s
             if (namespace, ref["name"]) in filters:
                 continue
             elsewhere = sorted(ns for ns, name in filters if name == ref["name"])
-            hint = (f"; there is one in namespace {', '.join(elsewhere)}: add namespace: {elsewhere[0]}"
-                    if elsewhere else "")  # fmt: skip
+            hint = (
+                f"; there is one in namespace {', '.join(elsewhere)}: add namespace: {elsewhere[0]}"
+                if elsewhere
+                else ""
+            )
             path = _text(rule.get("path")) or "*"
-            emit("filter-missing", obj,
-                 f"names Filter {namespace}/{ref['name']} (path {path}), which is not "
-                 f"defined{hint}; Edge Stack rejects requests on that path",
-                 line=inventory.line_of(obj, ("spec", "rules", "filters"), value=ref["name"]))  # fmt: skip
+            emit(
+                "filter-missing",
+                obj,
+                f"names Filter {namespace}/{ref['name']} (path {path}), which is not "
+                f"defined{hint}; Edge Stack rejects requests on that path",
+                line=inventory.line_of(obj, ("spec", "rules", "filters"), value=ref["name"]),
+            )
 
 
-def _host(obj: Resource, spec: Mapping[str, JSON], secrets: set[tuple[str, str]],
-          contexts: set[str], inventory: Inventory, emit: Emit) -> None:  # fmt: skip
+def _host(
+    obj: Resource,
+    spec: Mapping[str, JSON],
+    secrets: set[tuple[str, str]],
+    contexts: set[str],
+    inventory: Inventory,
+    emit: Emit,
+) -> None:
     tls_secret = spec.get("tlsSecret")
     if isinstance(tls_secret, Mapping) and isinstance(tls_secret.get("name"), str):
         # Host.tlsSecret is {name, namespace}: a dotted name is a name, never name.namespace.
         namespace = _text(tls_secret.get("namespace")) or obj.id.namespace
         if (namespace, tls_secret["name"]) not in secrets:
-            emit("secret-missing", obj, f"names TLS Secret {namespace}/{tls_secret['name']} "
-                 "(tlsSecret), which is not in the manifests; the Host serves no certificate until it exists",
-                 line=inventory.line_of(obj, ("spec", "tlsSecret", "name")))  # fmt: skip
+            emit(
+                "secret-missing",
+                obj,
+                f"names TLS Secret {namespace}/{tls_secret['name']} "
+                "(tlsSecret), which is not in the manifests; the Host serves no certificate until it exists",
+                line=inventory.line_of(obj, ("spec", "tlsSecret", "name")),
+            )
     tls = spec.get("tls")
     if isinstance(tls, Mapping):
         _tls_secret(obj, tls, "ca_secret", secrets, inventory, emit, path=("spec", "tls"))
@@ -151,12 +178,23 @@ def _host(obj: Resource, spec: Mapping[str, JSON], secrets: set[tuple[str, str]]
         and isinstance(context.get("name"), str)
         and context["name"] not in contexts
     ):
-        emit("dangling-reference", obj, f"names TLSContext {context['name']} (tlsContext), which is "
-             "not defined", line=inventory.line_of(obj, ("spec", "tlsContext", "name")))  # fmt: skip
+        emit(
+            "dangling-reference",
+            obj,
+            f"names TLSContext {context['name']} (tlsContext), which is not defined",
+            line=inventory.line_of(obj, ("spec", "tlsContext", "name")),
+        )
 
 
-def _tls_secret(obj: Resource, spec: Mapping[str, JSON], field: str, secrets: set[tuple[str, str]],
-                inventory: Inventory, emit: Emit, path: tuple[str, ...] = ("spec",)) -> None:  # fmt: skip
+def _tls_secret(
+    obj: Resource,
+    spec: Mapping[str, JSON],
+    field: str,
+    secrets: set[tuple[str, str]],
+    inventory: Inventory,
+    emit: Emit,
+    path: tuple[str, ...] = ("spec",),
+) -> None:
     value = spec.get(field)
     if not isinstance(value, str) or not value:
         return
@@ -165,12 +203,22 @@ def _tls_secret(obj: Resource, spec: Mapping[str, JSON], field: str, secrets: se
         # TLSContext: `name.namespace`, split on the last dot (Emissary's secret_namespacing).
         name, namespace = value.rsplit(".", 1)
     if (namespace, name) not in secrets:
-        emit("secret-missing", obj, f"names Secret {namespace}/{name} ({field}: {value}), which is not "
-             "in the manifests", line=inventory.line_of(obj, (*path, field)))  # fmt: skip
+        emit(
+            "secret-missing",
+            obj,
+            f"names Secret {namespace}/{name} ({field}: {value}), which is not in the manifests",
+            line=inventory.line_of(obj, (*path, field)),
+        )
 
 
-def _resolver_and_tls(obj: Resource, spec: Mapping[str, JSON], resolvers: Mapping[str, str],
-                      contexts: set[str], inventory: Inventory, emit: Emit) -> None:  # fmt: skip
+def _resolver_and_tls(
+    obj: Resource,
+    spec: Mapping[str, JSON],
+    resolvers: Mapping[str, str],
+    contexts: set[str],
+    inventory: Inventory,
+    emit: Emit,
+) -> None:
     resolver = spec.get("resolver")
     if (
         isinstance(resolver, str)
@@ -178,17 +226,33 @@ def _resolver_and_tls(obj: Resource, spec: Mapping[str, JSON], resolvers: Mappin
         and resolver not in resolvers
         and resolver not in DEFAULT_RESOLVERS
     ):
-        emit("dangling-reference", obj, f"uses resolver {resolver!r}, which is not defined (no "
-             "KubernetesServiceResolver, KubernetesEndpointResolver or ConsulResolver of that name); "
-             "Emissary rejects the Mapping", line=inventory.line_of(obj, ("spec", "resolver")))  # fmt: skip
+        emit(
+            "dangling-reference",
+            obj,
+            f"uses resolver {resolver!r}, which is not defined (no "
+            "KubernetesServiceResolver, KubernetesEndpointResolver or ConsulResolver of that name); "
+            "Emissary rejects the Mapping",
+            line=inventory.line_of(obj, ("spec", "resolver")),
+        )
     tls = spec.get("tls")
     if isinstance(tls, str) and tls and tls not in contexts:
-        emit("dangling-reference", obj, f"originates TLS with TLSContext {tls!r}, which is not defined",
-             line=inventory.line_of(obj, ("spec", "tls")))  # fmt: skip
+        emit(
+            "dangling-reference",
+            obj,
+            f"originates TLS with TLSContext {tls!r}, which is not defined",
+            line=inventory.line_of(obj, ("spec", "tls")),
+        )
 
 
-def _service(obj: Resource, value: JSON, field: str, services: Mapping[tuple[str, str], frozenset[int]],
-             service_namespaces: set[str], inventory: Inventory, emit: Emit) -> None:  # fmt: skip
+def _service(
+    obj: Resource,
+    value: JSON,
+    field: str,
+    services: Mapping[tuple[str, str], frozenset[int]],
+    service_namespaces: set[str],
+    inventory: Inventory,
+    emit: Emit,
+) -> None:
     if not isinstance(value, str):
         return
     parsed = parse_service(value)
@@ -196,8 +260,13 @@ def _service(obj: Resource, value: JSON, field: str, services: Mapping[tuple[str
         return
     host, port = parsed
     if not _HOSTNAME.match(host):
-        emit("dangling-reference", obj, f"{field} {value!r} is not a valid host name (an unresolved "
-             "template or kustomize variable?)", line=inventory.line_of(obj, ("spec", field)))  # fmt: skip
+        emit(
+            "dangling-reference",
+            obj,
+            f"{field} {value!r} is not a valid host name (an unresolved "
+            "template or kustomize variable?)",
+            line=inventory.line_of(obj, ("spec", field)),
+        )
         return
     if _is_ip(host) or host == "localhost":
         return
@@ -210,17 +279,23 @@ def _service(obj: Resource, value: JSON, field: str, services: Mapping[tuple[str
         return  # an outside host name
     # Only where the manifests manage Services: elsewhere the Service may live outside git.
     if target[0] in service_namespaces and target not in services:
-        emit("dangling-reference", obj, f"sends traffic to Service {target[0]}/{target[1]} ({field}: "
-             f"{value}), which is not defined; the namespace's Services here are "
-             f"{', '.join(sorted(n for ns, n in services if ns == target[0]))}", line=inventory.line_of(obj, ("spec", field)))  # fmt: skip
+        emit(
+            "dangling-reference",
+            obj,
+            f"sends traffic to Service {target[0]}/{target[1]} ({field}: "
+            f"{value}), which is not defined; the namespace's Services here are "
+            f"{', '.join(sorted(n for ns, n in services if ns == target[0]))}",
+            line=inventory.line_of(obj, ("spec", field)),
+        )
     ports = services.get(target)
     if ports and port is not None and port not in ports:
         emit(
-            "dangling-reference", obj,
+            "dangling-reference",
+            obj,
             f"sends traffic to port {port} of Service {target[0]}/{target[1]} ({field}: {value}), "
             f"which has no such port (ports: {', '.join(map(str, sorted(ports)))})",
             line=inventory.line_of(obj, ("spec", field)),
-        )  # fmt: skip
+        )
 
 
 def _service_ports(resources: Sequence[Resource]) -> dict[tuple[str, str], frozenset[int]]:

@@ -14,16 +14,28 @@ from ambdiff.check.inputs import Inventory
 # value differs from (or is unset in) the route's first Mapping
 # (IRHTTPMappingGroup.CoreMappingKeys).
 CORE_KEYS = (
-    "bypass_auth", "bypass_error_response_overrides", "circuit_breakers", "cluster_timeout_ms",
-    "connect_timeout_ms", "cluster_idle_timeout_ms", "cluster_max_connection_lifetime_ms",
-    "keepalive", "labels", "load_balancer", "prefix_regex", "prefix_exact",
-)  # fmt: skip
+    "bypass_auth",
+    "bypass_error_response_overrides",
+    "circuit_breakers",
+    "cluster_timeout_ms",
+    "connect_timeout_ms",
+    "cluster_idle_timeout_ms",
+    "cluster_max_connection_lifetime_ms",
+    "keepalive",
+    "labels",
+    "load_balancer",
+    "prefix_regex",
+    "prefix_exact",
+)
 
 
 def route_text(route: MappingRoute, ambassador_id: str = DEFAULT_AMBASSADOR_ID) -> str:
     """`GET host api.example.com prefix /api/ header x-canary=1`, as a reviewer reads it."""
-    parts = [route.method or "any method", f"host {route.host_display}",
-             f"prefix {'~' if route.prefix_regex else ''}{route.prefix}"]  # fmt: skip
+    parts = [
+        route.method or "any method",
+        f"host {route.host_display}",
+        f"prefix {'~' if route.prefix_regex else ''}{route.prefix}",
+    ]
     parts += [f"header {h}" for h in route.headers if h.name not in (":authority", ":method")]
     parts += [f"query {q}" for q in route.query]
     if route.precedence:
@@ -49,16 +61,18 @@ def check_unbound(routes: Sequence[MappingRoute], inventory: Inventory, emit: Em
         labels = dict(route.resource.labels)  # strings only (manifests._essentials)
         known = f"; the Hosts here select {', '.join(selecting)}" if selecting else ""
         emit(
-            "mapping-unbound", route.resource,
+            "mapping-unbound",
+            route.resource,
             f"has no hostname, and no Host's mappingSelector matches its labels "
             f"{json.dumps(labels, sort_keys=True)}{known}, so no Host routes to it; set "
-            "spec.hostname (\"*\" for every Host) or label it for a Host's mappingSelector",
+            'spec.hostname ("*" for every Host) or label it for a Host\'s mappingSelector',
             line=inventory.line_of(route.resource),
-        )  # fmt: skip
+        )
 
 
-def _collision(group: RouteGroup, members: Sequence[MappingRoute], inventory: Inventory,
-               emit: Emit) -> None:  # fmt: skip
+def _collision(
+    group: RouteGroup, members: Sequence[MappingRoute], inventory: Inventory, emit: Emit
+) -> None:
     backends = [m for m in members if not m.shadow]
     places = {(m.resource.id.namespace, where(m.resource)[0]) for m in backends}
     if len(places) < 2:
@@ -68,35 +82,48 @@ def _collision(group: RouteGroup, members: Sequence[MappingRoute], inventory: In
         others = [m for m in backends if m is not route]
         named = ", ".join(f"{m.resource.id} ({_at(m)}, {percent[id(m)]}%)" for m in others)
         emit(
-            "route-collision", route.resource,
+            "route-collision",
+            route.resource,
             f"shares the route {route_text(route, group.key.ambassador_id)} with {named}; "
             f"Emissary splits its traffic between them ({percent[id(route)]}% here). Give the "
             "Mappings different prefixes, hosts or headers, or keep a deliberate canary in one file",
             line=inventory.line_of(route.resource, ("spec", "prefix")),
-        )  # fmt: skip
+        )
 
 
-def _conflicts(group: RouteGroup, members: Sequence[MappingRoute], inventory: Inventory,
-               emit: Emit) -> None:  # fmt: skip
+def _conflicts(
+    group: RouteGroup, members: Sequence[MappingRoute], inventory: Inventory, emit: Emit
+) -> None:
     route = route_text(members[0], group.key.ambassador_id)
     backends = [m for m in members if not m.shadow]
     for m in backends:
         if m.weight is not None and m.weight > 100:
-            emit("route-group-conflict", m.resource,
-                 f"has weight {m.weight}, over 100; Emissary rejects the route {route}",
-                 line=inventory.line_of(m.resource, ("spec", "weight")))  # fmt: skip
+            emit(
+                "route-group-conflict",
+                m.resource,
+                f"has weight {m.weight}, over 100; Emissary rejects the route {route}",
+                line=inventory.line_of(m.resource, ("spec", "weight")),
+            )
     weighted = [m for m in backends if m.weight is not None]
     total = sum(m.weight or 0 for m in weighted)
     if total > 100 and len(weighted) > 1:
         listed = ", ".join(f"{m.resource.id} {m.weight} ({_at(m)})" for m in weighted)
         for m in weighted:
-            emit("route-group-conflict", m.resource,
-                 f"the weights of route {route} add up to {total}, over 100 ({listed}); Emissary "
-                 "drops the whole route", line=inventory.line_of(m.resource, ("spec", "weight")))  # fmt: skip
+            emit(
+                "route-group-conflict",
+                m.resource,
+                f"the weights of route {route} add up to {total}, over 100 ({listed}); Emissary "
+                "drops the whole route",
+                line=inventory.line_of(m.resource, ("spec", "weight")),
+            )
     for m in members:
         if m.shadow and m.host_redirect:
-            emit("route-group-conflict", m.resource, "sets both shadow and host_redirect; "
-                 "Emissary ignores host_redirect", line=inventory.line_of(m.resource, ("spec", "host_redirect")))  # fmt: skip
+            emit(
+                "route-group-conflict",
+                m.resource,
+                "sets both shadow and host_redirect; Emissary ignores host_redirect",
+                line=inventory.line_of(m.resource, ("spec", "host_redirect")),
+            )
     _only_one(route, [m for m in members if m.shadow], "shadow", inventory, emit)
     redirects = [m for m in members if m.host_redirect and not m.shadow]
     _only_one(route, redirects, "host_redirect", inventory, emit)
@@ -104,28 +131,39 @@ def _conflicts(group: RouteGroup, members: Sequence[MappingRoute], inventory: In
     if redirects and plain:
         named = ", ".join(f"{m.resource.id} ({_at(m)})" for m in plain)
         for m in redirects:
-            emit("route-group-conflict", m.resource,
-                 f"is a host_redirect on route {route}, which also has plain Mappings ({named}); "
-                 "Emissary rejects whichever it reads second",
-                 line=inventory.line_of(m.resource, ("spec", "host_redirect")))  # fmt: skip
+            emit(
+                "route-group-conflict",
+                m.resource,
+                f"is a host_redirect on route {route}, which also has plain Mappings ({named}); "
+                "Emissary rejects whichever it reads second",
+                line=inventory.line_of(m.resource, ("spec", "host_redirect")),
+            )
     for finding in _core_mismatches(members):
         m, key, value, first = finding
-        emit("route-group-conflict", m.resource,
-             f"has {key}: {value} but {first.resource.id} ({_at(first)}) on the same route has "
-             f"{key}: {_value(first, key)}; Emissary rejects a Mapping whose core settings differ "
-             "from the route's first Mapping (set the same value on every Mapping of the route)",
-             line=inventory.line_of(m.resource, ("spec", key)))  # fmt: skip
+        emit(
+            "route-group-conflict",
+            m.resource,
+            f"has {key}: {value} but {first.resource.id} ({_at(first)}) on the same route has "
+            f"{key}: {_value(first, key)}; Emissary rejects a Mapping whose core settings differ "
+            "from the route's first Mapping (set the same value on every Mapping of the route)",
+            line=inventory.line_of(m.resource, ("spec", key)),
+        )
 
 
-def _only_one(route: str, mappings: Sequence[MappingRoute], what: str, inventory: Inventory,
-              emit: Emit) -> None:  # fmt: skip
+def _only_one(
+    route: str, mappings: Sequence[MappingRoute], what: str, inventory: Inventory, emit: Emit
+) -> None:
     if len(mappings) < 2:
         return
     first = mappings[0]
     for m in mappings[1:]:
-        emit("route-group-conflict", m.resource,
-             f"is a second {what} Mapping on route {route} (first: {first.resource.id}, {_at(first)}); "
-             f"Emissary accepts only one", line=inventory.line_of(m.resource, ("spec", what)))  # fmt: skip
+        emit(
+            "route-group-conflict",
+            m.resource,
+            f"is a second {what} Mapping on route {route} (first: {first.resource.id}, {_at(first)}); "
+            f"Emissary accepts only one",
+            line=inventory.line_of(m.resource, ("spec", what)),
+        )
 
 
 def _core_mismatches(

@@ -36,16 +36,29 @@ class RouteRow:
         return f"{self.service} {self.weight}" + ("%" if self.weight.isdigit() else "")
 
     def cells(self) -> tuple[str, str, str, str, str, str, str]:
-        return (self.method, self.host, self.prefix, ", ".join(self.headers), self.service,
-                self.weight, self.source)  # fmt: skip
+        return (
+            self.method,
+            self.host,
+            self.prefix,
+            ", ".join(self.headers),
+            self.service,
+            self.weight,
+            self.source,
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
-            "ambassador_id": self.ambassador_id, "method": self.method, "host": self.host,
-            "prefix": self.prefix, "headers": list(self.headers),
-            "precedence": self.route.precedence, "service": self.service, "weight": self.weight,
-            "object": self.mapping, "source": {"file": self.file, "line": self.line},
-        }  # fmt: skip
+            "ambassador_id": self.ambassador_id,
+            "method": self.method,
+            "host": self.host,
+            "prefix": self.prefix,
+            "headers": list(self.headers),
+            "precedence": self.route.precedence,
+            "service": self.service,
+            "weight": self.weight,
+            "object": self.mapping,
+            "source": {"file": self.file, "line": self.line},
+        }
 
 
 def route_rows(objects: Sequence[Resource]) -> list[RouteRow]:
@@ -102,8 +115,17 @@ class RouteChange:
         sources = ", ".join(
             dict.fromkeys(r.source for r in sorted(self.new, key=lambda r: (r.file, r.line)))
         )
-        return [(first.method, first.host, first.prefix, ", ".join(first.headers),
-                 f"{before} → {after}", "", sources)]  # fmt: skip
+        return [
+            (
+                first.method,
+                first.host,
+                first.prefix,
+                ", ".join(first.headers),
+                f"{before} → {after}",
+                "",
+                sources,
+            )
+        ]
 
     def as_json(self) -> dict[str, object]:
         return {

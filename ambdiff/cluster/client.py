@@ -71,8 +71,11 @@ class Cluster:
         self._lock = threading.Lock()
         self.requests = 0  # API requests made, for -v and the benchmarks
         # context, cluster, server, user, namespace: what every command shows first
-        self.identity: Mapping[str, str] = {"context": context, "server": self.server,
-                                            "namespace": namespace}  # fmt: skip
+        self.identity: Mapping[str, str] = {
+            "context": context,
+            "server": self.server,
+            "namespace": namespace,
+        }
         self._credentials: ExecCredentials | None = None
         # urllib3 logs every retry as a warning, a second line before the one error a user
         # should see; those lines are for -vv.
@@ -82,10 +85,14 @@ class Cluster:
 
     @classmethod
     def connect(
-        cls, kubeconfig: str | None = None, context: str | None = None, *,
-        cluster: str | None = None, user: str | None = None,
+        cls,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        *,
+        cluster: str | None = None,
+        user: str | None = None,
         environ: Mapping[str, str] = os.environ,
-    ) -> Cluster:  # fmt: skip
+    ) -> Cluster:
         """The cluster kubectl would talk to with the same flags and environment (see
         ambdiff.cluster.kubeconfig); in a pod with no kubeconfig at all, the pod's own cluster
         through its service account."""
@@ -100,8 +107,11 @@ class Cluster:
                 if listed
                 else "~/.kube/config does not exist and KUBECONFIG is not set"
             )
-            raise ClusterError(f"no kubeconfig found: {where}.",
-                               hint="Pass --kubeconfig or set KUBECONFIG.", unreadable=True)  # fmt: skip
+            raise ClusterError(
+                f"no kubeconfig found: {where}.",
+                hint="Pass --kubeconfig or set KUBECONFIG.",
+                unreadable=True,
+            )
         selection = kubeconfig_rules.select(
             merged, kubeconfig_rules.Overrides(context=context, cluster=cluster, user=user)
         )
@@ -134,15 +144,22 @@ class Cluster:
             namespace = (SERVICE_ACCOUNT / "namespace").read_text().strip() or "default"
         except OSError:
             namespace = "default"
-        return cls(kubernetes.client.ApiClient(configuration), context="in-cluster",
-                   namespace=namespace)  # fmt: skip
+        return cls(
+            kubernetes.client.ApiClient(configuration), context="in-cluster", namespace=namespace
+        )
 
     # ---- raw requests -----------------------------------------------------------------
 
     def request(
-        self, method: str, path: str, *, query: Mapping[str, str] | None = None,
-        body: JSON = None, content_type: str | None = None, what: str = "",
-    ) -> JSON:  # fmt: skip
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: JSON = None,
+        content_type: str | None = None,
+        what: str = "",
+    ) -> JSON:
         """One API call; the decoded JSON answer. Errors become ambdiff's own."""
         headers = {"Accept": "application/json"}
         if content_type:
@@ -172,9 +189,12 @@ class Cluster:
                 f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}"
             )
             raise ClusterError(
-                f"{said}.", hint="Is the cluster up and your network/VPN connected? `kubectl "
-                "cluster-info` tells.", cause=said, unreadable=True,
-            ) from e  # fmt: skip
+                f"{said}.",
+                hint="Is the cluster up and your network/VPN connected? `kubectl "
+                "cluster-info` tells.",
+                cause=said,
+                unreadable=True,
+            ) from e
 
     def _open(self, path: str, query: Mapping[str, str], timeout: tuple[float, float]) -> Any:
         """A GET whose answer is read as it streams in: the urllib3 response, unread."""
@@ -182,18 +202,30 @@ class Cluster:
         headers = {"Accept": "application/json"}
         if hasattr(api, "param_serialize"):
             method, url, headers, body, post = api.param_serialize(
-                method="GET", resource_path=path, query_params=list(query.items()),
-                header_params=headers, auth_settings=["BearerToken"],
-            )  # fmt: skip
+                method="GET",
+                resource_path=path,
+                query_params=list(query.items()),
+                header_params=headers,
+                auth_settings=["BearerToken"],
+            )
             return api.call_api(
-                method, url, header_params=headers, body=body, post_params=post,
+                method,
+                url,
+                header_params=headers,
+                body=body,
+                post_params=post,
                 _request_timeout=timeout,
-            ).response  # fmt: skip
+            ).response
         return api.call_api(
-            path, "GET", query_params=list(query.items()), header_params=headers,
-            auth_settings=["BearerToken"], _preload_content=False,
-            _return_http_data_only=True, _request_timeout=timeout,
-        )  # fmt: skip
+            path,
+            "GET",
+            query_params=list(query.items()),
+            header_params=headers,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=timeout,
+        )
 
     def _send(
         self, method: str, path: str, query: Mapping[str, str], headers: dict[str, str], body: JSON
@@ -203,20 +235,34 @@ class Cluster:
         api: Any = self._api
         if hasattr(api, "param_serialize"):
             method, url, headers, body, post = api.param_serialize(
-                method=method, resource_path=path, query_params=list(query.items()),
-                header_params=headers, body=body, auth_settings=["BearerToken"],
-            )  # fmt: skip
+                method=method,
+                resource_path=path,
+                query_params=list(query.items()),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
             response = api.call_api(
-                method, url, header_params=headers, body=body, post_params=post,
+                method,
+                url,
+                header_params=headers,
+                body=body,
+                post_params=post,
                 _request_timeout=TIMEOUT,
-            )  # fmt: skip
+            )
             response.read()
             return int(response.status), str(response.reason or ""), response.data
         response = api.call_api(
-            path, method, query_params=list(query.items()), header_params=headers, body=body,
-            auth_settings=["BearerToken"], _preload_content=False,
-            _return_http_data_only=True, _request_timeout=TIMEOUT,
-        )  # fmt: skip
+            path,
+            method,
+            query_params=list(query.items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=TIMEOUT,
+        )
         return int(response.status), str(response.reason or ""), response.data
 
     # ---- discovery --------------------------------------------------------------------
@@ -268,17 +314,23 @@ class Cluster:
     # ---- reads and writes -------------------------------------------------------------
 
     def list(
-        self, res: ApiResource, namespace: str | None, label_selector: str = "",
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        label_selector: str = "",
         field_selector: str = "",
-    ) -> list[dict[str, Any]]:  # fmt: skip
+    ) -> list[dict[str, Any]]:
         """Every object of one type in one namespace (or cluster-wide), page by page.
         List items carry no apiVersion/kind; they are filled in here."""
         return self.list_with_version(res, namespace, label_selector, field_selector)[0]
 
     def list_with_version(
-        self, res: ApiResource, namespace: str | None, label_selector: str = "",
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        label_selector: str = "",
         field_selector: str = "",
-    ) -> tuple[Items, str]:  # fmt: skip
+    ) -> tuple[Items, str]:
         """`list`, and the list's resourceVersion: where a watch of the same objects starts
         so that it misses no change made after the list."""
         items: Items = []
@@ -290,8 +342,12 @@ class Cluster:
             query["fieldSelector"] = field_selector
         where = f" in namespace {namespace}" if namespace else ""
         while True:
-            page = self.request("GET", res.path(namespace), query=query,
-                                what=f"list {res.plural}.{res.group or 'core'}{where}")  # fmt: skip
+            page = self.request(
+                "GET",
+                res.path(namespace),
+                query=query,
+                what=f"list {res.plural}.{res.group or 'core'}{where}",
+            )
             for item in page.get("items") or ():
                 item.setdefault("apiVersion", res.api_version)
                 item.setdefault("kind", res.kind)
@@ -303,25 +359,34 @@ class Cluster:
             query = {**query, "continue": token}
 
     def watch(
-        self, res: ApiResource, namespace: str | None, *, resource_version: str,
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        *,
+        resource_version: str,
         timeout_seconds: int = WATCH_SECONDS,
-    ) -> EventStream:  # fmt: skip
+    ) -> EventStream:
         """Changes to one type in one namespace (or cluster-wide) after `resource_version`,
         as they happen: (type, object) pairs, until the server ends the watch after
         `timeout_seconds` or `close()` is called. Raises WatchExpired when the version is too
         old to resume from."""
         where = f" in namespace {namespace}" if namespace else ""
         what = f"watch {res.plural}.{res.group or 'core'}{where}"
-        query = {"watch": "1", "allowWatchBookmarks": "true",
-                 "timeoutSeconds": str(timeout_seconds), "resourceVersion": resource_version}  # fmt: skip
+        query = {
+            "watch": "1",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+            "resourceVersion": resource_version,
+        }
         with self._lock:
             self.requests += 1
         log.debug("WATCH %s %s", res.path(namespace), query)
         try:
             response = self._open(res.path(namespace), query, (TIMEOUT[0], timeout_seconds + 30.0))
         except ApiException as e:
-            raise translate(int(e.status or 0), str(e.reason or ""), e.body, what,
-                             self.context) from e  # fmt: skip
+            raise translate(
+                int(e.status or 0), str(e.reason or ""), e.body, what, self.context
+            ) from e
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise ClusterError(
                 f"cannot reach the cluster at {self.server} (context {self.context}): {reason(e)}."
@@ -329,8 +394,9 @@ class Cluster:
         if response.status >= 400:
             data = response.data
             response.release_conn()
-            error = translate(int(response.status), str(response.reason or ""), data, what,
-                               self.context)  # fmt: skip
+            error = translate(
+                int(response.status), str(response.reason or ""), data, what, self.context
+            )
             raise expired(error) if error.status == 410 else error
         return EventStream(response, what)
 
@@ -343,9 +409,14 @@ class Cluster:
             raise
 
     def apply(
-        self, res: ApiResource, body: Mapping[str, JSON], *, manager: str,
-        dry_run: bool = False, force: bool = False,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        res: ApiResource,
+        body: Mapping[str, JSON],
+        *,
+        manager: str,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> dict[str, Any]:
         """Server-side apply (creates or updates)."""
         meta = body["metadata"]
         query = {"fieldManager": manager}
@@ -354,41 +425,58 @@ class Cluster:
         if dry_run:
             query["dryRun"] = "All"
         return self.request(  # type: ignore[no-any-return]
-            "PATCH", res.path(meta.get("namespace"), meta["name"]), query=query, body=dict(body),
+            "PATCH",
+            res.path(meta.get("namespace"), meta["name"]),
+            query=query,
+            body=dict(body),
             content_type="application/apply-patch+yaml",
             what=f"{'dry-run ' if dry_run else ''}apply {res.kind} {meta['name']}",
-        )  # fmt: skip
+        )
 
     def create(self, res: ApiResource, body: Mapping[str, JSON]) -> dict[str, Any]:
         """Create an object; HTTP 409 (it exists) is a ClusterError with status 409."""
         meta = body["metadata"]
         return self.request(  # type: ignore[no-any-return]
-            "POST", res.path(meta.get("namespace")), body=dict(body),
-            content_type="application/json", what=f"create {res.kind} {meta['name']}",
-        )  # fmt: skip
+            "POST",
+            res.path(meta.get("namespace")),
+            body=dict(body),
+            content_type="application/json",
+            what=f"create {res.kind} {meta['name']}",
+        )
 
     def patch(
         self, res: ApiResource, namespace: str | None, name: str, operations: Sequence[JSON]
     ) -> dict[str, Any]:
         """A JSON patch (RFC 6902) of one object."""
         return self.request(  # type: ignore[no-any-return]
-            "PATCH", res.path(namespace, name), body=list(operations),
-            content_type="application/json-patch+json", what=f"patch {res.kind} {name}",
-        )  # fmt: skip
+            "PATCH",
+            res.path(namespace, name),
+            body=list(operations),
+            content_type="application/json-patch+json",
+            what=f"patch {res.kind} {name}",
+        )
 
     def replace(self, res: ApiResource, body: Mapping[str, JSON]) -> dict[str, Any]:
         """Replace an object as a whole; with metadata.resourceVersion set, the server refuses
         (HTTP 409) when it changed since it was read: optimistic concurrency."""
         meta = body["metadata"]
         return self.request(  # type: ignore[no-any-return]
-            "PUT", res.path(meta.get("namespace"), meta["name"]), body=dict(body),
-            content_type="application/json", what=f"update {res.kind} {meta['name']}",
-        )  # fmt: skip
+            "PUT",
+            res.path(meta.get("namespace"), meta["name"]),
+            body=dict(body),
+            content_type="application/json",
+            what=f"update {res.kind} {meta['name']}",
+        )
 
     def delete(
-        self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False,
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
         precondition: Mapping[str, Any] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Delete one object. With `precondition` (its metadata as last read), the server
         refuses if the object was replaced or changed since."""
         # A DELETE body replaces the query's options as a whole: dryRun must be in the body,
@@ -406,8 +494,13 @@ class Cluster:
                 k: precondition[k] for k in ("uid", "resourceVersion") if precondition.get(k)
             }
         try:
-            self.request("DELETE", res.path(namespace, name), query=query, body=body,
-                         what=f"delete {res.kind} {name}")  # fmt: skip
+            self.request(
+                "DELETE",
+                res.path(namespace, name),
+                query=query,
+                body=body,
+                what=f"delete {res.kind} {name}",
+            )
         except ClusterError as e:
             if e.status != 404:
                 raise
@@ -421,9 +514,15 @@ class _Retry(urllib3.Retry):
     """urllib3's retries, but a request that got no answer within the read timeout is not
     sent again: three silent attempts made one hung request take three minutes to fail."""
 
-    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
-                  error: Exception | None = None, _pool: Any = None,
-                  _stacktrace: Any = None) -> _Retry:  # fmt: skip
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _Retry:
         if isinstance(error, urllib3.exceptions.ReadTimeoutError):
             raise urllib3.exceptions.MaxRetryError(_pool, url or "", error) from error
         return super().increment(method, url, response, error, _pool, _stacktrace)
@@ -436,10 +535,16 @@ def _retries() -> urllib3.Retry:
     """Transient failures (a refused or reset connection; 429, 500, 502, 503, 504) are tried
     again twice, with backoff and Retry-After; a read timeout is not (see _Retry)."""
     return _Retry(
-        total=RETRIES, connect=RETRIES, read=RETRIES, status=RETRIES, backoff_factor=0.3,
-        status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
-        respect_retry_after_header=True, raise_on_status=False,
-    )  # fmt: skip
+        total=RETRIES,
+        connect=RETRIES,
+        read=RETRIES,
+        status=RETRIES,
+        backoff_factor=0.3,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
 
 
 def _in_a_pod(environ: Mapping[str, str]) -> bool:

@@ -84,11 +84,15 @@ def configure(selection: Selection) -> Connection:
         "apiVersion": "v1",
         "kind": "Config",
         "current-context": selection.context,
-        "contexts": [{"name": selection.context, "context": {
-            "cluster": selection.cluster_name, "user": selection.user_name or "-"}}],
+        "contexts": [
+            {
+                "name": selection.context,
+                "context": {"cluster": selection.cluster_name, "user": selection.user_name or "-"},
+            }
+        ],
         "clusters": [{"name": selection.cluster_name, "cluster": dict(selection.cluster)}],
         "users": [{"name": selection.user_name or "-", "user": user}],
-    }  # fmt: skip
+    }
     configuration = kubernetes.client.Configuration()
     try:
         KubeConfigLoader(
@@ -154,9 +158,10 @@ def _check_types(selection: Selection) -> None:
             quote = expected is str and isinstance(value, (int, float, bool))
             raise ClusterError(
                 f"{field} must be {wanted[expected]}, not {type_name(value)}.",
-                hint=f'Put it in quotes if it is text ({name}: "…").' if quote else
-                "Fix the kubeconfig (`kubectl config view` refuses it too).",
-            )  # fmt: skip
+                hint=f'Put it in quotes if it is text ({name}: "…").'
+                if quote
+                else "Fix the kubeconfig (`kubectl config view` refuses it too).",
+            )
         groups = body.get("as-groups")
         if isinstance(groups, list) and not all(isinstance(g, str) for g in groups):
             raise ClusterError(
@@ -173,10 +178,14 @@ def _check_files(selection: Selection) -> None:
                 continue
             path = Path(str(value))
             problem = (
-                "does not exist" if not path.exists() else
-                "is not a file" if not path.is_file() else
-                "cannot be read" if not _readable(path) else ""
-            )  # fmt: skip
+                "does not exist"
+                if not path.exists()
+                else "is not a file"
+                if not path.is_file()
+                else "cannot be read"
+                if not _readable(path)
+                else ""
+            )
             if problem:
                 raise ClusterError(
                     f"kubeconfig {origin}: {section} {entry!r}: {name} {path} {problem}.",
@@ -339,11 +348,15 @@ def _check_url(
         host, _ = parsed.hostname, parsed.port  # .port checks the range
     except ValueError as e:
         broken = (
-            "its IPv6 address is not closed with ]" if "IPv6" in str(e) else
-            "its port is not a number from 0 to 65535" if "ort" in str(e) else "it does not parse"
-        )  # fmt: skip
-        raise ClusterError(f"{where}: {field} {shown!r} is not a valid URL: {broken}.",
-                           hint="Fix the kubeconfig.") from None  # fmt: skip
+            "its IPv6 address is not closed with ]"
+            if "IPv6" in str(e)
+            else "its port is not a number from 0 to 65535"
+            if "ort" in str(e)
+            else "it does not parse"
+        )
+        raise ClusterError(
+            f"{where}: {field} {shown!r} is not a valid URL: {broken}.", hint="Fix the kubeconfig."
+        ) from None
     if parsed.scheme not in schemes or not host:
         raise ClusterError(f"{where}: {field} {shown!r} is not {kind}.", hint="Fix the kubeconfig.")
     return parsed

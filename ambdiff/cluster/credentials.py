@@ -76,19 +76,22 @@ class ExecSpec:
             raise _bad(where, f"exec must be a mapping, not {type_name(raw)}")
         command = raw.get("command")
         if command is not None and not isinstance(command, str):
-            raise _bad(where, f"exec.command must be a string (the plugin to run), not "
-                       f"{type_name(command)}")  # fmt: skip
+            raise _bad(
+                where,
+                f"exec.command must be a string (the plugin to run), not {type_name(command)}",
+            )
         if not isinstance(command, str) or not command or "\0" in command:
             raise _bad(where, "exec.command must name the plugin to run")
         api_version = raw.get("apiVersion")
         if api_version not in API_VERSIONS:
             shown = (
-                "it is missing" if api_version is None else
-                f"not {api_version!r}"[:100] if isinstance(api_version, str) else
-                f"not {type_name(api_version)}"
-            )  # fmt: skip
-            raise _bad(where, f"exec.apiVersion must be one of {', '.join(API_VERSIONS)} "
-                       f"({shown})")  # fmt: skip
+                "it is missing"
+                if api_version is None
+                else f"not {api_version!r}"[:100]
+                if isinstance(api_version, str)
+                else f"not {type_name(api_version)}"
+            )
+            raise _bad(where, f"exec.apiVersion must be one of {', '.join(API_VERSIONS)} ({shown})")
         args = raw.get("args") or []
         if not isinstance(args, list):
             raise _bad(where, f"exec.args must be a list of strings, not {type_name(args)}")
@@ -100,23 +103,31 @@ class ExecSpec:
         env_list = raw.get("env") or []
         env: list[tuple[str, str]] = []
         if not isinstance(env_list, list):
-            raise _bad(where, f"exec.env must be a list of {{name, value}} mappings, not "
-                       f"{type_name(env_list)}")  # fmt: skip
+            raise _bad(
+                where,
+                f"exec.env must be a list of {{name, value}} mappings, not {type_name(env_list)}",
+            )
         for i, item in enumerate(env_list):
             if not isinstance(item, Mapping):
-                raise _bad(where, f"exec.env[{i}] must be a mapping with a name and a value, "
-                           f"not {type_name(item)}")  # fmt: skip
+                raise _bad(
+                    where,
+                    f"exec.env[{i}] must be a mapping with a name and a value, "
+                    f"not {type_name(item)}",
+                )
             name, value = item.get("name"), item.get("value")
             value = "" if value is None else value
             for key, text in (("name", name), ("value", value)):
                 if not isinstance(text, str):
-                    raise _bad(where, f"exec.env[{i}].{key} must be a string, not "
-                               f"{type_name(text)}")  # fmt: skip
+                    raise _bad(
+                        where, f"exec.env[{i}].{key} must be a string, not {type_name(text)}"
+                    )
             if not name or "=" in name or "\0" in name:
                 raise _bad(where, f"exec.env[{i}].name must be a variable name (no = or NUL)")
             if "\0" in value:
-                raise _bad(where, f"exec.env[{i}].value holds a NUL character, which no "
-                           "environment variable can")  # fmt: skip
+                raise _bad(
+                    where,
+                    f"exec.env[{i}].value holds a NUL character, which no environment variable can",
+                )
             env.append((name, value))
         mode = raw.get("interactiveMode")
         if mode is None:
@@ -127,8 +138,10 @@ class ExecSpec:
             mode = "IfAvailable"
         if mode not in ("Never", "IfAvailable", "Always"):
             shown = repr(mode) if isinstance(mode, str) else type_name(mode)
-            raise _bad(where, "exec.interactiveMode must be Never, IfAvailable or Always, not "
-                       f"{shown[:100]}")  # fmt: skip
+            raise _bad(
+                where,
+                f"exec.interactiveMode must be Never, IfAvailable or Always, not {shown[:100]}",
+            )
         hint = raw.get("installHint")
         if hint is not None and not isinstance(hint, str):
             raise _bad(where, f"exec.installHint must be a string, not {type_name(hint)}")

@@ -28,20 +28,32 @@ def translate(
     said, hint = f"{what} failed (HTTP {status}): {message}.", ""
     if status == 401:
         kind = ForbiddenError
-        said = (f"{what} was refused (HTTP 401, context {context}): the cluster did not accept "
-                f"the credentials: {message}.")  # fmt: skip
-        hint = ("They are wrong or expired: log in again or refresh the kubeconfig's "
-                "credentials (`kubectl get ns` shows the same).")  # fmt: skip
+        said = (
+            f"{what} was refused (HTTP 401, context {context}): the cluster did not accept "
+            f"the credentials: {message}."
+        )
+        hint = (
+            "They are wrong or expired: log in again or refresh the kubeconfig's "
+            "credentials (`kubectl get ns` shows the same)."
+        )
     elif status == 403:
         kind = ForbiddenError
         said = f"{what} was refused (HTTP {status}, context {context}): {message}."
-        hint = ("Your credentials lack permission for this; ask for access to these "
-                "resources, or use another --context.")  # fmt: skip
+        hint = (
+            "Your credentials lack permission for this; ask for access to these "
+            "resources, or use another --context."
+        )
     elif status == 409 and "conflict" in message.lower():
         kind, said = ConflictError, f"{what}: {message}."
         hint = "Use --force-conflicts to take these fields over."
-    return kind(said, hint=hint, status=status, server_message=message, details=details,
-                cause=_cause(status, message, context))  # fmt: skip
+    return kind(
+        said,
+        hint=hint,
+        status=status,
+        server_message=message,
+        details=details,
+        cause=_cause(status, message, context),
+    )
 
 
 _RBAC = re.compile(
@@ -60,8 +72,10 @@ def _cause(status: int, message: str, context: str) -> str:
         return ""
     resource = rbac["resource"] + (f".{rbac['group']}" if rbac["group"] else "")
     where = f" in namespace {rbac['namespace']}" if rbac["namespace"] else " cluster-wide"
-    return (f"user {rbac['user']!r} may not {rbac['verb']} {resource}{where} (HTTP 403, "
-            f"context {context})")  # fmt: skip
+    return (
+        f"user {rbac['user']!r} may not {rbac['verb']} {resource}{where} (HTTP 403, "
+        f"context {context})"
+    )
 
 
 def _decode(data: bytes | str | None) -> dict[str, Any]:

@@ -186,9 +186,10 @@ def select(merged: Merged, overrides: Overrides = Overrides()) -> Selection:
         who = "--cluster" if overrides.cluster else f"context {name!r} in {context.origin}"
         raise ClusterError(
             f"{who} names cluster {cluster_name!r}, which {where} does not define."
-            if cluster_name else f"context {name!r} in {context.origin} names no cluster.",
+            if cluster_name
+            else f"context {name!r} in {context.origin} names no cluster.",
             hint=HINT,
-        )  # fmt: skip
+        )
     cluster_body = cluster.data.get("cluster") or {}
     if not isinstance(cluster_body, Mapping):
         raise ClusterError(

@@ -42,8 +42,9 @@ class EventStream:
         type_, obj = str(event.get("type", "")), event.get("object") or {}
         if type_ == "ERROR":
             message = str(obj.get("message") or obj.get("reason") or "no reason given")
-            error = ClusterError(f"{self._what} failed: {message.rstrip('.')}.",
-                                 status=int(obj.get("code") or 0))  # fmt: skip
+            error = ClusterError(
+                f"{self._what} failed: {message.rstrip('.')}.", status=int(obj.get("code") or 0)
+            )
             raise expired(error) if error.status == 410 else error
         return type_, seal(obj)
 

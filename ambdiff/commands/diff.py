@@ -78,9 +78,13 @@ def desired_and_live(common: Common) -> tuple[list[Resource], dict[ObjectId, Res
 
 
 def run(
-    common: Common, *, server_side: bool, show_secrets: bool, inventory: str,
+    common: Common,
+    *,
+    server_side: bool,
+    show_secrets: bool,
+    inventory: str,
     consoles: Consoles | None = None,
-) -> int:  # fmt: skip
+) -> int:
     consoles = consoles or make_consoles(common.color)
     if common.output == "github":
         raise ConfigError(
@@ -96,17 +100,22 @@ def run(
             add_missing_members(state, ownership, live)
         else:
             live = state.fetch(desired, update, inventory)
-            ownership = Ownership.offline(identity(common, state.default_namespace, desired), inventory,
-                                          narrowed=common.narrowed)  # fmt: skip
+            ownership = Ownership.offline(
+                identity(common, state.default_namespace, desired),
+                inventory,
+                narrowed=common.narrowed,
+            )
     errors: list[str] = []
     if isinstance(state, ClusterState) and state.unread:
         # Compare what could be read; say what could not (exit 2).
         errors = sorted(set(state.unread.values()))
         desired = [r for r in desired if state.unread_reason(r) is None]
     options = CompareOptions(
-        inventory=inventory, ignore=common.settings.ignore, show_secrets=show_secrets,
+        inventory=inventory,
+        ignore=common.settings.ignore,
+        show_secrets=show_secrets,
         members=ownership.members(live),
-    )  # fmt: skip
+    )
     compared = None
     if server_side:
         assert isinstance(state, ClusterState)
@@ -127,10 +136,19 @@ def run(
             markup=False,
         )
     # Standard input or outside files belong to no source: no note on what a sync would do.
-    notes = [] if common.external else ownership_notes(
-        ownership, [r.id for r in desired], live, common, inventory=inventory, prune=False,
-        verb="diff",
-    )  # fmt: skip
+    notes = (
+        []
+        if common.external
+        else ownership_notes(
+            ownership,
+            [r.id for r in desired],
+            live,
+            common,
+            inventory=inventory,
+            prune=False,
+            verb="diff",
+        )
+    )
     changed = [o.id for o in report if o.status is Status.CHANGED]
     notes += takeover_notes(changed, live, "diff")
     for note in notes:
@@ -143,9 +161,12 @@ def run(
 
 
 def server_side_results(
-    state: ClusterState, desired: Sequence[Resource], live: Mapping[ObjectId, Resource],
-    options: CompareOptions, update: object = None,
-) -> tuple[dict[ObjectId, ObjectDiff | None], dict[ObjectId, str]]:  # fmt: skip
+    state: ClusterState,
+    desired: Sequence[Resource],
+    live: Mapping[ObjectId, Resource],
+    options: CompareOptions,
+    update: object = None,
+) -> tuple[dict[ObjectId, ObjectDiff | None], dict[ObjectId, str]]:
     """Each object compared with live as the API server answers its dry-run apply
     (concurrently): exact for defaults, mutating webhooks and conversion. Conflicts are
     forced: this shows the result. Each answer is compared as it arrives and dropped (held

@@ -48,9 +48,14 @@ def revision(common: Common) -> str:
 
 
 def open_ownership(
-    common: Common, state: ClusterState, inventory: str, desired: Sequence[Resource], *,
-    adopt_labelled: bool = False, read_only: bool = False,
-) -> Ownership:  # fmt: skip
+    common: Common,
+    state: ClusterState,
+    inventory: str,
+    desired: Sequence[Resource],
+    *,
+    adopt_labelled: bool = False,
+    read_only: bool = False,
+) -> Ownership:
     claimed, siblings, claims_unknown = sibling_claims(common, state)
     return Ownership.open(
         state.cluster,
@@ -110,18 +115,22 @@ def sibling_claims(
     for other in common.settings.sources:
         if other.name == common.source_name:
             continue
-        theirs = replace(common, selection=Selection(other, other.paths, False),
-                         paths=other.paths,
-                         namespace=other.namespace or common.settings.namespace)  # fmt: skip
+        theirs = replace(
+            common,
+            selection=Selection(other, other.paths, False),
+            paths=other.paths,
+            namespace=other.namespace or common.settings.namespace,
+        )
         inventories.add(theirs.inventory)
         try:
             raw = theirs.read().objects
             found = manifests.identify(
                 raw,
                 namespaced=state.namespaced,
-                default_namespace=other.namespace or common.settings.namespace
+                default_namespace=other.namespace
+                or common.settings.namespace
                 or state.default_namespace,
-            )  # fmt: skip
+            )
         except AmbdiffError as e:
             return (
                 claims,
@@ -133,9 +142,15 @@ def sibling_claims(
 
 
 def ownership_notes(
-    ownership: Ownership, desired: Sequence[ObjectId], live: Mapping[ObjectId, Resource],
-    common: Common, *, inventory: str, prune: bool, verb: str,
-) -> list[str]:  # fmt: skip
+    ownership: Ownership,
+    desired: Sequence[ObjectId],
+    live: Mapping[ObjectId, Resource],
+    common: Common,
+    *,
+    inventory: str,
+    prune: bool,
+    verb: str,
+) -> list[str]:
     """What a diff or plan leaves out on purpose, or what sync will refuse, and why: one
     sentence each."""
     notes = []
@@ -175,8 +190,10 @@ def ownership_notes(
             foreign.setdefault(owner, []).append(oid)
     for owner, ids in sorted(foreign.items()):
         if owner in ownership.siblings:
-            notes.append(f"{len(ids)} object(s) move here from inventory {owner}, another "
-                         f"source of this repository ({_some(ids)}): sync takes them over.")  # fmt: skip
+            notes.append(
+                f"{len(ids)} object(s) move here from inventory {owner}, another "
+                f"source of this repository ({_some(ids)}): sync takes them over."
+            )
         else:
             notes.append(
                 f"{len(ids)} object(s) in git belong to inventory {owner} ({_some(ids)}): "

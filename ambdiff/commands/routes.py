@@ -56,10 +56,15 @@ def _rows(source: Reader, common: Common, consoles: Consoles) -> list[RouteRow]:
 
 def _inventory(source: Reader, common: Common, consoles: Consoles) -> Inventory:
     problems: list[ManifestProblem] = []
-    inventory = load(source, common.requests(), tools=common.tools(),
-                     default_namespace=common.default_namespace(),
-                     exclude=common.settings.exclude, on_problem=problems.append,
-                     extra=common.external)  # fmt: skip
+    inventory = load(
+        source,
+        common.requests(),
+        tools=common.tools(),
+        default_namespace=common.default_namespace(),
+        exclude=common.settings.exclude,
+        on_problem=problems.append,
+        extra=common.external,
+    )
     failed = next((p for p in problems if p.rule == "render-failed"), None)
     if failed is not None:  # a table without a folder's routes would pass for a whole one
         raise ManifestError(f"{failed.problem}.", hint=failed.hint)

@@ -117,8 +117,9 @@ def run(
     if not options.dry_run:
         # Before anything is read: a plan made from what another writer is changing would
         # mix two revisions.
-        lock = Lock(state.cluster, options.inventory, common.settings.record_namespace,
-                    holder_identity())  # fmt: skip
+        lock = Lock(
+            state.cluster, options.inventory, common.settings.record_namespace, holder_identity()
+        )
         lock.acquire(
             options.lock_timeout, on_wait=lambda said: consoles.err.print(said, markup=False)
         )
@@ -126,8 +127,9 @@ def run(
     at_once = False
     try:
         taken = (lambda: lock.taken) if lock is not None else (lambda: "")
-        ran = _locked(common, options, desired, state, consoles, confirm, after_each, as_json,
-                      taken, document)  # fmt: skip
+        ran = _locked(
+            common, options, desired, state, consoles, confirm, after_each, as_json, taken, document
+        )
     except KeyboardInterrupt:  # a second Ctrl-C: out now, with no request that could hang
         at_once = True
         raise
@@ -144,8 +146,14 @@ def run(
     return render.finish(ran.result, as_json, consoles, ran.code)
 
 
-def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
-          consoles: Consoles, as_json: bool) -> int:  # fmt: skip
+def _wait(
+    common: Common,
+    options: SyncOptions,
+    state: ClusterState,
+    ran: _Ran,
+    consoles: Consoles,
+    as_json: bool,
+) -> int:
     """Follow what the sync declared until healthy (exit 0), failed or timed out (1), or
     Ctrl-C (130); the report goes into the result."""
     assert ran.targets is not None and ran.result is not None
@@ -154,9 +162,15 @@ def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
         _stop_on_interrupt() as stop_requested,
         render_health.watching(consoles, len(ran.targets), options.timeout) as display,
     ):
-        report = follow(state.cluster, ran.targets, rules, timeout=options.timeout,
-                        on_change=display.change, on_round=display.round,
-                        pause=stop_requested.wait)  # fmt: skip
+        report = follow(
+            state.cluster,
+            ran.targets,
+            rules,
+            timeout=options.timeout,
+            on_change=display.change,
+            on_round=display.round,
+            pause=stop_requested.wait,
+        )
     ran.result["health"] = report.to_json()
     if not as_json:
         render_health.report(report, consoles)
@@ -169,11 +183,17 @@ def _wait(common: Common, options: SyncOptions, state: ClusterState, ran: _Ran,
 
 
 def _locked(
-    common: Common, options: SyncOptions, desired: list[Resource], state: ClusterState,
-    consoles: Consoles, confirm: Callable[[str], bool] | None,
-    after_each: Callable[[Action, State], None] | None, as_json: bool,
-    taken: Callable[[], str], result: dict[str, Any],
-) -> _Ran:  # fmt: skip
+    common: Common,
+    options: SyncOptions,
+    desired: list[Resource],
+    state: ClusterState,
+    consoles: Consoles,
+    confirm: Callable[[str], bool] | None,
+    after_each: Callable[[Action, State], None] | None,
+    as_json: bool,
+    taken: Callable[[], str],
+    result: dict[str, Any],
+) -> _Ran:
     """The sync once its lock is held; `taken()` says why the lock was lost, if it was.
     `result`: the JSON document (_document), filled as the stages run."""
     where = state.description
@@ -184,20 +204,24 @@ def _locked(
         live = state.fetch(desired, update, options.inventory, ownership.stray_kinds())
         add_missing_members(state, ownership, live)
     state.require_complete()
-    settings = SyncSettings(inventory=options.inventory, ignore=common.settings.ignore,
-                            prune=options.prune and not common.narrowed,
-                            prune_cascading=options.prune_cascading,
-                            force_conflicts=options.force_conflicts,
-                            mass_prune_share=common.settings.mass_prune_share,
-                            allow_mass_prune=options.allow_mass_prune)  # fmt: skip
+    settings = SyncSettings(
+        inventory=options.inventory,
+        ignore=common.settings.ignore,
+        prune=options.prune and not common.narrowed,
+        prune_cascading=options.prune_cascading,
+        force_conflicts=options.force_conflicts,
+        mass_prune_share=common.settings.mass_prune_share,
+        allow_mass_prune=options.allow_mass_prune,
+    )
     rev = revision(common)
     engine = Sync(state.cluster, desired, live, settings, ownership, rev)
     the_plan = engine.plan
 
     def publish(status: Status, *, event: bool = True) -> None:
         """The record's status and an Event: never fails the sync (a refusal is a note)."""
-        said = publish_status(state.cluster, options.inventory, common.settings.record_namespace,
-                              status, event=event)  # fmt: skip
+        said = publish_status(
+            state.cluster, options.inventory, common.settings.record_namespace, status, event=event
+        )
         if said:
             result["notes"].append(said)
             if not as_json:
@@ -209,8 +233,9 @@ def _locked(
         )
     result["plan"] = the_plan.to_json()
     ids = [r.id for r in desired]
-    notes = ownership_notes(ownership, ids, live, common, inventory=options.inventory,
-                            prune=options.prune, verb="sync")  # fmt: skip
+    notes = ownership_notes(
+        ownership, ids, live, common, inventory=options.inventory, prune=options.prune, verb="sync"
+    )
     written = [a.id for a in the_plan.actions if a.verb is not Verb.DELETE]
     notes += takeover_notes(written, live, "sync")
     result["notes"] = notes
@@ -221,8 +246,10 @@ def _locked(
     if engine.refusal:
         result["refused"] = engine.refusal
         if not as_json:
-            consoles.err.print(f"Refused: {engine.refusal} Rerun with --allow-mass-prune if this "
-                               "is meant.", markup=False)  # fmt: skip
+            consoles.err.print(
+                f"Refused: {engine.refusal} Rerun with --allow-mass-prune if this is meant.",
+                markup=False,
+            )
         return _Ran(Exit.USAGE, render.ended(result, "refused", "plan"))
     if the_plan.empty:
         if not options.dry_run:
@@ -259,8 +286,10 @@ def _locked(
         )
     if options.dry_run:
         if not as_json:
-            consoles.out.print(f"Preflight passed: {len(the_plan.actions)} action(s) would be applied "
-                               "(--dry-run: nothing was written).")  # fmt: skip
+            consoles.out.print(
+                f"Preflight passed: {len(the_plan.actions)} action(s) would be applied "
+                "(--dry-run: nothing was written)."
+            )
         return _Ran(Exit.OK, render.ended(result, "succeeded"))
     if not options.yes:
         assert confirm is not None  # checked before anything was read
@@ -290,8 +319,9 @@ def _locked(
                 after_each(action, state_)
 
         # Another writer took the Lease (ours could not be renewed): stop between objects.
-        outcome = engine.apply(should_stop=lambda: stop_requested.is_set() or bool(taken()),
-                               after_each=each)  # fmt: skip
+        outcome = engine.apply(
+            should_stop=lambda: stop_requested.is_set() or bool(taken()), after_each=each
+        )
     result["report"] = outcome.to_json()
     if taken():
         result["lock_lost"] = taken()

@@ -34,9 +34,11 @@ class Reader(Protocol):
     description: str
 
     def files(
-        self, paths: Sequence[str], on_unreadable: OnUnreadable | None = None,
+        self,
+        paths: Sequence[str],
+        on_unreadable: OnUnreadable | None = None,
         skip: Skip | None = None,
-    ) -> Iterable[SourceFile]: ...  # fmt: skip
+    ) -> Iterable[SourceFile]: ...
 
     def listing(self, paths: Sequence[str]) -> Iterable[str]: ...
 
@@ -101,8 +103,9 @@ def read(
         if request.missing_ok and request.paths:
             present = tuple(p for p in request.paths if source.has(p))
             if not present:
-                log.info("%s: not in %s (read as empty)", ", ".join(request.paths),
-                         source.description)  # fmt: skip
+                log.info(
+                    "%s: not in %s (read as empty)", ", ".join(request.paths), source.description
+                )
                 continue
             request = replace(request, paths=present)
         plan = _plan(source, request, exclude)
@@ -135,13 +138,28 @@ def read(
                         "resource, a URL with a ref).",
                     )
                 _warn_excluded_inputs(source, unit, plan, exclude)
-                found.extend(_render(source, unit, namespace, tools, on_problem,
-                                     plan.inputs.get(unit.folder, (unit.folder,))))  # fmt: skip
+                found.extend(
+                    _render(
+                        source,
+                        unit,
+                        namespace,
+                        tools,
+                        on_problem,
+                        plan.inputs.get(unit.folder, (unit.folder,)),
+                    )
+                )
             except RenderError as e:
                 if on_problem is None:
                     raise
-                on_problem(ManifestProblem("render-failed", e.message.rstrip("."), file=unit.marker,
-                                           line=1, hint=e.hint))  # fmt: skip
+                on_problem(
+                    ManifestProblem(
+                        "render-failed",
+                        e.message.rstrip("."),
+                        file=unit.marker,
+                        line=1,
+                        hint=e.hint,
+                    )
+                )
         if request.namespace:
             found = [replace(o, namespace=request.namespace) for o in found]
         out.objects.extend(found)
@@ -160,8 +178,11 @@ def _warn_excluded_inputs(source: Reader, unit: Unit, plan: Plan, exclude: Seque
     if hit is not None:
         log.warning(
             "warning: %s renders from %s, which `exclude` names: %s reads it all the same "
-            "(exclude leaves out only what ambdiff reads itself).", unit.folder, hit, unit.tool,
-        )  # fmt: skip
+            "(exclude leaves out only what ambdiff reads itself).",
+            unit.folder,
+            hit,
+            unit.tool,
+        )
 
 
 def _raise(problem: ManifestProblem) -> None:
@@ -198,9 +219,13 @@ def _plan(source: Reader, request: Request, exclude: Sequence[str]) -> Plan:
 
 
 def _render(
-    source: Reader, unit: Unit, namespace: str, tools: Tools, on_problem: OnProblem | None,
+    source: Reader,
+    unit: Unit,
+    namespace: str,
+    tools: Tools,
+    on_problem: OnProblem | None,
     inputs: Sequence[str],
-) -> list[RawObject]:  # fmt: skip
+) -> list[RawObject]:
     root = source.folder()
     problems = on_problem or _raise
     outside = links_out(root, inputs)

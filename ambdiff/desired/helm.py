@@ -33,14 +33,27 @@ def release_name(folder: str, root: Path, helm: HelmRelease | None) -> str:
 
 
 def render(
-    folder: str, root: Path, helm: HelmRelease | None, namespace: str, tools: Tools,
-    on_problem: OnProblem, secrets: Secrets = lambda: (),
-) -> list[RawObject]:  # fmt: skip
+    folder: str,
+    root: Path,
+    helm: HelmRelease | None,
+    namespace: str,
+    tools: Tools,
+    on_problem: OnProblem,
+    secrets: Secrets = lambda: (),
+) -> list[RawObject]:
     """The objects `helm template` makes of the chart in `folder` (`root`: the repository on
     disk) with the source's values files and --set values, in `namespace`."""
     options = helm or HelmRelease()
-    argv = [*tools.helm(folder), "template", release_name(folder, root, helm), str(root / folder),
-            "--namespace", namespace, "--include-crds", "--skip-tests"]  # fmt: skip
+    argv = [
+        *tools.helm(folder),
+        "template",
+        release_name(folder, root, helm),
+        str(root / folder),
+        "--namespace",
+        namespace,
+        "--include-crds",
+        "--skip-tests",
+    ]
     for values in options.values:
         path = root / values
         if not path.is_file() or not Path(os.path.realpath(path)).is_relative_to(root.resolve()):
@@ -52,10 +65,18 @@ def render(
     for key, value in options.set:
         argv += ["--set", f"{key}={_escaped(value)}"]
     with tempfile.TemporaryDirectory(prefix="ambdiff-helm-") as home:
-        env = {f"HELM_{part}_HOME": str(Path(home) / part.lower())
-               for part in ("CACHE", "CONFIG", "DATA")}  # fmt: skip
-        text = run(argv, cwd=root, folder=folder, env=env,
-                   replace={str(root) + "/": "", str(root): "."}, secrets=secrets)  # fmt: skip
+        env = {
+            f"HELM_{part}_HOME": str(Path(home) / part.lower())
+            for part in ("CACHE", "CONFIG", "DATA")
+        }
+        text = run(
+            argv,
+            cwd=root,
+            folder=folder,
+            env=env,
+            replace={str(root) + "/": "", str(root): "."},
+            secrets=secrets,
+        )
     stream = SourceFile(f"{folder} (helm template)", text)
     try:
         objects = parse_file(stream, on_problem)

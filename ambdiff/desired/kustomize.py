@@ -30,9 +30,13 @@ Lines = Callable[[str], Mapping[tuple[str, str], int]]  # a file -> {(kind, name
 
 
 def render(
-    folder: str, root: Path, tools: Tools, lines: Lines, on_problem: OnProblem,
+    folder: str,
+    root: Path,
+    tools: Tools,
+    lines: Lines,
+    on_problem: OnProblem,
     secrets: Secrets = lambda: (),
-) -> list[RawObject]:  # fmt: skip
+) -> list[RawObject]:
     """The objects `kustomize build <folder>` makes; `root` is the repository on disk."""
     target = root / folder
     marker = next((target / n for n in KUSTOMIZATIONS if (target / n).is_file()), None)
@@ -48,11 +52,17 @@ def render(
                 f"resources:\n- {ref}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
             )
         text = run(
-            [*tools.kustomize(folder), str(wrapper)], cwd=wrapper, folder=folder,
-            replace={ref: folder, str(scratch): "(ambdiff's wrapper)", str(root) + "/": "",
-                     str(root): "."},
+            [*tools.kustomize(folder), str(wrapper)],
+            cwd=wrapper,
+            folder=folder,
+            replace={
+                ref: folder,
+                str(scratch): "(ambdiff's wrapper)",
+                str(root) + "/": "",
+                str(root): ".",
+            },
             secrets=secrets,
-        )  # fmt: skip
+        )
         stream = SourceFile(f"{folder} (kustomize build)", text)
         try:
             objects = parse_file(stream, on_problem)
@@ -62,9 +72,14 @@ def render(
 
 
 def _traced(
-    obj: RawObject, folder: str, wrapper: Path, root: Path, keep: bool, lines: Lines,
+    obj: RawObject,
+    folder: str,
+    wrapper: Path,
+    root: Path,
+    keep: bool,
+    lines: Lines,
     default: str,
-) -> RawObject:  # fmt: skip
+) -> RawObject:
     meta = obj.body.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
     raw = annotations.get(ORIGIN) if isinstance(annotations, Mapping) else None

@@ -32,8 +32,9 @@ def values(unit: Unit, root: Path, inputs: Sequence[str]) -> set[str]:
         found.update(v for _, v in (unit.helm.set if unit.helm else ()))
         return found
     for folder in inputs:
-        marker = next((f"{folder}/{k}" for k in KUSTOMIZATIONS if (root / folder / k).is_file()),
-                      None)  # fmt: skip
+        marker = next(
+            (f"{folder}/{k}" for k in KUSTOMIZATIONS if (root / folder / k).is_file()), None
+        )
         for data in _documents(root, marker) if marker else ():
             if isinstance(data, Mapping):
                 found.update(_kustomization(data, root, folder))

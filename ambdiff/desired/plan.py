@@ -104,9 +104,10 @@ MAX_INPUT_FOLDERS = 200  # a kustomization's bases and components, followed this
 
 
 def _all_inputs(
-    units: Sequence[Unit], exists: Callable[[str], bool],
+    units: Sequence[Unit],
+    exists: Callable[[str], bool],
     references: Callable[[str], Sequence[str]],
-) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:  # fmt: skip
+) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
     inputs: dict[str, tuple[str, ...]] = {}
     escapes: dict[str, str] = {}
     for unit in units:
@@ -138,10 +139,14 @@ def _inputs(
 
 
 def _explicit(
-    wanted: Sequence[str], found: set[str], tool: str, helm: HelmRelease | None,
-    exclude: Sequence[str], exists: Callable[[str], bool],
+    wanted: Sequence[str],
+    found: set[str],
+    tool: str,
+    helm: HelmRelease | None,
+    exclude: Sequence[str],
+    exists: Callable[[str], bool],
     references: Callable[[str], Sequence[str]],
-) -> Plan:  # fmt: skip
+) -> Plan:
     """`render: helm` or `render: kustomize`: every PATH is (or is inside) such a folder."""
     units: list[Unit] = []
     for path in wanted or ["."]:

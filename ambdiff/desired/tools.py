@@ -44,9 +44,12 @@ class Tools:
         """The command that builds a kustomization: `kustomize build` or `kubectl kustomize`."""
         if "kustomize" not in self._found:
             program = self._program(
-                self.kustomize_path, ("kustomize", "kubectl"), folder, "a kustomization",
+                self.kustomize_path,
+                ("kustomize", "kubectl"),
+                folder,
+                "a kustomization",
                 "--kustomize or AMBDIFF_KUSTOMIZE",
-            )  # fmt: skip
+            )
             kubectl = Path(program).name.startswith("kubectl")
             self._found["kustomize"] = [program, "kustomize" if kubectl else "build"]
             _announce("kustomize", program, kubectl=kubectl)
@@ -54,8 +57,9 @@ class Tools:
 
     def helm(self, folder: str) -> list[str]:
         if "helm" not in self._found:
-            program = self._program(self.helm_path, ("helm",), folder, "a Helm chart",
-                                    "--helm or AMBDIFF_HELM")  # fmt: skip
+            program = self._program(
+                self.helm_path, ("helm",), folder, "a Helm chart", "--helm or AMBDIFF_HELM"
+            )
             self._found["helm"] = [program]
             _announce("helm", program, kubectl=False)
         return self._found["helm"]
@@ -85,9 +89,14 @@ class Tools:
 
 
 def run(
-    argv: Sequence[str], *, cwd: Path, folder: str, env: Mapping[str, str] | None = None,
-    replace: Mapping[str, str] | None = None, secrets: Secrets = lambda: (),
-) -> str:  # fmt: skip
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    folder: str,
+    env: Mapping[str, str] | None = None,
+    replace: Mapping[str, str] | None = None,
+    secrets: Secrets = lambda: (),
+) -> str:
     """The standard output of `argv`; a failure, a timeout or too much output is a
     RenderError naming `folder`. `replace` rewrites temporary paths in the tool's message;
     `secrets()` gives the values it must never show (a tool quotes what it failed on: a
@@ -97,9 +106,15 @@ def run(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             done = subprocess.run(
-                list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env={**os.environ, **(env or {})}, timeout=RENDER_TIMEOUT, check=False,
-            )  # fmt: skip
+                list(argv),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env={**os.environ, **(env or {})},
+                timeout=RENDER_TIMEOUT,
+                check=False,
+            )
         except subprocess.TimeoutExpired as e:
             raise RenderError(
                 f"{folder}: `{tool}` did not finish within {RENDER_TIMEOUT} s; it was stopped.",
@@ -194,8 +209,9 @@ def _version(program: str, *, kubectl: bool) -> str:
         else [program, "version"]
     )
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired):
         return f"{program} (version unknown)"
     text = done.stdout.strip()

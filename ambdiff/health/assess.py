@@ -43,8 +43,10 @@ def _stale(body: Mapping[str, Any]) -> str:
     status = body.get("status")
     observed = status.get("observedGeneration") if isinstance(status, Mapping) else None
     if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
-        return (f"waiting for its controller to see generation {generation} (its status is of "
-                f"generation {observed})")  # fmt: skip
+        return (
+            f"waiting for its controller to see generation {generation} (its status is of "
+            f"generation {observed})"
+        )
     return ""
 
 
@@ -83,8 +85,9 @@ def _test(body: Mapping[str, Any], test: Test, exists: Lookup) -> tuple[bool, di
             meta = body.get("metadata")
             namespace = str((meta.get("namespace") if isinstance(meta, Mapping) else "") or "")
         gone = not exists(m["apiVersion"], m["kind"], namespace, name)
-        return gone, {"missing": f"{m['kind']} {namespace}/{name}" if namespace else
-                      f"{m['kind']} {name}"}  # fmt: skip
+        return gone, {
+            "missing": f"{m['kind']} {namespace}/{name}" if namespace else f"{m['kind']} {name}"
+        }
     assert test.field is not None
     return _compare(test.field.get(body), test.op, test.value, body), {}
 

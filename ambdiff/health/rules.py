@@ -103,8 +103,7 @@ class Rule:
         return self.group in ("*", group) and self.kind in ("*", kind)
 
 
-_RULE_KEYS = ("group", "apiVersion", "kind", "checks", "otherwise", "message",
-              "observedGeneration")  # fmt: skip
+_RULE_KEYS = ("group", "apiVersion", "kind", "checks", "otherwise", "message", "observedGeneration")
 _CHECK_KEYS = ("result", "when", "message")
 _OPS = ("equals", "in", "exists", "atLeast", "below", "sameAs")
 _TEST_KEYS = ("condition", "status", "reason", "field", "missing", "not", *_OPS)
@@ -161,12 +160,16 @@ def _rule(raw: Any, where: str) -> Rule:
         else _string(raw["apiVersion"], f"{where}: apiVersion").rpartition("/")[0]
     )
     if "/" in group:
-        raise ConfigError(f"{where}: group {group!r} holds a version; write the group alone "
-                          f"({group.split('/')[0]}), or apiVersion: with the version.")  # fmt: skip
+        raise ConfigError(
+            f"{where}: group {group!r} holds a version; write the group alone "
+            f"({group.split('/')[0]}), or apiVersion: with the version."
+        )
     kind = _string(raw["kind"], f"{where}: kind")
     if kind != "*" and not kind[:1].isupper():
-        raise ConfigError(f"{where}: kind {kind!r} would match nothing: kinds are written as "
-                          f"the API writes them ({kind[:1].upper() + kind[1:]}).")  # fmt: skip
+        raise ConfigError(
+            f"{where}: kind {kind!r} would match nothing: kinds are written as "
+            f"the API writes them ({kind[:1].upper() + kind[1:]})."
+        )
     checks = raw.get("checks") or []
     if not isinstance(checks, list):
         raise ConfigError(f"{where}: 'checks' must be a list of checks.")
@@ -212,10 +215,12 @@ def _test(raw: Any, where: str) -> Test:
             raise ConfigError(
                 f"{where}: a condition test takes 'status' and 'reason', not {ops[0]!r}."
             )
-        return Test(condition=_string(raw["condition"], f"{where}: condition"),
-                    status=_strings(raw.get("status", "True"), f"{where}: status"),
-                    reason=_strings(raw.get("reason", []), f"{where}: reason"),
-                    negate=negate)  # fmt: skip
+        return Test(
+            condition=_string(raw["condition"], f"{where}: condition"),
+            status=_strings(raw.get("status", "True"), f"{where}: status"),
+            reason=_strings(raw.get("reason", []), f"{where}: reason"),
+            negate=negate,
+        )
     if "status" in raw or "reason" in raw:
         raise ConfigError(f"{where}: 'status' and 'reason' belong to a condition test.")
     if kinds[0] == "missing":
@@ -244,8 +249,10 @@ def _test(raw: Any, where: str) -> Test:
                 and compared.has_default
                 and not _number(compared.default)
             ):
-                raise ConfigError(f"{where}: {name} {str(compared)!r}: {op} compares numbers, so "
-                                  "the default after | must be a number.")  # fmt: skip
+                raise ConfigError(
+                    f"{where}: {name} {str(compared)!r}: {op} compares numbers, so "
+                    "the default after | must be a number."
+                )
     return Test(field=field, op=op, value=value, negate=negate)
 
 
@@ -263,8 +270,10 @@ def _missing(raw: Any, where: str) -> Mapping[str, Any]:
         found["namespace"] = path(_string(raw["namespace"], f"{where}: namespace"), where)
     qualified = raw.get("qualified", False)
     if not isinstance(qualified, bool) or (qualified and "namespace" in raw):
-        raise ConfigError(f"{where}: 'qualified' (the name may be NAME.NAMESPACE) is true or "
-                          "false, and not given with 'namespace'.")  # fmt: skip
+        raise ConfigError(
+            f"{where}: 'qualified' (the name may be NAME.NAMESPACE) is true or "
+            "false, and not given with 'namespace'."
+        )
     found["qualified"] = qualified
     return found
 
@@ -292,8 +301,10 @@ def _template(value: Any, where: str) -> str:
         if depth not in (0, 1):
             break
     if depth != 0:
-        raise ConfigError(f"{where}: {text!r} has a '{{' or '}}' without its pair; a placeholder "
-                          "is written {status.phase}.")  # fmt: skip
+        raise ConfigError(
+            f"{where}: {text!r} has a '{{' or '}}' without its pair; a placeholder "
+            "is written {status.phase}."
+        )
     return text
 
 

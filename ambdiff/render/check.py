@@ -31,12 +31,19 @@ def render_report(report: Report, output: str, out: Console) -> None:
 def report_json(report: Report) -> dict[str, object]:
     return {
         "findings": [
-            {"rule": f.rule, "severity": f.severity.value, "file": f.file, "line": f.line,
-             "object": f.object, "message": f.message, **({"via": f.via} if f.via else {})}
+            {
+                "rule": f.rule,
+                "severity": f.severity.value,
+                "file": f.file,
+                "line": f.line,
+                "object": f.object,
+                "message": f.message,
+                **({"via": f.via} if f.via else {}),
+            }
             for f in report.findings
         ],
         "summary": report.summary,
-    }  # fmt: skip
+    }
 
 
 def github_annotation(finding: Finding) -> str:
@@ -60,8 +67,11 @@ def _human(report: Report, out: Console) -> None:
             )
         out.print()
     summary = report.summary
-    counts = [f"{summary[s.value]} {s.value}{'s' if summary[s.value] != 1 else ''}"
-              for s in Severity if summary[s.value] or s is not Severity.INFO]  # fmt: skip
+    counts = [
+        f"{summary[s.value]} {s.value}{'s' if summary[s.value] != 1 else ''}"
+        for s in Severity
+        if summary[s.value] or s is not Severity.INFO
+    ]
     verdict = "[bold red]failed[/]" if report.exit_code else "[green]passed[/]"
     strict = " (--strict: warnings fail too)" if report.strict else ""
     out.print(
@@ -111,16 +121,23 @@ def render_routes(rows: Sequence[RouteRow], output: str, out: Console) -> None:
         table.add_row(*(escape(v) for v in row_cells))
     _print_wide(out, table, cells)
     routes = len({(r.ambassador_id, r.route) for r in rows})
-    out.print(f"{routes} route{'s' if routes != 1 else ''} from {len(rows)} Mapping{'s' if len(rows) != 1 else ''}, "
-              "in the order Emissary tries them.")  # fmt: skip
+    out.print(
+        f"{routes} route{'s' if routes != 1 else ''} from {len(rows)} Mapping{'s' if len(rows) != 1 else ''}, "
+        "in the order Emissary tries them."
+    )
 
 
-def render_route_changes(changes: Sequence[RouteChange], base: str, head: str, output: str,
-                         out: Console) -> None:  # fmt: skip
+def render_route_changes(
+    changes: Sequence[RouteChange], base: str, head: str, output: str, out: Console
+) -> None:
     counts = {s: sum(1 for c in changes if c.status == s) for s in _CHANGE_MARK}
     if output == "json":
-        payload = {"base": base, "head": head, "changes": [c.as_json() for c in changes],
-                   "summary": counts}  # fmt: skip
+        payload = {
+            "base": base,
+            "head": head,
+            "changes": [c.as_json() for c in changes],
+            "summary": counts,
+        }
         _print_raw(out, json_text(json.dumps(payload, indent=2, allow_nan=False)))
         return
     out.print(f"Routes in {escape(shown(head))} compared with {escape(shown(base))}:")

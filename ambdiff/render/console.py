@@ -70,7 +70,11 @@ def _console(color: str, file: IO[str]) -> Console:
         )
     if color == "never":
         return _Console(
-            file=file, no_color=True, color_system=None, soft_wrap=True, highlight=False,
+            file=file,
+            no_color=True,
+            color_system=None,
+            soft_wrap=True,
+            highlight=False,
             emoji=False,
-        )  # fmt: skip
+        )
     return _Console(file=file, soft_wrap=True, highlight=False, emoji=False)

@@ -34,9 +34,14 @@ MAX_VALUE = 120
 
 
 def render(
-    report: DiffReport, fmt: str, consoles: Consoles, *, where: str, verbose: int = 0,
+    report: DiffReport,
+    fmt: str,
+    consoles: Consoles,
+    *,
+    where: str,
+    verbose: int = 0,
     cluster: Mapping[str, str] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """`cluster`: the context, server, user and namespace compared with (None offline)."""
     if fmt == "json":
         data = to_json(report)

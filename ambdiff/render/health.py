@@ -17,9 +17,13 @@ from ambdiff.render.text import shown
 from ambdiff.sync.wait import Status, Target, Verdict, WaitReport
 
 HEARTBEAT_SECONDS = 30.0
-_MARK = {Verdict.HEALTHY: ("✓", "green"), Verdict.FAILED: ("✗", "bold red"),
-         Verdict.PROGRESSING: ("…", "yellow"), Verdict.NONE: ("·", "dim"),
-         Verdict.TIMED_OUT: ("✗", "bold red")}  # fmt: skip
+_MARK = {
+    Verdict.HEALTHY: ("✓", "green"),
+    Verdict.FAILED: ("✗", "bold red"),
+    Verdict.PROGRESSING: ("…", "yellow"),
+    Verdict.NONE: ("·", "dim"),
+    Verdict.TIMED_OUT: ("✗", "bold red"),
+}
 MAX_LISTED = 20  # rows of the live table
 MAX_HEALTHY_LISTED = 10  # past this the report counts the healthy objects by kind
 
@@ -57,9 +61,12 @@ class Watching:
         mark, _ = _MARK[status.verdict]
         detail = f": {status.message}" if status.message else ""
         self.consoles.err.print(
-            shown(f"  {mark} {status.verdict.value:<12} {_what(status)}{detail}  [{duration(elapsed)}]"),
-            markup=False, highlight=False,
-        )  # fmt: skip
+            shown(
+                f"  {mark} {status.verdict.value:<12} {_what(status)}{detail}  [{duration(elapsed)}]"
+            ),
+            markup=False,
+            highlight=False,
+        )
 
     def round(self, statuses: Sequence[Status], elapsed: float) -> None:
         waiting = [s for s in statuses if s.verdict is Verdict.PROGRESSING]
@@ -73,26 +80,34 @@ class Watching:
             self.consoles.err.print(
                 f"Still waiting for {len(waiting)} object(s) ({duration(elapsed)} of "
                 f"{duration(self.timeout, exact=True)}): {names}{more}",
-                markup=False, highlight=False,
-            )  # fmt: skip
+                markup=False,
+                highlight=False,
+            )
 
     def _table(self, statuses: Sequence[Status], elapsed: float) -> Table:
         with_health = [s for s in statuses if s.verdict is not Verdict.NONE]
         done = sum(1 for s in with_health if s.verdict.settled)
         # What is still on its way or failed, first; the healthy are counted.
         order = (Verdict.FAILED, Verdict.TIMED_OUT, Verdict.PROGRESSING)
-        shown_ = sorted((s for s in with_health if s.verdict in order),
-                        key=lambda s: order.index(s.verdict))  # fmt: skip
+        shown_ = sorted(
+            (s for s in with_health if s.verdict in order), key=lambda s: order.index(s.verdict)
+        )
         healthy = len(with_health) - len(shown_)
         table = Table(
             title=f"Waiting for health: {done} of {len(with_health)} settled ({duration(elapsed)} of "
             f"{duration(self.timeout, exact=True)}, {healthy} healthy; Ctrl-C stops waiting, the writes stay)",
-            title_justify="left", show_header=False, box=None, padding=(0, 1),
-        )  # fmt: skip
+            title_justify="left",
+            show_header=False,
+            box=None,
+            padding=(0, 1),
+        )
         for s in shown_[:MAX_LISTED]:
             mark, style = _MARK[s.verdict]
-            table.add_row(f"[{style}]{mark} {s.verdict.value}[/]", escape(_what(s)),
-                          f"[dim]{escape(shown(s.message))}[/]")  # fmt: skip
+            table.add_row(
+                f"[{style}]{mark} {s.verdict.value}[/]",
+                escape(_what(s)),
+                f"[dim]{escape(shown(s.message))}[/]",
+            )
         if len(shown_) > MAX_LISTED:
             table.add_row("", f"… {len(shown_) - MAX_LISTED} more", "")
         return table
@@ -103,8 +118,9 @@ def watching(consoles: Consoles, count: int, timeout: float) -> Iterator[Watchin
     """The display for one wait: a transient live table on a terminal, lines elsewhere."""
     consoles.err.print(
         f"Waiting up to {duration(timeout, exact=True)} for {count} object(s) to become healthy…",
-        markup=False, highlight=False,
-    )  # fmt: skip
+        markup=False,
+        highlight=False,
+    )
     w = Watching(consoles, timeout)
     if not consoles.interactive:
         yield w
@@ -133,8 +149,10 @@ def report(r: WaitReport, consoles: Consoles) -> None:
     if quiet:
         kinds = Counter(s.target.id.kind for s in quiet)
         named = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
-        out.print(f"  [dim]· {len(quiet)} object(s) report no health to wait for: "
-                  f"{escape(shown(named))}[/]")  # fmt: skip
+        out.print(
+            f"  [dim]· {len(quiet)} object(s) report no health to wait for: "
+            f"{escape(shown(named))}[/]"
+        )
         for s in quiet:
             if s.message:
                 out.print(f"  [dim]  {escape(_what(s))}: {escape(shown(s.message))}[/]")
@@ -142,15 +160,21 @@ def report(r: WaitReport, consoles: Consoles) -> None:
     took = duration(r.elapsed)
     if r.interrupted:
         waiting, failed = len(r.of(Verdict.PROGRESSING)), len(r.of(Verdict.FAILED))
-        out.print(f"[bold yellow]Stopped waiting[/] after {took} (interrupted): {healthy} healthy, "
-                  f"{failed} failed, {waiting} still on their way. Every write stays applied.")  # fmt: skip
+        out.print(
+            f"[bold yellow]Stopped waiting[/] after {took} (interrupted): {healthy} healthy, "
+            f"{failed} failed, {waiting} still on their way. Every write stays applied."
+        )
     elif r.ok and not healthy:
-        out.print(f"[bold green]Done[/]: none of the {len(r.statuses)} object(s) reports health "
-                  "to wait for.")  # fmt: skip
+        out.print(
+            f"[bold green]Done[/]: none of the {len(r.statuses)} object(s) reports health "
+            "to wait for."
+        )
     elif r.ok:
         out.print(f"[bold green]Healthy[/]: {healthy} object(s) healthy after {took}.")
     else:
         failed, late = len(r.of(Verdict.FAILED)), len(r.of(Verdict.TIMED_OUT))
-        out.print(f"[bold red]Not healthy[/] after {took}: {failed} failed, {late} timed out "
-                  f"(--timeout {duration(r.timeout, exact=True)}), {healthy} healthy. The writes stay "
-                  "applied: fix the cause in git and sync again.")  # fmt: skip
+        out.print(
+            f"[bold red]Not healthy[/] after {took}: {failed} failed, {late} timed out "
+            f"(--timeout {duration(r.timeout, exact=True)}), {healthy} healthy. The writes stay "
+            "applied: fix the cause in git and sync again."
+        )

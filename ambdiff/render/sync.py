@@ -34,8 +34,10 @@ def plan(p: Plan, consoles: Consoles, *, where: str) -> None:
         out.print(f"Nothing to do: git and {escape(shown(where))} agree.")
     else:
         c = p.counts()
-        out.print(f"[bold]Plan[/] for {escape(shown(where))}: {c['create']} to create, "
-                  f"{c['update']} to update, {c['delete']} to delete")  # fmt: skip
+        out.print(
+            f"[bold]Plan[/] for {escape(shown(where))}: {c['create']} to create, "
+            f"{c['update']} to update, {c['delete']} to delete"
+        )
         for action in p.actions:
             out.print(f"  {_line(action)}")
             for change in action.changes:
@@ -61,9 +63,11 @@ def preflight_failures(
 ) -> None:
     err = consoles.err
     if staged:
-        err.print(f"[bold red]Preflight failed for {len(failures)} object(s). Only its first "
-                  f"stage was written: {len(staged)} Namespace(s)/CRD(s) created so that what "
-                  "goes into them could be dry-run:[/]")  # fmt: skip
+        err.print(
+            f"[bold red]Preflight failed for {len(failures)} object(s). Only its first "
+            f"stage was written: {len(staged)} Namespace(s)/CRD(s) created so that what "
+            "goes into them could be dry-run:[/]"
+        )
         for action in staged:
             err.print(f"  [yellow]+[/] {escape(shown(str(action)))}")
         err.print("[bold red]Nothing else was written:[/]")
@@ -78,8 +82,10 @@ def preflight_failures(
             err.print(f"  [red]✗[/] {escape(shown(f'{f.action}{origin}: {f.message}'))}")
             continue
         hint = f" {group.hint}" if group.hint else ""
-        err.print(f"  [red]✗[/] {len(group.failures)} objects: {escape(shown(group.cause))}."
-                  f"{escape(shown(hint))}")  # fmt: skip
+        err.print(
+            f"  [red]✗[/] {len(group.failures)} objects: {escape(shown(group.cause))}."
+            f"{escape(shown(hint))}"
+        )
         err.print(f"      [dim]{escape(shown(listed(group)))}[/]")
 
 
@@ -102,8 +108,10 @@ def report(r: SyncReport, consoles: Consoles) -> None:
         out.print(f"[bold green]Sync succeeded[/]: {applied} applied.")
     else:
         why = "interrupted" if r.interrupted else "failed"
-        out.print(f"[bold red]Sync {why}[/]: {applied} applied, {failed} failed, {waiting} not "
-                  "attempted. Fix the cause and run sync again: it converges.")  # fmt: skip
+        out.print(
+            f"[bold red]Sync {why}[/]: {applied} applied, {failed} failed, {waiting} not "
+            "attempted. Fix the cause and run sync again: it converges."
+        )
 
 
 # ---- -o json ---------------------------------------------------------------------------
@@ -114,11 +122,21 @@ def json_document(cluster: Mapping[str, str], inventory: str) -> dict[str, Any]:
     not run leaves its key empty, so a pipeline reads `.result` and `.stage` alone. The
     command fills it as its stages run."""
     return {
-        "result": None, "stage": None, "cluster": dict(cluster),
-        "inventory": inventory, "check": [], "plan": None, "notes": [], "preflight": [],
-        "staged": [], "report": None, "refused": None, "record_error": None, "lock_lost": None,
+        "result": None,
+        "stage": None,
+        "cluster": dict(cluster),
+        "inventory": inventory,
+        "check": [],
+        "plan": None,
+        "notes": [],
+        "preflight": [],
+        "staged": [],
+        "report": None,
+        "refused": None,
+        "record_error": None,
+        "lock_lost": None,
         "health": None,
-    }  # fmt: skip
+    }
 
 
 def ended(document: dict[str, Any], result: str, stage: str | None = None) -> dict[str, Any]:
@@ -129,8 +147,13 @@ def ended(document: dict[str, Any], result: str, stage: str | None = None) -> di
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
-    return {"rule": f.rule, "file": f.file, "line": f.line, "object": f.object,
-            "message": f.message}  # fmt: skip
+    return {
+        "rule": f.rule,
+        "file": f.file,
+        "line": f.line,
+        "object": f.object,
+        "message": f.message,
+    }
 
 
 def failure_json(f: Failure) -> dict[str, str]:

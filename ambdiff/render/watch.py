@@ -19,14 +19,20 @@ def summary(report: DiffReport, commit: str, *, applied: int = 0) -> str:
         return f"applied {applied} action(s) {at}; {s['unchanged']} object(s) were in sync"
     if not drifted:
         return f"in sync {at} ({s['unchanged']} object(s))"
-    return (f"{drifted} object(s) out of sync {at}: {s['changed']} changed, {s['added']} "
-            f"missing, {s['removed']} removed from git; {s['unchanged']} in sync")  # fmt: skip
+    return (
+        f"{drifted} object(s) out of sync {at}: {s['changed']} changed, {s['added']} "
+        f"missing, {s['removed']} removed from git; {s['unchanged']} in sync"
+    )
 
 
 def describe(o: ObjectDiff) -> str:
     """One object out of sync and its changes (live → git, as `ambdiff diff` words them)."""
-    what = {Status.ADDED: "missing from the cluster", Status.CHANGED: "changed",
-            Status.REMOVED: "no longer in git", Status.UNCHANGED: "in sync"}[o.status]  # fmt: skip
+    what = {
+        Status.ADDED: "missing from the cluster",
+        Status.CHANGED: "changed",
+        Status.REMOVED: "no longer in git",
+        Status.UNCHANGED: "in sync",
+    }[o.status]
     lines = [change_line(c) for c in o.changes[:MAX_CHANGES_LOGGED]]
     if len(o.changes) > MAX_CHANGES_LOGGED:
         lines.append(f"… {len(o.changes) - MAX_CHANGES_LOGGED} more")
@@ -35,5 +41,10 @@ def describe(o: ObjectDiff) -> str:
 
 def fields(o: ObjectDiff) -> dict[str, object]:
     """The same, as fields of a JSON log line."""
-    return {"kind": o.id.kind, "namespace": o.id.namespace, "object_name": o.id.name,
-            "status": o.status.value, "changes": [change_line(c) for c in o.changes]}  # fmt: skip
+    return {
+        "kind": o.id.kind,
+        "namespace": o.id.namespace,
+        "object_name": o.id.name,
+        "status": o.status.value,
+        "changes": [change_line(c) for c in o.changes],
+    }

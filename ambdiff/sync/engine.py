@@ -75,8 +75,13 @@ class Sync:
         members = None if ownership is None else ownership.members(live)
         self.compare_options = replace(settings.compare_options, members=members)
         self.report = build_report(desired, live, self.compare_options)
-        plan = build_plan(self.report, live, inventory=settings.inventory,
-                          prune=settings.prune, prune_cascading=settings.prune_cascading)  # fmt: skip
+        plan = build_plan(
+            self.report,
+            live,
+            inventory=settings.inventory,
+            prune=settings.prune,
+            prune_cascading=settings.prune_cascading,
+        )
         self.plan = plan if ownership is None else _vetted(plan, live, ownership)
         deletes = self.plan.counts()["delete"]
         self.refusal = (
@@ -84,9 +89,14 @@ class Sync:
             if ownership is None or settings.allow_mass_prune
             else ownership.mass_prune(deletes, len(members or ()), settings.mass_prune_share)
         )
-        self._executor = Executor(cluster, {r.id: r for r in desired}, live, settings.inventory,
-                                  force_conflicts=settings.force_conflicts,
-                                  adoptable=ownership.siblings if ownership else frozenset())  # fmt: skip
+        self._executor = Executor(
+            cluster,
+            {r.id: r for r in desired},
+            live,
+            settings.inventory,
+            force_conflicts=settings.force_conflicts,
+            adoptable=ownership.siblings if ownership else frozenset(),
+        )
         self.record_error = ""
 
     def preflight(self, progress: Callable[[int, int], None] | None = None) -> list[Failure]:
@@ -145,9 +155,15 @@ class Sync:
                 applied[resource.id] = member_of(current)
         deleted = [oid for oid, s in done.items() if s is State.APPLIED and oid not in applied]
         # Gone, or handed over to another inventory (a source it moved to took it).
-        gone = [m.id for m in self._ownership.record.members if m.id not in applied and (
-            m.id not in self._live
-            or self._live[m.id].labels.get(INVENTORY_LABEL) != self._executor.inventory)]  # fmt: skip
+        gone = [
+            m.id
+            for m in self._ownership.record.members
+            if m.id not in applied
+            and (
+                m.id not in self._live
+                or self._live[m.id].labels.get(INVENTORY_LABEL) != self._executor.inventory
+            )
+        ]
         new = self._ownership.next_record(
             revision=self._revision, kept=(), applied=applied, deleted=[*deleted, *gone]
         )
@@ -189,8 +205,11 @@ def _vetted(plan: Plan, live: Mapping[ObjectId, Resource], ownership: Ownership)
     for action in plan.actions:
         reason = ownership.veto(action.id, live[action.id]) if action.verb is Verb.DELETE else ""
         if reason:
-            skipped.append(Action(action.verb, action.id, action.api_version, None, (),
-                                  f"not deleted: {reason}"))  # fmt: skip
+            skipped.append(
+                Action(
+                    action.verb, action.id, action.api_version, None, (), f"not deleted: {reason}"
+                )
+            )
         else:
             kept.append(action)
     return Plan(tuple(kept), tuple(skipped))

@@ -88,15 +88,25 @@ class SyncReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "result": "succeeded" if self.complete else "interrupted" if self.interrupted else "failed",
+            "result": "succeeded"
+            if self.complete
+            else "interrupted"
+            if self.interrupted
+            else "failed",
             "actions": [
-                {"action": a.verb.value, "apiVersion": a.api_version, "kind": a.id.kind,
-                 "namespace": a.id.namespace or None, "name": a.id.name, "state": s.value,
-                 **({"error": m} if m else {})}
+                {
+                    "action": a.verb.value,
+                    "apiVersion": a.api_version,
+                    "kind": a.id.kind,
+                    "namespace": a.id.namespace or None,
+                    "name": a.id.name,
+                    "state": s.value,
+                    **({"error": m} if m else {}),
+                }
                 for a, s, m in self.outcomes
             ],
             "summary": {state.value: len(self.of(state)) for state in State},
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -127,8 +137,13 @@ class Executor:
             owner = foreign_owner(self.live.get(action.id), self.inventory)
             if owner is not None and owner not in self.adoptable:
                 refusal = "ambdiff never takes over another inventory's objects"
-                failures.append(Failure(action, f"it belongs to the inventory {owner!r}; {refusal}",
-                                        cause=f"they belong to the inventory {owner!r}; {refusal}"))  # fmt: skip
+                failures.append(
+                    Failure(
+                        action,
+                        f"it belongs to the inventory {owner!r}; {refusal}",
+                        cause=f"they belong to the inventory {owner!r}; {refusal}",
+                    )
+                )
         crd_kinds = self._kinds_created_by(plan)
         new_namespaces = {
             a.id.name for a in plan.actions if a.verb is Verb.CREATE and a.id.kind == "Namespace"
@@ -231,8 +246,13 @@ class Executor:
         res = self._resource(action)
         if action.verb is Verb.DELETE:
             current = self.live[action.id]
-            self.cluster.delete(res, action.id.namespace or None, action.id.name, dry_run=dry_run,
-                                precondition=current.body.get("metadata", {}))  # fmt: skip
+            self.cluster.delete(
+                res,
+                action.id.namespace or None,
+                action.id.name,
+                dry_run=dry_run,
+                precondition=current.body.get("metadata", {}),
+            )
             return
         body = as_applied(action.id, self.desired[action.id].body, self.inventory)
         existing = self.live.get(action.id)
@@ -279,8 +299,11 @@ class Executor:
             if all(self.cluster.resource(f"{group}/{v}", kind) for v in versions):
                 return
             time.sleep(0.25)
-        raise ClusterError(f"the CRD for {kind}.{group} was created but not served within "
-                           f"{CRD_WAIT_SECONDS:.0f}s.", hint="Check the CRD's status conditions.")  # fmt: skip
+        raise ClusterError(
+            f"the CRD for {kind}.{group} was created but not served within "
+            f"{CRD_WAIT_SECONDS:.0f}s.",
+            hint="Check the CRD's status conditions.",
+        )
 
 
 _CONFLICT = re.compile(r'conflict with "([^"]+)"')
@@ -295,8 +318,10 @@ def describe(error: ClusterError) -> str:
             who = manager.group(1) if manager else "another manager"
             fields.append(f"{str(cause.get('field', '?')).lstrip('.')} (owned by {who})")
         if fields:
-            return ("conflict: " + "; ".join(fields) + ". Rerun with --force-conflicts to take "
-                    "these fields over, or drop them from git.")  # fmt: skip
+            return (
+                "conflict: " + "; ".join(fields) + ". Rerun with --force-conflicts to take "
+                "these fields over, or drop them from git."
+            )
     return error.message
 
 

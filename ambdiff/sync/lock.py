@@ -114,8 +114,10 @@ class Lock:
                 elif time.monotonic() >= deadline:
                     raise self._held(spec)
                 elif self._on_wait is not None:
-                    self._on_wait(f"Waiting up to {timeout:.0f}s for the lock of inventory "
-                                  f"{self.inventory}: {self._held(spec).message}")  # fmt: skip
+                    self._on_wait(
+                        f"Waiting up to {timeout:.0f}s for the lock of inventory "
+                        f"{self.inventory}: {self._held(spec).message}"
+                    )
                     self._on_wait = None
             if time.monotonic() >= deadline:
                 continue  # re-read once more, then either take it or say who holds it
@@ -140,8 +142,10 @@ class Lock:
             return self.taken
         late = time.monotonic() - self._renewed
         if self.renew_deadline is not None and late > self.renew_deadline:
-            return (f"the lock of inventory {self.inventory} could not be renewed for "
-                    f"{late:.0f}s (renew deadline {self.renew_deadline:g}s)")  # fmt: skip
+            return (
+                f"the lock of inventory {self.inventory} could not be renewed for "
+                f"{late:.0f}s (renew deadline {self.renew_deadline:g}s)"
+            )
         return ""
 
     def holder_of(self) -> str:
@@ -210,8 +214,11 @@ class Lock:
         spec = dict((current or {}).get("spec") or {})
         mine = spec.get("holderIdentity") == self.holder
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine or current is None else 1)
-        metadata: dict[str, Any] = {"name": lease_name(self.inventory), "namespace": self.namespace,
-                                    "labels": {"ambdiff.io/lock-of": self.inventory}}  # fmt: skip
+        metadata: dict[str, Any] = {
+            "name": lease_name(self.inventory),
+            "namespace": self.namespace,
+            "labels": {"ambdiff.io/lock-of": self.inventory},
+        }
         if current is not None:
             metadata["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
         return {

@@ -42,19 +42,34 @@ class Ownership:
 
     @classmethod
     def open(
-        cls, cluster: Any, *, inventory: str, namespace: str, identity: Identity,
-        narrowed: bool = False, adopt_labelled: bool = False, read_only: bool = False,
-        claimed: Mapping[ObjectId, str] | None = None, siblings: frozenset[str] = frozenset(),
+        cls,
+        cluster: Any,
+        *,
+        inventory: str,
+        namespace: str,
+        identity: Identity,
+        narrowed: bool = False,
+        adopt_labelled: bool = False,
+        read_only: bool = False,
+        claimed: Mapping[ObjectId, str] | None = None,
+        siblings: frozenset[str] = frozenset(),
         claims_unknown: str = "",
-    ) -> Ownership:  # fmt: skip
+    ) -> Ownership:
         """The source's ownership, from its record. `read_only` (diff): a record this user may
         not read is no error; nothing is then reported `removed` (`unreadable` says why).
         `claimed`, `siblings`, `claims_unknown`: what the repository's other sources declare
         (see the fields)."""
 
         def make(record: Record, **more: Any) -> Ownership:
-            return cls(record, identity, narrowed, claimed=dict(claimed or {}),
-                       siblings=siblings, claims_unknown=claims_unknown, **more)  # fmt: skip
+            return cls(
+                record,
+                identity,
+                narrowed,
+                claimed=dict(claimed or {}),
+                siblings=siblings,
+                claims_unknown=claims_unknown,
+                **more,
+            )
 
         try:
             found = records.read(cluster, inventory, namespace, identity)
@@ -114,8 +129,11 @@ class Ownership:
         """Members git no longer has here because another source of the repository now
         declares them: handed over on that source's next sync, never pruned."""
         wanted = set(desired)
-        return {m.id: self.claimed[m.id] for m in self.record.members
-                if m.id in self.claimed and m.id not in wanted}  # fmt: skip
+        return {
+            m.id: self.claimed[m.id]
+            for m in self.record.members
+            if m.id in self.claimed and m.id not in wanted
+        }
 
     def outside(
         self, desired: Iterable[ObjectId], live: Mapping[ObjectId, Resource]
@@ -139,9 +157,10 @@ class Ownership:
             return []
         wanted = set(desired) | self.record.ids()
         return sorted(
-            oid for oid, r in live.items()
+            oid
+            for oid, r in live.items()
             if r.labels.get(INVENTORY_LABEL) == self.record.inventory and oid not in wanted
-        )  # fmt: skip
+        )
 
     def missing(self, live: Mapping[ObjectId, Resource]) -> list[Member]:
         """Record members the LISTs did not return: to be read one by one."""
@@ -186,9 +205,13 @@ class Ownership:
     # ---- the new record ----------------------------------------------------------------------
 
     def next_record(
-        self, *, revision: str, kept: Iterable[Member], applied: Mapping[ObjectId, Member],
+        self,
+        *,
+        revision: str,
+        kept: Iterable[Member],
+        applied: Mapping[ObjectId, Member],
         deleted: Iterable[ObjectId],
-    ) -> Record:  # fmt: skip
+    ) -> Record:
         """Old members, plus what this run applied or found in sync, less what it deleted.
         A narrowed run only adds: it never drops a member it did not read."""
         members = {m.id: m for m in self.record.members}
@@ -196,8 +219,9 @@ class Ownership:
         members.update(applied)
         for oid in deleted:
             members.pop(oid, None)
-        return records.updated(self.record, identity=self.identity, revision=revision,
-                               members=members.values())  # fmt: skip
+        return records.updated(
+            self.record, identity=self.identity, revision=revision, members=members.values()
+        )
 
 
 def member_of(resource: Resource) -> Member:

@@ -121,8 +121,15 @@ def build_plan(
         elif o.status is Status.UNCHANGED:
             current = live.get(o.id)
             if current is not None and current.labels.get(INVENTORY_LABEL) != inventory:
-                writes.append(Action(Verb.UPDATE, o.id, o.api_version, o.origin,
-                                     reason="take ownership (add inventory labels)"))  # fmt: skip
+                writes.append(
+                    Action(
+                        Verb.UPDATE,
+                        o.id,
+                        o.api_version,
+                        o.origin,
+                        reason="take ownership (add inventory labels)",
+                    )
+                )
         elif o.status is Status.REMOVED:
             action = Action(Verb.DELETE, o.id, o.api_version, None, reason="no longer in git")
             if not prune:

@@ -18,14 +18,22 @@ class SyncCluster(Protocol):
     def get(self, res: ApiResource, namespace: str | None, name: str) -> dict[str, Any] | None: ...
 
     def list(
-        self, res: ApiResource, namespace: str | None, label_selector: str = "",
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        label_selector: str = "",
         field_selector: str = "",
-    ) -> list[dict[str, Any]]: ...  # fmt: skip
+    ) -> list[dict[str, Any]]: ...
 
     def apply(
-        self, res: ApiResource, body: Mapping[str, Any], *, manager: str, dry_run: bool = False,
+        self,
+        res: ApiResource,
+        body: Mapping[str, Any],
+        *,
+        manager: str,
+        dry_run: bool = False,
         force: bool = False,
-    ) -> dict[str, Any]: ...  # fmt: skip
+    ) -> dict[str, Any]: ...
 
     def create(self, res: ApiResource, body: Mapping[str, Any]) -> dict[str, Any]: ...
 
@@ -36,6 +44,11 @@ class SyncCluster(Protocol):
     ) -> dict[str, Any]: ...
 
     def delete(
-        self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False,
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
         precondition: Mapping[str, Any] | None = None,
-    ) -> None: ...  # fmt: skip
+    ) -> None: ...

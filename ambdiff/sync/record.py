@@ -47,9 +47,14 @@ class RecordCluster(Protocol):
     def get(self, res: Any, namespace: str | None, name: str) -> dict[str, Any] | None: ...
 
     def apply(
-        self, res: Any, body: Mapping[str, Any], *, manager: str, dry_run: bool = False,
+        self,
+        res: Any,
+        body: Mapping[str, Any],
+        *,
+        manager: str,
+        dry_run: bool = False,
         force: bool = False,
-    ) -> dict[str, Any]: ...  # fmt: skip
+    ) -> dict[str, Any]: ...
 
     def resource(self, api_version: str, kind: str) -> Any: ...
 
@@ -65,8 +70,14 @@ class Member:
     api_version: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"group": self.id.group, "kind": self.id.kind, "namespace": self.id.namespace,
-                "name": self.id.name, "uid": self.uid, "apiVersion": self.api_version}  # fmt: skip
+        return {
+            "group": self.id.group,
+            "kind": self.id.kind,
+            "namespace": self.id.namespace,
+            "name": self.id.name,
+            "uid": self.uid,
+            "apiVersion": self.api_version,
+        }
 
 
 @dataclass(frozen=True)
@@ -152,15 +163,25 @@ def parse(body: Mapping[str, Any], inventory: str, namespace: str) -> Record:
             )
             for m in members
         )
-        identity = Identity(str(source.get("repository", "")), str(source.get("source", "")),
-                            tuple(source.get("paths") or ()), str(source.get("namespace", "")))  # fmt: skip
+        identity = Identity(
+            str(source.get("repository", "")),
+            str(source.get("source", "")),
+            tuple(source.get("paths") or ()),
+            str(source.get("namespace", "")),
+        )
     except (ValueError, KeyError, TypeError, OSError, EOFError) as e:
         raise ClusterError(
             f"{where} cannot be read ({type(e).__name__}): it was edited by hand or by another tool.",
             hint="Restore it, or delete it to start a new record (nothing is pruned without one).",
         ) from e
-    return Record(inventory, namespace, identity, str(data.get("revision", "")),
-                  str(data.get("appliedAt", "")), parsed)  # fmt: skip
+    return Record(
+        inventory,
+        namespace,
+        identity,
+        str(data.get("revision", "")),
+        str(data.get("appliedAt", "")),
+        parsed,
+    )
 
 
 def _unpacked(packed: bytes, where: str) -> bytes:
@@ -184,14 +205,20 @@ def _unpacked(packed: bytes, where: str) -> bytes:
 
 def body_of(record: Record) -> dict[str, Any]:
     """The ConfigMap to apply for `record`."""
-    members = sorted((m.to_json() for m in record.members),
-                     key=lambda m: (m["group"], m["kind"], m["namespace"], m["name"]))  # fmt: skip
+    members = sorted(
+        (m.to_json() for m in record.members),
+        key=lambda m: (m["group"], m["kind"], m["namespace"], m["name"]),
+    )
     packed = base64.b64encode(gzip.compress(json.dumps(members).encode(), mtime=0)).decode()
     kinds = sorted(
         {f"{m.id.kind}.{m.id.group}" if m.id.group else m.id.kind for m in record.members}
     )
-    source = {"repository": record.identity.repository, "source": record.identity.source,
-              "paths": list(record.identity.paths), "namespace": record.identity.namespace}  # fmt: skip
+    source = {
+        "repository": record.identity.repository,
+        "source": record.identity.source,
+        "paths": list(record.identity.paths),
+        "namespace": record.identity.namespace,
+    }
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -226,9 +253,13 @@ def updated(
     record: Record, *, identity: Identity, revision: str, members: Iterable[Member]
 ) -> Record:
     return Record(
-        record.inventory, record.namespace, identity, revision,
-        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), tuple(members),
-    )  # fmt: skip
+        record.inventory,
+        record.namespace,
+        identity,
+        revision,
+        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tuple(members),
+    )
 
 
 def others_owning(cluster: RecordCluster, record: Record) -> dict[str, str] | None:

@@ -68,10 +68,16 @@ def in_sync_or_kept(report: DiffReport, revision: str) -> Status:
     kept = s["added"] + s["changed"] + s["removed"]
     if not kept:
         return in_sync(revision)
-    return Status("drifted", revision, kept,
-                  f"nothing to apply, and {kept} object(s) differ from git: {s['removed']} removed "
-                  f"from git and kept (prune is off, or it skipped them), {s['changed']} changed, "
-                  f"{s['added']} missing; `ambdiff diff` shows them", "Drifted", warning=True)  # fmt: skip
+    return Status(
+        "drifted",
+        revision,
+        kept,
+        f"nothing to apply, and {kept} object(s) differ from git: {s['removed']} removed "
+        f"from git and kept (prune is off, or it skipped them), {s['changed']} changed, "
+        f"{s['added']} missing; `ambdiff diff` shows them",
+        "Drifted",
+        warning=True,
+    )
 
 
 def of_report(report: SyncReport, revision: str, *, healed: bool = False) -> Status:
@@ -79,21 +85,38 @@ def of_report(report: SyncReport, revision: str, *, healed: bool = False) -> Sta
     applied, failed, waiting = (len(report.of(state)) for state in State)
     if report.complete:
         what = "drift healed" if healed else "synced"
-        return Status("in-sync", revision, 0, f"{what}: {applied} applied",
-                      "DriftHealed" if healed else "Synced")  # fmt: skip
+        return Status(
+            "in-sync",
+            revision,
+            0,
+            f"{what}: {applied} applied",
+            "DriftHealed" if healed else "Synced",
+        )
     why = next((m for _, s, m in report.outcomes if s is State.FAILED and m), "")
     how = "interrupted" if report.interrupted else "failed"
-    return Status("failed", revision, failed + waiting,
-                  f"sync {how}: {applied} applied, {failed} failed, {waiting} not attempted"
-                  + (f"; {why}" if why else ""), "SyncFailed", warning=True)  # fmt: skip
+    return Status(
+        "failed",
+        revision,
+        failed + waiting,
+        f"sync {how}: {applied} applied, {failed} failed, {waiting} not attempted"
+        + (f"; {why}" if why else ""),
+        "SyncFailed",
+        warning=True,
+    )
 
 
 def of_failures(failures: Sequence[Failure], revision: str, stage: str) -> Status:
     """A sync stopped before writing (preflight): failed, with the first failure."""
     first = failures[0]
-    return Status("failed", revision, len(failures),
-                  f"{stage} failed for {len(failures)} object(s), nothing written; "
-                  f"{first.action}: {first.message}", "SyncFailed", warning=True)  # fmt: skip
+    return Status(
+        "failed",
+        revision,
+        len(failures),
+        f"{stage} failed for {len(failures)} object(s), nothing written; "
+        f"{first.action}: {first.message}",
+        "SyncFailed",
+        warning=True,
+    )
 
 
 def label_value(text: str) -> str:
@@ -118,13 +141,22 @@ def publish(
         return ""  # no record yet (nothing was ever applied): nothing to put a status on
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     message = status.message[:MESSAGE_LIMIT]
-    labels = {RESULT: status.result, REVISION: label_value(status.revision) or "unknown",
-              DRIFTED: str(status.drifted)}  # fmt: skip
+    labels = {
+        RESULT: status.result,
+        REVISION: label_value(status.revision) or "unknown",
+        DRIFTED: str(status.drifted),
+    }
     annotations = {TIME: stamp, MESSAGE: message}
     operations: list[dict[str, Any]] = [
-        *({"op": "add", "path": f"/metadata/labels/{_pointer(k)}", "value": v} for k, v in labels.items()),
-        *({"op": "add", "path": f"/metadata/annotations/{_pointer(k)}", "value": v} for k, v in annotations.items()),
-    ]  # fmt: skip
+        *(
+            {"op": "add", "path": f"/metadata/labels/{_pointer(k)}", "value": v}
+            for k, v in labels.items()
+        ),
+        *(
+            {"op": "add", "path": f"/metadata/annotations/{_pointer(k)}", "value": v}
+            for k, v in annotations.items()
+        ),
+    ]
     meta = record.get("metadata") or {}
     for key in ("labels", "annotations"):
         if not isinstance(meta.get(key), Mapping):
@@ -141,8 +173,11 @@ def publish(
         problems.append(f"an Event ({e.message})")
     if not problems:
         return ""
-    return (f"the record of inventory {inventory} did not get " + " nor ".join(problems)
-            + "; the sync itself is unaffected")  # fmt: skip
+    return (
+        f"the record of inventory {inventory} did not get "
+        + " nor ".join(problems)
+        + "; the sync itself is unaffected"
+    )
 
 
 def _pointer(key: str) -> str:

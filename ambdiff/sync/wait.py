@@ -57,10 +57,15 @@ class Status:
 
     def to_json(self) -> dict[str, Any]:
         oid = self.target.id
-        return {"apiVersion": self.target.api_version, "kind": oid.kind,
-                "namespace": oid.namespace or None, "name": oid.name,
-                "health": self.verdict.value, **({"message": self.message} if self.message else {}),
-                **({"deleted": True} if self.target.deleted else {})}  # fmt: skip
+        return {
+            "apiVersion": self.target.api_version,
+            "kind": oid.kind,
+            "namespace": oid.namespace or None,
+            "name": oid.name,
+            "health": self.verdict.value,
+            **({"message": self.message} if self.message else {}),
+            **({"deleted": True} if self.target.deleted else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,21 @@ class WaitReport:
         return "timed out" if self.of(Verdict.TIMED_OUT) else "healthy"
 
     def to_json(self) -> dict[str, Any]:
-        return {"result": self.result, "timeout": self.timeout, "elapsed": round(self.elapsed, 1),
-                "objects": [s.to_json() for s in self.statuses],
-                "summary": {v.value: len(self.of(v)) for v in Verdict}}  # fmt: skip
+        return {
+            "result": self.result,
+            "timeout": self.timeout,
+            "elapsed": round(self.elapsed, 1),
+            "objects": [s.to_json() for s in self.statuses],
+            "summary": {v.value: len(self.of(v)) for v in Verdict},
+        }
 
 
 def targets_of(desired: Sequence[Resource], deleted: Sequence[Action]) -> list[Target]:
     """What a wait follows after a sync: every object git declares, and what it deleted."""
-    return [*(Target(r.id, r.api_version) for r in desired),
-            *(Target(a.id, a.api_version, deleted=True) for a in deleted)]  # fmt: skip
+    return [
+        *(Target(r.id, r.api_version) for r in desired),
+        *(Target(a.id, a.api_version, deleted=True) for a in deleted),
+    ]
 
 
 def follow(
@@ -140,8 +151,10 @@ def follow(
     elapsed = clock() - start
     final = [current[t] for t in targets]
     if not interrupted:
-        final = [Status(s.target, Verdict.TIMED_OUT, s.message) if not s.verdict.settled else s
-                 for s in final]  # fmt: skip
+        final = [
+            Status(s.target, Verdict.TIMED_OUT, s.message) if not s.verdict.settled else s
+            for s in final
+        ]
         for s in final:
             if s.verdict is Verdict.TIMED_OUT and on_change is not None:
                 on_change(s, elapsed)
@@ -177,8 +190,10 @@ def _observe(
         try:
             status = _judge(cluster, target, rule_of[target], exists)
             if unseen:
-                note = (f"could not check {', '.join(dict.fromkeys(unseen))} (reading it is "
-                        "forbidden), so it counts as present")  # fmt: skip
+                note = (
+                    f"could not check {', '.join(dict.fromkeys(unseen))} (reading it is "
+                    "forbidden), so it counts as present"
+                )
                 status = Status(
                     target, status.verdict, "; ".join(filter(None, (status.message, note)))
                 )
@@ -195,22 +210,31 @@ def _observe(
 
 
 def _judge(
-    cluster: SyncCluster, target: Target, rule: Rule | None,
+    cluster: SyncCluster,
+    target: Target,
+    rule: Rule | None,
     exists: Callable[[str, str, str, str], bool],
-) -> Status:  # fmt: skip
+) -> Status:
     oid = target.id
     res = cluster.resource(target.api_version, oid.kind)
     if res is None:
         if target.deleted:  # its kind is gone (a pruned CRD takes its objects with it): so is it
             return _deleting(target, None)
-        return Status(target, Verdict.PROGRESSING, f"the cluster does not serve {oid.kind} in "
-                      f"{target.api_version}")  # fmt: skip
+        return Status(
+            target,
+            Verdict.PROGRESSING,
+            f"the cluster does not serve {oid.kind} in {target.api_version}",
+        )
     body = _read(cluster, res, oid.namespace, oid.name)
     if target.deleted:
         return _deleting(target, body)
     if body is None:  # a Job's ttlSecondsAfterFinished, or another hand: its end is not known
-        return Status(target, Verdict.NONE, "it no longer exists (deleted since the sync: by a "
-                      "Job's ttlSecondsAfterFinished, or by someone else)")  # fmt: skip
+        return Status(
+            target,
+            Verdict.NONE,
+            "it no longer exists (deleted since the sync: by a "
+            "Job's ttlSecondsAfterFinished, or by someone else)",
+        )
     health: Health = assess(body, rule, exists)
     return Status(target, Verdict(health.result.value), health.message)
 

@@ -89,19 +89,33 @@ def run(
             for label, paths in served:
                 health = healths[label] = Health()
                 loop_options = replace(options, paths=paths)
-                fleet.loops.append(Loop(common, loop_options, shared, stop, metrics, health, label,
-                                        leads))  # fmt: skip
+                fleet.loops.append(
+                    Loop(common, loop_options, shared, stop, metrics, health, label, leads)
+                )
             mode = "diff and sync" if options.sync else "diff only, nothing is written"
-            where = (f"; metrics on http://{options.metrics_address}:{endpoint.port}/metrics"
-                     if endpoint else "")  # fmt: skip
+            where = (
+                f"; metrics on http://{options.metrics_address}:{endpoint.port}/metrics"
+                if endpoint
+                else ""
+            )
             names = ", ".join(label for label, _ in served)
-            every = (f"every {options.interval:g}s" if options.interval_given or len(served) == 1
-                     else f"every {options.interval:g}s unless a source sets its own interval")  # fmt: skip
-            log.info(f"following branch {options.branch} of {branch.description} {every} "
-                     f"({mode}), source(s) {names}{where}",
-                     extra={"event": "start", "repository": branch.description,
-                            "branch": options.branch, "interval_seconds": options.interval,
-                            "sync": options.sync, "sources": [n for n, _ in served]})  # fmt: skip
+            every = (
+                f"every {options.interval:g}s"
+                if options.interval_given or len(served) == 1
+                else f"every {options.interval:g}s unless a source sets its own interval"
+            )
+            log.info(
+                f"following branch {options.branch} of {branch.description} {every} "
+                f"({mode}), source(s) {names}{where}",
+                extra={
+                    "event": "start",
+                    "repository": branch.description,
+                    "branch": options.branch,
+                    "interval_seconds": options.interval,
+                    "sync": options.sync,
+                    "sources": [n for n, _ in served],
+                },
+            )
             fleet.run()
     finally:
         fleet.close()
@@ -111,8 +125,9 @@ def run(
     return Exit.OK
 
 
-def _served(common: Common, options: WatchOptions, branch: Branch,
-            stop: threading.Event) -> list[tuple[str, tuple[str, ...]]] | None:  # fmt: skip
+def _served(
+    common: Common, options: WatchOptions, branch: Branch, stop: threading.Event
+) -> list[tuple[str, tuple[str, ...]]] | None:
     """(metrics label, PATH arguments) of each loop to run: one per source of the branch
     head's settings file (or of --config) when no PATH is given, or one per source named;
     else one loop for the PATHs. None when stopped while the branch could not be read."""
@@ -131,8 +146,11 @@ def _served(common: Common, options: WatchOptions, branch: Branch,
             break
         except (GitError, ConfigError) as e:
             delay = backoff.next()
-            log.error(f"cannot read branch {options.branch} yet: {redact(str(e))} Retrying in "
-                      f"{delay:.1f}s.", extra={"event": "round-failed", "stage": stage_of(e)})  # fmt: skip
+            log.error(
+                f"cannot read branch {options.branch} yet: {redact(str(e))} Retrying in "
+                f"{delay:.1f}s.",
+                extra={"event": "round-failed", "stage": stage_of(e)},
+            )
             stop.wait(delay)
     else:
         return None

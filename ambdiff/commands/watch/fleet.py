@@ -45,8 +45,10 @@ class Fleet:
         if len(self.loops) == 1:
             self.loops[0].run()
             return
-        threads = [threading.Thread(target=loop.run, name=f"source-{loop.source}", daemon=True)
-                   for loop in self.loops]  # fmt: skip
+        threads = [
+            threading.Thread(target=loop.run, name=f"source-{loop.source}", daemon=True)
+            for loop in self.loops
+        ]
         for thread in threads:
             thread.start()
         while any(t.is_alive() for t in threads):
@@ -63,8 +65,10 @@ class Fleet:
         """SIGTERM or SIGINT: stop after the object in flight; a second signal stops at once."""
 
         def first(signum: int) -> None:
-            log.info(f"{signal.Signals(signum).name}: stopping after the work in flight",
-                     extra={"event": "signal"})  # fmt: skip
+            log.info(
+                f"{signal.Signals(signum).name}: stopping after the work in flight",
+                extra={"event": "signal"},
+            )
             self.request_stop()
             threading.Thread(target=self._watchdog, name="stop-watchdog", daemon=True).start()
 
@@ -78,12 +82,16 @@ class Fleet:
         if self.done.wait(STOP_GRACE):
             return
         if self.applying:
-            said = (f"a write did not finish within {STOP_GRACE:.0f}s of the stop; exiting with "
-                    "it in flight (server-side apply is idempotent: the next round, or a sync, "
-                    "applies it again)")  # fmt: skip
+            said = (
+                f"a write did not finish within {STOP_GRACE:.0f}s of the stop; exiting with "
+                "it in flight (server-side apply is idempotent: the next round, or a sync, "
+                "applies it again)"
+            )
         else:
-            said = (f"a request did not finish within {STOP_GRACE:.0f}s of the stop; exiting "
-                    "without it (nothing was being written)")  # fmt: skip
+            said = (
+                f"a request did not finish within {STOP_GRACE:.0f}s of the stop; exiting "
+                "without it (nothing was being written)"
+            )
         busy = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
         log.warning(said, extra={"event": "stop-forced", "writing": self.applying, "threads": busy})
         for handler in logging.getLogger().handlers:

@@ -33,8 +33,9 @@ class Leadership:
     """One source's part in the election: the Lease it leads with, or the one it stands by;
     what /readyz and `ambdiff_leading` say of it."""
 
-    def __init__(self, leases: Leases, metrics: SourceMetrics, health: Health,
-                 fleet_leads: Leads) -> None:  # fmt: skip
+    def __init__(
+        self, leases: Leases, metrics: SourceMetrics, health: Health, fleet_leads: Leads
+    ) -> None:
         self.leases = leases
         self.metrics = metrics
         self.health = health
@@ -51,8 +52,9 @@ class Leadership:
         """(cluster, inventory, record namespace) while this replica leads; else None."""
         return self._led if self.lease is not None else None
 
-    def lead(self, cluster: Cluster, inventory: str, namespace: str,
-             extra: dict[str, object]) -> Lock | None:  # fmt: skip
+    def lead(
+        self, cluster: Cluster, inventory: str, namespace: str, extra: dict[str, object]
+    ) -> Lock | None:
         """The Lease this replica writes under, taken now or kept from an earlier round; None
         while another replica leads the inventory (this one stands by)."""
         lease = self.lease
@@ -61,16 +63,25 @@ class Leadership:
             self.lease = lease = None
             self.fleet_leads.add(-1)
         if lease is not None and lease.lost():
-            log.warning(f"no longer leading inventory {inventory}: {lease.lost()}; standing by",
-                        extra={"event": "lead-lost", "inventory": inventory})  # fmt: skip
+            log.warning(
+                f"no longer leading inventory {inventory}: {lease.lost()}; standing by",
+                extra={"event": "lead-lost", "inventory": inventory},
+            )
             lease.abandon()
             self.lease = lease = None
             self.fleet_leads.add(-1)
         if lease is not None:
             return lease
         leases = self.leases
-        lock = Lock(cluster, inventory, namespace, self.holder, duration=round(leases.duration),
-                    renew_every=leases.retry_period, renew_deadline=leases.renew_deadline)  # fmt: skip
+        lock = Lock(
+            cluster,
+            inventory,
+            namespace,
+            self.holder,
+            duration=round(leases.duration),
+            renew_every=leases.retry_period,
+            renew_deadline=leases.renew_deadline,
+        )
         with self.fleet_leads.lock:
             led = self.fleet_leads.count
             now = time.monotonic()
@@ -82,8 +93,10 @@ class Leadership:
                     self._stand_by(lock, inventory, holder, lock.held_by(holder), extra)
                     return None
                 self.health.ready = True
-                self.health.detail = (f"waiting to lead inventory {inventory}: this replica leads "
-                                      f"{led} source(s) already, another may take it first")  # fmt: skip
+                self.health.detail = (
+                    f"waiting to lead inventory {inventory}: this replica leads "
+                    f"{led} source(s) already, another may take it first"
+                )
                 return None
             try:
                 lock.acquire(0)
@@ -96,8 +109,10 @@ class Leadership:
         self.lease, self._standby, self._standby_said = lock, None, ""
         self._led = (cluster, inventory, namespace)
         self.metrics.leading.labels(inventory).set(1)
-        log.info(f"leading inventory {inventory} (Lease {namespace}/{lease_name(inventory)})",
-                 extra={"event": "lead", "inventory": inventory, "holder": self.holder})  # fmt: skip
+        log.info(
+            f"leading inventory {inventory} (Lease {namespace}/{lease_name(inventory)})",
+            extra={"event": "lead", "inventory": inventory, "holder": self.holder},
+        )
         return lock
 
     def standing_by(self, extra: dict[str, object]) -> bool:
@@ -110,8 +125,9 @@ class Leadership:
         if not holder:
             return False
         if holder != self._standby_said:  # another replica took over from the one we named
-            self._said_standby(self._standby.inventory, holder, self._standby.held_by(holder),
-                               extra)  # fmt: skip
+            self._said_standby(
+                self._standby.inventory, holder, self._standby.held_by(holder), extra
+            )
         return True
 
     def release(self) -> None:
@@ -121,21 +137,24 @@ class Leadership:
             self.lease = None
             self.fleet_leads.add(-1)
 
-    def _stand_by(self, lock: Lock, inventory: str, holder: str, why: str,
-                  extra: dict[str, object]) -> None:  # fmt: skip
+    def _stand_by(
+        self, lock: Lock, inventory: str, holder: str, why: str, extra: dict[str, object]
+    ) -> None:
         """Another replica leads `lock`'s inventory: follow it, and say so."""
         self._defer_until = None
         self._standby = lock
         self.metrics.leading.labels(inventory).set(0)
         self._said_standby(inventory, holder, why, extra)
 
-    def _said_standby(self, inventory: str, holder: str, why: str,
-                      extra: dict[str, object]) -> None:  # fmt: skip
+    def _said_standby(
+        self, inventory: str, holder: str, why: str, extra: dict[str, object]
+    ) -> None:
         """/readyz names the leader; the log says so once per leader."""
         self.health.ready = True  # standing by is this replica's job, done
         self.health.detail = f"standby: inventory {inventory} is led by {holder or 'another'}"
         if holder != self._standby_said:
             self._standby_said = holder
-            log.info(f"standing by: {why}",
-                     extra={**extra, "event": "standby", "inventory": inventory,
-                            "holder": holder})  # fmt: skip
+            log.info(
+                f"standing by: {why}",
+                extra={**extra, "event": "standby", "inventory": inventory, "holder": holder},
+            )

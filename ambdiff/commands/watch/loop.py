@@ -49,32 +49,41 @@ log = logging.getLogger(__package__)
 
 class Loop:
     def __init__(
-        self, common: Common, options: WatchOptions, branch: Branch | SharedBranch,
-        stop: threading.Event, metrics: Metrics, health: Health, source: str,
-        fleet_leads: Leads | None = None, clock: Clock | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        common: Common,
+        options: WatchOptions,
+        branch: Branch | SharedBranch,
+        stop: threading.Event,
+        metrics: Metrics,
+        health: Health,
+        source: str,
+        fleet_leads: Leads | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.common = common
         self.options = options
         self.branch = branch
         self.stop = stop
         self.source = source  # the metrics label: the source's name, or "default"
-        self.schedule = Scheduler(options.interval, retry_period=options.leases.retry_period,
-                                  stop=stop, clock=clock)  # fmt: skip
+        self.schedule = Scheduler(
+            options.interval, retry_period=options.leases.retry_period, stop=stop, clock=clock
+        )
         self.done = threading.Event()
         self.book = DriftBook()
         self.metrics = metrics.of(source, self.book.statuses)
         self.health = health
         self.observer = RoundObserver(source, self.metrics, health)
-        self.leadership = Leadership(options.leases, self.metrics, health,
-                                     fleet_leads or Leads())  # fmt: skip
+        self.leadership = Leadership(options.leases, self.metrics, health, fleet_leads or Leads())
         self.drift = DriftWatch(
             self.book,
             lambda: Cluster.connect(
                 common.kubeconfig, common.context, cluster=common.cluster, user=common.user
             ),
-            on_drift=self._drift_seen, on_expired=self._relist, on_error=self._watch_failed,
+            on_drift=self._drift_seen,
+            on_expired=self._relist,
+            on_error=self._watch_failed,
             on_streams=self.metrics.watch_streams.set,
-        )  # fmt: skip
+        )
         self._rounds = 0
         self._commit = ""
         self._cluster: dict[str, str] = {}  # the context, server, user last logged
@@ -112,9 +121,18 @@ class Loop:
         led = self.leadership.led
         if trigger is Trigger.DRIFT and self.options.sync and led:
             drifted = sum(1 for *_, status in self.book.statuses() if status != "unchanged")
-            self._publish(*led, extra, RecordStatus(
-                "drifted", self._commit, drifted, f"drift seen through the watch: {drifted} "
-                "object(s) differ from git; healing", "Drifted", warning=True))  # fmt: skip
+            self._publish(
+                *led,
+                extra,
+                RecordStatus(
+                    "drifted",
+                    self._commit,
+                    drifted,
+                    f"drift seen through the watch: {drifted} object(s) differ from git; healing",
+                    "Drifted",
+                    warning=True,
+                ),
+            )
         try:
             outcome = self._standing_by(extra) or self._work(extra)
         except Exception as e:
@@ -125,8 +143,9 @@ class Loop:
         # cat-file` processes until collected; its docs warn that long-running processes
         # leak them otherwise.
         gc.collect()
-        self.observer.ended(number, trigger, outcome, time.monotonic() - started, self._commit,
-                            extra)  # fmt: skip
+        self.observer.ended(
+            number, trigger, outcome, time.monotonic() - started, self._commit, extra
+        )
         return outcome.result
 
     def _work(self, extra: dict[str, object]) -> Outcome:
@@ -134,25 +153,31 @@ class Loop:
         self.branch.fetch()
         commit = self.branch.head()
         if commit != self._commit:
-            log.info(f"branch {self.options.branch} is at {commit[:12]}",
-                     extra={**extra, "event": "commit", "commit": commit})  # fmt: skip
+            log.info(
+                f"branch {self.options.branch} is at {commit[:12]}",
+                extra={**extra, "event": "commit", "commit": commit},
+            )
             self._commit = commit
-        self.metrics.commit.info({"repository": self.branch.description,
-                                  "branch": self.options.branch, "commit": commit})  # fmt: skip
+        self.metrics.commit.info(
+            {"repository": self.branch.description, "branch": self.options.branch, "commit": commit}
+        )
         common, settings = self._at(commit)
         desired, state, texts = load_desired(common)
         assert isinstance(state, ClusterState)
         identity = dict(state.cluster.identity)
         if identity != self._cluster:
             self._cluster = identity
-            log.info(f"using context {identity['context']} at {identity['server']}",
-                     extra={**extra, "event": "cluster", **identity})  # fmt: skip
+            log.info(
+                f"using context {identity['context']} at {identity['server']}",
+                extra={**extra, "event": "cluster", **identity},
+            )
         if not self.options.sync:
             return self._compare(common, settings, desired, state, commit, extra, texts)
         # One writer at a time: the replica that leads the inventory's Lease, held across
         # rounds; never plan from what another writer is changing.
-        lock = self.leadership.lead(state.cluster, settings.inventory,
-                                    common.settings.record_namespace, extra)  # fmt: skip
+        lock = self.leadership.lead(
+            state.cluster, settings.inventory, common.settings.record_namespace, extra
+        )
         if lock is None:
             return Outcome(Result.STANDBY, summary=self.health.detail)
         self._lock_taken = lock.lost
@@ -166,8 +191,9 @@ class Loop:
             return self._follow(common, state, outcome, extra)
         return outcome
 
-    def _follow(self, common: Common, state: ClusterState, outcome: Outcome,
-                extra: dict[str, object]) -> Outcome:  # fmt: skip
+    def _follow(
+        self, common: Common, state: ClusterState, outcome: Outcome, extra: dict[str, object]
+    ) -> Outcome:
         """Follow the round's objects until healthy; log each change of an object's health
         (since the last round), and fail the round when one failed or timed out."""
 
@@ -179,17 +205,33 @@ class Loop:
             self._health[oid] = key
             bad = status.verdict in (Verdict.FAILED, Verdict.TIMED_OUT)
             detail = f": {status.message}" if status.message else ""
-            log.log(logging.ERROR if bad else logging.INFO,
-                    f"health: {shown(str(oid))} {status.verdict.value}{detail}",
-                    extra={**extra, "event": "health", "kind": oid.kind, "namespace": oid.namespace,
-                           "object_name": oid.name, "health": status.verdict.value})  # fmt: skip
+            log.log(
+                logging.ERROR if bad else logging.INFO,
+                f"health: {shown(str(oid))} {status.verdict.value}{detail}",
+                extra={
+                    **extra,
+                    "event": "health",
+                    "kind": oid.kind,
+                    "namespace": oid.namespace,
+                    "object_name": oid.name,
+                    "health": status.verdict.value,
+                },
+            )
 
         rules = with_built_in(common.settings.health)
-        report = follow(state.cluster, self._to_follow, rules, timeout=common.timeout,
-                        on_change=changed, pause=self.stop.wait)  # fmt: skip
+        report = follow(
+            state.cluster,
+            self._to_follow,
+            rules,
+            timeout=common.timeout,
+            on_change=changed,
+            pause=self.stop.wait,
+        )
         counts = {v: len(report.of(v)) for v in Verdict}
-        said = (f"{outcome.summary}; health: {counts[Verdict.HEALTHY]} healthy, "
-                f"{counts[Verdict.FAILED]} failed, {counts[Verdict.TIMED_OUT]} timed out")  # fmt: skip
+        said = (
+            f"{outcome.summary}; health: {counts[Verdict.HEALTHY]} healthy, "
+            f"{counts[Verdict.FAILED]} failed, {counts[Verdict.TIMED_OUT]} timed out"
+        )
         if report.interrupted:
             return Outcome(
                 Result.INTERRUPTED, summary=f"{outcome.summary}; stopped while waiting for health"
@@ -213,10 +255,15 @@ class Loop:
         return self.stop.is_set() or bool(self._lock_taken())
 
     def _compare(
-        self, common: Common, settings: SyncSettings, desired: list[Resource],
-        state: ClusterState, commit: str, extra: dict[str, object],
+        self,
+        common: Common,
+        settings: SyncSettings,
+        desired: list[Resource],
+        state: ClusterState,
+        commit: str,
+        extra: dict[str, object],
         texts: dict[str, list[str]],
-    ) -> Outcome:  # fmt: skip
+    ) -> Outcome:
         """Compare (and with --sync, converge) under the lock when syncing. `texts`: the
         files read, for check's line numbers."""
         ownership = open_ownership(
@@ -232,23 +279,40 @@ class Loop:
         self._report_drift(engine.report, extra)
         if not self.options.sync:
             return Outcome(Result.SUCCEEDED, summary=summary(engine.report, commit))
-        publish = partial(self._publish, state.cluster, settings.inventory,
-                          common.settings.record_namespace, extra)  # fmt: skip
+        publish = partial(
+            self._publish,
+            state.cluster,
+            settings.inventory,
+            common.settings.record_namespace,
+            extra,
+        )
         if engine.refusal:
-            log.error(f"{engine.refusal} Not in the loop: if this is meant, stop the watch (it "
-                      "holds the inventory's Lease while it leads), then run `ambdiff sync "
-                      "--prune --allow-mass-prune` by hand.",
-                      extra={**extra, "event": "prune-refused"})  # fmt: skip
-            publish(RecordStatus("failed", commit, len(engine.plan.actions),
-                           f"prune refused: {engine.refusal}", "SyncFailed", warning=True))  # fmt: skip
+            log.error(
+                f"{engine.refusal} Not in the loop: if this is meant, stop the watch (it "
+                "holds the inventory's Lease while it leads), then run `ambdiff sync "
+                "--prune --allow-mass-prune` by hand.",
+                extra={**extra, "event": "prune-refused"},
+            )
+            publish(
+                RecordStatus(
+                    "failed",
+                    commit,
+                    len(engine.plan.actions),
+                    f"prune refused: {engine.refusal}",
+                    "SyncFailed",
+                    warning=True,
+                )
+            )
             return Outcome(Result.FAILED, Stage.PRUNE_GUARD)
         self._to_follow = targets_of(
             desired, [a for a in engine.plan.actions if a.verb is Verb.DELETE]
         )
         for skipped in engine.plan.skipped:
             if self.options.sync and not skipped.reason.startswith("prune is off"):
-                log.info(f"{skipped}: {skipped.reason}",
-                         extra={**extra, "event": "prune-skipped", "object": str(skipped.id)})  # fmt: skip
+                log.info(
+                    f"{skipped}: {skipped.reason}",
+                    extra={**extra, "event": "prune-skipped", "object": str(skipped.id)},
+                )
         if engine.plan.empty:
             engine.write_record(None)
             self._synced_commit = commit
@@ -259,8 +323,16 @@ class Loop:
         if self.stop.is_set():
             return Outcome(Result.INTERRUPTED, summary="stopped before applying")
         if _check_fails(desired, common, state.default_namespace, extra, texts):
-            publish(RecordStatus("failed", commit, len(engine.plan.actions), "check found errors at "
-                           "error level; nothing was written", "SyncFailed", warning=True))  # fmt: skip
+            publish(
+                RecordStatus(
+                    "failed",
+                    commit,
+                    len(engine.plan.actions),
+                    "check found errors at error level; nothing was written",
+                    "SyncFailed",
+                    warning=True,
+                )
+            )
             return Outcome(Result.FAILED, Stage.PREFLIGHT)
         self.applying = True
         try:
@@ -292,13 +364,27 @@ class Loop:
             if isinstance(e, AmbdiffError)
             else f"a bug in ambdiff: {type(e).__name__}"
         )
-        status = RecordStatus("failed", self._commit, 0, f"{stage} failed, nothing written: {why}",
-                              "SyncFailed", warning=True)  # fmt: skip
+        status = RecordStatus(
+            "failed",
+            self._commit,
+            0,
+            f"{stage} failed, nothing written: {why}",
+            "SyncFailed",
+            warning=True,
+        )
         key = (status.result, status.revision, status.drifted)
         self._publish(*led, extra, status, event=key != self._published)
 
-    def _publish(self, cluster: Cluster, inventory: str, namespace: str,
-                 extra: dict[str, object], status: RecordStatus, *, event: bool = True) -> None:  # fmt: skip
+    def _publish(
+        self,
+        cluster: Cluster,
+        inventory: str,
+        namespace: str,
+        extra: dict[str, object],
+        status: RecordStatus,
+        *,
+        event: bool = True,
+    ) -> None:
         """The record's status (when it changed) and an Event; a refusal is logged, never
         fails the round."""
         key = (status.result, status.revision, status.drifted)
@@ -324,46 +410,68 @@ class Loop:
         # a URL has no working tree for the CLI to have told names from folders).
         names = [p for p in o.paths if any(s.name == p for s in settings.sources)]
         paths = [p for p in o.paths if p not in names]
-        selection = select_source(settings.sources, paths, default_paths=settings.paths,
-                                  names=names)  # fmt: skip
+        selection = select_source(
+            settings.sources, paths, default_paths=settings.paths, names=names
+        )
         settled = settle("watch", self.common.given, settings, selection.source)
         # The source's own interval, unless --interval (or AMBDIFF_INTERVAL) was given.
         if selection.source.interval is not None and not o.interval_given:
             self.schedule.interval = selection.source.interval
-        common = replace(self.common, rev=commit, settings=settings,
-                         paths=selection.read_paths, selection=selection,
-                         namespace=settled.namespace, prune=settled.prune,
-                         wait=settled.wait, timeout=settled.timeout)  # fmt: skip
+        common = replace(
+            self.common,
+            rev=commit,
+            settings=settings,
+            paths=selection.read_paths,
+            selection=selection,
+            namespace=settled.namespace,
+            prune=settled.prune,
+            wait=settled.wait,
+            timeout=settled.timeout,
+        )
         return common, SyncSettings(
-            inventory=common.inventory, ignore=settings.ignore,
-            prune=settled.prune and not selection.narrowed, force_conflicts=o.force_conflicts,
+            inventory=common.inventory,
+            ignore=settings.ignore,
+            prune=settled.prune and not selection.narrowed,
+            force_conflicts=o.force_conflicts,
             mass_prune_share=settings.mass_prune_share,
-        )  # fmt: skip
+        )
 
     def _after_sync(self, result: SyncResult, commit: str, extra: dict[str, object]) -> Outcome:
         for group in grouped(result.failures):
             if group.cause:  # one line for a cause many objects share (a dead server, RBAC)
                 objects = [str(f.action.id) for f in group.failures]
-                log.error(f"preflight failed for {len(objects)} objects: {group.cause} "
-                          f"({listed(group)})",
-                          extra={**extra, "event": "preflight-failed", "cause": group.cause,
-                                 "objects": objects})  # fmt: skip
+                log.error(
+                    f"preflight failed for {len(objects)} objects: {group.cause} ({listed(group)})",
+                    extra={
+                        **extra,
+                        "event": "preflight-failed",
+                        "cause": group.cause,
+                        "objects": objects,
+                    },
+                )
                 continue
             failure = group.failures[0]
             origin = f" ({failure.action.origin})" if failure.action.origin else ""
-            log.error(f"preflight failed for {failure.action}{origin}: {failure.message}",
-                      extra={**extra, "event": "preflight-failed", "object": str(failure.action.id)})  # fmt: skip
+            log.error(
+                f"preflight failed for {failure.action}{origin}: {failure.message}",
+                extra={**extra, "event": "preflight-failed", "object": str(failure.action.id)},
+            )
         if result.failures:
             return Outcome(Result.FAILED, Stage.PREFLIGHT)
         outcome = result.outcome
         assert outcome is not None
         applied, failed, waiting = (len(outcome.of(s)) for s in State)
         if outcome.interrupted:
-            return Outcome(Result.INTERRUPTED, summary=f"stopped between two objects: {applied} "
-                            f"applied, {waiting} not attempted (none half-applied)")  # fmt: skip
+            return Outcome(
+                Result.INTERRUPTED,
+                summary=f"stopped between two objects: {applied} "
+                f"applied, {waiting} not attempted (none half-applied)",
+            )
         if not outcome.complete:
-            log.error(f"sync failed: {applied} applied, {failed} failed, {waiting} not attempted",
-                      extra={**extra, "event": "sync-failed"})  # fmt: skip
+            log.error(
+                f"sync failed: {applied} applied, {failed} failed, {waiting} not attempted",
+                extra={**extra, "event": "sync-failed"},
+            )
             return Outcome(Result.FAILED, Stage.APPLY)
         return Outcome(Result.SUCCEEDED, summary=summary(result.report, commit, applied=applied))
 
@@ -390,18 +498,28 @@ class Loop:
             if action.verb is Verb.DELETE:
                 self.book.forget(action.id)
             else:
-                self.book.record(ObjectDiff(action.id, action.api_version, Status.UNCHANGED,
-                                            action.origin))  # fmt: skip
+                self.book.record(
+                    ObjectDiff(action.id, action.api_version, Status.UNCHANGED, action.origin)
+                )
             self._reported.pop(action.id, None)
-        log.log(logging.INFO if state is State.APPLIED else logging.ERROR,
-                f"{state.value}: {action}",
-                extra={**self._extra, "event": "sync-action", "action": action.verb.value,
-                       "object": str(action.id), "state": state.value})  # fmt: skip
+        log.log(
+            logging.INFO if state is State.APPLIED else logging.ERROR,
+            f"{state.value}: {action}",
+            extra={
+                **self._extra,
+                "event": "sync-action",
+                "action": action.verb.value,
+                "object": str(action.id),
+                "state": state.value,
+            },
+        )
 
     def _drift_seen(self, diff: ObjectDiff) -> None:
         self.metrics.drift_events.labels(diff.id.kind, diff.id.namespace).inc()
-        log.info(f"drift seen through the watch: {describe(diff)}",
-                 extra={**fields(diff), "event": "drift-watch", "source": self.source})  # fmt: skip
+        log.info(
+            f"drift seen through the watch: {describe(diff)}",
+            extra={**fields(diff), "event": "drift-watch", "source": self.source},
+        )
         self.schedule.poke()
 
     def _relist(self) -> None:
@@ -409,22 +527,32 @@ class Loop:
 
     def _watch_failed(self, error: AmbdiffError) -> None:
         self.metrics.errors.labels(Stage.WATCH).inc()
-        log.warning(f"{redact(str(error))} Retrying; rounds every "
-                    f"{self.options.interval:g}s still notice drift.",
-                    extra={"event": "watch-failed"})  # fmt: skip
+        log.warning(
+            f"{redact(str(error))} Retrying; rounds every "
+            f"{self.options.interval:g}s still notice drift.",
+            extra={"event": "watch-failed"},
+        )
 
 
 def _check_fails(
-    desired: list[Resource], common: Common, default_namespace: str, extra: dict[str, object],
+    desired: list[Resource],
+    common: Common,
+    default_namespace: str,
+    extra: dict[str, object],
     texts: dict[str, list[str]],
-) -> bool:  # fmt: skip
+) -> bool:
     """Preflight's first half, as in `ambdiff sync`: check's rules at error level."""
     disabled = validate_rule_ids(common.settings.check_disable, "check.disable")
-    report = check_resources(desired, default_namespace=common.default_namespace(default_namespace),
-                             disabled=disabled, texts=texts)  # fmt: skip
+    report = check_resources(
+        desired,
+        default_namespace=common.default_namespace(default_namespace),
+        disabled=disabled,
+        texts=texts,
+    )
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     for f in errors:
-        log.error(f"preflight: {f.where}: {f.message} [{f.rule}]; nothing was written",
-                  extra={**extra, "event": "preflight-failed", "rule": f.rule,
-                         "object": f.object})  # fmt: skip
+        log.error(
+            f"preflight: {f.where}: {f.message} [{f.rule}]; nothing was written",
+            extra={**extra, "event": "preflight-failed", "rule": f.rule, "object": f.object},
+        )
     return bool(errors)

@@ -25,15 +25,25 @@ class RoundObserver:
         outcome = Outcome(Result.FAILED, stage_of(error))
         fields = {**extra, "event": "round-failed", "stage": outcome.stage}
         if isinstance(error, AmbdiffError):
-            log.error(f"round {number} failed ({outcome.stage}): {redact(str(error))}",
-                      extra=fields)  # fmt: skip
+            log.error(
+                f"round {number} failed ({outcome.stage}): {redact(str(error))}", extra=fields
+            )
         else:
-            log.exception(f"round {number} failed: a bug in ambdiff: {type(error).__name__}: "
-                          f"{error}", extra=fields)  # fmt: skip
+            log.exception(
+                f"round {number} failed: a bug in ambdiff: {type(error).__name__}: {error}",
+                extra=fields,
+            )
         return outcome
 
-    def ended(self, number: int, trigger: Trigger, outcome: Outcome, elapsed: float,
-              commit: str, extra: dict[str, object]) -> None:  # fmt: skip
+    def ended(
+        self,
+        number: int,
+        trigger: Trigger,
+        outcome: Outcome,
+        elapsed: float,
+        commit: str,
+        extra: dict[str, object],
+    ) -> None:
         self.metrics.round_duration.observe(elapsed)
         self.metrics.rounds.labels(trigger, outcome.result).inc()
         if outcome.result is Result.SUCCEEDED:
@@ -50,10 +60,19 @@ class RoundObserver:
                     f"no round has succeeded yet; the last failed ({outcome.stage})"
                 )
         if outcome.summary and outcome.result is not Result.STANDBY:
-            log.info(f"round {number} ({trigger}): {outcome.summary} ({elapsed:.2f}s)",
-                     extra={**extra, "event": "round", "result": outcome.result,
-                            "commit": commit, "duration_seconds": round(elapsed, 3)})  # fmt: skip
+            log.info(
+                f"round {number} ({trigger}): {outcome.summary} ({elapsed:.2f}s)",
+                extra={
+                    **extra,
+                    "event": "round",
+                    "result": outcome.result,
+                    "commit": commit,
+                    "duration_seconds": round(elapsed, 3),
+                },
+            )
 
     def retrying(self, delay: float) -> None:
-        log.info(f"retrying in {delay:.1f}s",
-                 extra={"event": "backoff", "delay_seconds": delay, "source": self.source})  # fmt: skip
+        log.info(
+            f"retrying in {delay:.1f}s",
+            extra={"event": "backoff", "delay_seconds": delay, "source": self.source},
+        )

@@ -61,9 +61,14 @@ class Scheduler:
     once the burst is over; setting `stop` (then `wake()`) ends `next()` with None."""
 
     def __init__(
-        self, interval: float, *, retry_period: float, stop: threading.Event,
-        clock: Clock | None = None, backoff: Backoff | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        interval: float,
+        *,
+        retry_period: float,
+        stop: threading.Event,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.interval = interval  # between rounds; the source's `interval:` once it is read
         self.retry_period = retry_period
         self.stop = stop
