@@ -153,12 +153,20 @@ class GoTool:
         _require_go(self.prebuilt)
         ldflags = f"-s -w -X {self.version_flag}={self.version}"
         _run(
-            ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / f"{self.name}.tmp"),
-             self.package],
+            [
+                "go",
+                "build",
+                "-trimpath",
+                "-ldflags",
+                ldflags,
+                "-o",
+                str(out / f"{self.name}.tmp"),
+                self.package,
+            ],
             self.wrapper,
             _BUILD_ENV,
             prebuilt=self.prebuilt,
-        )  # fmt: skip
+        )
         (out / f"{self.name}.tmp").replace(out / self.name)
 
     def build(self, force: bool = False) -> Path:
@@ -171,21 +179,42 @@ class GoTool:
         _make_cache(out, self.dir_var)
         started = time.monotonic()
         self.compile(out)
-        print(f"built {self.name} {self.version} in {time.monotonic() - started:.0f}s",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"built {self.name} {self.version} in {time.monotonic() - started:.0f}s",
+            file=sys.stderr,
+        )
         return out / self.name
 
 
-HELM = GoTool("helm", HELM_VERSION, HELM_PACKAGE, "helm.sh/helm/v4/internal/version.version",
-              "HELM_BINARY", "TESTBIN_HELM_DIR", "set HELM_BINARY to a helm v4 binary")  # fmt: skip
-ACTIONLINT = GoTool("actionlint", ACTIONLINT_VERSION, ACTIONLINT_PACKAGE,
-                    "github.com/rhysd/actionlint.version", "ACTIONLINT_BINARY",
-                    "TESTBIN_ACTIONLINT_DIR",
-                    f"set ACTIONLINT_BINARY to an actionlint {ACTIONLINT_VERSION} binary")  # fmt: skip
+HELM = GoTool(
+    "helm",
+    HELM_VERSION,
+    HELM_PACKAGE,
+    "helm.sh/helm/v4/internal/version.version",
+    "HELM_BINARY",
+    "TESTBIN_HELM_DIR",
+    "set HELM_BINARY to a helm v4 binary",
+)
+ACTIONLINT = GoTool(
+    "actionlint",
+    ACTIONLINT_VERSION,
+    ACTIONLINT_PACKAGE,
+    "github.com/rhysd/actionlint.version",
+    "ACTIONLINT_BINARY",
+    "TESTBIN_ACTIONLINT_DIR",
+    f"set ACTIONLINT_BINARY to an actionlint {ACTIONLINT_VERSION} binary",
+)
 # Carvel's kapp is a peer in the benchmarks (`nox -s bench`), not a test binary: `build` and
 # `verify` leave it out (the test suite never runs it); `kapp` builds it on demand.
-KAPP = GoTool("kapp", KAPP_VERSION, KAPP_PACKAGE, "carvel.dev/kapp/pkg/kapp/version.Version",
-              "KAPP_BINARY", "TESTBIN_KAPP_DIR", f"set KAPP_BINARY to a kapp {KAPP_VERSION} binary")  # fmt: skip
+KAPP = GoTool(
+    "kapp",
+    KAPP_VERSION,
+    KAPP_PACKAGE,
+    "carvel.dev/kapp/pkg/kapp/version.Version",
+    "KAPP_BINARY",
+    "TESTBIN_KAPP_DIR",
+    f"set KAPP_BINARY to a kapp {KAPP_VERSION} binary",
+)
 GO_TOOLS = (HELM, ACTIONLINT)
 helm_cache_dir = HELM.cache_dir
 find_helm = HELM.find
@@ -341,12 +370,18 @@ def _compile_apiserver(out: Path) -> None:
     )
     _run(
         [
-            "go", "build", "-trimpath", "-ldflags", _ldflags_kubernetes(),
-            "-o", str(out / "kube-apiserver.tmp"), "k8s.io/kubernetes/cmd/kube-apiserver",
+            "go",
+            "build",
+            "-trimpath",
+            "-ldflags",
+            _ldflags_kubernetes(),
+            "-o",
+            str(out / "kube-apiserver.tmp"),
+            "k8s.io/kubernetes/cmd/kube-apiserver",
         ],
         KUBE_WRAPPER,
         env,
-    )  # fmt: skip
+    )
     for name in ("etcd", "kube-apiserver"):
         (out / f"{name}.tmp").replace(out / name)
 

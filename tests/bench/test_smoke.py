@@ -64,8 +64,14 @@ def test_drift_touches_the_share_asked_for(tmp_path: Path) -> None:
 
 
 def _sample(wall: float) -> dict[str, object]:
-    return {"wall": wall, "cpu": wall / 2, "rss_mib": 80.0, "requests": 10, "exit_code": 1,
-            "server_cpu": 0.1}  # fmt: skip
+    return {
+        "wall": wall,
+        "cpu": wall / 2,
+        "rss_mib": 80.0,
+        "requests": 10,
+        "exit_code": 1,
+        "server_cpu": 0.1,
+    }
 
 
 def test_report_tables_ratios_and_targets(tmp_path: Path) -> None:
@@ -124,8 +130,19 @@ def test_a_small_run_end_to_end(
     monkeypatch.setenv("TEST_ASSET_KUBE_APISERVER", str(assets.kube_apiserver))
     monkeypatch.setenv("TEST_ASSET_ETCD", str(assets.etcd))
     results = tmp_path / "results.json"
-    code = run.main(["--sizes", "50", "--rounds", "1", "--no-write", "--workdir",
-                     str(tmp_path / "work"), "--json", str(results)])  # fmt: skip
+    code = run.main(
+        [
+            "--sizes",
+            "50",
+            "--rounds",
+            "1",
+            "--no-write",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--json",
+            str(results),
+        ]
+    )
     assert code == 0
     raw = json.loads(results.read_text())
     (size,) = raw["sizes"]
@@ -153,7 +170,12 @@ def test_peak_memory_is_the_commands_own(tmp_path: Path) -> None:
     from benchmarks.measure import run as measure
 
     ballast = b"\x01" * (200 << 20)  # this process is big (and resident); the command is not
-    sample = measure([sys.executable, "-c", "import time; x = bytearray(64 << 20); time.sleep(0.5)"],
-                     env={}, cwd=tmp_path, log=tmp_path / "m", request_pattern=None)  # fmt: skip
+    sample = measure(
+        [sys.executable, "-c", "import time; x = bytearray(64 << 20); time.sleep(0.5)"],
+        env={},
+        cwd=tmp_path,
+        log=tmp_path / "m",
+        request_pattern=None,
+    )
     assert 64 <= sample.rss_mib < 150, sample
     del ballast

@@ -128,8 +128,9 @@ def test_rev_reads_git_objects_without_touching_a_dirty_tree(
     assert git(repo, "status", "--porcelain").strip() == "M k8s/web.yaml"
 
 
-def test_paths_are_relative_to_where_the_user_stands(repo: Path, capsys: pytest.CaptureFixture[str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_paths_are_relative_to_where_the_user_stands(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(repo / "k8s")
     code, _, err = run(
         capsys, "diff", "web.yaml", "--live-file", str(repo.parent / "snapshot.yaml")
@@ -151,8 +152,9 @@ def test_settings_file_sets_defaults_and_flags_win(
     assert code == 0 and "1 unchanged" in out
 
 
-def test_environment_variables_set_options(repo: Path, capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_environment_variables_set_options(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AMBDIFF_OUTPUT", "json")
     monkeypatch.setenv("AMBDIFF_LIVE_FILE", str(repo.parent / "snapshot.yaml"))
     code, out, _ = run(capsys, "diff", "--repo", str(repo))
@@ -163,19 +165,32 @@ def test_environment_variables_set_options(repo: Path, capsys: pytest.CaptureFix
     ("setup", "args", "message"),
     [
         (lambda r: (r / "k8s" / "bad.yaml").write_text("kind: [x\n"), [], "k8s/bad.yaml:2:1"),
-        (lambda r: (r / "k8s" / "nokind.yaml").write_text("apiVersion: v1\nmetadata: {name: a}\n"), [],
-         "k8s/nokind.yaml:1: object has no kind"),
-        (lambda r: (r / "k8s" / "dup.yaml").write_text(DEPLOY.format(replicas=1, tag=1)), [],
-         "Deployment shop/web is defined twice (first at k8s/dup.yaml:1)"),
+        (
+            lambda r: (r / "k8s" / "nokind.yaml").write_text(
+                "apiVersion: v1\nmetadata: {name: a}\n"
+            ),
+            [],
+            "k8s/nokind.yaml:1: object has no kind",
+        ),
+        (
+            lambda r: (r / "k8s" / "dup.yaml").write_text(DEPLOY.format(replicas=1, tag=1)),
+            [],
+            "Deployment shop/web is defined twice (first at k8s/dup.yaml:1)",
+        ),
         (lambda r: None, ["--rev", "no-such-branch"], "unknown git revision 'no-such-branch'"),
         (lambda r: None, ["missing-dir"], "missing-dir: no such file or directory"),
-        (lambda r: (r / ".ambdiff.yaml").write_text("inventroy: x\n"), [], "Did you mean 'inventory'?"),
+        (
+            lambda r: (r / ".ambdiff.yaml").write_text("inventroy: x\n"),
+            [],
+            "Did you mean 'inventory'?",
+        ),
         (lambda r: None, ["-o", "yaml"], "Invalid value for '-o' / '--output'"),
     ],
     ids=["yaml", "missing-kind", "duplicate", "rev", "path", "settings", "flag"],
-)  # fmt: skip
-def test_bad_input_is_one_sentence_and_exit_2(repo: Path, capsys: pytest.CaptureFixture[str],
-                                              setup, args: list[str], message: str) -> None:  # fmt: skip
+)
+def test_bad_input_is_one_sentence_and_exit_2(
+    repo: Path, capsys: pytest.CaptureFixture[str], setup, args: list[str], message: str
+) -> None:
     setup(repo)
     code, out, err = run(
         capsys,
@@ -195,11 +210,13 @@ def test_bad_input_is_one_sentence_and_exit_2(repo: Path, capsys: pytest.Capture
     ("args", "offline"),
     [
         (["diff"], "(`ambdiff diff --live-file SNAPSHOT` compares with a saved dump instead.)"),
-        (["routes", "--live"], "(`ambdiff routes --live --live-file SNAPSHOT` reads a saved dump "
-                               "instead.)"),
+        (
+            ["routes", "--live"],
+            "(`ambdiff routes --live --live-file SNAPSHOT` reads a saved dump instead.)",
+        ),
         (["sync", "--dry-run"], None),  # sync cannot work from a snapshot: it does not say so
     ],
-)  # fmt: skip
+)
 def test_no_kubeconfig_is_a_clear_error_and_only_a_command_that_can_work_offline_says_how(
     repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], offline: str | None
 ) -> None:
@@ -214,17 +231,32 @@ def test_no_kubeconfig_is_a_clear_error_and_only_a_command_that_can_work_offline
         assert error.endswith(offline)
 
 
-def test_unknown_environment_variable(repo: Path, capsys: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_unknown_environment_variable(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AMBDIFF_NAMESPAC", "x")
     code, _, err = run(capsys, "diff", "--repo", str(repo))
     assert code == 2 and "Did you mean AMBDIFF_NAMESPACE?" in err
 
 
 def test_python_dash_m_runs_the_same_cli(repo: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "ambdiff", "diff", "--repo", str(repo), "--live-file",
-                           str(repo.parent / "snapshot.yaml"), "-o", "json"],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ambdiff",
+            "diff",
+            "--repo",
+            str(repo),
+            "--live-file",
+            str(repo.parent / "snapshot.yaml"),
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["unchanged"] == 1
 

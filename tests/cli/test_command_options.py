@@ -17,8 +17,18 @@ from ambdiff.options import Given, Settled, settle
 from ambdiff.settings import FileSettings
 from ambdiff.sources import Source
 
-SOURCE = {"--repo", "--config", "--kustomize", "--helm", "-n", "--namespace", "-v", "--verbose",
-          "-h", "--help"}  # fmt: skip
+SOURCE = {
+    "--repo",
+    "--config",
+    "--kustomize",
+    "--helm",
+    "-n",
+    "--namespace",
+    "-v",
+    "--verbose",
+    "-h",
+    "--help",
+}
 CLUSTER = {"--kubeconfig", "--context", "--cluster", "--user"}
 REPORT = {"-o", "--output", "--color"}
 EXPECTED = {
@@ -37,8 +47,12 @@ EXPECTED = {
                                  "--cache-dir", "--wait", "--no-wait", "--timeout",
                                  "--lease-duration", "--renew-deadline", "--retry-period"},
 }  # fmt: skip
-OUTPUTS = {"diff": "human|diff|markdown|json", "sync": "human|json",
-           "check": "human|json|github", "routes": "human|json"}  # fmt: skip
+OUTPUTS = {
+    "diff": "human|diff|markdown|json",
+    "sync": "human|json",
+    "check": "human|json|github",
+    "routes": "human|json",
+}
 
 
 def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -86,29 +100,53 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["check", "--live-file", "/nope"], "ambdiff check has no --live-file option: check reads no cluster."),
-        (["check", "--kubeconfig", "/nope"], "ambdiff check has no --kubeconfig option: check reads no cluster."),
-        (["check", "--context=nope"], "ambdiff check has no --context option: check reads no cluster."),
+        (
+            ["check", "--live-file", "/nope"],
+            "ambdiff check has no --live-file option: check reads no cluster.",
+        ),
+        (
+            ["check", "--kubeconfig", "/nope"],
+            "ambdiff check has no --kubeconfig option: check reads no cluster.",
+        ),
+        (
+            ["check", "--context=nope"],
+            "ambdiff check has no --context option: check reads no cluster.",
+        ),
         (["check", "-o", "diff"], "'diff' is not one of 'human', 'json', 'github'."),
         (["watch", "--rev", "main"], "ambdiff watch has no --rev option: watch follows a branch"),
         (["watch", "-o", "json"], "ambdiff watch has no -o option: watch writes logs"),
         (["watch", "--live-file", "x.yaml"], "ambdiff watch has no --live-file option"),
-        (["sync", "--live-file", "x.yaml"], "ambdiff sync has no --live-file option: sync writes to a cluster"),
+        (
+            ["sync", "--live-file", "x.yaml"],
+            "ambdiff sync has no --live-file option: sync writes to a cluster",
+        ),
         (["sync", "-o", "markdown"], "'markdown' is not one of 'human', 'json'."),
         (["sync", "--strict"], "ambdiff sync has no --strict option; it is an option of check."),
         (["sync", "--bogus"], "No such option '--bogus'"),
         (["routes", "-o", "markdown"], "'markdown' is not one of 'human', 'json'."),
-        (["routes", "--context", "prod"], "routes reads a cluster only with --live, and --context names one."),
-        (["routes", "--live-file", "x.yaml"], "routes reads a cluster only with --live, and --live-file names one."),
+        (
+            ["routes", "--context", "prod"],
+            "routes reads a cluster only with --live, and --context names one.",
+        ),
+        (
+            ["routes", "--live-file", "x.yaml"],
+            "routes reads a cluster only with --live, and --live-file names one.",
+        ),
         (["diff", "-o", "github"], "'github' is not one of 'human', 'diff', 'markdown', 'json'."),
         (["diff", "--yes"], "ambdiff diff has no --yes option; it is an option of sync."),
-        (["diff", "--prune"], "ambdiff diff has no --prune option; it is an option of sync, watch."),
-        (["check", "--server-side"], "ambdiff check has no --server-side option; it is an option of diff."),
+        (
+            ["diff", "--prune"],
+            "ambdiff diff has no --prune option; it is an option of sync, watch.",
+        ),
+        (
+            ["check", "--server-side"],
+            "ambdiff check has no --server-side option; it is an option of diff.",
+        ),
         (["watch", "--dry-run"], "ambdiff watch has no --dry-run option; it is an option of sync."),
         (["watch", "--prune"], "--prune is for watch --sync; without --sync watch only diffs"),
         (["watch", "--no-force-conflicts"], "--no-force-conflicts is for watch --sync;"),
     ],
-)  # fmt: skip
+)
 def test_an_option_the_command_cannot_use_is_refused_in_one_sentence(
     repo: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,9 +162,12 @@ def test_an_option_the_command_cannot_use_is_refused_in_one_sentence(
     [("sync", "AMBDIFF_LIVE_FILE"), ("watch", "AMBDIFF_LIVE_FILE"), ("watch", "AMBDIFF_REV")],
 )
 def test_a_variable_that_would_change_what_the_command_does_is_refused(
-    repo: Path, command: str, variable: str, monkeypatch: pytest.MonkeyPatch,
+    repo: Path,
+    command: str,
+    variable: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     """A sync that ignored AMBDIFF_LIVE_FILE would write to the real cluster."""
     monkeypatch.setenv(variable, "snapshot.yaml")
     code = main([command, "--dry-run"] if command == "sync" else [command, "--metrics-port", "0"])
@@ -157,8 +198,9 @@ def test_a_settings_file_output_is_used_by_the_commands_that_write_it(
 
 
 def test_settle_is_the_one_rule_flag_then_source_then_settings_file_then_default() -> None:
-    settings = FileSettings(namespace="team", output="markdown", color="never", prune=True,
-                            check_strict=True)  # fmt: skip
+    settings = FileSettings(
+        namespace="team", output="markdown", color="never", prune=True, check_strict=True
+    )
     source = Source("api", ("api",), namespace="api-ns")
     assert settle("diff", Given(), settings, source) == Settled(
         namespace="api-ns", output="markdown", color="never", prune=True, strict=True
@@ -177,8 +219,12 @@ def test_settle_is_the_one_rule_flag_then_source_then_settings_file_then_default
 
 def test_shell_completion_offers_the_options_of_the_command_only(repo: Path) -> None:
     """docs/install.md: `eval "$(_AMBDIFF_COMPLETE=bash_source ambdiff)"`."""
-    env = {**os.environ, "COMP_WORDS": "ambdiff check --", "COMP_CWORD": "2",
-           "_AMBDIFF_COMPLETE": "bash_complete"}  # fmt: skip
+    env = {
+        **os.environ,
+        "COMP_WORDS": "ambdiff check --",
+        "COMP_CWORD": "2",
+        "_AMBDIFF_COMPLETE": "bash_complete",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "ambdiff"], env=env, capture_output=True, text=True, check=True
     )

@@ -49,10 +49,12 @@ NAME_MAP = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{k: {SECRET}}}
 
 @pytest.mark.parametrize(
     ("text", "sentence"),
-    [(NAMESPACE_LIST, "ConfigMap: metadata.namespace is a list, not a string"),
-     (NAME_MAP, "ConfigMap: metadata.name is a mapping, not a string")],
+    [
+        (NAMESPACE_LIST, "ConfigMap: metadata.namespace is a list, not a string"),
+        (NAME_MAP, "ConfigMap: metadata.name is a mapping, not a string"),
+    ],
     ids=["namespace-list", "name-map"],
-)  # fmt: skip
+)
 def test_a_name_or_namespace_that_is_no_string_is_one_finding_in_check(
     repo: Path, capsys: pytest.CaptureFixture[str], text: str, sentence: str
 ) -> None:
@@ -159,9 +161,10 @@ def test_offline_diff_accepts_a_custom_kind_whose_crd_is_in_git_or_in_the_snapsh
 
 
 @pytest.mark.parametrize(
-    "paths", [("k8s/a.yaml", "k8s/a.yaml"), ("k8s", "k8s/a.yaml"), ("k8s/a.yaml", "./k8s/a.yaml")],
+    "paths",
+    [("k8s/a.yaml", "k8s/a.yaml"), ("k8s", "k8s/a.yaml"), ("k8s/a.yaml", "./k8s/a.yaml")],
     ids=["same-file", "dir-and-file", "dot-slash"],
-)  # fmt: skip
+)
 def test_a_file_named_twice_is_read_once(
     repo: Path, capsys: pytest.CaptureFixture[str], paths: tuple[str, str]
 ) -> None:
@@ -197,9 +200,13 @@ def test_secret_data_that_is_not_base64_is_an_error_naming_the_key_only(
 
 @pytest.mark.parametrize(
     ("field", "value", "shape"),
-    [("data", SECRET, "a string"), ("stringData", f"[{SECRET}]", "a list"),
-     ("data", f"[{SECRET}]", "a list"), ("stringData", SECRET, "a string")],
-)  # fmt: skip
+    [
+        ("data", SECRET, "a string"),
+        ("stringData", f"[{SECRET}]", "a list"),
+        ("data", f"[{SECRET}]", "a list"),
+        ("stringData", SECRET, "a string"),
+    ],
+)
 def test_secret_data_that_is_no_map_is_flagged_without_its_value(
     repo: Path, capsys: pytest.CaptureFixture[str], field: str, value: str, shape: str
 ) -> None:
@@ -227,9 +234,10 @@ spec:
 
 
 @pytest.mark.parametrize(
-    "memory", ['"1e9999999"', "9" * 5000, '"' + "9" * 5000 + '"'],
+    "memory",
+    ['"1e9999999"', "9" * 5000, '"' + "9" * 5000 + '"'],
     ids=["exponent", "5000-digit-int", "5000-digit-string"],
-)  # fmt: skip
+)
 def test_a_quantity_no_number_holds_is_a_change_not_a_crash(
     repo: Path, capsys: pytest.CaptureFixture[str], memory: str
 ) -> None:

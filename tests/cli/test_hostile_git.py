@@ -27,8 +27,11 @@ SNAPSHOT = "apiVersion: v1\nkind: List\nitems: []\n"
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-c", "protocol.file.allow=always", *args],
-        cwd=cwd, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 @pytest.fixture

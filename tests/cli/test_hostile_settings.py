@@ -63,8 +63,15 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def diff(capsys: pytest.CaptureFixture[str], repo: Path, *args: str) -> tuple[int, str, str]:
-    return run(capsys, "diff", "--repo", str(repo), "--live-file",
-               str(repo.parent / "snapshot.yaml"), *args)  # fmt: skip
+    return run(
+        capsys,
+        "diff",
+        "--repo",
+        str(repo),
+        "--live-file",
+        str(repo.parent / "snapshot.yaml"),
+        *args,
+    )
 
 
 def one_error(err: str) -> str:
@@ -181,9 +188,13 @@ def test_an_unknown_variable_gets_a_suggestion(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("AMBDIFF_OUTPUT", "xml"), ("AMBDIFF_COLOR", "purple"), ("AMBDIFF_VERBOSE", "x"),
-     ("AMBDIFF_SERVER_SIDE", "maybe")],
-)  # fmt: skip
+    [
+        ("AMBDIFF_OUTPUT", "xml"),
+        ("AMBDIFF_COLOR", "purple"),
+        ("AMBDIFF_VERBOSE", "x"),
+        ("AMBDIFF_SERVER_SIDE", "maybe"),
+    ],
+)
 def test_a_bad_value_in_a_variable_names_the_variable(
     repo: Path,
     capsys: pytest.CaptureFixture[str],
@@ -213,13 +224,16 @@ def test_a_bad_flag_is_still_reported_as_the_flag(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["diff", "--rev", ""], "--rev is empty: was it given an unset variable? Name a commit, "
-                                "branch or tag, or leave --rev out to read the working tree."),
+        (
+            ["diff", "--rev", ""],
+            "--rev is empty: was it given an unset variable? Name a commit, "
+            "branch or tag, or leave --rev out to read the working tree.",
+        ),
         (["routes", "--rev", " "], "--rev is empty"),
         (["diff", "--context", ""], "--context is empty"),
         (["check", "-n", ""], "--namespace is empty"),
     ],
-)  # fmt: skip
+)
 def test_an_empty_value_is_refused_not_taken_for_the_default(
     repo: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
@@ -330,8 +344,17 @@ def test_a_broken_pipe_that_is_not_stdout_is_a_bug_not_a_quiet_exit(
 
 
 def run_process(repo: Path, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "ambdiff", "diff", "--repo", str(repo), "--live-file",
-               str(repo.parent / "snapshot.yaml"), *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ambdiff",
+        "diff",
+        "--repo",
+        str(repo),
+        "--live-file",
+        str(repo.parent / "snapshot.yaml"),
+        *args,
+    ]
     return subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False, **kw)
 
 

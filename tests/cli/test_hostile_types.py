@@ -81,9 +81,16 @@ def test_check_reports_a_malformed_crd_schema_as_crd_invalid_at_its_line(
 
 
 @pytest.mark.parametrize(
-    "properties", [SECRET, "[1]", "{a: {type: integer, maxLength: [1]}}", "{a: {enum: 5}}",
-                   "{a: {oneOf: abc}}", "{a: {type: 5}}"],
-)  # fmt: skip
+    "properties",
+    [
+        SECRET,
+        "[1]",
+        "{a: {type: integer, maxLength: [1]}}",
+        "{a: {enum: 5}}",
+        "{a: {oneOf: abc}}",
+        "{a: {type: 5}}",
+    ],
+)
 def test_a_malformed_crd_never_crashes_check_routes_or_diff(
     repo: Path, capsys: pytest.CaptureFixture[str], properties: str
 ) -> None:
@@ -97,9 +104,14 @@ def test_a_malformed_crd_never_crashes_check_routes_or_diff(
 
 
 @pytest.mark.parametrize(
-    "spec", [SECRET, "[1]", "{group: [a], names: abc, versions: abc, scope: [1]}",
-             "{group: example.com, names: {kind: Widget}, versions: [abc, {name: [1]}]}"],
-)  # fmt: skip
+    "spec",
+    [
+        SECRET,
+        "[1]",
+        "{group: [a], names: abc, versions: abc, scope: [1]}",
+        "{group: example.com, names: {kind: Widget}, versions: [abc, {name: [1]}]}",
+    ],
+)
 def test_a_malformed_crd_in_the_snapshot_never_crashes_diff(
     repo: Path, capsys: pytest.CaptureFixture[str], spec: str
 ) -> None:
@@ -142,16 +154,22 @@ MAPPING = (
     ("text", "finding"),
     [
         (POLICY + "spec: {rules: 5}\n", "spec.rules must be a list, not 5"),
-        (POLICY + "spec: {rules: [{path: /a/, filters: [{name: f, namespace: [1]}]}]}\n",
-         "spec.rules[0].filters[0].namespace must be a string, not a list"),
-        (HOST + "spec: {hostname: a.example.com, tlsSecret: {name: x, namespace: [1]}}\n",
-         "spec.tlsSecret.namespace must be a string, not a list"),
-        (HOST + "spec: {hostname: a.example.com, mappingSelector: {matchExpressions: "
-         "[{key: a, operator: In, values: 5}]}}\n---\n" + MAPPING,
-         "spec.mappingSelector.matchExpressions[0].values must be a list, not 5"),
+        (
+            POLICY + "spec: {rules: [{path: /a/, filters: [{name: f, namespace: [1]}]}]}\n",
+            "spec.rules[0].filters[0].namespace must be a string, not a list",
+        ),
+        (
+            HOST + "spec: {hostname: a.example.com, tlsSecret: {name: x, namespace: [1]}}\n",
+            "spec.tlsSecret.namespace must be a string, not a list",
+        ),
+        (
+            HOST + "spec: {hostname: a.example.com, mappingSelector: {matchExpressions: "
+            "[{key: a, operator: In, values: 5}]}}\n---\n" + MAPPING,
+            "spec.mappingSelector.matchExpressions[0].values must be a list, not 5",
+        ),
     ],
     ids=["rules-number", "filter-namespace-list", "tls-secret-namespace-list", "values-number"],
-)  # fmt: skip
+)
 def test_a_field_of_the_wrong_type_is_a_schema_finding_not_a_crash(
     repo: Path, capsys: pytest.CaptureFixture[str], text: str, finding: str
 ) -> None:
@@ -187,12 +205,14 @@ def test_a_snapshot_whose_inventory_label_is_a_list_stops_diff_with_one_sentence
 
 @pytest.mark.parametrize(
     ("meta", "field"),
-    [("labels: {version: 1}", "metadata.labels.version is a number, not a string (quote it)"),
-     (f"labels: [{SECRET}]", "metadata.labels is a list, not a mapping"),
-     (f"annotations: {SECRET}", "metadata.annotations is a string, not a mapping"),
-     ("annotations: {a: {b: c}}", "metadata.annotations.a is a mapping, not a string")],
+    [
+        ("labels: {version: 1}", "metadata.labels.version is a number, not a string (quote it)"),
+        (f"labels: [{SECRET}]", "metadata.labels is a list, not a mapping"),
+        (f"annotations: {SECRET}", "metadata.annotations is a string, not a mapping"),
+        ("annotations: {a: {b: c}}", "metadata.annotations.a is a mapping, not a string"),
+    ],
     ids=["label-number", "labels-list", "annotations-string", "annotation-map"],
-)  # fmt: skip
+)
 def test_labels_and_annotations_must_be_maps_of_strings(
     repo: Path, capsys: pytest.CaptureFixture[str], meta: str, field: str
 ) -> None:

@@ -50,8 +50,18 @@ def test_a_server_that_is_no_api_server_is_named_as_such(
         "users: [{name: u, user: {token: abc}}]\n"
         "contexts: [{name: web, context: {cluster: web, user: u}}]\n"
     )
-    code = main(["diff", "--repo", str(tmp_path), "--kubeconfig", str(kubeconfig),
-                 "--inventory", "x", str(tmp_path / "cm.yaml")])  # fmt: skip
+    code = main(
+        [
+            "diff",
+            "--repo",
+            str(tmp_path),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--inventory",
+            "x",
+            str(tmp_path / "cm.yaml"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     error = [line for line in err.splitlines() if line.startswith("ambdiff: error: ")]

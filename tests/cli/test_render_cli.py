@@ -109,8 +109,9 @@ sources:
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture
@@ -147,16 +148,20 @@ def snapshot(path: Path, text: str, inventory: str, namespace: str = "shop") -> 
             continue
         meta = doc["metadata"]
         meta.setdefault("namespace", namespace)
-        meta["labels"] = {**meta.get("labels", {}), MANAGED_BY: FIELD_MANAGER,
-                          INVENTORY_LABEL: inventory}  # fmt: skip
+        meta["labels"] = {
+            **meta.get("labels", {}),
+            MANAGED_BY: FIELD_MANAGER,
+            INVENTORY_LABEL: inventory,
+        }
         items.append(doc)
     path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
     return path
 
 
 def kustomize(folder: Path) -> str:
-    return subprocess.run(["kubectl", "kustomize", str(folder)], check=True,
-                          capture_output=True, text=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["kubectl", "kustomize", str(folder)], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def helm_template(helm: str, repo: Path, *values: str) -> str:
@@ -256,8 +261,10 @@ def test_no_kustomize_and_no_kubectl_on_path_says_what_to_install(
     monkeypatch.setenv("PATH", str(bare))
     code, _, err = run(capsys, "check", "overlays/prod")
     assert code == 2
-    assert "overlays/prod: holds a kustomization, which ambdiff renders with `kustomize` or " \
-           "`kubectl`, and none is on PATH" in err  # fmt: skip
+    assert (
+        "overlays/prod: holds a kustomization, which ambdiff renders with `kustomize` or "
+        "`kubectl`, and none is on PATH" in err
+    )
     assert "--kustomize" in err
 
 
@@ -307,8 +314,9 @@ def test_a_chart_folder_given_as_a_path_renders_with_its_own_values(
     (repo / ".ambdiff.yaml").unlink()
     rendered = helm_template(helm, repo)  # release "quote" = the folder's name
     live = snapshot(tmp_path / "live.yaml", rendered, "x")
-    code, out, err = run(capsys, "diff", "charts/quote", "-n", "shop", "--inventory", "x",
-                         "--live-file", str(live))  # fmt: skip
+    code, out, err = run(
+        capsys, "diff", "charts/quote", "-n", "shop", "--inventory", "x", "--live-file", str(live)
+    )
     assert code == 0, err + out
 
 
@@ -324,8 +332,10 @@ def test_a_values_file_that_links_out_of_the_repository_is_refused(
     assert code == 1 and "hunter2" not in err
     code, out, err = run(capsys, "diff", "quote", "--live-file", str(tmp_path / "none.yaml"))
     assert code == 2 and "hunter2" not in err + out
-    assert "environments/prod/quote.yaml: the values file of the chart charts/quote is not in " \
-           "the repository" in err  # fmt: skip
+    assert (
+        "environments/prod/quote.yaml: the values file of the chart charts/quote is not in "
+        "the repository" in err
+    )
 
 
 # ---- check across sources ----------------------------------------------------------------
@@ -338,8 +348,11 @@ def test_check_sees_a_chart_mapping_collide_with_an_overlay_mapping(
     values.write_text(values.read_text().replace("prefix: /quote/", "prefix: /"))
     code, out, err = run(capsys, "check", "--strict", "-o", "json")
     assert code == 1, err
-    found = {(f["file"], f["via"], f["object"]): f["message"] for f in json.loads(out)["findings"]
-             if f["rule"] == "route-collision"}  # fmt: skip
+    found = {
+        (f["file"], f["via"], f["object"]): f["message"]
+        for f in json.loads(out)["findings"]
+        if f["rule"] == "route-collision"
+    }
     assert set(found) == {
         ("base/mapping.yaml", "overlays/prod", "Mapping shop/web"),
         ("charts/quote/templates/mapping.yaml", "charts/quote", "Mapping shop/quote"),
@@ -365,15 +378,18 @@ def test_pre_commit_with_a_staged_values_file_reports_what_the_chart_renders(
 
 
 def test_rendered_output_on_stdin_and_a_file_outside_the_repository(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     rendered = kustomize(repo / "overlays/prod")
     live = snapshot(tmp_path / "live.yaml", rendered, INVENTORY)
     outside = tmp_path / "rendered.yaml"
     outside.write_text(rendered)
-    code, out, err = run(capsys, "diff", str(outside), "--inventory", INVENTORY,
-                         "--live-file", str(live))  # fmt: skip
+    code, out, err = run(
+        capsys, "diff", str(outside), "--inventory", INVENTORY, "--live-file", str(live)
+    )
     assert code == 0, err + out
     monkeypatch.setattr("sys.stdin", _Stdin(rendered.replace("replicas: 3", "replicas: 4")))
     code, out, err = run(capsys, "diff", "-", "--inventory", INVENTORY, "--live-file", str(live))
@@ -385,9 +401,11 @@ def test_rendered_output_on_stdin_and_a_file_outside_the_repository(
 
 
 def test_sync_refuses_stdin_and_outside_files(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setattr("sys.stdin", _Stdin(BASE["base/mapping.yaml"]))
     code, _, err = run(capsys, "sync", "-", "--yes")
     assert code == 2
@@ -407,8 +425,9 @@ def test_exclude_is_honoured_by_diff_before_any_file_is_parsed(
     (repo / "overlays/dev").mkdir()
     (repo / "overlays/dev/kustomization.yaml").write_text("resources: [../../missing]\n")
     live = snapshot(tmp_path / "live.yaml", kustomize(repo / "overlays/prod"), "x")
-    code, out, err = run(capsys, "diff", "overlays", "scratch", "--inventory", "x",
-                         "--live-file", str(live))  # fmt: skip
+    code, out, err = run(
+        capsys, "diff", "overlays", "scratch", "--inventory", "x", "--live-file", str(live)
+    )
     assert code == 0, err + out
 
 
@@ -511,8 +530,10 @@ def test_a_helm_fail_never_shows_the_value_it_was_given(
     (repo / "charts/quote/templates/fail.yaml").write_text("{{ fail .Values.password }}\n")
     code, out, err = run(capsys, "diff", "quote", "--live-file", str(tmp_path / "none.yaml"))
     assert code == 2
-    assert "charts/quote: `helm template` failed: execution error at " \
-           "(quote/templates/fail.yaml:1:3): ***." in err  # fmt: skip
+    assert (
+        "charts/quote: `helm template` failed: execution error at "
+        "(quote/templates/fail.yaml:1:3): ***." in err
+    )
     assert LEAK not in out + err
 
 
@@ -530,8 +551,10 @@ def test_a_chart_link_out_of_the_repository_is_refused_in_both_modes(
     for rev in ((), ("--rev", "HEAD")):
         code, out, err = run(capsys, "diff", "quote", *rev, "--live-file", str(tmp_path / "x.yaml"))
         assert code == 2, out
-        assert err.startswith("ambdiff: error: charts/quote/f.txt: a symbolic link out of the "
-                              "repository, in charts/quote: helm would read")  # fmt: skip
+        assert err.startswith(
+            "ambdiff: error: charts/quote/f.txt: a symbolic link out of the "
+            "repository, in charts/quote: helm would read"
+        )
         assert "OUTSIDE-CONTENT" not in out + err
 
 
@@ -546,8 +569,10 @@ def test_a_kustomization_naming_a_folder_outside_the_repository_is_refused(
             git(repo, "commit", "-qam", "outside")
         code, _, err = run(capsys, "diff", "web", *rev, "--live-file", str(tmp_path / "x.yaml"))
         assert code == 2
-        assert "overlays/prod/kustomization.yaml names ../../../elsewhere, a folder outside " \
-               "the repository" in err  # fmt: skip
+        assert (
+            "overlays/prod/kustomization.yaml names ../../../elsewhere, a folder outside "
+            "the repository" in err
+        )
 
 
 def test_rev_errors_name_no_temporary_folder(
@@ -575,8 +600,10 @@ def test_an_excluded_file_that_a_folder_renders_from_is_named_in_a_warning(
     (repo / ".ambdiff.yaml").write_text("exclude: [base/mapping.yaml]\n")
     code, _out, err = run(capsys, "check", "overlays/prod")
     assert code == 0
-    assert "warning: overlays/prod renders from base/mapping.yaml, which `exclude` names: " \
-           "kustomize reads it all the same" in err  # fmt: skip
+    assert (
+        "warning: overlays/prod renders from base/mapping.yaml, which `exclude` names: "
+        "kustomize reads it all the same" in err
+    )
 
 
 def test_routes_rev_against_a_base_without_a_new_source_reads_it_as_empty(

@@ -12,10 +12,20 @@ from ambdiff.cli import main
 
 # Each a value that must never be printed: plaintext, as written, or encoded.
 SECRETS = (
-    "98765432123", "Zq-DATA-AS-STRING", "Zq-DATA-IN-A-LIST", "12345678901", "Zq-NEW-SECRET",
-    "Zq-OLD-SECRET", "Zq-LIVE-DATA", "Zq-TAGGED", "Zq-BROKEN-ANNOTATION", "Zq-APPLIED",
-    "WnEtR0lU", "WnEtTElWRQ==", "Zq-IN-ANNOTATION",
-)  # fmt: skip
+    "98765432123",
+    "Zq-DATA-AS-STRING",
+    "Zq-DATA-IN-A-LIST",
+    "12345678901",
+    "Zq-NEW-SECRET",
+    "Zq-OLD-SECRET",
+    "Zq-LIVE-DATA",
+    "Zq-TAGGED",
+    "Zq-BROKEN-ANNOTATION",
+    "Zq-APPLIED",
+    "WnEtR0lU",
+    "WnEtTElWRQ==",
+    "Zq-IN-ANNOTATION",
+)
 
 MANIFESTS = """\
 apiVersion: v1

@@ -18,8 +18,9 @@ def test_a_bad_timeout_from_the_environment_is_named_as_the_variable(
     monkeypatch.setenv("AMBDIFF_TIMEOUT", "bogus")
     code, err = run(capsys, "sync", "--yes", "--wait")
     assert code == 2
-    assert err.startswith("ambdiff: error: environment variable AMBDIFF_TIMEOUT 'bogus' is not a "
-                          "duration.")  # fmt: skip
+    assert err.startswith(
+        "ambdiff: error: environment variable AMBDIFF_TIMEOUT 'bogus' is not a duration."
+    )
 
 
 def test_a_bad_timeout_flag_is_named_as_the_flag(capsys: pytest.CaptureFixture[str]) -> None:

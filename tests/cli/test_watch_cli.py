@@ -134,11 +134,27 @@ def test_without_a_cluster_rounds_fail_back_off_and_sigterm_exits_0(
     log = tmp_path / "watch.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ambdiff", "watch", "--repo", str(repo), "--interval", "1s",
-             "--kubeconfig", str(tmp_path / "missing"), "--metrics-address", "127.0.0.1",
-             "--metrics-port", str(port), "--log-format", "json"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "ambdiff",
+                "watch",
+                "--repo",
+                str(repo),
+                "--interval",
+                "1s",
+                "--kubeconfig",
+                str(tmp_path / "missing"),
+                "--metrics-address",
+                "127.0.0.1",
+                "--metrics-port",
+                str(port),
+                "--log-format",
+                "json",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while log.read_text().count('"event": "backoff"') < 2:
@@ -162,9 +178,21 @@ def test_a_busy_metrics_port_exits_2(repo: Path, tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "ambdiff", "watch", "--repo", str(repo),
-             "--metrics-address", "127.0.0.1", "--metrics-port", str(port)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "ambdiff",
+                "watch",
+                "--repo",
+                str(repo),
+                "--metrics-address",
+                "127.0.0.1",
+                "--metrics-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 2
     assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr

@@ -37,12 +37,18 @@ def environment(home: Path, server: APIServer | None) -> dict[str, str]:
     home of its own, the test API server's kubeconfig (or none)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMBDIFF_", "KUBECONFIG"))}
     env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", HOME=str(home),
-        NO_COLOR="1", COLUMNS="250", TERM="dumb", PYTHONUNBUFFERED="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        HOME=str(home),
+        NO_COLOR="1",
+        COLUMNS="250",
+        TERM="dumb",
+        PYTHONUNBUFFERED="1",
         KUBECONFIG=str(server.kubeconfig) if server else str(home / "no-kubeconfig"),
-        GIT_AUTHOR_NAME="docs", GIT_AUTHOR_EMAIL="docs@example.com", GIT_COMMITTER_NAME="docs",
+        GIT_AUTHOR_NAME="docs",
+        GIT_AUTHOR_EMAIL="docs@example.com",
+        GIT_COMMITTER_NAME="docs",
         GIT_COMMITTER_EMAIL="docs@example.com",
-    )  # fmt: skip
+    )
     env.pop("CI", None)
     env["PATH"] = f"{Path(require_helm()).parent}{os.pathsep}{env['PATH']}"
     return env
@@ -52,8 +58,13 @@ def git(folder: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
 
 
-def repository(folder: Path, files: dict[str, str] | None = None, *, copy: Path | None = None,
-               commit: bool = True) -> Path:  # fmt: skip
+def repository(
+    folder: Path,
+    files: dict[str, str] | None = None,
+    *,
+    copy: Path | None = None,
+    commit: bool = True,
+) -> Path:
     if copy is not None:
         shutil.copytree(copy, folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,8 +74,17 @@ def repository(folder: Path, files: dict[str, str] | None = None, *, copy: Path 
     git(folder, "init", "-q", "-b", "main")
     if commit:
         git(folder, "add", "-A")
-        git(folder, "-c", "user.name=docs", "-c", "user.email=docs@example.com", "commit",
-            "-qm", "docs", "--allow-empty")  # fmt: skip
+        git(
+            folder,
+            "-c",
+            "user.name=docs",
+            "-c",
+            "user.email=docs@example.com",
+            "commit",
+            "-qm",
+            "docs",
+            "--allow-empty",
+        )
     return folder
 
 
@@ -103,9 +123,11 @@ def _check_examples(work: Path, server: APIServer | None) -> Path:
 
 
 def _shop_mapping(name: str, host: str, prefix: str, service: str, extra: str = "") -> str:
-    return (f"---\napiVersion: getambassador.io/v3alpha1\nkind: Mapping\nmetadata: {{name: "
-            f"{name}, namespace: shop}}\nspec:\n  hostname: \"{host}\"\n  prefix: {prefix}\n"
-            f"  service: {service}\n{extra}")  # fmt: skip
+    return (
+        f"---\napiVersion: getambassador.io/v3alpha1\nkind: Mapping\nmetadata: {{name: "
+        f'{name}, namespace: shop}}\nspec:\n  hostname: "{host}"\n  prefix: {prefix}\n'
+        f"  service: {service}\n{extra}"
+    )
 
 
 def _change_shop(work: Path, server: APIServer | None) -> None:
@@ -150,14 +172,25 @@ def ambdiff(work: Path, server: APIServer | None, *args: str) -> None:
     """Run ambdiff in a scenario's setup, as its sessions run it."""
     home = work.parent / "setup-home"
     home.mkdir(exist_ok=True)
-    subprocess.run(["ambdiff", *args], cwd=work, env=environment(home, server), check=True,
-                   capture_output=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        ["ambdiff", *args],
+        cwd=work,
+        env=environment(home, server),
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def kubectl(server: APIServer | None, *args: str, stdin: str | None = None) -> None:
     assert server is not None
-    subprocess.run(["kubectl", "--kubeconfig", str(server.kubeconfig), *args], check=True,
-                   capture_output=True, input=stdin, text=True)  # fmt: skip
+    subprocess.run(
+        ["kubectl", "--kubeconfig", str(server.kubeconfig), *args],
+        check=True,
+        capture_output=True,
+        input=stdin,
+        text=True,
+    )
 
 
 def _snapshot(work: Path, server: APIServer | None) -> Path:
@@ -166,8 +199,12 @@ def _snapshot(work: Path, server: APIServer | None) -> Path:
     folder = repository(work / "gitops", commit=False)
     shutil.copytree(EXAMPLES / "quickstart" / "manifests", folder / "k8s")
     for path in (folder / "k8s").glob("*.yaml"):
-        path.write_text(path.read_text().replace("namespace: shop", "namespace: snapshot")
-                        .replace("name: shop\n", "name: snapshot\n").replace(".shop:", ".snapshot:"))  # fmt: skip
+        path.write_text(
+            path.read_text()
+            .replace("namespace: shop", "namespace: snapshot")
+            .replace("name: shop\n", "name: snapshot\n")
+            .replace(".shop:", ".snapshot:")
+        )
     git(folder, "add", "-A")
     git(folder, "commit", "-qm", "k8s")
     ambdiff(folder, server, "sync", "--yes", "k8s/")
@@ -208,8 +245,17 @@ def _storefront(work: Path, server: APIServer | None) -> Path:
         + STOREFRONT_MAPPING.format(name="quote-admin", prefix="/admin/"),
     })  # fmt: skip
     ambdiff(folder, server, "sync", "--yes", "k8s/")
-    kubectl(server, "patch", "-n", "storefront", "mapping.v3alpha1.getambassador.io/quote",
-            "--type", "merge", "-p", '{"spec": {"timeout_ms": 10000}}')  # fmt: skip
+    kubectl(
+        server,
+        "patch",
+        "-n",
+        "storefront",
+        "mapping.v3alpha1.getambassador.io/quote",
+        "--type",
+        "merge",
+        "-p",
+        '{"spec": {"timeout_ms": 10000}}',
+    )
     (folder / "k8s" / "quote.yaml").write_text(STOREFRONT_QUOTE.format(replicas=4))
     (folder / "k8s" / "ambassador.yaml").write_text(
         STOREFRONT_MAPPING.format(name="quote", prefix="/quote/")
@@ -220,10 +266,12 @@ def _storefront(work: Path, server: APIServer | None) -> Path:
 
 def _teams(work: Path, server: APIServer | None) -> Path:
     """docs/sync.md, inventories: two sources; api's four ConfigMaps synced."""
-    files = {".ambdiff.yaml": "sources:\n  - {name: api, paths: [teams/api]}\n"
-             "  - {name: web, paths: [teams/web]}\n",
-             "teams/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, "
-             "namespace: api}\ndata: {a: b}\n"}  # fmt: skip
+    files = {
+        ".ambdiff.yaml": "sources:\n  - {name: api, paths: [teams/api]}\n"
+        "  - {name: web, paths: [teams/web]}\n",
+        "teams/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, "
+        "namespace: api}\ndata: {a: b}\n",
+    }
     for i in range(4):
         files[f"teams/api/cm{i}.yaml"] = (
             f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: api-{i}, namespace: api}}\n"
@@ -281,9 +329,12 @@ def _wait(work: Path, server: APIServer | None) -> Path:
     from tests.e2e.sample_repo import web_app
 
     assert server is not None
-    files = {name: text.replace("namespace: shop", "namespace: store")
-             .replace("name: shop\n", "name: store\n").replace(".shop:", ".store:")
-             for name, text in web_app("shop", replicas=3).items()}  # fmt: skip
+    files = {
+        name: text.replace("namespace: shop", "namespace: store")
+        .replace("name: shop\n", "name: store\n")
+        .replace(".shop:", ".store:")
+        for name, text in web_app("shop", replicas=3).items()
+    }
     files["host.yaml"] = WAIT_HOST
     folder = repository(work / "gitops", {**files, ".ambdiff.yaml": "inventory: store\n"})
     api = kubernetes.config.new_client_from_config(config_file=str(server.kubeconfig))
@@ -301,19 +352,31 @@ def _wait(work: Path, server: APIServer | None) -> Path:
         else:
             return
         rollout = {"observedGeneration": generation, "replicas": 3}
-        for status in ({"updatedReplicas": 1, "availableReplicas": 0},
-                       {"updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}):  # fmt: skip
+        for status in (
+            {"updatedReplicas": 1, "availableReplicas": 0},
+            {"updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3},
+        ):
             time.sleep(2.5)
             apps.patch_namespaced_deployment_status(
                 "web", "store", {"status": {**rollout, **status}}
             )
         time.sleep(2.5)
-        core.create_namespaced_secret("store", {"metadata": {"name": "shop-tls"},
-                                                "type": "kubernetes.io/tls",
-                                                "data": {"tls.crt": "", "tls.key": ""}})  # fmt: skip
-        for status in ({"state": "Pending", "phaseCompleted": "ACMEUserRegistered",
-                        "phasePending": "ACMECertificateChallenge"},
-                       {"state": "Ready", "tlsCertificateSource": "ACME"}):  # fmt: skip
+        core.create_namespaced_secret(
+            "store",
+            {
+                "metadata": {"name": "shop-tls"},
+                "type": "kubernetes.io/tls",
+                "data": {"tls.crt": "", "tls.key": ""},
+            },
+        )
+        for status in (
+            {
+                "state": "Pending",
+                "phaseCompleted": "ACMEUserRegistered",
+                "phasePending": "ACMECertificateChallenge",
+            },
+            {"state": "Ready", "tlsCertificateSource": "ACME"},
+        ):
             custom.patch_namespaced_custom_object_status(
                 "getambassador.io", "v3alpha1", "store", "hosts", "shop", {"status": status}
             )

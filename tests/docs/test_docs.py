@@ -61,8 +61,14 @@ class Block:
 
     @property
     def shows_a_command(self) -> bool:
-        return bool(_COMMAND.search(self.text)) and self.lang in ("", "sh", "bash", "text",
-                                                                    "console", "shell")  # fmt: skip
+        return bool(_COMMAND.search(self.text)) and self.lang in (
+            "",
+            "sh",
+            "bash",
+            "text",
+            "console",
+            "shell",
+        )
 
 
 def blocks(page: Path) -> Iterator[Block]:
@@ -71,9 +77,14 @@ def blocks(page: Path) -> Iterator[Block]:
         line = text.count("\n", 0, match.start()) + 1
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
         directive = _DIRECTIVE.search(before)
-        yield Block(page, line, match.group(1), match.group(2),
-                    directive.group(1) if directive else "",
-                    (directive.group(2) or "") if directive else "")  # fmt: skip
+        yield Block(
+            page,
+            line,
+            match.group(1),
+            match.group(2),
+            directive.group(1) if directive else "",
+            (directive.group(2) or "") if directive else "",
+        )
 
 
 ALL = [b for page in PAGES for b in blocks(page)]
@@ -195,9 +206,16 @@ SCENARIO_NAMES = sorted({scenario_of(b) for b in ALL if b.mode in SCENARIO_MODES
 
 
 def run_command(command: str, cwd: Path, env: dict[str, str]) -> tuple[int, list[str]]:
-    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=300)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     return done.returncode, done.stdout.splitlines()
 
 
@@ -275,8 +293,12 @@ def run_scenario(name: str, tmp_path: Path, server: APIServer | None) -> None:
             files = block.argument.split()[1:] or finding_files(block.text)
             lines = block.text.splitlines()
             github = any(line.startswith("::") for line in lines)
-            todo = [Step(f"ambdiff check {'-o github ' if github else ''}{shlex.join(files)}",
-                         [x for x in lines if x.strip()])]  # fmt: skip
+            todo = [
+                Step(
+                    f"ambdiff check {'-o github ' if github else ''}{shlex.join(files)}",
+                    [x for x in lines if x.strip()],
+                )
+            ]
         else:
             todo = steps(block.text) or [Step(c, [], 0) for c in block.text.splitlines() if c]
         for step in todo:
@@ -291,8 +313,10 @@ def run_scenario(name: str, tmp_path: Path, server: APIServer | None) -> None:
             if checked and not matches(step.expected, actual):
                 problems.append(f"{block.where}: `{step.command}` printed:\n" + "\n".join(actual))
             if step.exit_code is not None and code != step.exit_code:
-                problems.append(f"{block.where}: `{step.command}` exited {code}, the page says "
-                                f"{step.exit_code}:\n" + "\n".join(actual))  # fmt: skip
+                problems.append(
+                    f"{block.where}: `{step.command}` exited {code}, the page says "
+                    f"{step.exit_code}:\n" + "\n".join(actual)
+                )
         if problems and problems[-1].startswith(block.where):
             rewrites.append((block, "\n".join(printed).rstrip("\n") + "\n"))
     if os.environ.get("DOCS_UPDATE") == "1":  # write what the tool printed into the pages

@@ -180,5 +180,8 @@ def record_inventory(
     identity = records.Identity(repo_identity(repo), "default", (), "default")
     cluster = Cluster.connect(str(server.kubeconfig), server.context)
     empty = records.Record(inventory, "default", identity, exists=False)
-    records.write(cluster, records.updated(empty, identity=identity, revision="earlier",
-                                           members=members), "ambdiff")  # fmt: skip
+    records.write(
+        cluster,
+        records.updated(empty, identity=identity, revision="earlier", members=members),
+        "ambdiff",
+    )

@@ -82,9 +82,22 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, out + err
 
 
-def sync(apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:  # fmt: skip
-    return run(capsys, "sync", "--yes", "--repo", str(repo), "--kubeconfig",
-               str(apiserver.kubeconfig), "--context", apiserver.context, "--inventory", f"inv-{ns}")  # fmt: skip
+def sync(
+    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    return run(
+        capsys,
+        "sync",
+        "--yes",
+        "--repo",
+        str(repo),
+        "--kubeconfig",
+        str(apiserver.kubeconfig),
+        "--context",
+        apiserver.context,
+        "--inventory",
+        f"inv-{ns}",
+    )
 
 
 @pytest.mark.parametrize("typo", sorted(TYPOS))
@@ -103,10 +116,20 @@ def test_a_typod_field_fails_check_and_is_refused_by_sync(
     assert f"{where[1]}: " in said, said  # the same place as check names
     # The API server is the judge: kubectl's server-side apply (dry run) is refused too.
     oracle = subprocess.run(
-        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "apply", "--server-side",
-         "--dry-run=server", "--validate=false", "-f", str(repo)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--validate=false",
+            "-f",
+            str(repo),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert oracle.returncode != 0 and "field not declared in schema" in oracle.stderr, oracle
 
 
@@ -205,13 +228,33 @@ def test_a_typod_field_in_a_v2_mapping_is_a_warning_and_sync_accepts_it(
     assert code == 0, said
     # The API server is the judge: kubectl's server-side apply (dry run) accepts it too.
     oracle = subprocess.run(
-        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "apply", "--server-side",
-         "--dry-run=server", "--force-conflicts", "-f", str(repo / "v2.yaml")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--force-conflicts",
+            "-f",
+            str(repo / "v2.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert oracle.returncode == 0, oracle
-    code, said = run(capsys, "diff", "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
-                     "--context", apiserver.context, "--inventory", f"inv-{ns}")  # fmt: skip
+    code, said = run(
+        capsys,
+        "diff",
+        "--repo",
+        str(repo),
+        "--kubeconfig",
+        str(apiserver.kubeconfig),
+        "--context",
+        apiserver.context,
+        "--inventory",
+        f"inv-{ns}",
+    )
     # Stored as v3alpha1, the object lost both fields: diff keeps showing them (docs/check.md
     # says so) until git drops or corrects them.
     assert code == 1, said

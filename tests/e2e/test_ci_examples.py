@@ -34,8 +34,10 @@ from tests.actionlint_binary import require_actionlint
 from tests.harness import APIServer
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = [ROOT / "examples" / "ci" / "github-actions.yaml",
-             ROOT / "examples" / "ci" / "github-actions-plain.yaml"]  # fmt: skip
+WORKFLOWS = [
+    ROOT / "examples" / "ci" / "github-actions.yaml",
+    ROOT / "examples" / "ci" / "github-actions-plain.yaml",
+]
 ACTION = ROOT / "action.yml"
 GITLAB = ROOT / "examples" / "ci" / "gitlab-ci.yaml"
 BIN = Path(sys.executable).parent
@@ -86,8 +88,11 @@ class Runner:
     def condition(self, cond: str | None, scope: dict[str, Any]) -> bool:
         if not cond:
             return True
-        py = re.sub(r"\b((?:inputs|steps|github)\.[\w.-]+)",
-                    lambda m: repr(self.expression(m.group(1), scope)), cond)  # fmt: skip
+        py = re.sub(
+            r"\b((?:inputs|steps|github)\.[\w.-]+)",
+            lambda m: repr(self.expression(m.group(1), scope)),
+            cond,
+        )
         py = py.replace("&&", " and ").replace("||", " or ").replace("always()", "True")
         return bool(eval(py, {}))  # the test's own files: only ==, and, or, literals
 
@@ -96,8 +101,13 @@ class Runner:
         path.write_text(script)
         output = self.temp / "github_output"
         output.write_text("")
-        done = subprocess.run([*SHELLS[shell], str(path)], cwd=self.work, capture_output=True,
-                              text=True, env={**self.env, **env, "GITHUB_OUTPUT": str(output)})  # fmt: skip
+        done = subprocess.run(
+            [*SHELLS[shell], str(path)],
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            env={**self.env, **env, "GITHUB_OUTPUT": str(output)},
+        )
         self.log.append((done.stdout + done.stderr, done.returncode))
         return done.returncode
 
@@ -118,8 +128,9 @@ class Runner:
                 continue  # ambdiff is this checkout, installed already (never into the test's venv)
             else:
                 env = {k: self.substitute(str(v), scope) for k, v in step.get("env", {}).items()}
-                code = self.run_script(self.substitute(step["run"], scope),
-                                       step.get("shell", shell), env)  # fmt: skip
+                code = self.run_script(
+                    self.substitute(step["run"], scope), step.get("shell", shell), env
+                )
                 outputs = self.outputs()
             if "id" in step:
                 scope["steps"][step["id"]] = {"outputs": outputs}
@@ -130,12 +141,15 @@ class Runner:
     def action(self, given: dict[str, Any], scope: dict[str, Any]) -> tuple[int, dict[str, str]]:
         """The Action's steps with its inputs; returns (exit status, its outputs)."""
         spec = yaml.safe_load(ACTION.read_text())
-        inputs = {name: self.substitute(str(given.get(name, meta.get("default", ""))), scope)
-                  for name, meta in spec["inputs"].items()}  # fmt: skip
+        inputs = {
+            name: self.substitute(str(given.get(name, meta.get("default", ""))), scope)
+            for name, meta in spec["inputs"].items()
+        }
         inner: dict[str, Any] = {"inputs": inputs, "github": scope["github"], "steps": {}}
         code = self.steps(spec["runs"]["steps"], inner, None)
-        outputs = {name: self.substitute(meta["value"], inner)
-                   for name, meta in spec["outputs"].items()}  # fmt: skip
+        outputs = {
+            name: self.substitute(meta["value"], inner) for name, meta in spec["outputs"].items()
+        }
         self.action_outputs = outputs
         return code, outputs
 
@@ -174,10 +188,15 @@ def runner(tmp_path: Path, checkout: Path, apiserver: APIServer) -> Runner:
     (stubs / "gh").write_text(GH_STUB)
     (stubs / "gh").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMBDIFF_", "KUBE", "GH"))}
-    env.update(PATH=f"{stubs}:{BIN}:{env.get('PATH', '')}", RUNNER_TEMP=str(temp),
-               GH_LOG=str(tmp_path / "gh.log"), AMBDIFF_COLOR="never",
-               GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"), HOME=str(tmp_path),
-               KUBECONFIG=str(tmp_path / "no-such-kubeconfig"))  # fmt: skip
+    env.update(
+        PATH=f"{stubs}:{BIN}:{env.get('PATH', '')}",
+        RUNNER_TEMP=str(temp),
+        GH_LOG=str(tmp_path / "gh.log"),
+        AMBDIFF_COLOR="never",
+        GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
+        HOME=str(tmp_path),
+        KUBECONFIG=str(tmp_path / "no-such-kubeconfig"),
+    )
     secrets = {"KUBECONFIG_DATA": apiserver.kubeconfig.read_text()}
     return Runner(checkout, temp, secrets, env)
 
@@ -209,15 +228,40 @@ def conflict(apiserver: APIServer, ns: str, tmp_path: Path) -> None:
     """Another field manager owns the ConfigMap's data.mode, with a value git does not have."""
     theirs = tmp_path / "theirs.yaml"
     theirs.write_text(manifests(ns, "theirs")["config.yaml"])
-    subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "apply", "--server-side",
-                    "--force-conflicts", "--field-manager=other-controller", "-f", str(theirs)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=other-controller",
+            "-f",
+            str(theirs),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def read_config(apiserver: APIServer, ns: str) -> str:
-    done = subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", ns, "get",
-                           "configmap", "web", "-o", "jsonpath={.data.mode}"],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "-n",
+            ns,
+            "get",
+            "configmap",
+            "web",
+            "-o",
+            "jsonpath={.data.mode}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     return done.stdout if done.returncode == 0 else ""
 
 
@@ -344,8 +388,14 @@ def test_the_action_comments_only_on_a_pull_request(runner: Runner) -> None:
     code, outputs = runner.action(given, push)
     assert code == 0 and outputs["exit-code"] in ("0", "1"), runner.log
     assert gh_calls(runner) == []
-    pull_request = {"github": {**push["github"], "event_name": "pull_request",
-                               "event": {"pull_request": {"number": "7"}}}, "steps": {}}  # fmt: skip
+    pull_request = {
+        "github": {
+            **push["github"],
+            "event_name": "pull_request",
+            "event": {"pull_request": {"number": "7"}},
+        },
+        "steps": {},
+    }
     code, _ = runner.action(given, pull_request)
     assert code == 0 and len(gh_calls(runner)) == 1, runner.log
 
@@ -367,8 +417,11 @@ def test_the_sync_job_prunes_what_git_removed(
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "commit", "-qam", "drop the Service"], cwd=runner.work, check=True)
     assert job(runner, workflow, "sync") == 0, runner.log
-    done = subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", ns, "get",
-                           "service", "web"], capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", ns, "get", "service", "web"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "NotFound" in done.stderr
     assert read_config(apiserver, ns) == "git"
 

@@ -31,8 +31,13 @@ def repo(tmp_path: Path, namespace: str) -> Path:
     """A repository with one ConfigMap for the test's namespace."""
     root = tmp_path / "gitops"
     init_repo(root)
-    commit(root, {"settings.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
-                                   f"  namespace: {namespace}\ndata:\n  mode: blue\n"})  # fmt: skip
+    commit(
+        root,
+        {
+            "settings.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
+            f"  namespace: {namespace}\ndata:\n  mode: blue\n"
+        },
+    )
     return root
 
 
@@ -47,7 +52,9 @@ def admin_parts(server: APIServer) -> dict[str, bytes]:
     }
 
 
-def kubeconfig(path: Path, current: str, contexts: dict[str, tuple[str, dict[str, Any], dict[str, Any]]]) -> Path:  # fmt: skip
+def kubeconfig(
+    path: Path, current: str, contexts: dict[str, tuple[str, dict[str, Any], dict[str, Any]]]
+) -> Path:
     """A kubeconfig whose contexts are name -> (server, cluster fields, user fields)."""
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": current,
@@ -71,10 +78,20 @@ def inline(server: APIServer) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def kubectl_current(env: dict[str, str]) -> tuple[str, int]:
     """kubectl's current context, and whether it can read the cluster (exit code)."""
-    current = subprocess.run(["kubectl", "config", "current-context"], env=env,
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    reach = subprocess.run(["kubectl", "get", "--raw", "/version", "--request-timeout=5s"],
-                           env=env, capture_output=True, text=True, check=False).returncode  # fmt: skip
+    current = subprocess.run(
+        ["kubectl", "config", "current-context"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    reach = subprocess.run(
+        ["kubectl", "get", "--raw", "/version", "--request-timeout=5s"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).returncode
     return current, reach
 
 
@@ -90,11 +107,15 @@ def test_a_merged_kubeconfig_uses_the_first_files_current_context_as_kubectl_doe
 ) -> None:
     cluster, user = inline(apiserver)
     dead = f"https://127.0.0.1:{free_port()}"  # nothing listens there
-    staging = kubeconfig(tmp_path / "staging.yaml", "staging",
-                         {"staging": (apiserver.url, cluster, user)})  # fmt: skip
+    staging = kubeconfig(
+        tmp_path / "staging.yaml", "staging", {"staging": (apiserver.url, cluster, user)}
+    )
     # prod.yaml also defines a "staging" context (pointing elsewhere): the first file's wins.
-    prod = kubeconfig(tmp_path / "prod.yaml", "prod",
-                      {"prod": (dead, cluster, user), "staging": (dead, cluster, user)})  # fmt: skip
+    prod = kubeconfig(
+        tmp_path / "prod.yaml",
+        "prod",
+        {"prod": (dead, cluster, user), "staging": (dead, cluster, user)},
+    )
     for order, context, server, reachable in (
         ((staging, prod), "staging", apiserver.url, True),
         ((prod, staging), "prod", dead, False),
@@ -121,10 +142,17 @@ def test_relative_certificate_paths_are_read_from_the_kubeconfigs_folder(
     for name, content in admin_parts(apiserver).items():
         (folder / "pki").mkdir(parents=True, exist_ok=True)
         (folder / "pki" / name).write_bytes(content)
-    path = kubeconfig(folder / "config", "team", {"team": (
-        apiserver.url, {"certificate-authority": "pki/ca.crt"},
-        {"client-certificate": "pki/admin.crt", "client-key": "pki/admin.key"},
-    )})  # fmt: skip
+    path = kubeconfig(
+        folder / "config",
+        "team",
+        {
+            "team": (
+                apiserver.url,
+                {"certificate-authority": "pki/ca.crt"},
+                {"client-certificate": "pki/admin.crt", "client-key": "pki/admin.key"},
+            )
+        },
+    )
     monkeypatch.chdir(tmp_path)  # not the kubeconfig's folder: relative to the file, not here
     monkeypatch.setenv("KUBECONFIG", str(path))
     assert kubectl_current({**os.environ}) == ("team", 0)
@@ -177,8 +205,9 @@ def exec_plugin(folder: Path, token: str, *, lifetime: float | None = None, fail
     script = folder / "kube-login"
     expiry = (
         f"(datetime.now(UTC) + timedelta(seconds={lifetime})).strftime('%Y-%m-%dT%H:%M:%SZ')"
-        if lifetime else "None"
-    )  # fmt: skip
+        if lifetime
+        else "None"
+    )
     script.write_text(
         f"#!{sys.executable}\n"
         + textwrap.dedent(f"""
@@ -203,8 +232,14 @@ def exec_plugin(folder: Path, token: str, *, lifetime: float | None = None, fail
 
 def exec_kubeconfig(server: APIServer, folder: Path, command: str, hint: str = "") -> Path:
     cluster, _ = inline(server)
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command,
-                     "interactiveMode": "Never", **({"installHint": hint} if hint else {})}}  # fmt: skip
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": command,
+            "interactiveMode": "Never",
+            **({"installHint": hint} if hint else {}),
+        }
+    }
     return kubeconfig(folder / "config", "sso", {"sso": (server.url, cluster, user)})
 
 
@@ -232,8 +267,12 @@ def test_a_failing_exec_plugin_is_fatal_with_its_message_not_a_403(
     apiserver: APIServer, repo: Path, tmp_path: Path
 ) -> None:
     exec_plugin(tmp_path, "unused", fail="Error loading SSO Token: Token for corp has expired")
-    path = exec_kubeconfig(apiserver, tmp_path, str(tmp_path / "kube-login"),
-                           hint="Run `aws sso login --profile corp` and try again.")  # fmt: skip
+    path = exec_kubeconfig(
+        apiserver,
+        tmp_path,
+        str(tmp_path / "kube-login"),
+        hint="Run `aws sso login --profile corp` and try again.",
+    )
     run = diff(repo, "--kubeconfig", str(path))
     assert run.code == 2
     lines = [line for line in run.err.splitlines() if line.strip()]
@@ -246,8 +285,12 @@ def test_a_failing_exec_plugin_is_fatal_with_its_message_not_a_403(
 def test_a_missing_exec_plugin_says_so_with_its_install_hint(
     apiserver: APIServer, repo: Path, tmp_path: Path
 ) -> None:
-    path = exec_kubeconfig(apiserver, tmp_path, "gke-gcloud-auth-plugin-absent",
-                           hint="Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin")  # fmt: skip
+    path = exec_kubeconfig(
+        apiserver,
+        tmp_path,
+        "gke-gcloud-auth-plugin-absent",
+        hint="Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+    )
     run = diff(repo, "--kubeconfig", str(path))
     assert run.code == 2
     assert "'gke-gcloud-auth-plugin-absent'" in run.err and "was not found on PATH" in run.err
@@ -259,8 +302,13 @@ def test_a_watch_refreshes_an_expiring_plugin_credential_and_reuses_a_lasting_on
 ) -> None:
     repo = tmp_path / "gitops"
     init_repo(repo)
-    commit(repo, {"settings.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n"
-                                   f"  namespace: {namespace}\ndata:\n  a: b\n"})  # fmt: skip
+    commit(
+        repo,
+        {
+            "settings.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n"
+            f"  namespace: {namespace}\ndata:\n  a: b\n"
+        },
+    )
     rounds = 'ambdiff_rounds_total{result="succeeded",trigger="interval"}'
     for name, lifetime, expect_runs in (
         ("short", 11.0, lambda n: n >= 3),
@@ -271,9 +319,22 @@ def test_a_watch_refreshes_an_expiring_plugin_credential_and_reuses_a_lasting_on
         # Valid for 11 s: within ambdiff's 10 s refresh margin after about a second.
         exec_plugin(folder, sa_token, lifetime=lifetime)
         path = exec_kubeconfig(apiserver, folder, str(folder / "kube-login"))
-        w = start_watch(["--repo", str(repo), "--branch", "main", "--kubeconfig", str(path),
-                         "--inventory", f"inv-{namespace}-{name}", "--interval", "1s"],
-                        tmp_path, tmp_path / f"watch-{name}.log")  # fmt: skip
+        w = start_watch(
+            [
+                "--repo",
+                str(repo),
+                "--branch",
+                "main",
+                "--kubeconfig",
+                str(path),
+                "--inventory",
+                f"inv-{namespace}-{name}",
+                "--interval",
+                "1s",
+            ],
+            tmp_path,
+            tmp_path / f"watch-{name}.log",
+        )
         try:
             w.wait_ready()
             wait_for(lambda: w.metric(rounds) >= 4, f"four rounds ({name}-lived credential)")  # noqa: B023
@@ -294,23 +355,55 @@ def test_insecure_skip_tls_verify_warns_once_per_run_and_json_logs_stay_json(
     apiserver: APIServer, tmp_path: Path, namespace: str
 ) -> None:
     _, user = inline(apiserver)
-    path = kubeconfig(tmp_path / "insecure.yaml", "lab",
-                      {"lab": (apiserver.url, {"insecure-skip-tls-verify": True}, user)})  # fmt: skip
+    path = kubeconfig(
+        tmp_path / "insecure.yaml",
+        "lab",
+        {"lab": (apiserver.url, {"insecure-skip-tls-verify": True}, user)},
+    )
     repo = tmp_path / "gitops"
     init_repo(repo)
-    commit(repo, {f"cm{i}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm{i}\n"
-                                 f"  namespace: {namespace}\ndata:\n  i: '{i}'\n" for i in range(30)})  # fmt: skip
-    run = run_ambdiff("sync", "--yes", "--repo", str(repo), "--kubeconfig", str(path),
-                      "--inventory", f"inv-{namespace}", "--color", "never")  # fmt: skip
+    commit(
+        repo,
+        {
+            f"cm{i}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm{i}\n"
+            f"  namespace: {namespace}\ndata:\n  i: '{i}'\n"
+            for i in range(30)
+        },
+    )
+    run = run_ambdiff(
+        "sync",
+        "--yes",
+        "--repo",
+        str(repo),
+        "--kubeconfig",
+        str(path),
+        "--inventory",
+        f"inv-{namespace}",
+        "--color",
+        "never",
+    )
     assert run.code == 0, run.err
     assert "InsecureRequestWarning" not in run.text
     warnings = [line for line in run.err.splitlines() if "TLS verification is off" in line]
     assert len(warnings) == 1, run.err
     assert f"cluster lab ({apiserver.url})" in warnings[0]
     # A watch in JSON mode: every line it logs is JSON, the warning too.
-    w = start_watch(["--repo", str(repo), "--branch", "main", "--kubeconfig", str(path),
-                     "--inventory", f"inv-{namespace}", "--interval", "1s"],
-                    tmp_path, tmp_path / "watch.log")  # fmt: skip
+    w = start_watch(
+        [
+            "--repo",
+            str(repo),
+            "--branch",
+            "main",
+            "--kubeconfig",
+            str(path),
+            "--inventory",
+            f"inv-{namespace}",
+            "--interval",
+            "1s",
+        ],
+        tmp_path,
+        tmp_path / "watch.log",
+    )
     try:
         w.wait_ready()
         wait_for(
@@ -329,8 +422,11 @@ def test_a_rejected_token_says_log_in_again_not_ask_for_access(
     apiserver: APIServer, repo: Path, tmp_path: Path
 ) -> None:
     cluster, _ = inline(apiserver)
-    path = kubeconfig(tmp_path / "stale.yaml", "stale",
-                      {"stale": (apiserver.url, cluster, {"token": "expired-token-never-shown"})})  # fmt: skip
+    path = kubeconfig(
+        tmp_path / "stale.yaml",
+        "stale",
+        {"stale": (apiserver.url, cluster, {"token": "expired-token-never-shown"})},
+    )
     run = diff(repo, "--kubeconfig", str(path))
     assert run.code == 2
     assert "HTTP 401" in run.err and "did not accept the credentials" in run.err

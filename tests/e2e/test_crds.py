@@ -221,9 +221,13 @@ def test_strict_field_validation_rejects_unknown_fields(
     # CustomObjectsApi: DynamicClient.create silently drops a field_validation argument.
     with pytest.raises(ApiException) as err:
         CustomObjectsApi(api_client).create_namespaced_custom_object(
-            "getambassador.io", "v3alpha1", namespace, "mappings",
-            mapping("strict", no_such_field=1), field_validation="Strict",
-        )  # fmt: skip
+            "getambassador.io",
+            "v3alpha1",
+            namespace,
+            "mappings",
+            mapping("strict", no_such_field=1),
+            field_validation="Strict",
+        )
     assert err.value.status == 400
     assert 'unknown field "spec.no_such_field"' in message(err.value)
 
@@ -303,8 +307,10 @@ def test_v3alpha1_fields_survive_a_round_trip_through_v2(
 
     spec = read(V3, "Mapping", "modern")["spec"]
     assert (spec["hostname"], spec["stats_name"], spec["timeout_ms"]) == (
-        "api.example.com", "modern", 100
-    )  # fmt: skip
+        "api.example.com",
+        "modern",
+        100,
+    )
 
 
 def message(error: ApiException) -> str:

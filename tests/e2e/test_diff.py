@@ -617,8 +617,11 @@ def test_no_false_positives_in_either_mode(
         write(repo, "formats/settings.json", JSON_MANIFEST, ns=namespace),
     ]
     apply(apiserver, home, repo / "quickstart" / "00-namespace.yaml")
-    apply(apiserver, home, *(repo / p for p in ("quickstart", "builtins.yaml", "ambassador.yaml",
-                                                "formats")))  # fmt: skip
+    apply(
+        apiserver,
+        home,
+        *(repo / p for p in ("quickstart", "builtins.yaml", "ambassador.yaml", "formats")),
+    )
     kubectl(apiserver, home, "apply", "-f", str(repo / "generated"))  # client-side
     synced = with_ownership_labels(repo / "synced.yaml", tmp_path / "synced.yaml", "nfp")
     apply(apiserver, home, synced, manager="ambdiff")
@@ -929,34 +932,94 @@ def drift(
     ns = new_namespace(api_client, "drift")
     other_ns = new_namespace(api_client, "drift-other")  # git names no object in it
     inventory = f"inv-{uuid.uuid4().hex[:6]}"
-    base = write(tmp_path_factory.mktemp("base"), "base.yaml", BASE, ns=ns, other_ns=other_ns,
-                 old_password=OLD_PASSWORD, removed_secret=REMOVED_SECRET)  # fmt: skip
+    base = write(
+        tmp_path_factory.mktemp("base"),
+        "base.yaml",
+        BASE,
+        ns=ns,
+        other_ns=other_ns,
+        old_password=OLD_PASSWORD,
+        removed_secret=REMOVED_SECRET,
+    )
     apply(apiserver, home, base, manager="ambdiff")
-    ours = ["deployment/web", "service/web", "secret/creds", "configmap/settings",
-            "configmap/gone", "secret/old-secret", "mapping.v3alpha1.getambassador.io/api",
-            "mapping.v2.getambassador.io/legacy", "mapping.v2.getambassador.io/old-mapping",
-            "host.v3alpha1.getambassador.io/web"]  # fmt: skip
+    ours = [
+        "deployment/web",
+        "service/web",
+        "secret/creds",
+        "configmap/settings",
+        "configmap/gone",
+        "secret/old-secret",
+        "mapping.v3alpha1.getambassador.io/api",
+        "mapping.v2.getambassador.io/legacy",
+        "mapping.v2.getambassador.io/old-mapping",
+        "host.v3alpha1.getambassador.io/web",
+    ]
     for where, obj in [*((ns, o) for o in ours), (other_ns, "configmap/elsewhere")]:
-        kubectl(apiserver, home, "label", "-n", where, obj, f"ambdiff.io/inventory={inventory}",
-                "app.kubernetes.io/managed-by=ambdiff")  # fmt: skip
-    kubectl(apiserver, home, "label", "-n", ns, "configmap/foreign",
-            "ambdiff.io/inventory=someone-else")  # fmt: skip
+        kubectl(
+            apiserver,
+            home,
+            "label",
+            "-n",
+            where,
+            obj,
+            f"ambdiff.io/inventory={inventory}",
+            "app.kubernetes.io/managed-by=ambdiff",
+        )
+    kubectl(
+        apiserver, home, "label", "-n", ns, "configmap/foreign", "ambdiff.io/inventory=someone-else"
+    )
 
     # Drift by other hands.
     kubectl(apiserver, home, "scale", "-n", ns, "deployment/web", "--replicas=5")
-    kubectl(apiserver, home, "patch", "-n", ns, "mapping.v3alpha1.getambassador.io/api",
-            "--type=merge", "-p", '{"spec":{"timeout_ms":9000}}', "--field-manager=hotfix")  # fmt: skip
-    rotated = kubectl(apiserver, home, "create", "secret", "generic", "creds", "-n", ns,
-                      f"--from-literal=password={LIVE_PASSWORD}", "--dry-run=client", "-o", "yaml")  # fmt: skip
-    kubectl(apiserver, home, "apply", "--server-side", "--field-manager=rotator",
-            "--force-conflicts", "-f", "-", stdin=rotated.stdout)  # fmt: skip
+    kubectl(
+        apiserver,
+        home,
+        "patch",
+        "-n",
+        ns,
+        "mapping.v3alpha1.getambassador.io/api",
+        "--type=merge",
+        "-p",
+        '{"spec":{"timeout_ms":9000}}',
+        "--field-manager=hotfix",
+    )
+    rotated = kubectl(
+        apiserver,
+        home,
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        ns,
+        f"--from-literal=password={LIVE_PASSWORD}",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    )
+    kubectl(
+        apiserver,
+        home,
+        "apply",
+        "--server-side",
+        "--field-manager=rotator",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=rotated.stdout,
+    )
 
     repo = tmp_path_factory.mktemp("drift-repo")
     added_b64 = base64.b64encode(ADDED_SECRET.encode()).decode()
     write(repo, "app/all.yaml", GIT, ns=ns, git_password=GIT_PASSWORD, added_secret_b64=added_b64)
     # What that earlier sync recorded (the labels alone make nothing `removed`).
-    record_inventory(apiserver, home, inventory, repo,
-                     [*((ns, o) for o in ours), (other_ns, "configmap/elsewhere")])  # fmt: skip
+    record_inventory(
+        apiserver,
+        home,
+        inventory,
+        repo,
+        [*((ns, o) for o in ours), (other_ns, "configmap/elsewhere")],
+    )
     state = Drift(apiserver, home, ns, other_ns, inventory, repo, {}, {})
     for mode, flags in MODES.items():
         run = state.run(*flags, "-o", "json")
@@ -1123,7 +1186,10 @@ def test_unified_diff_shows_only_what_changed(drift: Drift, mode: str) -> None:
 def test_ignore_rules_hide_fields_and_objects_in_both_modes(
     drift: Drift, mode: str, tmp_path: Path
 ) -> None:
-    config = write(tmp_path, "ambdiff.yaml", """
+    config = write(
+        tmp_path,
+        "ambdiff.yaml",
+        """
         ignore:
           - kind: Deployment
             paths: [/spec/replicas, /metadata/labels/tier]
@@ -1132,7 +1198,8 @@ def test_ignore_rules_hide_fields_and_objects_in_both_modes(
             name: leg*
           - kind: ConfigMap
             name: gone
-        """)  # fmt: skip
+        """,
+    )
     report = drift.run(*MODES[mode], "--config", str(config), "-o", "json").json()
     ns = drift.namespace
     found = rows(report)
@@ -1209,13 +1276,17 @@ def test_namespace_defaults_to_the_flag_then_the_context(
     apiserver: APIServer, namespace: str, tmp_path: Path, home: Path
 ) -> None:
     repo = tmp_path / "repo"
-    write(repo, "cm.yaml", """
+    write(
+        repo,
+        "cm.yaml",
+        """
         apiVersion: v1
         kind: ConfigMap
         metadata:
           name: no-namespace
         data: {color: blue}
-        """)  # fmt: skip
+        """,
+    )
     kubectl(apiserver, home, "apply", "--server-side", "-n", namespace, "-f", str(repo))
     args = cluster_args(apiserver, repo, "ns")
     in_namespace = run_ambdiff("diff", *args, "-n", namespace, "-o", "json")
@@ -1264,9 +1335,17 @@ def test_show_secrets_opts_out_so_the_search_above_can_fail(drift: Drift) -> Non
 
 def test_ambdiff_and_kubectl_diff_agree_on_which_objects_differ(drift: Drift) -> None:
     result = kubectl(
-        drift.server, drift.home, "diff", "--server-side", "--field-manager=ambdiff",
-        "--force-conflicts", "-R", "-f", str(drift.repo), check=False,
-    )  # fmt: skip
+        drift.server,
+        drift.home,
+        "diff",
+        "--server-side",
+        "--field-manager=ambdiff",
+        "--force-conflicts",
+        "-R",
+        "-f",
+        str(drift.repo),
+        check=False,
+    )
     assert result.returncode == 1, result.stderr  # 1: differences found (>1 is an error)
     # `diff -u -N /tmp/LIVE-1/apps.v1.Deployment.NS.web /tmp/MERGED-1/apps.v1.Deployment.NS.web`
     pattern = re.compile(
@@ -1313,8 +1392,9 @@ def test_rev_reads_another_commit_without_touching_the_working_tree(
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    manifest = write(repo, "k8s/site.yaml", REV_MANIFEST, ns=namespace, color="blue",
-                     prefix="/site/")  # fmt: skip
+    manifest = write(
+        repo, "k8s/site.yaml", REV_MANIFEST, ns=namespace, color="blue", prefix="/site/"
+    )
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "first")
     first = git(repo, "rev-parse", "HEAD").strip()

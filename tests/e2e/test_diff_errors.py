@@ -56,27 +56,35 @@ def one_sentence(run: Run) -> str:
 
 def test_malformed_yaml_names_file_line_and_column(apiserver: APIServer, tmp_path: Path) -> None:
     write(tmp_path, "ok.yaml", CONFIGMAP)
-    write(tmp_path, "k8s/broken.yaml", """
+    write(
+        tmp_path,
+        "k8s/broken.yaml",
+        """
         apiVersion: v1
         kind: ConfigMap
         metadata:
           name: broken
         data:
           url: http://example.com: 8080
-        """)  # fmt: skip
+        """,
+    )
     error = one_sentence(diff(apiserver, tmp_path))
     # The second `: ` on line 6 (its colon in column 26) starts a mapping inside a scalar.
     assert error.startswith("ambdiff: error: k8s/broken.yaml:6:26: invalid YAML: mapping values")
 
 
 def test_duplicate_key_is_malformed_yaml(apiserver: APIServer, tmp_path: Path) -> None:
-    write(tmp_path, "dup.yaml", """
+    write(
+        tmp_path,
+        "dup.yaml",
+        """
         apiVersion: v1
         kind: ConfigMap
         metadata:
           name: twice
           name: again
-        """)  # fmt: skip
+        """,
+    )
     error = one_sentence(diff(apiserver, tmp_path))
     assert "dup.yaml:5:3: invalid YAML: duplicate key 'name'" in error
 
@@ -109,14 +117,18 @@ def test_unknown_kind_suggests_the_crd_is_missing(
     apiserver: APIServer, tmp_path: Path, api_version: str, kind: str
 ) -> None:
     write(tmp_path, "mapping.yaml", MAPPING)
-    write(tmp_path, "custom.yaml", f"""
+    write(
+        tmp_path,
+        "custom.yaml",
+        f"""
         # the custom resource
         apiVersion: {api_version}
         kind: {kind}
         metadata:
           name: thing
         spec: {{}}
-        """)  # fmt: skip
+        """,
+    )
     error = one_sentence(diff(apiserver, tmp_path))
     assert f"kind {kind}" in error and api_version in error
     assert "CustomResourceDefinition" in error
@@ -130,16 +142,24 @@ def test_every_object_of_an_unserved_kind_is_named_once(
     says all that must be installed, not one file a run (an independent tester found it)."""
     write(tmp_path, "mapping.yaml", MAPPING)
     for index in range(5):
-        write(tmp_path, f"w{index}.yaml",
-              f"apiVersion: widgets.example.com/v1\nkind: Widget\nmetadata: {{name: w{index}}}\n")  # fmt: skip
-    write(tmp_path, "z.yaml", "apiVersion: gadgets.example.com/v1\nkind: Gadget\nmetadata: {name: g}\n")  # fmt: skip
+        write(
+            tmp_path,
+            f"w{index}.yaml",
+            f"apiVersion: widgets.example.com/v1\nkind: Widget\nmetadata: {{name: w{index}}}\n",
+        )
+    write(
+        tmp_path,
+        "z.yaml",
+        "apiVersion: gadgets.example.com/v1\nkind: Gadget\nmetadata: {name: g}\n",
+    )
     error = one_sentence(diff(apiserver, tmp_path))
     assert error.startswith("ambdiff: error: 6 objects are of kinds the cluster does not serve: ")
     assert error.count("kind Widget in apiVersion widgets.example.com/v1") == 1
     assert "(w0.yaml:1, w1.yaml:1, w2.yaml:1 and 2 more)" in error
     assert "kind Gadget in apiVersion gadgets.example.com/v1" in error and "(z.yaml:1)" in error
-    assert error.endswith("Is its CustomResourceDefinition installed? Add it to the manifests or "
-                          "install it first.")  # fmt: skip
+    assert error.endswith(
+        "Is its CustomResourceDefinition installed? Add it to the manifests or install it first."
+    )
 
 
 @pytest.mark.parametrize(
@@ -168,8 +188,12 @@ def test_misspelt_kind_gets_a_suggestion(
 
 def test_duplicate_object_names_both_origins(apiserver: APIServer, tmp_path: Path) -> None:
     write(tmp_path, "a/settings.yaml", CONFIGMAP)
-    write(tmp_path, "b/more.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n"
-          "---\n" + yaml.safe_dump(yaml.safe_load(CONFIGMAP.replace("\n    ", "\n"))))  # fmt: skip
+    write(
+        tmp_path,
+        "b/more.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n"
+        "---\n" + yaml.safe_dump(yaml.safe_load(CONFIGMAP.replace("\n    ", "\n"))),
+    )
     error = one_sentence(diff(apiserver, tmp_path))
     assert "ConfigMap default/settings" in error
     assert "a/settings.yaml:1" in error and "b/more.yaml:5" in error
@@ -215,8 +239,17 @@ def test_unreachable_cluster(apiserver: APIServer, tmp_path: Path) -> None:
         cluster["cluster"]["server"] = f"https://127.0.0.1:{port}"
     kubeconfig = tmp_path / "home" / "unreachable.yaml"  # outside the repository
     kubeconfig.write_text(yaml.safe_dump(config))
-    run = run_ambdiff("diff", "--kubeconfig", kubeconfig, "--context", apiserver.context,
-                      "--repo", repo, "--inventory", "errors")  # fmt: skip
+    run = run_ambdiff(
+        "diff",
+        "--kubeconfig",
+        kubeconfig,
+        "--context",
+        apiserver.context,
+        "--repo",
+        repo,
+        "--inventory",
+        "errors",
+    )
     error = one_sentence(run)
     assert f"cannot reach the cluster at https://127.0.0.1:{port}" in error
     assert f"context {apiserver.context}" in error
@@ -225,8 +258,17 @@ def test_unreachable_cluster(apiserver: APIServer, tmp_path: Path) -> None:
 
 def test_bad_context(apiserver: APIServer, tmp_path: Path) -> None:
     write(tmp_path, "settings.yaml", CONFIGMAP)
-    run = run_ambdiff("diff", "--kubeconfig", apiserver.kubeconfig, "--context", "no-such",
-                      "--repo", tmp_path, "--inventory", "errors")  # fmt: skip
+    run = run_ambdiff(
+        "diff",
+        "--kubeconfig",
+        apiserver.kubeconfig,
+        "--context",
+        "no-such",
+        "--repo",
+        tmp_path,
+        "--inventory",
+        "errors",
+    )
     error = one_sentence(run)
     assert "context 'no-such' (--context) is not defined in" in error
     assert f"Known contexts: {apiserver.context}" in error
@@ -240,8 +282,18 @@ def test_forbidden_for_a_user_without_rbac(
     write(tmp_path, "mapping.yaml", MAPPING)
     kubeconfig = apiserver.mint_user("nobody-" + tmp_path.name[-12:].strip("_"))
     flags = ["--server-side"] if server_side else []
-    run = run_ambdiff("diff", "--kubeconfig", kubeconfig, "--context", apiserver.context,
-                      "--repo", tmp_path, "--inventory", "errors", *flags)  # fmt: skip
+    run = run_ambdiff(
+        "diff",
+        "--kubeconfig",
+        kubeconfig,
+        "--context",
+        apiserver.context,
+        "--repo",
+        tmp_path,
+        "--inventory",
+        "errors",
+        *flags,
+    )
     error = one_sentence(run)
     assert "HTTP 403" in error
     assert f"context {apiserver.context}" in error
@@ -267,13 +319,25 @@ def test_read_only_user_can_diff_but_server_side_needs_patch(
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
     })  # fmt: skip
     core = kubernetes.client.CoreV1Api(api_client)
-    core.create_namespaced_config_map(namespace, {"metadata": {"name": "settings"},
-                                                  "data": {"color": "red"}})  # fmt: skip
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "settings"}, "data": {"color": "red"}}
+    )
     repo = tmp_path / "repo"
     write(repo, "settings.yaml", CONFIGMAP.replace("default", namespace))
     write(repo, "mapping.yaml", MAPPING.replace("default", namespace))
-    args = ["diff", "--kubeconfig", apiserver.mint_user(user), "--context", apiserver.context,
-            "--repo", repo, "--inventory", "errors", "-o", "json"]  # fmt: skip
+    args = [
+        "diff",
+        "--kubeconfig",
+        apiserver.mint_user(user),
+        "--context",
+        apiserver.context,
+        "--repo",
+        repo,
+        "--inventory",
+        "errors",
+        "-o",
+        "json",
+    ]
 
     read_only = run_ambdiff(*args)
     assert read_only.code == 1, read_only.err

@@ -30,25 +30,47 @@ def repo(tmp_path: Path, ns: str) -> Path:
     root = tmp_path / "gitops"
     root.mkdir()
     subprocess.run(["git", "init", "-q", str(root)], check=True)
-    docs = [f"apiVersion: getambassador.io/v3alpha1\nkind: Mapping\nmetadata: {{name: m{i:02d}, "
-             f"namespace: {ns}}}\nspec: {{hostname: '*', prefix: /m{i}/, service: web}}\n"
-             for i in range(COUNT)]  # fmt: skip
+    docs = [
+        f"apiVersion: getambassador.io/v3alpha1\nkind: Mapping\nmetadata: {{name: m{i:02d}, "
+        f"namespace: {ns}}}\nspec: {{hostname: '*', prefix: /m{i}/, service: web}}\n"
+        for i in range(COUNT)
+    ]
     (root / "routes.yaml").write_text("---\n".join(docs))
     return root
 
 
-def sync(apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
-         *args: str, kubeconfig: Path | None = None) -> tuple[int, str, str]:  # fmt: skip
-    code = main(["sync", "--yes", *args, "--repo", str(repo), "--kubeconfig",
-                 str(kubeconfig or apiserver.kubeconfig), "--inventory", f"inv-{ns}"])  # fmt: skip
+def sync(
+    apiserver: APIServer,
+    repo: Path,
+    ns: str,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    kubeconfig: Path | None = None,
+) -> tuple[int, str, str]:
+    code = main(
+        [
+            "sync",
+            "--yes",
+            *args,
+            "--repo",
+            str(repo),
+            "--kubeconfig",
+            str(kubeconfig or apiserver.kubeconfig),
+            "--inventory",
+            f"inv-{ns}",
+        ]
+    )
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def test_an_api_server_that_dies_in_preflight_is_said_once(
-    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
+    apiserver: APIServer,
+    repo: Path,
+    ns: str,
+    capsys: pytest.CaptureFixture[str],
     api_client: kubernetes.client.ApiClient,
-) -> None:  # fmt: skip
+) -> None:
     # The Namespace exists (and is not in git), so every Mapping is dry-run in preflight.
     kubernetes.client.CoreV1Api(api_client).create_namespace({"metadata": {"name": ns}})
     with _dying(apiserver):
@@ -67,9 +89,12 @@ def test_an_api_server_that_dies_in_preflight_is_said_once(
 
 
 def test_json_keeps_every_object_with_its_cause(
-    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
+    apiserver: APIServer,
+    repo: Path,
+    ns: str,
+    capsys: pytest.CaptureFixture[str],
     api_client: kubernetes.client.ApiClient,
-) -> None:  # fmt: skip
+) -> None:
     kubernetes.client.CoreV1Api(api_client).create_namespace({"metadata": {"name": ns}})
     with _dying(apiserver):
         code, out, _ = sync(apiserver, repo, ns, capsys, "-o", "json")
@@ -80,25 +105,47 @@ def test_json_keeps_every_object_with_its_cause(
 
 
 def test_a_read_only_identity_is_told_once_what_it_may_not_do(
-    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
+    apiserver: APIServer,
+    repo: Path,
+    ns: str,
+    capsys: pytest.CaptureFixture[str],
     api_client: kubernetes.client.ApiClient,
-) -> None:  # fmt: skip
+) -> None:
     user = f"reader-{ns}"
     kubernetes.client.CoreV1Api(api_client).create_namespace({"metadata": {"name": ns}})
     rbac = kubernetes.client.RbacAuthorizationV1Api(api_client)
-    rbac.create_cluster_role({"metadata": {"name": user}, "rules": [
-        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-         "verbs": ["get", "create", "update"]}]})  # fmt: skip
-    rbac.create_cluster_role_binding({"metadata": {"name": user}, "roleRef": {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
-        "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]})  # fmt: skip
+    rbac.create_cluster_role(
+        {
+            "metadata": {"name": user},
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                {
+                    "apiGroups": ["coordination.k8s.io"],
+                    "resources": ["leases"],
+                    "verbs": ["get", "create", "update"],
+                },
+            ],
+        }
+    )
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": user},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": user,
+            },
+            "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
+        }
+    )
     code, out, err = sync(apiserver, repo, ns, capsys, kubeconfig=apiserver.mint_user(user))
     assert code == 2, out + err
     failed = [line for line in err.splitlines() if line.lstrip().startswith("✗")]
-    assert failed == [f"  ✗ {COUNT} objects: user '{user}' may not patch mappings.getambassador.io in namespace {ns} "
-                      "(HTTP 403, context envtest). Your credentials lack permission for this; "
-                      "ask for access to these resources, or use another --context."]  # fmt: skip
+    assert failed == [
+        f"  ✗ {COUNT} objects: user '{user}' may not patch mappings.getambassador.io in namespace {ns} "
+        "(HTTP 403, context envtest). Your credentials lack permission for this; "
+        "ask for access to these resources, or use another --context."
+    ]
 
 
 class _dying:

@@ -90,8 +90,11 @@ EXPECTED = {
 
 
 def managers(apiserver: APIServer, home: Path, namespace: str, what: str) -> set[str]:
-    body = json.loads(kubectl(apiserver, home, "get", "-n", namespace, what, "-o", "json",
-                              "--show-managed-fields").stdout)  # fmt: skip
+    body = json.loads(
+        kubectl(
+            apiserver, home, "get", "-n", namespace, what, "-o", "json", "--show-managed-fields"
+        ).stdout
+    )
     return {e["manager"] for e in body["metadata"]["managedFields"]}
 
 
@@ -127,12 +130,16 @@ def test_the_first_sync_takes_over_removes_what_git_dropped_and_then_settles(
     run = ambdiff(apiserver, applied, "sync", "--yes")  # no --force-conflicts
     assert run.code == 0, run.text
     assert "conflict:" not in run.text and "owned by" not in run.text
-    config = json.loads(kubectl(apiserver, home, "get", "-n", namespace, "configmap",
-                                "settings", "-o", "json").stdout)  # fmt: skip
+    config = json.loads(
+        kubectl(
+            apiserver, home, "get", "-n", namespace, "configmap", "settings", "-o", "json"
+        ).stdout
+    )
     assert config["data"] == {"color": "green"}
     assert "owner" not in config["metadata"]["annotations"]
-    web = json.loads(kubectl(apiserver, home, "get", "-n", namespace, "deployment", "web",
-                             "-o", "json").stdout)  # fmt: skip
+    web = json.loads(
+        kubectl(apiserver, home, "get", "-n", namespace, "deployment", "web", "-o", "json").stdout
+    )
     assert [e["name"] for e in web["spec"]["template"]["spec"]["containers"][0]["env"]] == ["A"]
     # Defaults kubectl's client-side apply owned are untouched.
     assert web["spec"]["progressDeadlineSeconds"] == 600
@@ -143,8 +150,16 @@ def test_the_first_sync_takes_over_removes_what_git_dropped_and_then_settles(
         again = ambdiff(apiserver, applied, "diff", "-o", "json", *mode)
         assert again.code == 0, (mode, again.out)
     # (A manager of its own: it sees whether git's values are live, and removes nothing.)
-    oracle = kubectl(apiserver, home, "diff", "--server-side", "--field-manager=oracle",
-                     "-f", str(applied / "k/app.yaml"), check=False)  # fmt: skip
+    oracle = kubectl(
+        apiserver,
+        home,
+        "diff",
+        "--server-side",
+        "--field-manager=oracle",
+        "-f",
+        str(applied / "k/app.yaml"),
+        check=False,
+    )
     assert oracle.returncode == 0, oracle.stdout
     second = ambdiff(apiserver, applied, "sync", "--yes")
     assert second.code == 0 and "Nothing to do" in second.text, second.text

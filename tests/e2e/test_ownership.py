@@ -70,8 +70,19 @@ def ns(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
 @pytest.fixture
 def cli(apiserver: APIServer, capsys: pytest.CaptureFixture[str]) -> Cli:
     def run(repo: Path, *args: str) -> tuple[int, str, str]:
-        code = main([*args, "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
-                     "--context", apiserver.context, "--color", "never"])  # fmt: skip
+        code = main(
+            [
+                *args,
+                "--repo",
+                str(repo),
+                "--kubeconfig",
+                str(apiserver.kubeconfig),
+                "--context",
+                apiserver.context,
+                "--color",
+                "never",
+            ]
+        )
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -99,11 +110,15 @@ def record_members(api_client: kubernetes.client.ApiClient, inventory: str) -> s
 def test_a_narrowed_path_prunes_nothing_and_says_why(
     cli: Cli, tmp_path: Path, ns: str, api_client: Any
 ) -> None:
-    repo = make_repo(tmp_path / "mono", {
-        "apps/api/config.yaml": configmap("api-config", ns),
-        "apps/web/config.yaml": configmap("web-config", ns),
-        ".ambdiff.yaml": f"inventory: mono-{ns}\n",
-    }, origin="https://git.example/platform/mono.git")  # fmt: skip
+    repo = make_repo(
+        tmp_path / "mono",
+        {
+            "apps/api/config.yaml": configmap("api-config", ns),
+            "apps/web/config.yaml": configmap("web-config", ns),
+            ".ambdiff.yaml": f"inventory: mono-{ns}\n",
+        },
+        origin="https://git.example/platform/mono.git",
+    )
     assert cli(repo, "sync", "--yes", "apps")[0] == 0
     assert names(api_client, ns) == {"api-config", "web-config"}
     code, out, err = cli(repo, "sync", "--yes", "--prune", "apps/web")
@@ -115,8 +130,13 @@ def test_a_narrowed_path_prunes_nothing_and_says_why(
     assert "no longer in git" not in out and "0 added, 0 removed, 1 unchanged" in out
     assert "outside the paths you named (apps/web): not compared, never reported as removed" in err
     # The whole source, with git really dropping api-config: that one is pruned.
-    make_repo(repo, {"apps/web/config.yaml": configmap("web-config", ns),
-                     ".ambdiff.yaml": f"inventory: mono-{ns}\n"})  # fmt: skip
+    make_repo(
+        repo,
+        {
+            "apps/web/config.yaml": configmap("web-config", ns),
+            ".ambdiff.yaml": f"inventory: mono-{ns}\n",
+        },
+    )
     assert cli(repo, "sync", "--yes", "--prune")[0] == 0
     assert names(api_client, ns) == {"web-config"}
     assert record_members(api_client, f"mono-{ns}") == {f"{ns}/web-config"}
@@ -130,8 +150,11 @@ def test_another_namespace_default_stops_before_writing_and_names_the_owner(
     for name in (staging, prod):
         core.create_namespace({"metadata": {"name": name}})
     inventory = f"app-{staging}"
-    repo = make_repo(tmp_path / "app", {"a.yaml": configmap("a", None), "b.yaml": configmap("b", None)},
-                     origin="git@git.example:shop/app.git")  # fmt: skip
+    repo = make_repo(
+        tmp_path / "app",
+        {"a.yaml": configmap("a", None), "b.yaml": configmap("b", None)},
+        origin="git@git.example:shop/app.git",
+    )
     assert cli(repo, "sync", "--yes", "-n", staging, "--inventory", inventory)[0] == 0
     code, _, err = cli(repo, "sync", "--yes", "--prune", "-n", prod, "--inventory", inventory)
     assert code == 2
@@ -146,10 +169,16 @@ def test_another_namespace_default_stops_before_writing_and_names_the_owner(
 def test_same_named_repositories_never_touch_each_other(
     cli: Cli, tmp_path: Path, ns: str, api_client: Any
 ) -> None:
-    a = make_repo(tmp_path / "team-a" / "gitops", {"x.yaml": configmap("team-a", ns)},
-                  origin="https://git.example/team-a/gitops")  # fmt: skip
-    b = make_repo(tmp_path / "team-b" / "gitops", {"x.yaml": configmap("team-b", ns)},
-                  origin="https://git.example/team-b/gitops")  # fmt: skip
+    a = make_repo(
+        tmp_path / "team-a" / "gitops",
+        {"x.yaml": configmap("team-a", ns)},
+        origin="https://git.example/team-a/gitops",
+    )
+    b = make_repo(
+        tmp_path / "team-b" / "gitops",
+        {"x.yaml": configmap("team-b", ns)},
+        origin="https://git.example/team-b/gitops",
+    )
     for repo in (a, b):
         code, out, err = cli(repo, "sync", "--yes", "--prune")
         assert code == 0, out + err
@@ -171,15 +200,23 @@ def test_a_record_of_another_repository_stops_the_run_naming_its_owner(
     cli: Cli, tmp_path: Path, ns: str, api_client: Any
 ) -> None:
     shared = f"shared-{ns}"  # both teams chose the same explicit inventory name
-    a = make_repo(tmp_path / "a" / "gitops", {"x.yaml": configmap("from-a", ns)},
-                  origin="https://git.example/team-a/gitops")  # fmt: skip
-    b = make_repo(tmp_path / "b" / "gitops", {"x.yaml": configmap("from-b", ns)},
-                  origin="https://git.example/team-b/gitops")  # fmt: skip
+    a = make_repo(
+        tmp_path / "a" / "gitops",
+        {"x.yaml": configmap("from-a", ns)},
+        origin="https://git.example/team-a/gitops",
+    )
+    b = make_repo(
+        tmp_path / "b" / "gitops",
+        {"x.yaml": configmap("from-b", ns)},
+        origin="https://git.example/team-b/gitops",
+    )
     assert cli(a, "sync", "--yes", "--inventory", shared)[0] == 0
     code, _, err = cli(b, "sync", "--yes", "--prune", "--inventory", shared)
     assert code == 2
-    assert f"the inventory {shared} (record default/ambdiff-inventory-{shared}) belongs to " \
-           "source 'default' of git.example/team-a/gitops" in err  # fmt: skip
+    assert (
+        f"the inventory {shared} (record default/ambdiff-inventory-{shared}) belongs to "
+        "source 'default' of git.example/team-a/gitops" in err
+    )
     assert "this run is source 'default' of git.example/team-b/gitops" in err
     assert names(api_client, ns) == {"from-a"}
 
@@ -208,12 +245,27 @@ def test_labelled_objects_of_the_previous_release_are_listed_then_adopted(
     repository's name) keep their inventory by naming it; nothing is pruned until asked."""
     core = kubernetes.client.CoreV1Api(api_client)
     for name in ("kept", "old-1", "old-2"):
-        core.create_namespaced_config_map(ns, {"metadata": {
-            "name": name, "labels": {"ambdiff.io/inventory": f"legacy-{ns}",
-                                     "app.kubernetes.io/managed-by": "ambdiff"}}, "data": {"k": "v"}})  # fmt: skip
-    repo = make_repo(tmp_path / "legacy", {
-        "kept.yaml": configmap("kept", ns), ".ambdiff.yaml": f"inventory: legacy-{ns}\n",
-    }, origin="https://git.example/legacy")  # fmt: skip
+        core.create_namespaced_config_map(
+            ns,
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "ambdiff.io/inventory": f"legacy-{ns}",
+                        "app.kubernetes.io/managed-by": "ambdiff",
+                    },
+                },
+                "data": {"k": "v"},
+            },
+        )
+    repo = make_repo(
+        tmp_path / "legacy",
+        {
+            "kept.yaml": configmap("kept", ns),
+            ".ambdiff.yaml": f"inventory: legacy-{ns}\n",
+        },
+        origin="https://git.example/legacy",
+    )
     code, out, err = cli(repo, "sync", "--yes", "--prune")
     assert code == 0, out + err
     assert "has no record in the cluster yet: nothing is pruned" in err
@@ -233,10 +285,21 @@ def test_labelled_objects_of_the_previous_release_are_listed_then_adopted(
 def test_a_second_sync_waits_for_or_is_refused_by_the_first(
     apiserver: APIServer, cli: Cli, tmp_path: Path, ns: str, api_client: Any
 ) -> None:
-    repo = make_repo(tmp_path / "race", {f"c{i}.yaml": configmap(f"c{i}", ns, "one") for i in range(3)},
-                     origin="https://git.example/race")  # fmt: skip
-    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"})  # fmt: skip
+    repo = make_repo(
+        tmp_path / "race",
+        {f"c{i}.yaml": configmap(f"c{i}", ns, "one") for i in range(3)},
+        origin="https://git.example/race",
+    )
+    common = resolve(
+        "sync",
+        [],
+        {
+            "repo": repo,
+            "kubeconfig": str(apiserver.kubeconfig),
+            "context": apiserver.context,
+            "output": "json",
+        },
+    )
     inside, release = threading.Event(), threading.Event()
 
     def hold(action: Action, state: State) -> None:
@@ -244,8 +307,16 @@ def test_a_second_sync_waits_for_or_is_refused_by_the_first(
         assert release.wait(60)
 
     first: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: first.setdefault("code", sync_command.run(
-        common, sync_command.SyncOptions(inventory=common.inventory, yes=True), after_each=hold)))  # fmt: skip
+    thread = threading.Thread(
+        target=lambda: first.setdefault(
+            "code",
+            sync_command.run(
+                common,
+                sync_command.SyncOptions(inventory=common.inventory, yes=True),
+                after_each=hold,
+            ),
+        )
+    )
     thread.start()
     try:
         assert inside.wait(60)
@@ -300,20 +371,35 @@ def test_a_new_namespace_with_one_bad_object_writes_only_the_first_stage(
 
 @pytest.mark.parametrize("moment", [1, 2, 4, 5, 6])
 def test_the_api_server_killed_mid_sync_never_leads_a_later_prune_astray(
-    apiserver: APIServer, cli: Cli, tmp_path: Path, ns: str, api_client: Any, moment: int,
+    apiserver: APIServer,
+    cli: Cli,
+    tmp_path: Path,
+    ns: str,
+    api_client: Any,
+    moment: int,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     """Stopped after `moment` of the 6 actions of a sync that creates 4 and prunes 2 (6:
     after the last, before the record is written): the rerun converges, and neither it nor a
     later prune deletes anything git has."""
     old = {f"old{i}.yaml": configmap(f"old{i}", ns) for i in range(6)}
     repo = make_repo(tmp_path / f"kill{moment}", old, origin=f"https://git.example/kill/{ns}")
     assert cli(repo, "sync", "--yes")[0] == 0
-    new = {**{f"old{i}.yaml": configmap(f"old{i}", ns) for i in range(4)},
-           **{f"new{i}.yaml": configmap(f"new{i}", ns) for i in range(4)}}  # fmt: skip
+    new = {
+        **{f"old{i}.yaml": configmap(f"old{i}", ns) for i in range(4)},
+        **{f"new{i}.yaml": configmap(f"new{i}", ns) for i in range(4)},
+    }
     make_repo(repo, new)
-    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"})  # fmt: skip
+    common = resolve(
+        "sync",
+        [],
+        {
+            "repo": repo,
+            "kubeconfig": str(apiserver.kubeconfig),
+            "context": apiserver.context,
+            "output": "json",
+        },
+    )
     done: list[str] = []
 
     def kill(action: Action, state: State) -> None:
@@ -323,8 +409,10 @@ def test_the_api_server_killed_mid_sync_never_leads_a_later_prune_astray(
 
     try:
         code = sync_command.run(
-            common, sync_command.SyncOptions(inventory=common.inventory, yes=True, prune=True),
-            after_each=kill)  # fmt: skip
+            common,
+            sync_command.SyncOptions(inventory=common.inventory, yes=True, prune=True),
+            after_each=kill,
+        )
     finally:
         apiserver.start_apiserver()
     report = json.loads(capsys.readouterr().out)
@@ -354,11 +442,17 @@ def test_an_object_moved_to_another_source_is_handed_over_never_deleted(
     declared = (
         "sources:\n  - name: api\n    paths: [teams/api]\n  - name: web\n    paths: [teams/web]\n"
     )
-    repo = make_repo(tmp_path / "platform", {
-        settings: declared,
-        "teams/api/a.yaml": configmap("api-a", ns), "teams/api/b.yaml": configmap("api-b", ns),
-        "teams/api/moving.yaml": configmap("moving", ns), "teams/web/w.yaml": configmap("web-w", ns),
-    }, origin="https://git.example/platform")  # fmt: skip
+    repo = make_repo(
+        tmp_path / "platform",
+        {
+            settings: declared,
+            "teams/api/a.yaml": configmap("api-a", ns),
+            "teams/api/b.yaml": configmap("api-b", ns),
+            "teams/api/moving.yaml": configmap("moving", ns),
+            "teams/web/w.yaml": configmap("web-w", ns),
+        },
+        origin="https://git.example/platform",
+    )
     for source in ("api", "web"):
         assert cli(repo, "sync", "--yes", source)[0] == 0
     core = kubernetes.client.CoreV1Api(api_client)
@@ -399,17 +493,28 @@ def test_diff_names_what_sync_would_refuse_or_leave(
     cli: Cli, tmp_path: Path, ns: str, api_client: Any
 ) -> None:
     core = kubernetes.client.CoreV1Api(api_client)
-    repo = make_repo(tmp_path / "notes", {"a.yaml": configmap("a", ns), "b.yaml": configmap("b", ns)},
-                     origin="https://git.example/notes")  # fmt: skip
+    repo = make_repo(
+        tmp_path / "notes",
+        {"a.yaml": configmap("a", ns), "b.yaml": configmap("b", ns)},
+        origin="https://git.example/notes",
+    )
     assert cli(repo, "sync", "--yes")[0] == 0
     inventory = core.read_namespaced_config_map("a", ns).metadata.labels["ambdiff.io/inventory"]
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "handmade", "labels": {
-        "ambdiff.io/inventory": inventory}}, "data": {"k": "v"}})  # fmt: skip
+    core.create_namespaced_config_map(
+        ns,
+        {
+            "metadata": {"name": "handmade", "labels": {"ambdiff.io/inventory": inventory}},
+            "data": {"k": "v"},
+        },
+    )
     core.patch_namespaced_config_map(
         "b", ns, {"metadata": {"labels": {"ambdiff.io/inventory": "theirs"}}}
     )
     _, _, err = cli(repo, "diff")
-    assert f"1 object(s) carry the label of inventory {inventory} but are in no record and not in git ({ns}/handmade)" in err.replace("ConfigMap ", "")  # fmt: skip
+    assert (
+        f"1 object(s) carry the label of inventory {inventory} but are in no record and not in git ({ns}/handmade)"
+        in err.replace("ConfigMap ", "")
+    )
     assert (
         f"1 object(s) in git belong to inventory theirs (ConfigMap {ns}/b): `ambdiff sync` refuses"
         in err

@@ -141,8 +141,11 @@ def test_sync_changes_nothing_when_a_named_kind_cannot_be_read(
     emissary_like: APIServer, home: Path, tmp_path: Path
 ) -> None:
     stored_v2_mapping(emissary_like, home, "named-sync")
-    root = repo(tmp_path, ("k/other.yaml", CONFIGMAP.replace("settings", "other")),
-                ("k/quote.yaml", V3_MAPPING))  # fmt: skip
+    root = repo(
+        tmp_path,
+        ("k/other.yaml", CONFIGMAP.replace("settings", "other")),
+        ("k/quote.yaml", V3_MAPPING),
+    )
     run = run_ambdiff("sync", *cluster_args(emissary_like, root, "named-sync"), "--yes")
     assert run.code == 2, run.text
     assert (
@@ -186,6 +189,7 @@ def test_server_side_reports_a_refused_dry_run_and_still_compares_the_rest(
     assert (compared["kind"], compared["status"]) == ("ConfigMap", "changed")
     assert [c["path"] for c in compared["changes"]] == ["data.color"]
     [error] = report["errors"]
-    assert error.startswith(f"Deployment {namespace}/web (k/web.yaml:1): the server-side dry run "
-                            "was refused: "), error  # fmt: skip
+    assert error.startswith(
+        f"Deployment {namespace}/web (k/web.yaml:1): the server-side dry run was refused: "
+    ), error
     assert "HTTP 422" in error and "field is immutable" in error

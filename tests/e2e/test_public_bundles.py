@@ -36,9 +36,10 @@ class Installed:
 def crd_files(root: Path) -> list[Path]:
     """Files that define CRDs or Namespaces: applied (and waited for) first, as a person does."""
     return sorted(
-        p for p in root.rglob("*.yaml")
+        p
+        for p in root.rglob("*.yaml")
         if "kind: CustomResourceDefinition" in p.read_text() or p.name.endswith("namespace.yaml")
-    )  # fmt: skip
+    )
 
 
 TOO_LONG = re.compile(
@@ -126,10 +127,20 @@ def installed(
 
 def ambdiff(installed: Installed, command: str, *args: str) -> Run:
     return run_ambdiff(
-        command, "--kubeconfig", str(installed.server.kubeconfig), "--context",
-        installed.server.context, "--repo", str(installed.repo), "--inventory", INVENTORY,
-        "--color", "never", *args, "bundles",
-    )  # fmt: skip
+        command,
+        "--kubeconfig",
+        str(installed.server.kubeconfig),
+        "--context",
+        installed.server.context,
+        "--repo",
+        str(installed.repo),
+        "--inventory",
+        INVENTORY,
+        "--color",
+        "never",
+        *args,
+        "bundles",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -188,23 +199,60 @@ def drift(installed: Installed) -> None:
     k = lambda *a: kubectl(installed.server, installed.home, *a)  # noqa: E731
     n = ["-n", NGINX]
     k("-n", "monitoring", "scale", "deployment/prometheus-operator", "--replicas=3")  # replicas
-    k(*n, "set", "image", "deployment/ingress-nginx-controller",
-      "controller=registry.example/nginx:drift")  # image  # fmt: skip
+    k(
+        *n,
+        "set",
+        "image",
+        "deployment/ingress-nginx-controller",
+        "controller=registry.example/nginx:drift",
+    )  # image
     k(*n, "set", "env", "deployment/ingress-nginx-controller", "DRIFT=1")  # not git's: nothing
-    k("patch", "configmap", "argocd-ssh-known-hosts-cm", "--type=merge", "-p",
-      '{"data": {"ssh_known_hosts": "drift"}}')  # a value  # fmt: skip
-    k(*n, "label", "--overwrite", "configmap", "ingress-nginx-controller",
-      "app.kubernetes.io/version=drift")  # a label git sets  # fmt: skip
+    k(
+        "patch",
+        "configmap",
+        "argocd-ssh-known-hosts-cm",
+        "--type=merge",
+        "-p",
+        '{"data": {"ssh_known_hosts": "drift"}}',
+    )  # a value
+    k(
+        *n,
+        "label",
+        "--overwrite",
+        "configmap",
+        "ingress-nginx-controller",
+        "app.kubernetes.io/version=drift",
+    )  # a label git sets
     k(*n, "label", "serviceaccount", "ingress-nginx", "team=drift")  # not git's: nothing
-    k(*n, "patch", "service", "ingress-nginx-controller", "--type=json", "-p",
-      '[{"op": "replace", "path": "/spec/ports/0/targetPort", "value": 8080}]')  # a port  # fmt: skip
+    k(
+        *n,
+        "patch",
+        "service",
+        "ingress-nginx-controller",
+        "--type=json",
+        "-p",
+        '[{"op": "replace", "path": "/spec/ports/0/targetPort", "value": 8080}]',
+    )  # a port
     # A Mapping's prefix (git's) and timeout (not git's: nothing).
-    k("patch", "mappings.v2.getambassador.io", "cqrs-get", "--type=merge", "-p",
-      '{"spec": {"prefix": "/drift/", "timeout_ms": 1234}}')  # fmt: skip
+    k(
+        "patch",
+        "mappings.v2.getambassador.io",
+        "cqrs-get",
+        "--type=merge",
+        "-p",
+        '{"spec": {"prefix": "/drift/", "timeout_ms": 1234}}',
+    )
     # The same quantity written differently: nothing.
-    k(*n, "patch", "deployment", "ingress-nginx-controller", "--type=json", "-p",
-      '[{"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/cpu", '
-      '"value": "0.1"}]')  # fmt: skip
+    k(
+        *n,
+        "patch",
+        "deployment",
+        "ingress-nginx-controller",
+        "--type=json",
+        "-p",
+        '[{"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/cpu", '
+        '"value": "0.1"}]',
+    )
     k(*n, "delete", "role", "ingress-nginx-admission")  # deleted
 
 
@@ -227,16 +275,26 @@ def test_drift_made_with_kubectl_is_found_in_both_modes_as_kubectl_diff_finds_it
     installed: Installed,
 ) -> None:
     drift(installed)
-    found = {" ".join(mode) or "default": differences(report(installed, *mode))
-             for mode in ((), ("--server-side",))}  # fmt: skip
+    found = {
+        " ".join(mode) or "default": differences(report(installed, *mode))
+        for mode in ((), ("--server-side",))
+    }
     assert found == {"default": EXPECTED_DRIFT, "--server-side": EXPECTED_DRIFT}
     # The oracle: kubectl's server-side diff of the same files, as a field manager of its own
     # (so it removes nothing), names the same objects.
     files = [
         a for p in sorted((installed.repo / "bundles").rglob("*.yaml")) for a in ("-f", str(p))
     ]
-    oracle = kubectl(installed.server, installed.home, "diff", "--server-side", "--force-conflicts",
-                     "--field-manager=oracle", *files, check=False)  # fmt: skip
+    oracle = kubectl(
+        installed.server,
+        installed.home,
+        "diff",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=oracle",
+        *files,
+        check=False,
+    )
     assert oracle.returncode == 1, oracle.stderr
     named = {
         line.split()[-1].rsplit("/", 1)[-1]

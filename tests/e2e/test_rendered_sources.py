@@ -63,8 +63,19 @@ def cli(apiserver: APIServer, repo: Path, capsys: pytest.CaptureFixture[str]) ->
     helm = require_helm()
 
     def run(*args: str) -> tuple[int, str, str]:
-        code = main([*args, "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
-                     "--context", apiserver.context, "--helm", helm])  # fmt: skip
+        code = main(
+            [
+                *args,
+                "--repo",
+                str(repo),
+                "--kubeconfig",
+                str(apiserver.kubeconfig),
+                "--context",
+                apiserver.context,
+                "--helm",
+                helm,
+            ]
+        )
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -120,8 +131,10 @@ def test_an_overlay_or_values_change_is_a_field_change_naming_its_source_file(
         assert "via overlays/prod" in out and "~ spec.replicas: 3 → 4" in out
         code, out, err = cli("diff", "quote-prod", *mode)
         assert code == 1, err
-        assert (f"~ Deployment {prod}/quote  (apps/v1)  charts/quote/templates/deployment.yaml "
-                "via charts/quote") in out  # fmt: skip
+        assert (
+            f"~ Deployment {prod}/quote  (apps/v1)  charts/quote/templates/deployment.yaml "
+            "via charts/quote"
+        ) in out
         assert "~ spec.replicas: 2 → 5" in out
         # The same chart for dev is untouched by prod's values.
         assert cli("diff", "quote-dev", *mode)[0] == 0
@@ -134,8 +147,11 @@ def test_prune_stays_within_each_sources_inventory(
     core = kubernetes.client.CoreV1Api(api_client)
 
     def config_maps(ns: str) -> set[str]:
-        return {c.metadata.name for c in core.list_namespaced_config_map(ns).items
-                if c.metadata.name.startswith("web-config")}  # fmt: skip
+        return {
+            c.metadata.name
+            for c in core.list_namespaced_config_map(ns).items
+            if c.metadata.name.startswith("web-config")
+        }
 
     dev_before, prod_before = config_maps(names["shop-dev"]), config_maps(names["shop-prod"])
     assert len(dev_before) == 1 and len(prod_before) == 1
@@ -164,16 +180,34 @@ def test_prune_stays_within_each_sources_inventory(
 
 
 def test_watch_applies_an_overlay_commit_within_an_interval(
-    cli: Cli, repo: Path, names: dict[str, str], api_client: kubernetes.client.ApiClient,
-    apiserver: APIServer, tmp_path: Path,
-) -> None:  # fmt: skip
+    cli: Cli,
+    repo: Path,
+    names: dict[str, str],
+    api_client: kubernetes.client.ApiClient,
+    apiserver: APIServer,
+    tmp_path: Path,
+) -> None:
     assert cli("sync", "platform", "--yes")[0] == 0
     watcher = start_watch(
-        ["shop-prod", "--sync", "--interval", "2s", "--repo", f"file://{repo}", "--branch", "main",
-         "--kubeconfig", str(apiserver.kubeconfig), "--context", apiserver.context,
-         "--helm", require_helm()],
-        tmp_path, tmp_path / "watch.log",
-    )  # fmt: skip
+        [
+            "shop-prod",
+            "--sync",
+            "--interval",
+            "2s",
+            "--repo",
+            f"file://{repo}",
+            "--branch",
+            "main",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "--context",
+            apiserver.context,
+            "--helm",
+            require_helm(),
+        ],
+        tmp_path,
+        tmp_path / "watch.log",
+    )
     apps = kubernetes.client.AppsV1Api(api_client)
 
     def replicas() -> int | None:

@@ -62,9 +62,19 @@ def cli(
     (tmp_path / "gitops").mkdir()
 
     def run(*args: str) -> tuple[int, str]:
-        code = main([*args, "--repo", str(tmp_path / "gitops"), "--kubeconfig",
-                     str(apiserver.kubeconfig), "--context", apiserver.context,
-                     "--inventory", f"inv-{ns}"])  # fmt: skip
+        code = main(
+            [
+                *args,
+                "--repo",
+                str(tmp_path / "gitops"),
+                "--kubeconfig",
+                str(apiserver.kubeconfig),
+                "--context",
+                apiserver.context,
+                "--inventory",
+                f"inv-{ns}",
+            ]
+        )
         out, err = capsys.readouterr()
         return code, out + err
 

@@ -28,10 +28,17 @@ from tests.harness import APIServer
 from tests.harness.freezer import Freezer
 
 
-def manifests(ns: str, *, replicas: int = 2, timeout: int = 3000, extra_mapping: bool = False,
-              with_config: bool = True) -> dict[str, str]:  # fmt: skip
-    return web_app(ns, replicas=replicas, timeout=timeout, config=with_config,
-                   extra_mapping=extra_mapping)  # fmt: skip
+def manifests(
+    ns: str,
+    *,
+    replicas: int = 2,
+    timeout: int = 3000,
+    extra_mapping: bool = False,
+    with_config: bool = True,
+) -> dict[str, str]:
+    return web_app(
+        ns, replicas=replicas, timeout=timeout, config=with_config, extra_mapping=extra_mapping
+    )
 
 
 def write(repo: Path, files: dict[str, str]) -> None:
@@ -61,11 +68,23 @@ def inventory(ns: str) -> str:
 
 
 @pytest.fixture
-def cli(apiserver: APIServer, repo: Path, capsys: pytest.CaptureFixture[str],
-        inventory: str) -> Callable[..., tuple[int, str, str]]:  # fmt: skip
+def cli(
+    apiserver: APIServer, repo: Path, capsys: pytest.CaptureFixture[str], inventory: str
+) -> Callable[..., tuple[int, str, str]]:
     def run(*args: str, kubeconfig: Path | None = None) -> tuple[int, str, str]:
-        code = main([*args, "--repo", str(repo), "--kubeconfig", str(kubeconfig or apiserver.kubeconfig),
-                     "--context", apiserver.context, "--inventory", inventory])  # fmt: skip
+        code = main(
+            [
+                *args,
+                "--repo",
+                str(repo),
+                "--kubeconfig",
+                str(kubeconfig or apiserver.kubeconfig),
+                "--context",
+                apiserver.context,
+                "--inventory",
+                inventory,
+            ]
+        )
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -76,8 +95,12 @@ def snapshot(api: kubernetes.client.ApiClient, ns: str) -> dict[str, str]:
     """(kind/name) -> resourceVersion of everything the tests create in `ns`."""
     dyn = kubernetes.dynamic.DynamicClient(api)
     out: dict[str, str] = {}
-    for api_version, kind in [("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ConfigMap"),
-                              ("getambassador.io/v3alpha1", "Mapping")]:  # fmt: skip
+    for api_version, kind in [
+        ("apps/v1", "Deployment"),
+        ("v1", "Service"),
+        ("v1", "ConfigMap"),
+        ("getambassador.io/v3alpha1", "Mapping"),
+    ]:
         for item in dyn.resources.get(api_version=api_version, kind=kind).get(namespace=ns).items:
             out[f"{kind}/{item.metadata.name}"] = item.metadata.resourceVersion
     return out
@@ -136,8 +159,13 @@ def test_prune_deletes_only_this_inventory(
     assert cli("sync", "--yes")[0] == 0
     core = kubernetes.client.CoreV1Api(api_client)
     core.create_namespaced_config_map(ns, {"metadata": {"name": "handmade"}, "data": {"a": "b"}})
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "theirs", "labels": {
-        "ambdiff.io/inventory": "another-repo"}}, "data": {"a": "b"}})  # fmt: skip
+    core.create_namespaced_config_map(
+        ns,
+        {
+            "metadata": {"name": "theirs", "labels": {"ambdiff.io/inventory": "another-repo"}},
+            "data": {"a": "b"},
+        },
+    )
     write(repo, manifests(ns, with_config=False))
     code, out, err = cli("sync", "--yes", "--prune")
     assert code == 0, out + err
@@ -243,9 +271,13 @@ def test_the_json_report_has_every_documented_key_whatever_stage_ended_the_sync(
 
 
 def test_the_record_says_how_the_last_sync_ended_and_events_tell_the_story(
-    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, inventory: str,
-    api_client: Any, apiserver: APIServer,
-) -> None:  # fmt: skip
+    cli: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    inventory: str,
+    api_client: Any,
+    apiserver: APIServer,
+) -> None:
     """Status where Kubernetes users look (issue 17): labels on the inventory record that
     `kubectl get -L` shows as columns, and Events on it for each sync that wrote or failed."""
     core = kubernetes.client.CoreV1Api(api_client)
@@ -281,10 +313,25 @@ def test_the_record_says_how_the_last_sync_ended_and_events_tell_the_story(
     assert labels()["ambdiff.io/result"] == "in-sync" and len(events()) == 2
     # kubectl is the oracle: the fleet at a glance, as docs/sync.md shows it.
     shown = subprocess.run(
-        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "get", "configmaps", "-n",
-         "default", "-l", f"ambdiff.io/record-of={inventory}", "-L", "ambdiff.io/result",
-         "-L", "ambdiff.io/drifted"], capture_output=True, text=True, check=True,
-    ).stdout.split("\n")  # fmt: skip
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "get",
+            "configmaps",
+            "-n",
+            "default",
+            "-l",
+            f"ambdiff.io/record-of={inventory}",
+            "-L",
+            "ambdiff.io/result",
+            "-L",
+            "ambdiff.io/drifted",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     assert shown[0].split()[-2:] == ["RESULT", "DRIFTED"]
     assert shown[1].split()[0] == record and shown[1].split()[-2:] == ["in-sync", "0"]
 
@@ -302,15 +349,32 @@ def test_rbac_denial_in_preflight_writes_nothing(
     user = f"deployer-{ns}"
     rbac = kubernetes.client.RbacAuthorizationV1Api(api_client)
     # Enough to read everything and write Deployments, but not Mappings.
-    rbac.create_cluster_role({"metadata": {"name": user}, "rules": [
-        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]},
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]},
-        # the inventory's lock (docs/sync.md, "One writer at a time")
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-         "verbs": ["get", "create", "update"]}]})  # fmt: skip
-    rbac.create_cluster_role_binding({"metadata": {"name": user}, "roleRef": {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
-        "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]})  # fmt: skip
+    rbac.create_cluster_role(
+        {
+            "metadata": {"name": user},
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]},
+                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]},
+                # the inventory's lock (docs/sync.md, "One writer at a time")
+                {
+                    "apiGroups": ["coordination.k8s.io"],
+                    "resources": ["leases"],
+                    "verbs": ["get", "create", "update"],
+                },
+            ],
+        }
+    )
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": user},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": user,
+            },
+            "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}],
+        }
+    )
     write(repo, manifests(ns, replicas=3, timeout=9000))
     code, _, err = cli("sync", "--yes", kubeconfig=apiserver.mint_user(user))
     assert code == 2
@@ -327,8 +391,20 @@ def test_conflict_is_reported_with_its_manager_and_taken_only_when_forced(
 ) -> None:
     write(repo, manifests(ns))
     assert cli("sync", "--yes")[0] == 0
-    subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "-n", ns, "scale",
-                    "deployment/web", "--replicas=7"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "-n",
+            ns,
+            "scale",
+            "deployment/web",
+            "--replicas=7",
+        ],
+        check=True,
+        capture_output=True,
+    )
     apps = kubernetes.client.AppsV1Api(api_client)
     code, _, err = cli("sync", "--yes")
     assert code == 2
@@ -386,9 +462,21 @@ def test_a_second_ctrl_c_stops_a_sync_at_once_inside_a_hung_write(
     write(repo, files)
     freezer = Freezer(("127.0.0.1", int(apiserver.url.rsplit(":", 1)[1])))
     core = kubernetes.client.CoreV1Api(api_client)
-    argv = [sys.executable, "-m", "ambdiff", "sync", "--yes", "--repo", str(repo),
-            "--kubeconfig", str(freezer.kubeconfig(apiserver.kubeconfig, tmp_path / "frozen.yaml")),
-            "--context", apiserver.context, "--inventory", inventory]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "ambdiff",
+        "sync",
+        "--yes",
+        "--repo",
+        str(repo),
+        "--kubeconfig",
+        str(freezer.kubeconfig(apiserver.kubeconfig, tmp_path / "frozen.yaml")),
+        "--context",
+        apiserver.context,
+        "--inventory",
+        inventory,
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(proc.stderr or ()), daemon=True)
@@ -397,8 +485,10 @@ def test_a_second_ctrl_c_stops_a_sync_at_once_inside_a_hung_write(
         wait_for(lambda: proc.poll() is not None or _count(core, ns) >= 5, "writes to begin")
         freezer.freeze()
         proc.send_signal(signal.SIGINT)  # finish the object in flight: it never finishes
-        wait_for(lambda: proc.poll() is not None or any("Ctrl-C again" in x for x in said),
-                 "the first Ctrl-C to be heard")  # fmt: skip
+        wait_for(
+            lambda: proc.poll() is not None or any("Ctrl-C again" in x for x in said),
+            "the first Ctrl-C to be heard",
+        )
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 130, "".join(said)
         reader.join(10)
@@ -408,27 +498,57 @@ def test_a_second_ctrl_c_stops_a_sync_at_once_inside_a_hung_write(
     finally:
         proc.kill()
         freezer.close()
-    code = main(["sync", "--yes", "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
-                 "--context", apiserver.context, "--inventory", inventory, "--lock-timeout", "60"])  # fmt: skip
+    code = main(
+        [
+            "sync",
+            "--yes",
+            "--repo",
+            str(repo),
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "--context",
+            apiserver.context,
+            "--inventory",
+            inventory,
+            "--lock-timeout",
+            "60",
+        ]
+    )
     assert code == 0
     assert _count(core, ns) == 400
 
 
 def _count(core: Any, ns: str) -> int:
     try:
-        return len([c for c in core.list_namespaced_config_map(ns).items
-                    if c.metadata.name.startswith("cm-")])  # fmt: skip
+        return len(
+            [
+                c
+                for c in core.list_namespaced_config_map(ns).items
+                if c.metadata.name.startswith("cm-")
+            ]
+        )
     except kubernetes.client.ApiException:
         return 0
 
 
 def test_api_server_stopped_mid_sync_reports_and_a_rerun_converges(
-    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
+    apiserver: APIServer,
+    repo: Path,
+    ns: str,
+    capsys: pytest.CaptureFixture[str],
     cli: Callable[..., tuple[int, str, str]],
-) -> None:  # fmt: skip
+) -> None:
     write(repo, manifests(ns))
-    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"})  # fmt: skip
+    common = resolve(
+        "sync",
+        [],
+        {
+            "repo": repo,
+            "kubeconfig": str(apiserver.kubeconfig),
+            "context": apiserver.context,
+            "output": "json",
+        },
+    )
     applied: list[str] = []
 
     def stop_after_two(action: Action, state: State) -> None:
@@ -437,8 +557,11 @@ def test_api_server_stopped_mid_sync_reports_and_a_rerun_converges(
             apiserver.stop_apiserver()
 
     try:
-        code = sync_command.run(common, sync_command.SyncOptions(inventory=f"inv-{ns}", yes=True),
-                                after_each=stop_after_two)  # fmt: skip
+        code = sync_command.run(
+            common,
+            sync_command.SyncOptions(inventory=f"inv-{ns}", yes=True),
+            after_each=stop_after_two,
+        )
     finally:
         apiserver.start_apiserver()
     report = json.loads(capsys.readouterr().out)["report"]
@@ -453,8 +576,9 @@ def test_api_server_stopped_mid_sync_reports_and_a_rerun_converges(
     assert cli("diff")[0] == 0
 
 
-def test_without_a_terminal_sync_needs_yes(cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str,
-                                           api_client: Any) -> None:  # fmt: skip
+def test_without_a_terminal_sync_needs_yes(
+    cli: Callable[..., tuple[int, str, str]], repo: Path, ns: str, api_client: Any
+) -> None:
     write(repo, manifests(ns))
     code, _, err = cli("sync")
     assert code == 2 and "pass --yes" in err.lower()
@@ -466,19 +590,33 @@ def test_without_a_terminal_sync_needs_yes(cli: Callable[..., tuple[int, str, st
 
 
 def test_ctrl_c_stops_between_objects_with_the_same_report(
-    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str],
+    apiserver: APIServer,
+    repo: Path,
+    ns: str,
+    capsys: pytest.CaptureFixture[str],
     cli: Callable[..., tuple[int, str, str]],
-) -> None:  # fmt: skip
+) -> None:
     write(repo, manifests(ns))
-    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                          "context": apiserver.context, "output": "json"})  # fmt: skip
+    common = resolve(
+        "sync",
+        [],
+        {
+            "repo": repo,
+            "kubeconfig": str(apiserver.kubeconfig),
+            "context": apiserver.context,
+            "output": "json",
+        },
+    )
 
     def interrupt_after_first(action: Action, state: State) -> None:
         if action.id.kind == "Namespace":
             os.kill(os.getpid(), signal.SIGINT)
 
-    code = sync_command.run(common, sync_command.SyncOptions(inventory=f"inv-{ns}", yes=True),
-                            after_each=interrupt_after_first)  # fmt: skip
+    code = sync_command.run(
+        common,
+        sync_command.SyncOptions(inventory=f"inv-{ns}", yes=True),
+        after_each=interrupt_after_first,
+    )
     report = json.loads(capsys.readouterr().out)["report"]
     assert code == 130
     assert report["result"] == "interrupted"
@@ -519,8 +657,12 @@ def test_without_a_terminal_each_stage_says_it_began_and_the_plan_comes_before_p
     code, out, err = cli("sync", "--yes")
     assert code == 0, err
     stages = [line for line in err.splitlines() if line.endswith("…")]
-    assert stages == ["Reading manifests…", "Reading live objects…",
-                      "Preflight (server-side dry run)…", "Applying…"]  # fmt: skip
+    assert stages == [
+        "Reading manifests…",
+        "Reading live objects…",
+        "Preflight (server-side dry run)…",
+        "Applying…",
+    ]
     lines = err.splitlines()
     assert lines.index("Reading manifests…") < next(
         i for i, line in enumerate(lines) if line.startswith("Using context ")
@@ -529,20 +671,27 @@ def test_without_a_terminal_each_stage_says_it_began_and_the_plan_comes_before_p
 
 
 def test_answering_no_at_the_prompt_writes_nothing_and_is_not_an_interrupt(
-    apiserver: APIServer, repo: Path, ns: str, api_client: Any,
+    apiserver: APIServer,
+    repo: Path,
+    ns: str,
+    api_client: Any,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     write(repo, manifests(ns))
-    common = resolve("sync", [], {"repo": repo, "kubeconfig": str(apiserver.kubeconfig),
-                                  "context": apiserver.context})  # fmt: skip
+    common = resolve(
+        "sync",
+        [],
+        {"repo": repo, "kubeconfig": str(apiserver.kubeconfig), "context": apiserver.context},
+    )
     asked: list[str] = []
 
     def decline(question: str) -> bool:
         asked.append(question)
         return False
 
-    code = sync_command.run(common, sync_command.SyncOptions(inventory=f"inv-{ns}"),
-                            confirm=decline)  # fmt: skip
+    code = sync_command.run(
+        common, sync_command.SyncOptions(inventory=f"inv-{ns}"), confirm=decline
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert len(asked) == 1 and asked[0].startswith("Apply these 5 action(s) to context ")

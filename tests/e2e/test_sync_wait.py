@@ -59,12 +59,25 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> list[Step]:
 
 
 @pytest.fixture
-def sync(apiserver: APIServer, repo: Path, ns: str,
-         capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:  # fmt: skip
+def sync(
+    apiserver: APIServer, repo: Path, ns: str, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
     def run(*args: str) -> tuple[int, str, str]:
-        code = main(["sync", "--yes", *args, "--repo", str(repo), "--kubeconfig",
-                     str(apiserver.kubeconfig), "--context", apiserver.context,
-                     "--inventory", f"inv-{ns}"])  # fmt: skip
+        code = main(
+            [
+                "sync",
+                "--yes",
+                *args,
+                "--repo",
+                str(repo),
+                "--kubeconfig",
+                str(apiserver.kubeconfig),
+                "--context",
+                apiserver.context,
+                "--inventory",
+                f"inv-{ns}",
+            ]
+        )
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -99,9 +112,12 @@ def rollout(apps: kubernetes.client.AppsV1Api, ns: str, **status: Any) -> Step:
 
 
 def test_a_rollout_that_becomes_available_is_followed_to_healthy(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str, steps: list[Step],
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    steps: list[Step],
     apps: kubernetes.client.AppsV1Api,
-) -> None:  # fmt: skip
+) -> None:
     write(repo, web_app(ns, replicas=2, config=True))
     steps += [
         rollout(apps, ns, replicas=2, updatedReplicas=1, availableReplicas=0),
@@ -120,12 +136,19 @@ def test_a_rollout_that_becomes_available_is_followed_to_healthy(
 
 
 def test_a_rollout_past_its_progress_deadline_fails_with_the_controllers_reason(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str, steps: list[Step],
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    steps: list[Step],
     apps: kubernetes.client.AppsV1Api,
-) -> None:  # fmt: skip
+) -> None:
     write(repo, web_app(ns))
-    stuck = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-             "message": 'ReplicaSet "web-7d4b9c" has timed out progressing.'}  # fmt: skip
+    stuck = {
+        "type": "Progressing",
+        "status": "False",
+        "reason": "ProgressDeadlineExceeded",
+        "message": 'ReplicaSet "web-7d4b9c" has timed out progressing.',
+    }
     steps.append(rollout(apps, ns, replicas=2, updatedReplicas=2, conditions=[stuck]))
     code, out, err = sync("--wait", "-o", "json")
     assert code == 1, out + err
@@ -133,18 +156,25 @@ def test_a_rollout_past_its_progress_deadline_fails_with_the_controllers_reason(
     assert health["result"] == "failed"
     web = next(o for o in health["objects"] if o["kind"] == "Deployment")
     assert web["health"] == "failed"
-    assert web["message"] == ('progress deadline exceeded: ReplicaSet "web-7d4b9c" has timed '
-                              "out progressing.")  # fmt: skip
+    assert web["message"] == (
+        'progress deadline exceeded: ReplicaSet "web-7d4b9c" has timed out progressing.'
+    )
     # The writes stay: the Deployment is there, as git says.
     assert apps.read_namespaced_deployment("web", ns).spec.replicas == 2
 
 
 def test_a_job_that_fails_fails_the_sync(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str, steps: list[Step],
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    steps: list[Step],
     api_client: kubernetes.client.ApiClient,
-) -> None:  # fmt: skip
-    write(repo, {"ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
-                 "job.yaml": f"""apiVersion: batch/v1
+) -> None:
+    write(
+        repo,
+        {
+            "ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+            "job.yaml": f"""apiVersion: batch/v1
 kind: Job
 metadata: {{name: migrate, namespace: {ns}}}
 spec:
@@ -153,32 +183,54 @@ spec:
     spec:
       restartPolicy: Never
       containers: [{{name: migrate, image: busybox:1.36, command: ["false"]}}]
-"""})  # fmt: skip
+""",
+        },
+    )
     batch = kubernetes.client.BatchV1Api(api_client)
 
     def job_fails() -> None:
         now = "2026-01-01T00:00:00Z"
-        reason = {"reason": "BackoffLimitExceeded",
-                  "message": "Job has reached the specified backoff limit",
-                  "lastTransitionTime": now, "lastProbeTime": now}  # fmt: skip
-        batch.patch_namespaced_job_status("migrate", ns, {"status": {
-            "startTime": now, "failed": 1,
-            "conditions": [{"type": "FailureTarget", "status": "True", **reason},
-                           {"type": "Failed", "status": "True", **reason}]}})  # fmt: skip
+        reason = {
+            "reason": "BackoffLimitExceeded",
+            "message": "Job has reached the specified backoff limit",
+            "lastTransitionTime": now,
+            "lastProbeTime": now,
+        }
+        batch.patch_namespaced_job_status(
+            "migrate",
+            ns,
+            {
+                "status": {
+                    "startTime": now,
+                    "failed": 1,
+                    "conditions": [
+                        {"type": "FailureTarget", "status": "True", **reason},
+                        {"type": "Failed", "status": "True", **reason},
+                    ],
+                }
+            },
+        )
 
     steps.append(job_fails)
     code, out, err = sync("--wait")
     assert code == 1, out + err
-    assert (f"failed       Job {ns}/migrate: Failed=True (BackoffLimitExceeded): Job has "
-            "reached the specified backoff limit") in out  # fmt: skip
+    assert (
+        f"failed       Job {ns}/migrate: Failed=True (BackoffLimitExceeded): Job has "
+        "reached the specified backoff limit"
+    ) in out
     assert "Not healthy" in out and "1 failed" in out
 
 
 def test_a_crd_and_its_custom_resources_are_healthy_once_established(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str,
-) -> None:  # fmt: skip
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+) -> None:
     group = f"{ns}.example.com"
-    write(repo, {"crd.yaml": f"""apiVersion: apiextensions.k8s.io/v1
+    write(
+        repo,
+        {
+            "crd.yaml": f"""apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {{name: widgets.{group}}}
 spec:
@@ -190,7 +242,9 @@ spec:
       served: true
       storage: true
       schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}
-"""})  # fmt: skip
+"""
+        },
+    )
     code, out, err = sync("--wait")
     # The API server itself sets Established: no step is needed.
     assert code == 0, out + err
@@ -219,8 +273,9 @@ stringData: {{tls.crt: not-a-real-cert, tls.key: not-a-real-key}}
 """
 
 
-def host_state(custom: kubernetes.client.CustomObjectsApi, ns: str, name: str,
-               **status: Any) -> Step:  # fmt: skip
+def host_state(
+    custom: kubernetes.client.CustomObjectsApi, ns: str, name: str, **status: Any
+) -> Step:
     def step() -> None:
         custom.patch_namespaced_custom_object_status(
             "getambassador.io", "v3alpha1", ns, "hosts", name, {"status": status}
@@ -230,13 +285,22 @@ def host_state(custom: kubernetes.client.CustomObjectsApi, ns: str, name: str,
 
 
 def test_a_host_that_goes_ready_is_healthy_and_one_that_goes_to_error_fails(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str, steps: list[Step],
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    steps: list[Step],
     custom: kubernetes.client.CustomObjectsApi,
-) -> None:  # fmt: skip
-    write(repo, {"ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
-                 "tls.yaml": TLS.format(name="shop-tls", ns=ns),
-                 "hosts.yaml": host(ns, "shop", "shop-tls", acme=True) + "---\n"
-                 + host(ns, "admin", "shop-tls", acme=True)})  # fmt: skip
+) -> None:
+    write(
+        repo,
+        {
+            "ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+            "tls.yaml": TLS.format(name="shop-tls", ns=ns),
+            "hosts.yaml": host(ns, "shop", "shop-tls", acme=True)
+            + "---\n"
+            + host(ns, "admin", "shop-tls", acme=True),
+        },
+    )
     steps += [
         host_state(custom, ns, "shop", state="Pending", phaseCompleted="NA",
                    phasePending="ACMEUserPrivateKeyCreated"),
@@ -249,45 +313,65 @@ def test_a_host_that_goes_ready_is_healthy_and_one_that_goes_to_error_fails(
     assert f"progressing  Host {ns}/admin: waiting for Edge Stack to report the Host's state" in err
     assert f"progressing  Host {ns}/shop: Pending: ACMEUserPrivateKeyCreated" in err
     assert f"✓ healthy      Host {ns}/shop" in out
-    assert (f"✗ failed       Host {ns}/admin: Emissary reports an error: "
-            "tlsSecret shop-tls: certificate is not valid PEM") in out  # fmt: skip
+    assert (
+        f"✗ failed       Host {ns}/admin: Emissary reports an error: "
+        "tlsSecret shop-tls: certificate is not valid PEM"
+    ) in out
     assert "1 failed, 0 timed out" in out
     # The Secret's values never reach the output.
     assert "not-a-real" not in out + err
 
 
 def test_a_host_whose_tls_secret_never_appears_times_out_naming_it(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str,
-) -> None:  # fmt: skip
-    write(repo, {"ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
-                 "hosts.yaml": host(ns, "shop", "cert-manager-makes-this"),
-                 "other.yaml": host(ns, "oss", "oss-tls") + "---\n" + TLS.format(name="oss-tls", ns=ns)})  # fmt: skip
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+) -> None:
+    write(
+        repo,
+        {
+            "ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+            "hosts.yaml": host(ns, "shop", "cert-manager-makes-this"),
+            "other.yaml": host(ns, "oss", "oss-tls") + "---\n" + TLS.format(name="oss-tls", ns=ns),
+        },
+    )
     code, out, err = sync("--wait", "--timeout", "1s")
     assert code == 1, out + err
-    assert (f"✗ timed out    Host {ns}/shop: waiting for its TLS Secret "
-            f"{ns}/cert-manager-makes-this (it does not exist)") in out  # fmt: skip
+    assert (
+        f"✗ timed out    Host {ns}/shop: waiting for its TLS Secret "
+        f"{ns}/cert-manager-makes-this (it does not exist)"
+    ) in out
     assert "0 failed, 1 timed out (--timeout 1s)" in out
     # A Host whose Secret exists, and no ACME: open-source Emissary reports no state for it.
     assert f"Host {ns}/oss: only Ambassador Edge Stack reports a Host's state" in out
 
 
 def test_a_rollout_that_never_finishes_times_out(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str,
-) -> None:  # fmt: skip
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+) -> None:
     write(repo, web_app(ns))
     code, out, err = sync("--wait", "--timeout", "1s", "-o", "json")
     assert code == 1, out + err
     health = json.loads(out)["health"]
     assert health["result"] == "timed out"
     web = next(o for o in health["objects"] if o["kind"] == "Deployment")
-    assert web == {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": ns, "name": "web",
-                   "health": "timed out",
-                   "message": "waiting for the Deployment controller (no status yet)"}  # fmt: skip
+    assert web == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "namespace": ns,
+        "name": "web",
+        "health": "timed out",
+        "message": "waiting for the Deployment controller (no status yet)",
+    }
 
 
 def test_settings_turn_wait_on_and_the_flag_turns_it_off(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str,
-) -> None:  # fmt: skip
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+) -> None:
     write(repo, web_app(ns))
     (repo / ".ambdiff.yaml").write_text("sync: {wait: true, timeout: 1s}\n")
     code, out, err = sync()
@@ -298,9 +382,12 @@ def test_settings_turn_wait_on_and_the_flag_turns_it_off(
 
 
 def test_user_rules_judge_their_own_kinds(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str, steps: list[Step],
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    steps: list[Step],
     custom: kubernetes.client.CustomObjectsApi,
-) -> None:  # fmt: skip
+) -> None:
     """A rule in .ambdiff.yaml comes before the built-in ones: here a Mapping is healthy only
     once its (Emissary-written) state is Running, and Inactive fails with its reason."""
     write(repo, web_app(ns))
@@ -315,9 +402,16 @@ def test_user_rules_judge_their_own_kinds(
     otherwise: progressing
     message: waiting for Emissary
 """)
-    steps.append(lambda: custom.patch_namespaced_custom_object_status(
-        "getambassador.io", "v3alpha1", ns, "mappings", "web",
-        {"status": {"state": "Inactive", "reason": "service web.x:80 has no endpoints"}}))  # fmt: skip
+    steps.append(
+        lambda: custom.patch_namespaced_custom_object_status(
+            "getambassador.io",
+            "v3alpha1",
+            ns,
+            "mappings",
+            "web",
+            {"status": {"state": "Inactive", "reason": "service web.x:80 has no endpoints"}},
+        )
+    )
     code, out, err = sync("--wait", "--timeout", "30s")
     assert code == 1, out + err
     assert f"progressing  Mapping {ns}/web: waiting for Emissary" in err
@@ -325,9 +419,12 @@ def test_user_rules_judge_their_own_kinds(
 
 
 def test_ctrl_c_stops_waiting_and_keeps_every_write(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str, steps: list[Step],
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+    steps: list[Step],
     apps: kubernetes.client.AppsV1Api,
-) -> None:  # fmt: skip
+) -> None:
     write(repo, web_app(ns))
     steps.append(lambda: os.kill(os.getpid(), signal.SIGINT))
     code, out, err = sync("--wait")
@@ -337,8 +434,10 @@ def test_ctrl_c_stops_waiting_and_keeps_every_write(
 
 
 def test_a_pruned_object_is_followed_until_it_is_gone(
-    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str,
-) -> None:  # fmt: skip
+    sync: Callable[..., tuple[int, str, str]],
+    repo: Path,
+    ns: str,
+) -> None:
     write(repo, web_app(ns, config=True))
     assert sync()[0] == 0
     (repo / "config.yaml").unlink()
@@ -348,8 +447,9 @@ def test_a_pruned_object_is_followed_until_it_is_gone(
     assert code == 1
 
 
-def test_dry_run_with_wait_is_refused(sync: Callable[..., tuple[int, str, str]], repo: Path,
-                                      ns: str) -> None:  # fmt: skip
+def test_dry_run_with_wait_is_refused(
+    sync: Callable[..., tuple[int, str, str]], repo: Path, ns: str
+) -> None:
     write(repo, web_app(ns))
     code, _, err = sync("--dry-run", "--wait")
     assert code == 2

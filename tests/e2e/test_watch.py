@@ -47,7 +47,9 @@ SECRET_VALUE = "hunter2-watch-never-logs-me"
 HAND_EDITED_SECRET = "hand-edited-secret-value"
 
 
-def manifests(ns: str, *, replicas: int = 2, timeout: int = 3000, extra: bool = False) -> dict[str, str]:  # fmt: skip
+def manifests(
+    ns: str, *, replicas: int = 2, timeout: int = 3000, extra: bool = False
+) -> dict[str, str]:
     return web_app(ns, replicas=replicas, timeout=timeout, config=extra, secret=SECRET_VALUE)
 
 
@@ -71,9 +73,19 @@ def watch(
     started: list[Watcher] = []
 
     def start(*args: str, source: str | None = None, kubeconfig: Path | None = None) -> Watcher:
-        argv = ["--repo", source or str(repo), "--branch", "main",
-                "--kubeconfig", str(kubeconfig or apiserver.kubeconfig),
-                "--context", apiserver.context, "--inventory", f"inv-{ns}", *args]  # fmt: skip
+        argv = [
+            "--repo",
+            source or str(repo),
+            "--branch",
+            "main",
+            "--kubeconfig",
+            str(kubeconfig or apiserver.kubeconfig),
+            "--context",
+            apiserver.context,
+            "--inventory",
+            f"inv-{ns}",
+            *args,
+        ]
         watcher = start_watch(argv, tmp_path, tmp_path / f"watch-{len(started)}.log")
         started.append(watcher)
         return watcher
@@ -95,13 +107,26 @@ def replicas(api: kubernetes.client.ApiClient, ns: str) -> int | None:
 
 
 def kubectl(server: APIServer, *args: str) -> None:
-    subprocess.run(["kubectl", "--kubeconfig", str(server.kubeconfig), *args], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["kubectl", "--kubeconfig", str(server.kubeconfig), *args], check=True, capture_output=True
+    )
 
 
 def sync_once(server: APIServer, repo: Path, ns: str) -> None:
-    code = main(["sync", "--yes", "--repo", str(repo), "--kubeconfig", str(server.kubeconfig),
-                 "--context", server.context, "--inventory", f"inv-{ns}"])  # fmt: skip
+    code = main(
+        [
+            "sync",
+            "--yes",
+            "--repo",
+            str(repo),
+            "--kubeconfig",
+            str(server.kubeconfig),
+            "--context",
+            server.context,
+            "--inventory",
+            f"inv-{ns}",
+        ]
+    )
     assert code == 0
 
 
@@ -126,14 +151,23 @@ def test_with_sync_a_commit_to_the_branch_is_applied_within_one_interval(
     committed = time.time()
     wait_for(lambda: replicas(api_client, ns) == 3, "the new replica count to be applied")
     core = kubernetes.client.CoreV1Api(api_client)
-    wait_for(lambda: core.list_namespaced_config_map(ns, field_selector="metadata.name=settings").items,
-             "the new ConfigMap to be created")  # fmt: skip
+    wait_for(
+        lambda: core.list_namespaced_config_map(ns, field_selector="metadata.name=settings").items,
+        "the new ConfigMap to be created",
+    )
     update = next(
         e for e in w.events() if e.get("event") == "sync-action" and e["action"] == "update"
     )
     print(f"\ncommit to applied: {event_time(update) - committed:.2f}s (interval 2s)")
-    wait_for(lambda: w.metric(f'ambdiff_commit_info{{branch="main",commit="{second}",'
-                              f'repository="file://{repo}"}}') == 1, "the info metric to move on")  # fmt: skip
+    wait_for(
+        lambda: (
+            w.metric(
+                f'ambdiff_commit_info{{branch="main",commit="{second}",repository="file://{repo}"}}'
+            )
+            == 1
+        ),
+        "the info metric to move on",
+    )
     wait_for(lambda: w.metric('ambdiff_objects{status="unchanged"}') == 6, "all six in sync")
     assert w.metric('ambdiff_sync_actions_total{state="applied",verb="update"}') >= 1
     assert w.metric('ambdiff_sync_actions_total{state="applied",verb="create"}') >= 6
@@ -171,8 +205,10 @@ def test_with_sync_a_hand_edit_is_seen_through_the_watch_and_healed(
     wait_for(lambda: replicas(api_client, ns) == 2, "the hand edit to be healed")
     seen = next(e for e in w.events() if e.get("event") == "drift-watch")
     healed = [e for e in w.events() if e.get("event") == "sync-action"][-1]
-    print(f"\nhand edit to seen: {event_time(seen) - edited:.2f}s, to healed: "
-          f"{event_time(healed) - edited:.2f}s (interval 10m)")  # fmt: skip
+    print(
+        f"\nhand edit to seen: {event_time(seen) - edited:.2f}s, to healed: "
+        f"{event_time(healed) - edited:.2f}s (interval 10m)"
+    )
     # The round is counted when it ends, a moment after its last write: wait for it.
     wait_for(
         lambda: w.metric('ambdiff_rounds_total{result="succeeded",trigger="drift"}') >= 1,
@@ -182,8 +218,13 @@ def test_with_sync_a_hand_edit_is_seen_through_the_watch_and_healed(
     patch = json.dumps({"stringData": {"password": HAND_EDITED_SECRET}})
     kubectl(apiserver, "-n", ns, "patch", "secret/db", "-p", patch)
     core = kubernetes.client.CoreV1Api(api_client)
-    wait_for(lambda: base64.b64decode(core.read_namespaced_secret("db", ns).data["password"])
-             == SECRET_VALUE.encode(), "the Secret to be healed")  # fmt: skip
+    wait_for(
+        lambda: (
+            base64.b64decode(core.read_namespaced_secret("db", ns).data["password"])
+            == SECRET_VALUE.encode()
+        ),
+        "the Secret to be healed",
+    )
     drift = [e for e in w.events() if e.get("event") == "drift-watch"]
     assert {(e["kind"], e["status"]) for e in drift} >= {
         ("Deployment", "changed"),
@@ -278,8 +319,12 @@ def test_without_sync_drift_is_reported_and_exported_and_nothing_is_written(
     wait_for(lambda: w.metric(changed) == 1, "the drifted Deployment to be exported")
     version = deployment(api_client, ns).metadata.resource_version
     rounds = w.metric('ambdiff_rounds_total{result="succeeded",trigger="interval"}')
-    wait_for(lambda: w.metric('ambdiff_rounds_total{result="succeeded",trigger="interval"}')
-             >= rounds + 2, "two more rounds")  # fmt: skip
+    wait_for(
+        lambda: (
+            w.metric('ambdiff_rounds_total{result="succeeded",trigger="interval"}') >= rounds + 2
+        ),
+        "two more rounds",
+    )
     assert replicas(api_client, ns) == 4
     assert deployment(api_client, ns).metadata.resource_version == version
     # Round after round, git's helper processes do not pile up (GitPython leaks them unless
@@ -312,8 +357,9 @@ def test_api_server_stopped_and_restarted_mid_loop_errors_backoff_recovery(
     synced_at = w.metric("ambdiff_last_successful_round_timestamp_seconds")
     apiserver.stop_apiserver()
     try:
-        wait_for(lambda: w.metric('ambdiff_errors_total{stage="cluster"}') >= 3,
-                 "three failed rounds")  # fmt: skip
+        wait_for(
+            lambda: w.metric('ambdiff_errors_total{stage="cluster"}') >= 3, "three failed rounds"
+        )
         assert w.metric("ambdiff_consecutive_failed_rounds") >= 3
         assert w.get("/readyz")[0] == 200  # ready once synced; failures show in metrics
         commit(repo, manifests(ns, replicas=4), "while the API server is down")
@@ -343,8 +389,10 @@ def test_sigterm_stops_promptly_with_exit_0_between_two_objects(
     )
     commit(repo, files)
     w = watch("--sync", "--interval", "2s")
-    wait_for(lambda: any(e.get("event") == "sync-action" for e in w.events()) or w.exited(),
-             "the first object to be applied")  # fmt: skip
+    wait_for(
+        lambda: any(e.get("event") == "sync-action" for e in w.events()) or w.exited(),
+        "the first object to be applied",
+    )
     w.proc.send_signal(15)
     stopped = time.monotonic()
     assert w.proc.wait(15) == 0, w.describe()
@@ -379,10 +427,16 @@ def test_sigterm_during_a_hung_write_exits_within_the_grace_period(
     commit(repo, files)
     freezer = Freezer(("127.0.0.1", int(apiserver.url.rsplit(":", 1)[1])))
     try:
-        w = watch("--sync", "--interval", "1h",
-                  kubeconfig=freezer.kubeconfig(apiserver.kubeconfig, tmp_path / "frozen.yaml"))  # fmt: skip
-        wait_for(lambda: any(e.get("event") == "sync-action" for e in w.events()) or w.exited(),
-                 "the first object to be applied")  # fmt: skip
+        w = watch(
+            "--sync",
+            "--interval",
+            "1h",
+            kubeconfig=freezer.kubeconfig(apiserver.kubeconfig, tmp_path / "frozen.yaml"),
+        )
+        wait_for(
+            lambda: any(e.get("event") == "sync-action" for e in w.events()) or w.exited(),
+            "the first object to be applied",
+        )
         freezer.freeze()  # the write after the one in flight now hangs
         w.proc.send_signal(15)
         stopped = time.monotonic()
@@ -412,8 +466,12 @@ def test_the_example_rbac_is_enough(
     rbac = rbac.replace("name: ambdiff-watch", f"name: ambdiff-watch-{ns}")
     core = kubernetes.client.CoreV1Api(api_client)
     core.create_namespace({"metadata": {"name": home}})
-    subprocess.run(["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "apply", "-f", "-"],
-                   input=rbac.encode(), check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["kubectl", "--kubeconfig", str(apiserver.kubeconfig), "apply", "-f", "-"],
+        input=rbac.encode(),
+        check=True,
+        capture_output=True,
+    )
     files = {f.name: f.read_text().replace("shop", ns) for f in QUICKSTART.glob("*.yaml")}
     commit(repo, files)
     # The kubernetes client splits a kubeconfig path on ":" (as in $KUBECONFIG), and the
@@ -426,17 +484,28 @@ def test_the_example_rbac_is_enough(
     w.wait_ready()
     assert w.metric('ambdiff_objects{status="unchanged"}') == 9, w.describe()
     wait_for(lambda: w.metric("ambdiff_watch_streams") >= 6, "a watch per kind")
-    kubectl(apiserver, "-n", ns, "patch", "mapping/quote", "--type=merge",
-            "-p", '{"spec":{"timeout_ms":10000}}')  # fmt: skip
+    kubectl(
+        apiserver,
+        "-n",
+        ns,
+        "patch",
+        "mapping/quote",
+        "--type=merge",
+        "-p",
+        '{"spec":{"timeout_ms":10000}}',
+    )
     custom = kubernetes.client.CustomObjectsApi(api_client)
 
     def timeout() -> int:
-        mapping = custom.get_namespaced_custom_object("getambassador.io", "v3alpha1", ns,
-                                                      "mappings", "quote")  # fmt: skip
+        mapping = custom.get_namespaced_custom_object(
+            "getambassador.io", "v3alpha1", ns, "mappings", "quote"
+        )
         return int(mapping["spec"]["timeout_ms"])
 
-    wait_for(lambda: w.metric(f'ambdiff_drift_events_total{{kind="Mapping",namespace="{ns}"}}'),
-             "the hand edit seen through the watch")  # fmt: skip
+    wait_for(
+        lambda: w.metric(f'ambdiff_drift_events_total{{kind="Mapping",namespace="{ns}"}}'),
+        "the hand edit seen through the watch",
+    )
     wait_for(lambda: timeout() == 3000, "the Mapping to be healed")
     assert w.terminate() == 0, w.describe()
     refused = [e for e in w.events() if e.get("event") in ("round-failed", "watch-failed")]
@@ -488,8 +557,10 @@ def test_with_sync_and_prune_a_bad_merge_is_refused_in_the_loop_and_exported(
     assert replicas(api_client, ns) == 2, w.describe()
     # A bad merge keeps only the Namespace: the loop must not delete the rest.
     commit(repo, {"namespace.yaml": manifests(ns)["namespace.yaml"]}, "bad merge")
-    wait_for(lambda: w.metric('ambdiff_errors_total{stage="prune-guard"}') >= 1,
-             "the mass-prune guard to refuse")  # fmt: skip
+    wait_for(
+        lambda: w.metric('ambdiff_errors_total{stage="prune-guard"}') >= 1,
+        "the mass-prune guard to refuse",
+    )
     refused = [e for e in w.events() if e.get("event") == "prune-refused"]
     assert refused and "stopped before writing anything" in refused[0]["message"], w.describe()
     assert "--allow-mass-prune" in refused[0]["message"]
@@ -509,31 +580,66 @@ def test_with_sync_and_wait_each_change_of_health_is_logged_once_and_failure_fai
     apps = kubernetes.client.AppsV1Api(api_client)
 
     def health_of(name: str) -> list[str]:
-        return [e["health"] for e in w.events()
-                if e.get("event") == "health" and e.get("object_name") == name
-                and e.get("kind") == "Deployment"]  # fmt: skip
+        return [
+            e["health"]
+            for e in w.events()
+            if e.get("event") == "health"
+            and e.get("object_name") == name
+            and e.get("kind") == "Deployment"
+        ]
 
     wait_for(lambda: health_of("web") == ["progressing"], "the rollout to be followed")
     generation = deployment(api_client, ns).metadata.generation
-    apps.patch_namespaced_deployment_status("web", ns, {"status": {
-        "observedGeneration": generation, "replicas": 2, "updatedReplicas": 2,
-        "readyReplicas": 2, "availableReplicas": 2}})  # fmt: skip
+    apps.patch_namespaced_deployment_status(
+        "web",
+        ns,
+        {
+            "status": {
+                "observedGeneration": generation,
+                "replicas": 2,
+                "updatedReplicas": 2,
+                "readyReplicas": 2,
+                "availableReplicas": 2,
+            }
+        },
+    )
     wait_for(lambda: health_of("web") == ["progressing", "healthy"], "the rollout to be healthy")
-    wait_for(lambda: any("health: 2 healthy, 0 failed, 0 timed out" in e.get("message", "")
-                         for e in w.events() if e.get("event") == "round"), "a healthy round")  # fmt: skip
+    wait_for(
+        lambda: any(
+            "health: 2 healthy, 0 failed, 0 timed out" in e.get("message", "")
+            for e in w.events()
+            if e.get("event") == "round"
+        ),
+        "a healthy round",
+    )
     # Later rounds find it as it was: nothing more is logged about it.
     rounds = len([e for e in w.events() if e.get("event") == "round"])
-    wait_for(lambda: len([e for e in w.events() if e.get("event") == "round"]) >= rounds + 2,
-             "two more rounds")  # fmt: skip
+    wait_for(
+        lambda: len([e for e in w.events() if e.get("event") == "round"]) >= rounds + 2,
+        "two more rounds",
+    )
     assert health_of("web") == ["progressing", "healthy"]
     # A rollout past its deadline fails the round (stage "health"), with the controller's words.
     commit(repo, manifests(ns, replicas=3), "scale up")
     wait_for(lambda: replicas(api_client, ns) == 3, "the scale-up to be applied")
     generation = deployment(api_client, ns).metadata.generation
-    apps.patch_namespaced_deployment_status("web", ns, {"status": {
-        "observedGeneration": generation, "conditions": [{
-            "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-            "message": 'ReplicaSet "web-5c9" has timed out progressing.'}]}})  # fmt: skip
+    apps.patch_namespaced_deployment_status(
+        "web",
+        ns,
+        {
+            "status": {
+                "observedGeneration": generation,
+                "conditions": [
+                    {
+                        "type": "Progressing",
+                        "status": "False",
+                        "reason": "ProgressDeadlineExceeded",
+                        "message": 'ReplicaSet "web-5c9" has timed out progressing.',
+                    }
+                ],
+            }
+        },
+    )
     wait_for(lambda: w.metric('ambdiff_errors_total{stage="health"}') >= 1, "the round to fail")
     failed = [e for e in w.events() if e.get("event") == "health" and e.get("health") == "failed"]
     assert (

@@ -36,14 +36,29 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def replicas(apiserver: APIServer, repo: Path, ns: str, tmp_path: Path) -> Iterator[Callable[[int], list[Watcher]]]:  # fmt: skip
+def replicas(
+    apiserver: APIServer, repo: Path, ns: str, tmp_path: Path
+) -> Iterator[Callable[[int], list[Watcher]]]:
     started: list[Watcher] = []
 
     def start(count: int) -> list[Watcher]:
         for index in range(count):
-            argv = ["--repo", str(repo), "--branch", "main", "--kubeconfig", str(apiserver.kubeconfig),
-                    "--context", apiserver.context, "--inventory", f"inv-{ns}", "--sync",
-                    "--interval", "2s", *LEASE]  # fmt: skip
+            argv = [
+                "--repo",
+                str(repo),
+                "--branch",
+                "main",
+                "--kubeconfig",
+                str(apiserver.kubeconfig),
+                "--context",
+                apiserver.context,
+                "--inventory",
+                f"inv-{ns}",
+                "--sync",
+                "--interval",
+                "2s",
+                *LEASE,
+            ]
             started.append(start_watch(argv, tmp_path, tmp_path / f"replica-{index}.log"))
         return started
 
@@ -63,9 +78,12 @@ def lease(api: kubernetes.client.ApiClient, ns: str) -> Any:
 
 
 def test_one_leader_writes_a_standby_takes_over_after_the_lease_expires_and_ci_is_refused(
-    replicas: Callable[[int], list[Watcher]], repo: Path, ns: str, api_client: Any,
+    replicas: Callable[[int], list[Watcher]],
+    repo: Path,
+    ns: str,
+    api_client: Any,
     apiserver: APIServer,
-) -> None:  # fmt: skip
+) -> None:
     commit(repo, web_app(ns, replicas=2))
     three = replicas(3)
     leaders = wait_for(lambda: [w for w in three if events(w, "lead")], "a leader")
@@ -73,14 +91,28 @@ def test_one_leader_writes_a_standby_takes_over_after_the_lease_expires_and_ci_i
     leader = leaders[0]
     standbys = [w for w in three if w is not leader]
     wait_for(lambda: all(events(w, "standby") for w in standbys), "the others to stand by")
-    wait_for(lambda: any(e.get("result") == "succeeded" for e in events(leader, "round")),
-             "the leader's first sync")  # fmt: skip
+    wait_for(
+        lambda: any(e.get("result") == "succeeded" for e in events(leader, "round")),
+        "the leader's first sync",
+    )
     holder = events(leader, "lead")[0]["holder"]
     assert lease(api_client, ns).spec.holder_identity == holder
     # A CI sync of the same inventory is refused, naming the leading watch and what to do
     # (waiting for a watch's Lease does not help); it writes nothing.
-    ci = run_ambdiff("sync", "--yes", "--repo", str(repo), "--kubeconfig", str(apiserver.kubeconfig),
-                     "--context", apiserver.context, "--inventory", f"inv-{ns}", "--lock-timeout", "0")  # fmt: skip
+    ci = run_ambdiff(
+        "sync",
+        "--yes",
+        "--repo",
+        str(repo),
+        "--kubeconfig",
+        str(apiserver.kubeconfig),
+        "--context",
+        apiserver.context,
+        "--inventory",
+        f"inv-{ns}",
+        "--lock-timeout",
+        "0",
+    )
     assert ci.code == 2, ci.err
     assert f"is held by the watch {holder} (Lease default/" in ci.err, ci.err
     assert "Waiting will not help while it runs" in ci.err, ci.err
@@ -118,8 +150,10 @@ def test_one_leader_writes_a_standby_takes_over_after_the_lease_expires_and_ci_i
     assert all(not events(w, "sync-action") for w in others)
     # The standby left names the new leader, in its log and on /readyz.
     successor_holder = events(successor, "lead")[0]["holder"]
-    wait_for(lambda: any(e["holder"] == successor_holder for e in events(others[0], "standby")),
-             "the last standby to name the successor")  # fmt: skip
+    wait_for(
+        lambda: any(e["holder"] == successor_holder for e in events(others[0], "standby")),
+        "the last standby to name the successor",
+    )
     assert successor_holder in others[0].get("/readyz")[1], others[0].get("/readyz")
     # A clean stop hands over at once: the last standby leads without waiting out the Lease.
     assert successor.terminate() == 0

@@ -56,8 +56,10 @@ def repo(tmp_path: Path, ns: str) -> Path:
 
 
 def base(ns: str) -> dict[str, str]:
-    files = {".ambdiff.yaml": settings(ns, delta=", prune: true"),
-             "alpha/ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"}  # fmt: skip
+    files = {
+        ".ambdiff.yaml": settings(ns, delta=", prune: true"),
+        "alpha/ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n",
+    }
     for name in SOURCES:
         files[f"{name}/cm.yaml"] = configmap(f"{name}-cm", ns)
         files[f"{name}/extra.yaml"] = configmap(f"{name}-extra", ns)
@@ -71,8 +73,21 @@ def watchers(apiserver: APIServer, repo: Path, tmp_path: Path) -> Iterator[Calla
     started: list[Watcher] = []
 
     def start(*args: str) -> Watcher:
-        argv = ["--repo", str(repo), "--branch", "main", "--kubeconfig", str(apiserver.kubeconfig),
-                "--context", apiserver.context, "--sync", "--interval", "2s", *LEASE, *args]  # fmt: skip
+        argv = [
+            "--repo",
+            str(repo),
+            "--branch",
+            "main",
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "--context",
+            apiserver.context,
+            "--sync",
+            "--interval",
+            "2s",
+            *LEASE,
+            *args,
+        ]
         started.append(start_watch(argv, tmp_path, tmp_path / f"watch-{len(started)}.log"))
         return started[-1]
 
@@ -113,8 +128,12 @@ def test_one_process_serves_every_source_each_with_its_own_inventory_prune_and_f
     except AssertionError:
         raise AssertionError(w.describe()) from None
     for name in SOURCES:  # each source's own series
-        wait_for(lambda name=name: w.metric(f'ambdiff_leading{{inventory="{name}-{ns}",source="{name}"}}') == 1,
-                 f"{name} to be led")  # fmt: skip
+        wait_for(
+            lambda name=name: (
+                w.metric(f'ambdiff_leading{{inventory="{name}-{ns}",source="{name}"}}') == 1
+            ),
+            f"{name} to be led",
+        )
     # charlie breaks (bad YAML); the others go on: alpha drops an object (no prune: kept),
     # delta drops one (prune: true in its source: deleted).
     files = base(ns)
@@ -123,14 +142,22 @@ def test_one_process_serves_every_source_each_with_its_own_inventory_prune_and_f
     files["bravo/cm.yaml"] = configmap("bravo-cm", ns, "two")
     write(repo, files, "break charlie, drop two, change bravo")
     core = kubernetes.client.CoreV1Api(api_client)
-    wait_for(lambda: core.read_namespaced_config_map("bravo-cm", ns).data == {"v": "two"},
-             "bravo to apply its change")  # fmt: skip
-    wait_for(lambda: w.metric('ambdiff_errors_total{source="charlie",stage="manifests"}') >= 1,
-             "charlie's rounds to fail")  # fmt: skip
+    wait_for(
+        lambda: core.read_namespaced_config_map("bravo-cm", ns).data == {"v": "two"},
+        "bravo to apply its change",
+    )
+    wait_for(
+        lambda: w.metric('ambdiff_errors_total{source="charlie",stage="manifests"}') >= 1,
+        "charlie's rounds to fail",
+    )
     assert w.metric('ambdiff_errors_total{source="bravo",stage="manifests"}') == 0
     # While charlie cannot be read, delta does not prune: the object might have moved there.
-    wait_for(lambda: any(e.get("event") == "prune-skipped" and "charlie" in e["message"]
-                         for e in w.events()), "delta to say why it does not prune")  # fmt: skip
+    wait_for(
+        lambda: any(
+            e.get("event") == "prune-skipped" and "charlie" in e["message"] for e in w.events()
+        ),
+        "delta to say why it does not prune",
+    )
     assert "delta-extra" in names(api_client, ns)
     del files["charlie/cm.yaml"]
     files["charlie/cm.yaml"] = configmap("charlie-cm", ns)
@@ -145,11 +172,15 @@ def test_three_replicas_share_four_sources_and_a_killed_ones_are_taken_over(
 ) -> None:
     write(repo, base(ns))
     replicas = [watchers() for _ in range(3)]
-    wait_for(lambda: len(holders(api_client, ns)) == 4 and all(holders(api_client, ns).values()),
-             "every source to have a leader")  # fmt: skip
+    wait_for(
+        lambda: len(holders(api_client, ns)) == 4 and all(holders(api_client, ns).values()),
+        "every source to have a leader",
+    )
     # (A leader may be killed below before its first round applied: wait for every source's.)
-    wait_for(lambda: {f"{s}-cm" for s in SOURCES} <= names(api_client, ns),
-             "every source's first round to apply")  # fmt: skip
+    wait_for(
+        lambda: {f"{s}-cm" for s in SOURCES} <= names(api_client, ns),
+        "every source's first round to apply",
+    )
     pids = {str(w.proc.pid): w for w in replicas}
 
     def owner(holder: str) -> Watcher:
@@ -169,14 +200,24 @@ def test_three_replicas_share_four_sources_and_a_killed_ones_are_taken_over(
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait()
     survivors = [w for w in replicas if w is not victim]
-    wait_for(lambda: all(owner(holders(api_client, ns)[s]) in survivors for s in victim_had),
-             "the survivors to take over the killed replica's sources", timeout=30)  # fmt: skip
+    wait_for(
+        lambda: all(owner(holders(api_client, ns)[s]) in survivors for s in victim_had),
+        "the survivors to take over the killed replica's sources",
+        timeout=30,
+    )
     files = base(ns)
     files["alpha/cm.yaml"] = configmap("alpha-cm", ns, "after")
     write(repo, files, "change alpha")
     core = kubernetes.client.CoreV1Api(api_client)
-    wait_for(lambda: core.list_namespaced_config_map(ns, field_selector="metadata.name=alpha-cm")
-             .items[0].data == {"v": "after"}, "the new leader of alpha to apply")  # fmt: skip
+    wait_for(
+        lambda: (
+            core.list_namespaced_config_map(ns, field_selector="metadata.name=alpha-cm")
+            .items[0]
+            .data
+            == {"v": "after"}
+        ),
+        "the new leader of alpha to apply",
+    )
 
 
 def test_one_inventory_for_several_sources_is_refused_at_start(
@@ -186,9 +227,22 @@ def test_one_inventory_for_several_sources_is_refused_at_start(
     example passes it) names one, so a watch of several sources refuses it before it takes
     any Lease."""
     write(repo, base(ns))
-    run = run_ambdiff("watch", "--sync", "--repo", str(repo), "--branch", "main",
-                      "--kubeconfig", str(apiserver.kubeconfig), "--context", apiserver.context,
-                      "--inventory", f"one-{ns}", "--metrics-port", "0")  # fmt: skip
+    run = run_ambdiff(
+        "watch",
+        "--sync",
+        "--repo",
+        str(repo),
+        "--branch",
+        "main",
+        "--kubeconfig",
+        str(apiserver.kubeconfig),
+        "--context",
+        apiserver.context,
+        "--inventory",
+        f"one-{ns}",
+        "--metrics-port",
+        "0",
+    )
     assert run.code == 2, run.err
     assert f"--inventory one-{ns} names one inventory, and this watch serves 4 sources" in run.err
     assert "Traceback" not in run.err

@@ -160,10 +160,22 @@ def start_watch(args: list[str], cwd: Path, log_path: Path) -> Watcher:
     """`python -m ambdiff watch ARGS --metrics-port <free> --log-format json`, its stderr in
     `log_path`. The test's environment (HOME, KUBECONFIG) is inherited."""
     port = free_port()
-    argv = [sys.executable, "-m", "ambdiff", "watch", *args, "--metrics-address", "127.0.0.1",
-            "--metrics-port", str(port), "--log-format", "json"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "ambdiff",
+        "watch",
+        *args,
+        "--metrics-address",
+        "127.0.0.1",
+        "--metrics-port",
+        str(port),
+        "--log-format",
+        "json",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
     return Watcher(proc, port, log_path)

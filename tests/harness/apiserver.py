@@ -199,9 +199,16 @@ class APIServer:
 
     def _apiserver_argv(self, binary: Path) -> list[str]:
         serving = self._ca.serving(
-            ["127.0.0.1", "localhost", "10.0.0.1", "kubernetes", "kubernetes.default",
-             "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
-        )  # fmt: skip
+            [
+                "127.0.0.1",
+                "localhost",
+                "10.0.0.1",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ]
+        )
         sa_private, sa_public = new_signing_key()
         return [
             str(binary),

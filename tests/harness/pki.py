@@ -34,12 +34,18 @@ class CertificateAuthority:
         )
         self._cert = builder.add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
-        ).sign(self._key, hashes.SHA256())  # fmt: skip
+        ).sign(self._key, hashes.SHA256())
 
     @property
     def cert_pem(self) -> bytes:

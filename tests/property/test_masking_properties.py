@@ -69,10 +69,24 @@ def q(value: Any) -> str:
 # ---- Secrets -----------------------------------------------------------------------------
 
 SECRET_SHAPES = (
-    "maps", "data-string", "data-list", "string-data-string", "string-data-list", "numeric",
-    "tagged", "nested", "plain-in-data", "block", "anchor", "duplicate-key", "unclosed",
-    "null-value", "tab-indented", "in-a-list", "json-file",
-)  # fmt: skip
+    "maps",
+    "data-string",
+    "data-list",
+    "string-data-string",
+    "string-data-list",
+    "numeric",
+    "tagged",
+    "nested",
+    "plain-in-data",
+    "block",
+    "anchor",
+    "duplicate-key",
+    "unclosed",
+    "null-value",
+    "tab-indented",
+    "in-a-list",
+    "json-file",
+)
 
 
 def _secret_doc(draw: st.DrawFn, s: Scenario, name: str) -> tuple[str, dict[str, str]]:
@@ -122,14 +136,23 @@ def _secret_doc(draw: st.DrawFn, s: Scenario, name: str) -> tuple[str, dict[str,
     elif shape == "tab-indented":
         body = f"stringData:\n\t{q(k1)}: {q(p1)}\n\t{q(k2)}: {q(p2)}\n"
     elif shape == "in-a-list":
-        item = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "shop"},
-                "stringData": {k1: p1}, "data": {k2: b64(p2)}}  # fmt: skip
+        item = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": "shop"},
+            "stringData": {k1: p1},
+            "data": {k2: b64(p2)},
+        }
         return f"apiVersion: v1\nkind: List\nitems:\n- {json.dumps(item)}\n", stored
     else:  # json-file
         values = {k1: p1, k2: draw(st.sampled_from((p2, int(draw(PIN)))))}
         s.secrets.update(str(v) for v in values.values())
-        item = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "shop"},
-                "stringData": values}  # fmt: skip
+        item = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": "shop"},
+            "stringData": values,
+        }
         return json.dumps(item, indent=1), stored
     return head + body, stored
 

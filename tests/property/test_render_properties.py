@@ -61,9 +61,14 @@ def object_diffs(draw: st.DrawFn) -> ObjectDiff:
     origin = draw(st.none() | st.builds(Origin, TEXT, st.integers(1, 10**6)))
     found = tuple(draw(st.lists(changes(), max_size=4))) if status is Status.CHANGED else ()
     return ObjectDiff(
-        oid, draw(st.sampled_from(("v1", "apps/v1")) | TEXT), status, origin, found,
-        desired=draw(BODIES), live=draw(BODIES),
-    )  # fmt: skip
+        oid,
+        draw(st.sampled_from(("v1", "apps/v1")) | TEXT),
+        status,
+        origin,
+        found,
+        desired=draw(BODIES),
+        live=draw(BODIES),
+    )
 
 
 REPORTS = st.builds(
@@ -112,8 +117,12 @@ def test_human_output_shows_each_change_line_as_it_is(report: DiffReport) -> Non
 def test_markdown_fences_are_never_broken_by_values(report: DiffReport) -> None:
     text = rendered(report, "markdown")
     # Removed objects come first, then changed, then added (a manifest, in a yaml block).
-    shown = [o for status in (Status.REMOVED, Status.CHANGED, Status.ADDED) for o in report
-             if o.status is status]  # fmt: skip
+    shown = [
+        o
+        for status in (Status.REMOVED, Status.CHANGED, Status.ADDED)
+        for o in report
+        if o.status is status
+    ]
     tokens = MarkdownIt("commonmark").parse(text)
     fences = [t.info for t in tokens if t.type == "fence"]
     assert fences == [

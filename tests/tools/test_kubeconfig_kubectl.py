@@ -77,17 +77,31 @@ def kubectl_choice(kubeconfig_env: str, flags: list[str], home: Path) -> tuple[s
     assert KUBECTL is not None
     environment = {"KUBECONFIG": kubeconfig_env, "HOME": str(home), "PATH": os.environ["PATH"]}
     view = subprocess.run(
-        [KUBECTL, "config", "view", "--minify", "-o", "json", *_without(flags, "--cluster", "--user")],
-        env=environment, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            KUBECTL,
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "json",
+            *_without(flags, "--cluster", "--user"),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if view.returncode != 0:
         return None
     body = json.loads(view.stdout)["contexts"][0]
     options = dict(zip(flags[::2], flags[1::2], strict=True))
     request = subprocess.run(
         [KUBECTL, *flags, "get", "--raw", "/version", "-v=6", "--request-timeout=2s"],
-        env=environment, capture_output=True, text=True, check=False,
-    ).stderr  # fmt: skip
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stderr
     called = re.search(r"GET (https://[^/ ]+)/version", request)
     assert called, request
     return (
@@ -127,13 +141,22 @@ def test_ambdiff_selects_what_kubectl_selects(
     listed = os.pathsep.join(str(layout / name) for name in order)
     expected = kubectl_choice(listed, flags, tmp_path)
     options = dict(zip(flags[::2], flags[1::2], strict=True))
-    overrides = Overrides(context=options.get("--context"), cluster=options.get("--cluster"),
-                          user=options.get("--user"), namespace=options.get("--namespace"))  # fmt: skip
+    overrides = Overrides(
+        context=options.get("--context"),
+        cluster=options.get("--cluster"),
+        user=options.get("--user"),
+        namespace=options.get("--namespace"),
+    )
     merged = load(None, {"KUBECONFIG": listed})
     if expected is None:  # kubectl refuses (the context is in none of these files): so do we
         with pytest.raises(ClusterError, match=r"is not defined in"):
             select(merged, overrides)
         return
     chosen = select(merged, overrides)
-    assert (chosen.context, chosen.cluster_name, chosen.user_name, chosen.namespace,
-            chosen.server) == expected  # fmt: skip
+    assert (
+        chosen.context,
+        chosen.cluster_name,
+        chosen.user_name,
+        chosen.namespace,
+        chosen.server,
+    ) == expected

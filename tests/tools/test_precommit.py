@@ -42,8 +42,13 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         ROOT / "ambdiff", repo / "ambdiff", ignore=shutil.ignore_patterns("__pycache__")
     )
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "hook"]):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
     return repo
@@ -67,10 +72,20 @@ def work(tmp_path: Path) -> Path:
 
 
 def pre_commit(repo: Path, caches: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PRE_COMMIT_HOME": str(caches / "pre-commit"),
-           "PIP_CACHE_DIR": str(caches / "pip"), "PRE_COMMIT_COLOR": "never"}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(caches / "pre-commit"),
+        "PIP_CACHE_DIR": str(caches / "pip"),
+        "PRE_COMMIT_COLOR": "never",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.timeout(900)

@@ -55,17 +55,25 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     partial = cache / f"yaml-oracle.{os.getpid()}.partial"
     subprocess.run(
         [GO, "build", "-mod=readonly", "-buildvcs=false", "-o", str(partial), "."],
-        cwd=ORACLE_SOURCE, env=ENVIRONMENT, check=True, timeout=900,
-    )  # fmt: skip
+        cwd=ORACLE_SOURCE,
+        env=ENVIRONMENT,
+        check=True,
+        timeout=900,
+    )
     partial.replace(binary)
     return binary
 
 
 def ask(oracle: Path, texts: list[str]) -> list[dict[str, Any]]:
     done = subprocess.run(
-        [str(oracle)], input=json.dumps(texts), capture_output=True, text=True, check=True,
-        env=ENVIRONMENT, timeout=120,
-    )  # fmt: skip
+        [str(oracle)],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=ENVIRONMENT,
+        timeout=120,
+    )
     results: list[dict[str, Any]] = json.loads(done.stdout)
     assert len(results) == len(texts)
     return results

@@ -24,8 +24,12 @@ def _go_caches() -> dict[str, str]:
     assert GO is not None
     out = subprocess.run(
         [GO, "env", "-json", "GOMODCACHE", "GOCACHE", "GOPROXY", "GOTOOLCHAIN"],
-        env=_ENV_AT_IMPORT, check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
+        env=_ENV_AT_IMPORT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     return {k: v for k, v in json.loads(out).items() if v}
 
 
@@ -39,8 +43,12 @@ def test_committed_table_matches_the_generator(tmp_path: Path) -> None:
     env = {**os.environ, **_go_caches(), "GOFLAGS": "-mod=readonly"}
     result = subprocess.run(
         [GO, "run", ".", "-o", str(out)],
-        cwd=GENERATOR, env=env, capture_output=True, text=True, timeout=1140,
-    )  # fmt: skip
+        cwd=GENERATOR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1140,
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == TABLE.read_bytes(), (
         "ambdiff/data/zero-omitted.json differs from what tools/zero-fields writes; "

@@ -35,8 +35,11 @@ metadata:
 
 
 def owner(annotation: object) -> RawObject:
-    body = {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "web", "annotations": {"getambassador.io/config": annotation}}}  # fmt: skip
+    body = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "annotations": {"getambassador.io/config": annotation}},
+    }
     return RawObject(body, Origin("svc.yaml", 1))
 
 
@@ -79,8 +82,15 @@ def test_not_a_string_or_missing_fields() -> None:
 def test_api_versions_and_ambassador_ids() -> None:
     assert normalize_api_version("ambassador/v0") == "getambassador.io/v0"
     assert normalize_api_version("getambassador.io/v3alpha1") == "getambassador.io/v3alpha1"
-    doc = flatten({"apiVersion": "ambassador/v1", "kind": "Module", "name": "ambassador",
-                   "ambassador_id": "blue"}, "default")  # fmt: skip
+    doc = flatten(
+        {
+            "apiVersion": "ambassador/v1",
+            "kind": "Module",
+            "name": "ambassador",
+            "ambassador_id": "blue",
+        },
+        "default",
+    )
     assert ambassador_ids(doc) == {"blue"}
     assert ambassador_ids({"spec": {"ambassador_id": ["a", "b"]}}) == {"a", "b"}
     assert ambassador_ids({"spec": {}}) == {"default"}

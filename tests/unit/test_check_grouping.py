@@ -6,8 +6,14 @@ from ambdiff.check.grouping import group, mapping_routes, shares
 from ambdiff.model import JSON, ObjectId, Origin, Resource
 
 
-def res(name: str, version: str = "v2", kind: str = "Mapping", ns: str = "default",
-        labels: dict[str, str] | None = None, **spec: JSON) -> Resource:  # fmt: skip
+def res(
+    name: str,
+    version: str = "v2",
+    kind: str = "Mapping",
+    ns: str = "default",
+    labels: dict[str, str] | None = None,
+    **spec: JSON,
+) -> Resource:
     if kind == "Mapping":
         spec = {"prefix": "/api/", "service": name, **spec}
     meta: dict[str, JSON] = {"name": name, "namespace": ns, "labels": labels or {}}
@@ -69,8 +75,15 @@ def test_hostless_v3alpha1_mappings_are_grouped_by_the_hosts_that_select_them() 
 
 
 def test_selector_match_expressions() -> None:
-    host = res("h", version="v3alpha1", kind="Host", hostname="a.com",
-               mappingSelector={"matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]})  # fmt: skip
+    host = res(
+        "h",
+        version="v3alpha1",
+        kind="Host",
+        hostname="a.com",
+        mappingSelector={
+            "matchExpressions": [{"key": "t", "operator": "In", "values": ["a", "b"]}]
+        },
+    )
     routes = mapping_routes([host, res("m", version="v3alpha1", labels={"t": "b"})])
     assert not routes[0].unbound
     routes = mapping_routes([host, res("m", version="v3alpha1", labels={"t": "c"})])

@@ -134,9 +134,11 @@ def test_unknown_field_is_an_error_because_server_side_apply_refuses_it() -> Non
     (tests/e2e/test_check_sync_agree.py): check fails the same manifest."""
     found = findings(a_yaml=mapping("a", extra="  hosname: api.example.com\n"))
     assert [(f.rule, f.severity.value, f.line) for f in found] == [("unknown-field", "error", 9)]
-    assert found[0].message == ("Mapping default/a: spec.hosname is not a known field (did you "
-                                "mean hostname?); server-side apply refuses it (`ambdiff sync` "
-                                "writes nothing while it is there)")  # fmt: skip
+    assert found[0].message == (
+        "Mapping default/a: spec.hosname is not a known field (did you "
+        "mean hostname?); server-side apply refuses it (`ambdiff sync` "
+        "writes nothing while it is there)"
+    )
     assert rules(a_yaml=mapping("a", extra="  timeout_ms: 3000\n")) == []
 
 
@@ -146,8 +148,10 @@ def test_unknown_field_where_emissary_keeps_it_is_a_warning() -> None:
     v2 = mapping("a", extra="  hosname: api.example.com\n").replace("v3alpha1", "v2")
     found = findings(a_yaml=v2)
     assert [(f.rule, f.severity.value) for f in found] == [("unknown-field-ignored", "warning")]
-    assert found[0].message.endswith("the CRD keeps unknown fields there, so server-side apply "
-                                     "accepts it, and Emissary ignores it")  # fmt: skip
+    assert found[0].message.endswith(
+        "the CRD keeps unknown fields there, so server-side apply "
+        "accepts it, and Emissary ignores it"
+    )
     # Nested below a v2 spec, in an object whose schema names its fields, the API server prunes
     # it (server-side apply still accepts it): a warning that says so.
     nested = mapping("a", extra="  circuit_breakers: [{max_retries: 1, bogus: 1}]\n")
@@ -198,8 +202,10 @@ spec: {ports: [{port: 80}]}
 """
     found = findings(svc_yaml=service)
     assert [(f.rule, f.line) for f in found] == [("annotation-yaml", 14)]
-    fine = service.replace("name: bad: here", "name: also_good\n      apiVersion: ambassador/v2\n"
-                           "      prefix: /b/\n      service: api")  # fmt: skip
+    fine = service.replace(
+        "name: bad: here",
+        "name: also_good\n      apiVersion: ambassador/v2\n      prefix: /b/\n      service: api",
+    )
     assert rules(svc_yaml=fine) == []
 
 
@@ -242,8 +248,12 @@ def test_same_prefix_on_different_hosts_is_not_a_collision() -> None:
 
 
 def test_other_methods_headers_or_precedence_are_other_routes() -> None:
-    for extra in ("  method: POST\n", "  headers: {x-v: '2'}\n", "  precedence: 10\n",
-                  "  query_parameters: {v: '2'}\n"):  # fmt: skip
+    for extra in (
+        "  method: POST\n",
+        "  headers: {x-v: '2'}\n",
+        "  precedence: 10\n",
+        "  query_parameters: {v: '2'}\n",
+    ):
         assert rules(a_yaml=mapping("a"), b_yaml=mapping("b", extra=extra)) == [], extra
 
 
@@ -290,8 +300,10 @@ spec:
   hostname: api.example.com
   mappingSelector: {matchLabels: {team: api}}
 """
-    labelled = bare.replace("metadata: {name: a, namespace: default}",
-                            "metadata: {name: a, namespace: default, labels: {team: api}}")  # fmt: skip
+    labelled = bare.replace(
+        "metadata: {name: a, namespace: default}",
+        "metadata: {name: a, namespace: default, labels: {team: api}}",
+    )
     assert rules(a_yaml=labelled + host) == []
     assert rules(a_yaml=bare + host) == ["mapping-unbound"]
     v2 = bare.replace("v3alpha1", "v2")
@@ -461,8 +473,10 @@ rules: []
 """
     [finding] = findings(r_yaml=role)
     assert (finding.rule, finding.line, finding.severity.value) == (
-        "namespace-ignored", 5, "warning",
-    )  # fmt: skip
+        "namespace-ignored",
+        5,
+        "warning",
+    )
     assert "'oops' is ignored: ClusterRole is cluster-scoped" in finding.message
     # A namespaced kind with a namespace is fine.
     assert rules(r_yaml=role.replace("ClusterRole", "Role")) == []

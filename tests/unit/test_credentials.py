@@ -41,8 +41,12 @@ def credential_json(
 
 
 def spec(command: str, **extra: Any) -> ExecSpec:
-    raw = {"command": command, "apiVersion": "client.authentication.k8s.io/v1",
-           "interactiveMode": "Never", **extra}  # fmt: skip
+    raw = {
+        "command": command,
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "interactiveMode": "Never",
+        **extra,
+    }
     return ExecSpec.parse(raw, where="user 'ci' in /k/config")
 
 
@@ -63,8 +67,11 @@ def test_a_token_is_fetched_once_and_kept_until_it_expires(tmp_path: Path) -> No
     creds.get()
     assert creds.runs == 2
     info = runs(tmp_path)[0]
-    assert info == {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
-                    "spec": {"interactive": False}}  # fmt: skip
+    assert info == {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "spec": {"interactive": False},
+    }
 
 
 def test_a_401_invalidates_the_credential(tmp_path: Path) -> None:
@@ -84,9 +91,13 @@ def test_env_args_and_cluster_info_reach_the_plugin(tmp_path: Path) -> None:
         print({credential_json()!r})
     """,
     )
-    raw = {"command": command, "apiVersion": "client.authentication.k8s.io/v1beta1",
-           "args": ["token", "--cluster", "prod"], "env": [{"name": "AWS_PROFILE", "value": "prod"}],
-           "provideClusterInfo": True}  # fmt: skip
+    raw = {
+        "command": command,
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "args": ["token", "--cluster", "prod"],
+        "env": [{"name": "AWS_PROFILE", "value": "prod"}],
+        "provideClusterInfo": True,
+    }
     parsed = ExecSpec.parse(raw, where="user 'ci'", cluster={"server": "https://prod:6443"})
     # v1beta1 without interactiveMode means IfAvailable; stdin is no terminal here.
     creds = ExecCredentials(parsed, stdin_is_terminal=lambda: False)
@@ -136,15 +147,32 @@ def test_a_missing_plugin_names_it_and_gives_the_install_hint(tmp_path: Path) ->
     [
         ("not json " + TOKEN, "not an ExecCredential JSON object"),
         (json.dumps({"kind": "Other"}), "not an ExecCredential"),
-        (json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential"}),
-         "returned no status"),
-        (json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
-                     "status": {"clientCertificateData": "x"}}), "without its key"),
-        (json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
-                     "status": {"token": TOKEN, "expirationTimestamp": "tomorrow"}}),
-         "not RFC 3339"),
+        (
+            json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential"}),
+            "returned no status",
+        ),
+        (
+            json.dumps(
+                {
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "kind": "ExecCredential",
+                    "status": {"clientCertificateData": "x"},
+                }
+            ),
+            "without its key",
+        ),
+        (
+            json.dumps(
+                {
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "kind": "ExecCredential",
+                    "status": {"token": TOKEN, "expirationTimestamp": "tomorrow"},
+                }
+            ),
+            "not RFC 3339",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_plugin_output_is_one_sentence_without_the_token(
     tmp_path: Path, output: str, message: str
 ) -> None:
@@ -168,14 +196,33 @@ def test_interactive_always_without_a_terminal_fails_before_running(tmp_path: Pa
     ("raw", "message"),
     [
         ({"apiVersion": "client.authentication.k8s.io/v1"}, "exec.command must name"),
-        ({"command": "x", "apiVersion": "client.authentication.k8s.io/v1alpha1"}, "exec.apiVersion must be"),
-        ({"command": "x", "apiVersion": "client.authentication.k8s.io/v1"}, "interactiveMode is required"),
-        ({"command": "x", "apiVersion": "client.authentication.k8s.io/v1", "interactiveMode": "Sometimes"},
-         "interactiveMode must be"),
-        ({"command": "x", "apiVersion": "client.authentication.k8s.io/v1", "interactiveMode": "Never",
-          "env": [{"value": "no name"}]}, r"exec.env\[0\].name must be a string, not null"),
+        (
+            {"command": "x", "apiVersion": "client.authentication.k8s.io/v1alpha1"},
+            "exec.apiVersion must be",
+        ),
+        (
+            {"command": "x", "apiVersion": "client.authentication.k8s.io/v1"},
+            "interactiveMode is required",
+        ),
+        (
+            {
+                "command": "x",
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "interactiveMode": "Sometimes",
+            },
+            "interactiveMode must be",
+        ),
+        (
+            {
+                "command": "x",
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "interactiveMode": "Never",
+                "env": [{"value": "no name"}],
+            },
+            r"exec.env\[0\].name must be a string, not null",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_malformed_exec_section_is_one_sentence(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ClusterError, match=message):
         ExecSpec.parse(raw, where="user 'ci' in /k/config")

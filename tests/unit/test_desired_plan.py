@@ -94,8 +94,15 @@ def test_excluded_folders_are_not_rendered_and_their_files_not_read() -> None:
 
 def test_a_kustomization_at_the_root_covers_the_repository() -> None:
     files = ["kustomization.yaml", "web.yaml", "sub/kustomization.yaml"]
-    found = make(files, [], render="auto", helm=None, exclude=(), exists=files.__contains__,
-                 references=lambda k: ["sub"] if k == "kustomization.yaml" else [])  # fmt: skip
+    found = make(
+        files,
+        [],
+        render="auto",
+        helm=None,
+        exclude=(),
+        exists=files.__contains__,
+        references=lambda k: ["sub"] if k == "kustomization.yaml" else [],
+    )
     assert [u.folder for u in found.units] == ["."]
     assert found.skips("web.yaml") and found.skips("sub/x.yaml")
 

@@ -73,24 +73,35 @@ def test_new_list_item_is_one_add_at_its_key() -> None:
 
 
 def test_service_ports_match_by_port_and_container_ports_by_container_port() -> None:
-    svc = compare({"spec": {"ports": [{"port": 80, "targetPort": 8081}]}},
-                  {"spec": {"ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}},
-                  symmetric=False)  # fmt: skip
+    svc = compare(
+        {"spec": {"ports": [{"port": 80, "targetPort": 8081}]}},
+        {"spec": {"ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}},
+        symmetric=False,
+    )
     assert paths(svc) == [("change", "spec.ports[port=80].targetPort")]
-    ctr = compare({"ports": [{"containerPort": 8080, "name": "web"}]},
-                  {"ports": [{"containerPort": 8080, "name": "http"}]}, symmetric=False)  # fmt: skip
+    ctr = compare(
+        {"ports": [{"containerPort": 8080, "name": "web"}]},
+        {"ports": [{"containerPort": 8080, "name": "http"}]},
+        symmetric=False,
+    )
     assert paths(ctr) == [("change", "ports[containerPort=8080].name")]
 
 
 def test_volume_mounts_match_by_mount_path() -> None:
-    out = compare({"volumeMounts": [{"mountPath": "/data", "name": "new"}]},
-                  {"volumeMounts": [{"mountPath": "/data", "name": "old"}]}, symmetric=False)  # fmt: skip
+    out = compare(
+        {"volumeMounts": [{"mountPath": "/data", "name": "new"}]},
+        {"volumeMounts": [{"mountPath": "/data", "name": "old"}]},
+        symmetric=False,
+    )
     assert paths(out) == [("change", "volumeMounts[mountPath=/data].name")]
 
 
 def test_any_list_whose_items_all_have_unique_names_is_keyed_by_name() -> None:
-    out = compare({"rules": [{"name": "y", "v": 2}, {"name": "x", "v": 1}]},
-                  {"rules": [{"name": "x", "v": 1}, {"name": "y", "v": 1}]}, symmetric=False)  # fmt: skip
+    out = compare(
+        {"rules": [{"name": "y", "v": 2}, {"name": "x", "v": 1}]},
+        {"rules": [{"name": "x", "v": 1}, {"name": "y", "v": 1}]},
+        symmetric=False,
+    )
     assert paths(out) == [("change", "rules[name=y].v")]
 
 
@@ -106,9 +117,11 @@ def test_positional_list_items_compare_by_index() -> None:
 
 
 def test_duplicate_names_fall_back_to_position() -> None:
-    out = compare({"subjects": [{"name": "a", "kind": "User"}, {"name": "a", "kind": "Group"}]},
-                  {"subjects": [{"name": "a", "kind": "User"}, {"name": "a", "kind": "ServiceAccount"}]},
-                  symmetric=False)  # fmt: skip
+    out = compare(
+        {"subjects": [{"name": "a", "kind": "User"}, {"name": "a", "kind": "Group"}]},
+        {"subjects": [{"name": "a", "kind": "User"}, {"name": "a", "kind": "ServiceAccount"}]},
+        symmetric=False,
+    )
     assert paths(out) == [("change", "subjects[1].kind")]
 
 
@@ -129,14 +142,20 @@ def test_quantities_compare_by_meaning_under_resources(git: object, live: object
 
 
 def test_quantity_difference_is_still_a_change() -> None:
-    out = compare({"resources": {"limits": {"memory": "1Gi"}}},
-                  {"resources": {"limits": {"memory": "1G"}}}, symmetric=False)  # fmt: skip
+    out = compare(
+        {"resources": {"limits": {"memory": "1Gi"}}},
+        {"resources": {"limits": {"memory": "1G"}}},
+        symmetric=False,
+    )
     assert paths(out) == [("change", "resources.limits.memory")]
 
 
 def test_quantity_rules_do_not_apply_outside_resource_fields() -> None:
-    out = compare({"env": [{"name": "X", "value": "1k"}]},
-                  {"env": [{"name": "X", "value": "1000"}]}, symmetric=False)  # fmt: skip
+    out = compare(
+        {"env": [{"name": "X", "value": "1k"}]},
+        {"env": [{"name": "X", "value": "1000"}]},
+        symmetric=False,
+    )
     assert paths(out) == [("change", "env[name=X].value")]
 
 
@@ -217,10 +236,18 @@ def test_fields_owned_by_other_managers_are_not_removals() -> None:
 def test_removed_list_item_is_reported_once_at_its_key() -> None:
     live = pod({"name": "web", "image": "w"}, {"name": "old", "image": "o"})
     desired = pod({"name": "web", "image": "w"})
-    fields = {"f:spec": {"f:template": {"f:spec": {"f:containers": {
-        'k:{"name":"web"}': {".": {}, "f:image": {}, "f:name": {}},
-        'k:{"name":"old"}': {".": {}, "f:image": {}, "f:name": {}},
-    }}}}}  # fmt: skip
+    fields = {
+        "f:spec": {
+            "f:template": {
+                "f:spec": {
+                    "f:containers": {
+                        'k:{"name":"web"}': {".": {}, "f:image": {}, "f:name": {}},
+                        'k:{"name":"old"}': {".": {}, "f:image": {}, "f:name": {}},
+                    }
+                }
+            }
+        }
+    }
     out = owned_removals(desired, live, managed(fields))
     assert paths(out) == [("remove", "spec.template.spec.containers[name=old]")]
 
@@ -237,8 +264,13 @@ def test_removal_path_uses_the_same_merge_key_as_compare() -> None:
 
 
 def test_project_cuts_live_to_what_git_sets() -> None:
-    live = {"spec": {"replicas": 2, "strategy": {"type": "RollingUpdate"},
-                     "containers": [{"name": "x", "image": "1", "imagePullPolicy": "Always"}]}}  # fmt: skip
+    live = {
+        "spec": {
+            "replicas": 2,
+            "strategy": {"type": "RollingUpdate"},
+            "containers": [{"name": "x", "image": "1", "imagePullPolicy": "Always"}],
+        }
+    }
     desired = {"spec": {"replicas": 3, "containers": [{"name": "x", "image": "2"}]}}
     assert project(live, desired) == {
         "spec": {"replicas": 2, "containers": [{"name": "x", "image": "1"}]}
@@ -271,8 +303,11 @@ def test_empty_list_in_git_removes_a_live_list_as_the_server_side_dry_run_shows(
 
 
 def test_changes_are_sorted_by_path_whichever_way_they_were_found() -> None:
-    unsorted = compare({"spec": {"b": 1, "a": 1, "items": [1, 2, 3]}},
-                       {"spec": {"b": 2, "a": 2, "items": [1, 9, 8]}}, symmetric=False)  # fmt: skip
+    unsorted = compare(
+        {"spec": {"b": 1, "a": 1, "items": [1, 2, 3]}},
+        {"spec": {"b": 2, "a": 2, "items": [1, 9, 8]}},
+        symmetric=False,
+    )
     assert paths(sort_changes(reversed(unsorted))) == [
         ("change", "spec.a"), ("change", "spec.b"),
         ("change", "spec.items[1]"), ("change", "spec.items[2]"),
@@ -299,9 +334,10 @@ def test_a_dropped_annotation_is_removed_key_by_key_not_the_whole_map() -> None:
     live = {"metadata": {"annotations": {"mine": "1", "theirs": "2"}}}
     fields = {"f:metadata": {"f:annotations": {"f:mine": {}}}}
     entries = managed(fields) + managed(
-        {"f:metadata": {"f:annotations": {"f:theirs": {}}}}, manager="kubectl-annotate",
+        {"f:metadata": {"f:annotations": {"f:theirs": {}}}},
+        manager="kubectl-annotate",
         operation="Update",
-    )  # fmt: skip
+    )
     out = owned_removals({"metadata": {}}, live, entries)
     assert [(c.path_str, c.old) for c in out] == [("metadata.annotations.mine", "1")]
 
@@ -315,9 +351,17 @@ def test_a_field_another_manager_also_owns_is_not_a_removal() -> None:
 
 def test_a_list_item_ambdiff_owns_is_removed_whole_even_when_its_list_is_gone() -> None:
     live = pod({"name": "web", "image": "w"})
-    fields = {"f:spec": {"f:template": {"f:spec": {"f:containers": {
-        'k:{"name":"web"}': {".": {}, "f:image": {}, "f:name": {}},
-    }}}}}  # fmt: skip
+    fields = {
+        "f:spec": {
+            "f:template": {
+                "f:spec": {
+                    "f:containers": {
+                        'k:{"name":"web"}': {".": {}, "f:image": {}, "f:name": {}},
+                    }
+                }
+            }
+        }
+    }
     out = owned_removals({"spec": {}}, live, managed(fields))
     assert paths(out) == [("remove", "spec.template.spec.containers[name=web]")]
 
@@ -328,23 +372,48 @@ def _report(api_version: str, kind: str, desired: dict, live: dict):
 
     oid = ObjectId(split_api_version(api_version)[0], kind, "shop", "web")
     [diff] = build_report(
-        [Resource(oid, api_version, desired)], {oid: Resource(oid, api_version, live)},
+        [Resource(oid, api_version, desired)],
+        {oid: Resource(oid, api_version, live)},
         CompareOptions(inventory="i"),
-    ).objects  # fmt: skip
+    ).objects
     return diff
 
 
 def test_a_zero_the_api_server_drops_is_no_difference() -> None:
     # Go non-pointer fields with omitempty (table: ambdiff/data/zero-omitted.json).
-    desired = {"spec": {"minReadySeconds": 0, "paused": True, "template": {"spec": {
-        "hostNetwork": False,
-        "containers": [{"name": "web", "readinessProbe": {"initialDelaySeconds": 0},
-                        "volumeMounts": [{"name": "v", "mountPath": "/v", "readOnly": False}]}],
-    }}}}  # fmt: skip
-    live = {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "readinessProbe": {"timeoutSeconds": 1},
-         "volumeMounts": [{"name": "v", "mountPath": "/v"}]},
-    ]}}}}  # fmt: skip
+    desired = {
+        "spec": {
+            "minReadySeconds": 0,
+            "paused": True,
+            "template": {
+                "spec": {
+                    "hostNetwork": False,
+                    "containers": [
+                        {
+                            "name": "web",
+                            "readinessProbe": {"initialDelaySeconds": 0},
+                            "volumeMounts": [{"name": "v", "mountPath": "/v", "readOnly": False}],
+                        }
+                    ],
+                }
+            },
+        }
+    }
+    live = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "readinessProbe": {"timeoutSeconds": 1},
+                            "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+                        },
+                    ]
+                }
+            }
+        }
+    }
     diff = _report("apps/v1", "Deployment", desired, live)
     assert paths(diff.changes) == [("add", "spec.paused")]  # (a change: the view is kept)
     # The unified view shows git's zero on both sides: no spurious `+` line.
@@ -355,8 +424,9 @@ def test_a_zero_the_api_server_drops_is_no_difference() -> None:
 
 def test_a_zero_the_api_server_keeps_is_a_difference() -> None:
     # replicas and automountServiceAccountToken are pointers: 0 / false are stored.
-    desired = {"spec": {"replicas": 0, "template": {"spec": {
-        "automountServiceAccountToken": False}}}}  # fmt: skip
+    desired = {
+        "spec": {"replicas": 0, "template": {"spec": {"automountServiceAccountToken": False}}}
+    }
     diff = _report("apps/v1", "Deployment", desired, {"spec": {"template": {"spec": {}}}})
     assert paths(diff.changes) == [
         ("add", "spec.replicas"), ("add", "spec.template.spec.automountServiceAccountToken"),
@@ -372,8 +442,9 @@ def test_a_zero_in_a_custom_resource_is_a_difference() -> None:
 
 
 def test_a_dropped_zero_still_differs_from_a_live_value() -> None:
-    diff = _report("apps/v1", "Deployment", {"spec": {"minReadySeconds": 0}},
-                   {"spec": {"minReadySeconds": 5}})  # fmt: skip
+    diff = _report(
+        "apps/v1", "Deployment", {"spec": {"minReadySeconds": 0}}, {"spec": {"minReadySeconds": 5}}
+    )
     assert paths(diff.changes) == [("change", "spec.minReadySeconds")]
 
 

@@ -21,8 +21,12 @@ INVENTORY = "gitops"
 
 
 def desired_web(replicas: int = 2) -> Resource:
-    body = {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": replicas}}  # fmt: skip
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"replicas": replicas},
+    }
     return Resource(WEB, "apps/v1", body)
 
 
@@ -53,8 +57,13 @@ def seen() -> Seen:
 @pytest.fixture
 def watch(seen: Seen) -> DriftWatch:
     book = DriftBook()
-    w = DriftWatch(book, no_cluster, on_drift=seen.drift.append, on_expired=lambda: None,
-                   on_error=lambda e: None)  # fmt: skip
+    w = DriftWatch(
+        book,
+        no_cluster,
+        on_drift=seen.drift.append,
+        on_expired=lambda: None,
+        on_error=lambda e: None,
+    )
     desired = [desired_web()]
     options = CompareOptions(inventory=INVENTORY)
     w.update(desired, [], options)  # no targets: nothing connects
@@ -99,8 +108,12 @@ def test_a_deleted_object_git_names_is_drift(watch: DriftWatch, seen: Seen) -> N
 def test_objects_git_does_not_name_matter_only_in_this_inventory(
     watch: DriftWatch, seen: Seen
 ) -> None:
-    other = {"apiVersion": "v1", "kind": "ConfigMap",
-             "metadata": {"name": "handmade", "namespace": "shop"}, "data": {"a": "b"}}  # fmt: skip
+    other = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "handmade", "namespace": "shop"},
+        "data": {"a": "b"},
+    }
     watch._handle(CONFIGMAPS, "ADDED", other)
     theirs = copy.deepcopy(other)
     theirs["metadata"]["labels"] = {"ambdiff.io/inventory": "another-repo"}
@@ -116,8 +129,13 @@ def test_objects_git_does_not_name_matter_only_in_this_inventory(
 
 
 def test_ignore_rules_apply_to_watched_changes(seen: Seen) -> None:
-    w = DriftWatch(DriftBook(), no_cluster, on_drift=seen.drift.append,
-                   on_expired=lambda: None, on_error=lambda e: None)  # fmt: skip
+    w = DriftWatch(
+        DriftBook(),
+        no_cluster,
+        on_drift=seen.drift.append,
+        on_expired=lambda: None,
+        on_error=lambda e: None,
+    )
     rule = IgnoreRule(kind="Deployment", paths=("/spec/replicas",))
     w.update([desired_web()], [], CompareOptions(inventory=INVENTORY, ignore=(rule,)))
     w._handle(DEPLOYMENTS, "MODIFIED", live_web(replicas=9))

@@ -17,8 +17,14 @@ from ambdiff.sync.plan import Action, Verb
 
 
 def action(name: str) -> Action:
-    return Action(Verb.CREATE, ObjectId("getambassador.io", "Mapping", "shop", name),
-                  "getambassador.io/v3alpha1", None, (), "")  # fmt: skip
+    return Action(
+        Verb.CREATE,
+        ObjectId("getambassador.io", "Mapping", "shop", name),
+        "getambassador.io/v3alpha1",
+        None,
+        (),
+        "",
+    )
 
 
 def forbidden(name: str, verb: str = "patch", resource: str = "mappings") -> ClusterError:
@@ -53,9 +59,13 @@ def test_the_order_of_groups_is_the_order_causes_first_appear() -> None:
         "cannot reach the cluster at https://k8s (context prod): connection refused."
     )
     dead.cause = dead.message.rstrip(".")
-    failures = [Failure(action("x"), "own"), Failure.of(action("a"), dead),
-                Failure.of(action("b"), forbidden("b")), Failure.of(action("c"), dead),
-                Failure.of(action("d"), forbidden("d"))]  # fmt: skip
+    failures = [
+        Failure(action("x"), "own"),
+        Failure.of(action("a"), dead),
+        Failure.of(action("b"), forbidden("b")),
+        Failure.of(action("c"), dead),
+        Failure.of(action("d"), forbidden("d")),
+    ]
     assert [g.cause[:20] for g in grouped(failures)] == [
         "",
         "cannot reach the clu",
@@ -66,24 +76,53 @@ def test_the_order_of_groups_is_the_order_causes_first_appear() -> None:
 @pytest.mark.parametrize(
     ("error", "words"),
     [
-        (urllib3.exceptions.ProtocolError("Connection aborted.", http.client.RemoteDisconnected(
-            "Remote end closed connection without response")),
-         "the server closed the connection without answering"),
-        (urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(
-            104, "Connection reset by peer")), "the connection was reset"),
-        (urllib3.exceptions.MaxRetryError(None, "/api", reason=urllib3.exceptions.NewConnectionError(
-            None, "Failed to establish a new connection: [Errno 111] Connection refused")),
-         "connection refused (nothing listens there, or the server is down)"),
-        (urllib3.exceptions.MaxRetryError(None, "/api", reason=urllib3.exceptions.NameResolutionError(
-            "k8s.invalid", None, OSError("[Errno -2] Name or service not known"))),
-         "the host name does not resolve"),
-        (urllib3.exceptions.SSLError(ssl.SSLCertVerificationError(
-            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate")),
-         "its TLS certificate is not trusted (certificate verify failed)"),
-        (urllib3.exceptions.ReadTimeoutError(None, "/api", "Read timed out. (read timeout=60)"),
-         "it did not answer in time"),
+        (
+            urllib3.exceptions.ProtocolError(
+                "Connection aborted.",
+                http.client.RemoteDisconnected("Remote end closed connection without response"),
+            ),
+            "the server closed the connection without answering",
+        ),
+        (
+            urllib3.exceptions.ProtocolError(
+                "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")
+            ),
+            "the connection was reset",
+        ),
+        (
+            urllib3.exceptions.MaxRetryError(
+                None,
+                "/api",
+                reason=urllib3.exceptions.NewConnectionError(
+                    None, "Failed to establish a new connection: [Errno 111] Connection refused"
+                ),
+            ),
+            "connection refused (nothing listens there, or the server is down)",
+        ),
+        (
+            urllib3.exceptions.MaxRetryError(
+                None,
+                "/api",
+                reason=urllib3.exceptions.NameResolutionError(
+                    "k8s.invalid", None, OSError("[Errno -2] Name or service not known")
+                ),
+            ),
+            "the host name does not resolve",
+        ),
+        (
+            urllib3.exceptions.SSLError(
+                ssl.SSLCertVerificationError(
+                    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
+                )
+            ),
+            "its TLS certificate is not trusted (certificate verify failed)",
+        ),
+        (
+            urllib3.exceptions.ReadTimeoutError(None, "/api", "Read timed out. (read timeout=60)"),
+            "it did not answer in time",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_failed_connection_is_said_in_words_not_as_a_python_repr(
     error: BaseException, words: str
 ) -> None:

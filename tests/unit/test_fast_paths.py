@@ -66,8 +66,13 @@ def test_equal_objects_have_no_changes_and_project_to_themselves() -> None:
     have = json_copy(want)
     assert compare(want, have, symmetric=True) == []
     assert project(have, want) == want
-    managed = [{"manager": "ambdiff", "operation": "Apply",
-                "fieldsV1": {"f:spec": {"f:x": {}, "f:ports": {'k:{"port":80}': {}}}}}]  # fmt: skip
+    managed = [
+        {
+            "manager": "ambdiff",
+            "operation": "Apply",
+            "fieldsV1": {"f:spec": {"f:x": {}, "f:ports": {'k:{"port":80}': {}}}},
+        }
+    ]
     assert owned_removals(want, have, managed) == []
     del want["spec"]["x"]
     assert [str(c.path[-1]) for c in owned_removals(want, have, managed)] == ["x"]
@@ -89,9 +94,12 @@ class _FakeCluster:
         return None
 
     def list_with_version(
-        self, res: ApiResource, namespace: str | None, label_selector: str = "",
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        label_selector: str = "",
         field_selector: str = "",
-    ) -> tuple[list[dict[str, Any]], str]:  # fmt: skip
+    ) -> tuple[list[dict[str, Any]], str]:
         self.calls.append((res.kind, namespace, label_selector, field_selector))
         return [], "1"
 
@@ -179,9 +187,19 @@ def test_leaving_out_server_fields_before_the_copy_changes_no_comparison() -> No
 
 
 def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})  # fmt: skip
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        },
+    )
 
 
 def _gitpython_root(start: Path) -> Path | None:
@@ -220,10 +238,21 @@ def test_repository_root_is_found_as_gitpython_finds_it(tmp_path: Path) -> None:
     config = hand_bare / ".git" / "config"
     config.write_text(config.read_text().replace("bare = false", "bare=TRUE"))
     _git("init", "-q", "--bare", str(tmp_path / "bare.git"), cwd=tmp_path)
-    starts = [main, main / "apps" / "web", main / "apps" / "web" / "cm.yaml",
-              tmp_path / "linked" / "apps", not_a_repo, moved, moved / "sub", tmp_path / "plain",
-              main / "no-such-folder", main / ".git" / "refs", tmp_path / "bare.git",
-              tmp_path / "bare.git" / "refs", hand_bare]  # fmt: skip
+    starts = [
+        main,
+        main / "apps" / "web",
+        main / "apps" / "web" / "cm.yaml",
+        tmp_path / "linked" / "apps",
+        not_a_repo,
+        moved,
+        moved / "sub",
+        tmp_path / "plain",
+        main / "no-such-folder",
+        main / ".git" / "refs",
+        tmp_path / "bare.git",
+        tmp_path / "bare.git" / "refs",
+        hand_bare,
+    ]
     for start in starts:
         assert find_repo_root(start) == _gitpython_root(start), start
     assert find_repo_root(main / "apps" / "web") == main

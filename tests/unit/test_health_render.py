@@ -24,17 +24,21 @@ def printed(statuses: list[Status], **kw: object) -> str:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [(0.5, "0.5s"), (12, "12s"), (300, "5m00s"),
-                                                (3600, "1h00m"), (7500, "2h05m")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.5, "0.5s"), (12, "12s"), (300, "5m00s"), (3600, "1h00m"), (7500, "2h05m")],
+)
 def test_durations_read_as_people_write_them(seconds: float, shown: str) -> None:
     assert duration(seconds, exact=True) == shown
     assert duration(4.1) == "4s"  # an elapsed time: whole seconds
 
 
 def test_an_interrupted_wait_counts_the_failed_too() -> None:
-    statuses = [Status(target("Deployment", "a"), Verdict.FAILED, "deadline"),
-                Status(target("Deployment", "b"), Verdict.HEALTHY),
-                Status(target("Deployment", "c"), Verdict.PROGRESSING, "1 of 2")]  # fmt: skip
+    statuses = [
+        Status(target("Deployment", "a"), Verdict.FAILED, "deadline"),
+        Status(target("Deployment", "b"), Verdict.HEALTHY),
+        Status(target("Deployment", "c"), Verdict.PROGRESSING, "1 of 2"),
+    ]
     text = printed(statuses, interrupted=True)
     assert "(interrupted): 1 healthy, 1 failed, 1 still on their way." in text
 

@@ -16,8 +16,12 @@ from ambdiff.health.assess import MAX_MESSAGE
 from ambdiff.settings import load_text
 
 RULES = built_in()
-HEALTHY, FAILED, PROGRESSING, NONE = (Result.HEALTHY, Result.FAILED, Result.PROGRESSING,
-                                      Result.NONE)  # fmt: skip
+HEALTHY, FAILED, PROGRESSING, NONE = (
+    Result.HEALTHY,
+    Result.FAILED,
+    Result.PROGRESSING,
+    Result.NONE,
+)
 
 
 class Secrets:
@@ -32,17 +36,28 @@ class Secrets:
         return kind == "Secret" and f"{namespace}/{name}" in self.present
 
 
-def judge(body: Mapping[str, Any], *, secrets: Iterable[str] = (),
-          rules: tuple[Rule, ...] = RULES) -> Health:  # fmt: skip
+def judge(
+    body: Mapping[str, Any], *, secrets: Iterable[str] = (), rules: tuple[Rule, ...] = RULES
+) -> Health:
     group = str(body["apiVersion"]).rpartition("/")[0]
     return assess(body, find(rules, group, str(body["kind"])), Secrets(secrets))
 
 
-def obj(api_version: str, kind: str, *, spec: Any = None, status: Any = None,
-        generation: int = 1, namespace: str = "shop", name: str = "web") -> dict[str, Any]:  # fmt: skip
-    body: dict[str, Any] = {"apiVersion": api_version, "kind": kind,
-                            "metadata": {"name": name, "namespace": namespace,
-                                         "generation": generation}}  # fmt: skip
+def obj(
+    api_version: str,
+    kind: str,
+    *,
+    spec: Any = None,
+    status: Any = None,
+    generation: int = 1,
+    namespace: str = "shop",
+    name: str = "web",
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "generation": generation},
+    }
     if spec is not None:
         body["spec"] = spec
     if status is not None:
@@ -59,39 +74,76 @@ def cond(type_: str, status: str, reason: str = "", message: str = "") -> dict[s
 
 # --- Deployment ----------------------------------------------------------------------------
 
-AVAILABLE = cond("Available", "True", "MinimumReplicasAvailable",
-                 "Deployment has minimum availability.")  # fmt: skip
+AVAILABLE = cond(
+    "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."
+)
 
 
 def deployment(want: int = 3, generation: int = 2, **status: Any) -> dict[str, Any]:
     """A Deployment of `want` replicas (spec.replicas) and this status."""
-    return obj("apps/v1", "Deployment", generation=generation,
-               spec={"replicas": want, "strategy": {"type": "RollingUpdate"}},
-               status=status)  # fmt: skip
+    return obj(
+        "apps/v1",
+        "Deployment",
+        generation=generation,
+        spec={"replicas": want, "strategy": {"type": "RollingUpdate"}},
+        status=status,
+    )
 
 
 def test_a_deployment_mid_rollout_says_how_many_replicas_are_updated() -> None:
-    body = deployment(observedGeneration=2, replicas=3, updatedReplicas=1, readyReplicas=3,
-                      availableReplicas=3, unavailableReplicas=0,
-                      conditions=[AVAILABLE, cond("Progressing", "True", "ReplicaSetUpdated",
-                                                  'ReplicaSet "web-5d8f" is progressing.')])  # fmt: skip
+    body = deployment(
+        observedGeneration=2,
+        replicas=3,
+        updatedReplicas=1,
+        readyReplicas=3,
+        availableReplicas=3,
+        unavailableReplicas=0,
+        conditions=[
+            AVAILABLE,
+            cond(
+                "Progressing", "True", "ReplicaSetUpdated", 'ReplicaSet "web-5d8f" is progressing.'
+            ),
+        ],
+    )
     assert judge(body) == Health(PROGRESSING, "1 of 3 replicas updated")
 
 
 def test_a_complete_deployment_is_healthy() -> None:
-    body = deployment(observedGeneration=2, replicas=3, updatedReplicas=3, readyReplicas=3,
-                      availableReplicas=3,
-                      conditions=[AVAILABLE, cond("Progressing", "True", "NewReplicaSetAvailable",
-                                                  'ReplicaSet "web-5d8f" has successfully progressed.')])  # fmt: skip
+    body = deployment(
+        observedGeneration=2,
+        replicas=3,
+        updatedReplicas=3,
+        readyReplicas=3,
+        availableReplicas=3,
+        conditions=[
+            AVAILABLE,
+            cond(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                'ReplicaSet "web-5d8f" has successfully progressed.',
+            ),
+        ],
+    )
     assert judge(body) == Health(HEALTHY, "")
 
 
 def test_a_deployment_past_its_progress_deadline_fails_with_the_controllers_message() -> None:
-    stuck = cond("Progressing", "False", "ProgressDeadlineExceeded",
-                 'ReplicaSet "web-7d4b9c" has timed out progressing.')  # fmt: skip
-    body = deployment(observedGeneration=2, replicas=3, updatedReplicas=1, readyReplicas=2,
-                      availableReplicas=2, unavailableReplicas=1,
-                      conditions=[cond("Available", "True", "MinimumReplicasAvailable"), stuck])  # fmt: skip
+    stuck = cond(
+        "Progressing",
+        "False",
+        "ProgressDeadlineExceeded",
+        'ReplicaSet "web-7d4b9c" has timed out progressing.',
+    )
+    body = deployment(
+        observedGeneration=2,
+        replicas=3,
+        updatedReplicas=1,
+        readyReplicas=2,
+        availableReplicas=2,
+        unavailableReplicas=1,
+        conditions=[cond("Available", "True", "MinimumReplicasAvailable"), stuck],
+    )
     assert judge(body) == Health(
         FAILED, 'progress deadline exceeded: ReplicaSet "web-7d4b9c" has timed out progressing.'
     )
@@ -99,16 +151,30 @@ def test_a_deployment_past_its_progress_deadline_fails_with_the_controllers_mess
 
 def test_a_deployment_whose_old_replicas_are_still_stopping_is_progressing() -> None:
     # 3 wanted, all 3 updated; the controller's surge left one old replica (4 in all)
-    body = deployment(observedGeneration=2, replicas=4, updatedReplicas=3, readyReplicas=3,
-                      availableReplicas=3, unavailableReplicas=0, conditions=[AVAILABLE])  # fmt: skip
+    body = deployment(
+        observedGeneration=2,
+        replicas=4,
+        updatedReplicas=3,
+        readyReplicas=3,
+        availableReplicas=3,
+        unavailableReplicas=0,
+        conditions=[AVAILABLE],
+    )
     assert judge(body) == Health(
         PROGRESSING, "4 replicas running, 3 of them updated: old replicas are stopping"
     )
 
 
 def test_a_deployment_whose_updated_replicas_are_not_available_yet_is_progressing() -> None:
-    body = deployment(observedGeneration=2, replicas=3, updatedReplicas=3, readyReplicas=1,
-                      availableReplicas=1, unavailableReplicas=2, conditions=[AVAILABLE])  # fmt: skip
+    body = deployment(
+        observedGeneration=2,
+        replicas=3,
+        updatedReplicas=3,
+        readyReplicas=1,
+        availableReplicas=1,
+        unavailableReplicas=2,
+        conditions=[AVAILABLE],
+    )
     assert judge(body) == Health(PROGRESSING, "1 of 3 updated replicas available")
 
 
@@ -119,8 +185,14 @@ def test_a_deployment_scaled_to_zero_is_healthy_without_replica_counts() -> None
 
 
 def test_a_deployment_with_a_status_of_an_older_generation_waits_for_its_controller() -> None:
-    body = deployment(generation=3, observedGeneration=2, replicas=3, updatedReplicas=3,
-                      availableReplicas=3, conditions=[AVAILABLE])  # fmt: skip
+    body = deployment(
+        generation=3,
+        observedGeneration=2,
+        replicas=3,
+        updatedReplicas=3,
+        availableReplicas=3,
+        conditions=[AVAILABLE],
+    )
     assert judge(body) == Health(
         PROGRESSING,
         "waiting for its controller to see generation 3 (its status is of generation 2)",
@@ -135,8 +207,12 @@ def test_a_new_deployment_without_status_waits_for_its_controller() -> None:
 
 
 def test_a_deployment_with_a_replica_failure_says_the_controllers_message() -> None:
-    failure = cond("ReplicaFailure", "True", "FailedCreate",
-                   'pods "web-5d8f-" is forbidden: exceeded quota: compute')  # fmt: skip
+    failure = cond(
+        "ReplicaFailure",
+        "True",
+        "FailedCreate",
+        'pods "web-5d8f-" is forbidden: exceeded quota: compute',
+    )
     body = deployment(observedGeneration=2, replicas=3, updatedReplicas=3, conditions=[failure])
     assert judge(body) == Health(
         PROGRESSING,
@@ -148,9 +224,13 @@ def test_a_deployment_with_a_replica_failure_says_the_controllers_message() -> N
 
 
 def statefulset(strategy: dict[str, Any], **status: Any) -> dict[str, Any]:
-    return obj("apps/v1", "StatefulSet", generation=2,
-               spec={"replicas": 3, "serviceName": "db", "updateStrategy": strategy},
-               status={"observedGeneration": 2, **status})  # fmt: skip
+    return obj(
+        "apps/v1",
+        "StatefulSet",
+        generation=2,
+        spec={"replicas": 3, "serviceName": "db", "updateStrategy": strategy},
+        status={"observedGeneration": 2, **status},
+    )
 
 
 ROLLING: dict[str, Any] = {"type": "RollingUpdate"}  # as written with no rollingUpdate
@@ -161,22 +241,42 @@ DEFAULTED: dict[str, Any] = {"type": "RollingUpdate", "rollingUpdate": {"partiti
 
 def test_a_statefulset_with_every_replica_ready_on_the_current_revision_is_healthy() -> None:
     for strategy in (ROLLING, DEFAULTED):
-        body = statefulset(strategy, replicas=3, readyReplicas=3, currentReplicas=3,
-                           updatedReplicas=3, availableReplicas=3, currentRevision="db-6b9c",
-                           updateRevision="db-6b9c")  # fmt: skip
+        body = statefulset(
+            strategy,
+            replicas=3,
+            readyReplicas=3,
+            currentReplicas=3,
+            updatedReplicas=3,
+            availableReplicas=3,
+            currentRevision="db-6b9c",
+            updateRevision="db-6b9c",
+        )
         assert judge(body) == Health(HEALTHY, "")
 
 
 def test_a_statefulset_short_of_ready_replicas_says_how_many() -> None:
-    body = statefulset(ROLLING, replicas=3, readyReplicas=1, currentReplicas=3,
-                       currentRevision="db-6b9c", updateRevision="db-6b9c")  # fmt: skip
+    body = statefulset(
+        ROLLING,
+        replicas=3,
+        readyReplicas=1,
+        currentReplicas=3,
+        currentRevision="db-6b9c",
+        updateRevision="db-6b9c",
+    )
     assert judge(body) == Health(PROGRESSING, "1 of 3 replicas ready")
 
 
 def test_a_statefulset_rolling_to_a_new_revision_is_progressing() -> None:
-    body = statefulset(ROLLING, replicas=3, readyReplicas=3, currentReplicas=2,
-                       updatedReplicas=1, availableReplicas=3, currentRevision="db-6b9c",
-                       updateRevision="db-7f1a")  # fmt: skip
+    body = statefulset(
+        ROLLING,
+        replicas=3,
+        readyReplicas=3,
+        currentReplicas=2,
+        updatedReplicas=1,
+        availableReplicas=3,
+        currentRevision="db-6b9c",
+        updateRevision="db-7f1a",
+    )
     assert judge(body) == Health(
         PROGRESSING, "rolling out revision db-7f1a: 1 of 3 replicas updated"
     )
@@ -185,50 +285,91 @@ def test_a_statefulset_rolling_to_a_new_revision_is_progressing() -> None:
 def test_a_statefulset_rolling_to_a_new_revision_with_the_defaulted_partition_is_progressing() -> (
     None
 ):
-    body = statefulset(DEFAULTED, replicas=3, readyReplicas=3, currentReplicas=2, updatedReplicas=1,
-                       availableReplicas=3, currentRevision="db-6b9c", updateRevision="db-7f1a")  # fmt: skip
+    body = statefulset(
+        DEFAULTED,
+        replicas=3,
+        readyReplicas=3,
+        currentReplicas=2,
+        updatedReplicas=1,
+        availableReplicas=3,
+        currentRevision="db-6b9c",
+        updateRevision="db-7f1a",
+    )
     assert judge(body).result is PROGRESSING
 
 
 def test_an_ondelete_statefulset_does_not_wait_for_pods_nobody_deletes() -> None:
-    body = statefulset({"type": "OnDelete"}, replicas=3, readyReplicas=3, currentReplicas=3,
-                       updatedReplicas=0, currentRevision="db-6b9c", updateRevision="db-7f1a")  # fmt: skip
+    body = statefulset(
+        {"type": "OnDelete"},
+        replicas=3,
+        readyReplicas=3,
+        currentReplicas=3,
+        updatedReplicas=0,
+        currentRevision="db-6b9c",
+        updateRevision="db-7f1a",
+    )
     assert judge(body) == Health(HEALTHY, "")
 
 
 def test_a_partitioned_statefulset_does_not_wait_for_the_replicas_below_the_partition() -> None:
-    body = statefulset({"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}, replicas=3,
-                       readyReplicas=3, currentReplicas=2, updatedReplicas=1,
-                       currentRevision="db-6b9c", updateRevision="db-7f1a")  # fmt: skip
+    body = statefulset(
+        {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+        replicas=3,
+        readyReplicas=3,
+        currentReplicas=2,
+        updatedReplicas=1,
+        currentRevision="db-6b9c",
+        updateRevision="db-7f1a",
+    )
     assert judge(body) == Health(HEALTHY, "")
 
 
 def daemonset(**status: Any) -> dict[str, Any]:
-    return obj("apps/v1", "DaemonSet", generation=4, spec={"selector": {}},
-               status={"observedGeneration": 4, "currentNumberScheduled": 3,
-                       "numberMisscheduled": 0, **status})  # fmt: skip
+    return obj(
+        "apps/v1",
+        "DaemonSet",
+        generation=4,
+        spec={"selector": {}},
+        status={
+            "observedGeneration": 4,
+            "currentNumberScheduled": 3,
+            "numberMisscheduled": 0,
+            **status,
+        },
+    )
 
 
 def test_a_daemonset_on_every_node_is_healthy() -> None:
-    body = daemonset(desiredNumberScheduled=3, updatedNumberScheduled=3, numberReady=3,
-                     numberAvailable=3)  # fmt: skip
+    body = daemonset(
+        desiredNumberScheduled=3, updatedNumberScheduled=3, numberReady=3, numberAvailable=3
+    )
     assert judge(body) == Health(HEALTHY, "")
 
 
 def test_a_daemonset_updating_its_nodes_says_how_many_are_updated_then_available() -> None:
-    updating = daemonset(desiredNumberScheduled=3, updatedNumberScheduled=1, numberReady=3,
-                         numberAvailable=3)  # fmt: skip
+    updating = daemonset(
+        desiredNumberScheduled=3, updatedNumberScheduled=1, numberReady=3, numberAvailable=3
+    )
     assert judge(updating) == Health(PROGRESSING, "1 of 3 nodes updated")
     # numberAvailable is left out while it is 0
-    starting = daemonset(desiredNumberScheduled=3, updatedNumberScheduled=3, numberReady=0,
-                         numberUnavailable=3)  # fmt: skip
+    starting = daemonset(
+        desiredNumberScheduled=3, updatedNumberScheduled=3, numberReady=0, numberUnavailable=3
+    )
     assert judge(starting) == Health(PROGRESSING, "0 of 3 nodes available")
 
 
 def test_a_new_daemonset_without_status_waits_for_its_controller() -> None:
-    body = obj("apps/v1", "DaemonSet", spec={"selector": {}},
-               status={"currentNumberScheduled": 0, "desiredNumberScheduled": 0,
-                       "numberMisscheduled": 0, "numberReady": 0})  # fmt: skip
+    body = obj(
+        "apps/v1",
+        "DaemonSet",
+        spec={"selector": {}},
+        status={
+            "currentNumberScheduled": 0,
+            "desiredNumberScheduled": 0,
+            "numberMisscheduled": 0,
+            "numberReady": 0,
+        },
+    )
     assert judge(body) == Health(
         PROGRESSING, "waiting for the DaemonSet controller (no status yet)"
     )
@@ -238,23 +379,47 @@ def test_a_new_daemonset_without_status_waits_for_its_controller() -> None:
 
 
 def job(**status: Any) -> dict[str, Any]:
-    return obj("batch/v1", "Job", name="migrate", spec={"backoffLimit": 0},
-               status={"startTime": "2026-01-01T00:00:00Z", **status})  # fmt: skip
+    return obj(
+        "batch/v1",
+        "Job",
+        name="migrate",
+        spec={"backoffLimit": 0},
+        status={"startTime": "2026-01-01T00:00:00Z", **status},
+    )
 
 
 def test_a_complete_job_is_healthy() -> None:
-    body = job(succeeded=1, completionTime="2026-01-01T00:01:00Z", ready=0, terminating=0,
-               conditions=[cond("SuccessCriteriaMet", "True", "CompletionsReached",
-                                "Reached expected number of succeeded pods"),
-                           cond("Complete", "True", "CompletionsReached",
-                                "Reached expected number of succeeded pods")])  # fmt: skip
+    body = job(
+        succeeded=1,
+        completionTime="2026-01-01T00:01:00Z",
+        ready=0,
+        terminating=0,
+        conditions=[
+            cond(
+                "SuccessCriteriaMet",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+            ),
+            cond(
+                "Complete",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+            ),
+        ],
+    )
     assert judge(body) == Health(HEALTHY, "")
 
 
 def test_a_failed_job_says_the_controllers_reason_and_message() -> None:
     reason = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
-    body = job(failed=1, ready=0, terminating=0,
-               conditions=[cond("FailureTarget", "True", *reason), cond("Failed", "True", *reason)])  # fmt: skip
+    body = job(
+        failed=1,
+        ready=0,
+        terminating=0,
+        conditions=[cond("FailureTarget", "True", *reason), cond("Failed", "True", *reason)],
+    )
     assert judge(body) == Health(
         FAILED, "Failed=True (BackoffLimitExceeded): Job has reached the specified backoff limit"
     )
@@ -267,22 +432,33 @@ def test_a_running_job_says_what_its_pods_are_doing() -> None:
 
 
 def crd(*conditions: dict[str, str]) -> dict[str, Any]:
-    return obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", namespace="",
-               name="widgets.example.com", spec={"group": "example.com"},
-               status={"acceptedNames": {"kind": "Widget", "plural": "widgets"},
-                       "storedVersions": ["v1"], "conditions": list(conditions)})  # fmt: skip
+    return obj(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        namespace="",
+        name="widgets.example.com",
+        spec={"group": "example.com"},
+        status={
+            "acceptedNames": {"kind": "Widget", "plural": "widgets"},
+            "storedVersions": ["v1"],
+            "conditions": list(conditions),
+        },
+    )
 
 
 def test_an_established_crd_is_healthy() -> None:
-    body = crd(cond("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
-               cond("Established", "True", "InitialNamesAccepted", "the initial names have been accepted"))  # fmt: skip
+    body = crd(
+        cond("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+        cond("Established", "True", "InitialNamesAccepted", "the initial names have been accepted"),
+    )
     assert judge(body) == Health(HEALTHY, "")
 
 
 def test_a_crd_whose_names_are_taken_fails_with_the_api_servers_message() -> None:
-    body = crd(cond("NamesAccepted", "False", "ListKindConflict",
-                    '"WidgetList" is already in use'),
-               cond("Established", "False", "NotAccepted", "not all names are accepted"))  # fmt: skip
+    body = crd(
+        cond("NamesAccepted", "False", "ListKindConflict", '"WidgetList" is already in use'),
+        cond("Established", "False", "NotAccepted", "not all names are accepted"),
+    )
     assert judge(body) == Health(
         FAILED, 'NamesAccepted=False (ListKindConflict): "WidgetList" is already in use'
     )
@@ -296,9 +472,14 @@ def test_a_crd_not_yet_established_is_progressing() -> None:
 
 
 def namespace(phase: str | None) -> dict[str, Any]:
-    return obj("v1", "Namespace", namespace="", name="shop",
-               spec={"finalizers": ["kubernetes"]},
-               status={"phase": phase} if phase else None)  # fmt: skip
+    return obj(
+        "v1",
+        "Namespace",
+        namespace="",
+        name="shop",
+        spec={"finalizers": ["kubernetes"]},
+        status={"phase": phase} if phase else None,
+    )
 
 
 def test_a_namespace_is_healthy_when_active_and_failed_when_terminating() -> None:
@@ -311,8 +492,9 @@ def service(type_: str | None, ingress: list[dict[str, str]] | None = None) -> d
     spec: dict[str, Any] = {"ports": [{"port": 80}], "clusterIP": "10.96.12.7"}
     if type_:
         spec["type"] = type_
-    return obj("v1", "Service", spec=spec,
-               status={"loadBalancer": {"ingress": ingress} if ingress else {}})  # fmt: skip
+    return obj(
+        "v1", "Service", spec=spec, status={"loadBalancer": {"ingress": ingress} if ingress else {}}
+    )
 
 
 def test_a_clusterip_service_reports_no_health() -> None:
@@ -330,9 +512,13 @@ def test_a_load_balancer_service_waits_for_its_address() -> None:
 
 
 def pvc(phase: str) -> dict[str, Any]:
-    return obj("v1", "PersistentVolumeClaim", name="data",
-               spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-               status={"phase": phase})  # fmt: skip
+    return obj(
+        "v1",
+        "PersistentVolumeClaim",
+        name="data",
+        spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        status={"phase": phase},
+    )
 
 
 def test_a_pvc_is_healthy_bound_progressing_pending_and_failed_lost() -> None:
@@ -342,20 +528,32 @@ def test_a_pvc_is_healthy_bound_progressing_pending_and_failed_lost() -> None:
 
 
 def pod(phase: str, *conditions: dict[str, str], **status: Any) -> dict[str, Any]:
-    return obj("v1", "Pod", name="web-5d8f-x2k4q", spec={"containers": [{"name": "web"}]},
-               status={"phase": phase, "conditions": list(conditions), **status})  # fmt: skip
+    return obj(
+        "v1",
+        "Pod",
+        name="web-5d8f-x2k4q",
+        spec={"containers": [{"name": "web"}]},
+        status={"phase": phase, "conditions": list(conditions), **status},
+    )
 
 
 def test_a_pod_is_healthy_once_ready_or_succeeded() -> None:
-    running = pod("Running", cond("Initialized", "True"), cond("Ready", "True"),
-                  cond("ContainersReady", "True"), cond("PodScheduled", "True"))  # fmt: skip
+    running = pod(
+        "Running",
+        cond("Initialized", "True"),
+        cond("Ready", "True"),
+        cond("ContainersReady", "True"),
+        cond("PodScheduled", "True"),
+    )
     assert judge(running) == Health(HEALTHY, "")
     assert judge(pod("Succeeded", cond("Ready", "False", "PodCompleted"))) == Health(HEALTHY, "")
 
 
 def test_a_pod_on_its_way_says_its_phase() -> None:
-    starting = pod("Running", cond("Ready", "False", "ContainersNotReady",
-                                   "containers with unready status: [web]"))  # fmt: skip
+    starting = pod(
+        "Running",
+        cond("Ready", "False", "ContainersNotReady", "containers with unready status: [web]"),
+    )
     assert judge(starting) == Health(PROGRESSING, "Running")
     assert judge(pod("Pending", cond("PodScheduled", "False", "Unschedulable"))) == Health(
         PROGRESSING, "Pending"
@@ -363,8 +561,7 @@ def test_a_pod_on_its_way_says_its_phase() -> None:
 
 
 def test_a_failed_pod_says_the_kubelets_reason_and_message() -> None:
-    evicted = pod("Failed", reason="Evicted",
-                  message="The node was low on resource: memory.")  # fmt: skip
+    evicted = pod("Failed", reason="Evicted", message="The node was low on resource: memory.")
     assert judge(evicted) == Health(FAILED, "Evicted: The node was low on resource: memory.")
     assert judge(pod("Failed")) == Health(FAILED, "failed: no message")
 
@@ -375,8 +572,14 @@ def test_a_failed_pod_says_the_kubelets_reason_and_message() -> None:
 def host(
     spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    return obj("getambassador.io/v3alpha1", "Host", name="shop", generation=5,
-               spec={"hostname": "shop.example.com", **(spec or {})}, status=status)  # fmt: skip
+    return obj(
+        "getambassador.io/v3alpha1",
+        "Host",
+        name="shop",
+        generation=5,
+        spec={"hostname": "shop.example.com", **(spec or {})},
+        status=status,
+    )
 
 
 def test_a_ready_host_is_healthy() -> None:
@@ -385,10 +588,15 @@ def test_a_ready_host_is_healthy() -> None:
 
 
 def test_a_host_in_error_says_emissarys_reason() -> None:
-    body = host(status={"state": "Error", "phaseCompleted": "ACMEUserRegistered",
-                        "phasePending": "ACMECertificateChallenge",
-                        "errorReason": "acme: error: 403 :: urn:ietf:params:acme:error:unauthorized",
-                        "errorTimestamp": "2026-01-01T00:00:00Z"})  # fmt: skip
+    body = host(
+        status={
+            "state": "Error",
+            "phaseCompleted": "ACMEUserRegistered",
+            "phasePending": "ACMECertificateChallenge",
+            "errorReason": "acme: error: 403 :: urn:ietf:params:acme:error:unauthorized",
+            "errorTimestamp": "2026-01-01T00:00:00Z",
+        }
+    )
     assert judge(body) == Health(
         FAILED,
         "Emissary reports an error: acme: error: 403 :: urn:ietf:params:acme:error:unauthorized",
@@ -399,8 +607,13 @@ def test_a_host_in_error_says_emissarys_reason() -> None:
 
 
 def test_a_pending_host_says_its_phases() -> None:
-    body = host(status={"state": "Pending", "phaseCompleted": "ACMEUserPrivateKeyCreated",
-                        "phasePending": "ACMEUserRegistered"})  # fmt: skip
+    body = host(
+        status={
+            "state": "Pending",
+            "phaseCompleted": "ACMEUserPrivateKeyCreated",
+            "phasePending": "ACMEUserRegistered",
+        }
+    )
     assert judge(body) == Health(
         PROGRESSING, "Pending: ACMEUserRegistered (done: ACMEUserPrivateKeyCreated)"
     )
@@ -409,8 +622,10 @@ def test_a_pending_host_says_its_phases() -> None:
     )
 
 
-OSS_HOST = ("only Ambassador Edge Stack reports a Host's state (open-source Emissary leaves it "
-            "empty); a rule in .ambdiff.yaml can wait for it")  # fmt: skip
+OSS_HOST = (
+    "only Ambassador Edge Stack reports a Host's state (open-source Emissary leaves it "
+    "empty); a rule in .ambdiff.yaml can wait for it"
+)
 
 
 def test_a_host_without_a_state_reports_no_health() -> None:
@@ -420,8 +635,13 @@ def test_a_host_without_a_state_reports_no_health() -> None:
 
 
 def test_an_acme_host_without_a_state_waits_for_edge_stack() -> None:
-    acme = {"acmeProvider": {"authority": "https://acme-v02.api.letsencrypt.org/directory",
-                             "email": "ops@example.com"}, "tlsSecret": {"name": "shop-cert"}}  # fmt: skip
+    acme = {
+        "acmeProvider": {
+            "authority": "https://acme-v02.api.letsencrypt.org/directory",
+            "email": "ops@example.com",
+        },
+        "tlsSecret": {"name": "shop-cert"},
+    }
     assert judge(host(acme), secrets=["shop/shop-cert"]) == Health(
         PROGRESSING, "waiting for Edge Stack to report the Host's state (status.state)"
     )
@@ -454,8 +674,12 @@ def test_a_host_asks_for_its_secret_where_the_reference_says() -> None:
 
 
 def tls_context(**spec: Any) -> dict[str, Any]:
-    return obj("getambassador.io/v3alpha1", "TLSContext", name="shop",
-               spec={"hosts": ["shop.example.com"], **spec})  # fmt: skip
+    return obj(
+        "getambassador.io/v3alpha1",
+        "TLSContext",
+        name="shop",
+        spec={"hosts": ["shop.example.com"], **spec},
+    )
 
 
 def test_a_tls_context_reads_name_dot_namespace_by_default() -> None:
@@ -479,8 +703,13 @@ def test_a_tls_context_without_secret_namespacing_reads_the_dotted_name_whole() 
 
 
 def mapping(status: dict[str, Any] | None) -> dict[str, Any]:
-    return obj("getambassador.io/v3alpha1", "Mapping", name="web",
-               spec={"prefix": "/", "service": "web:80", "hostname": "*"}, status=status)  # fmt: skip
+    return obj(
+        "getambassador.io/v3alpha1",
+        "Mapping",
+        name="web",
+        spec={"prefix": "/", "service": "web:80", "hostname": "*"},
+        status=status,
+    )
 
 
 def test_a_mapping_is_judged_by_the_state_emissary_reports() -> None:
@@ -497,8 +726,14 @@ def test_a_mapping_is_judged_by_the_state_emissary_reports() -> None:
 
 
 def widget(*conditions: Any, generation: int = 1) -> dict[str, Any]:
-    return obj("example.com/v1", "Widget", name="w", generation=generation, spec={"size": 1},
-               status={"observedGeneration": 1, "conditions": list(conditions)})  # fmt: skip
+    return obj(
+        "example.com/v1",
+        "Widget",
+        name="w",
+        generation=generation,
+        spec={"size": 1},
+        status={"observedGeneration": 1, "conditions": list(conditions)},
+    )
 
 
 def test_a_custom_resource_follows_its_ready_condition() -> None:
@@ -510,9 +745,11 @@ def test_a_custom_resource_follows_its_ready_condition() -> None:
 
 
 def test_a_stalled_custom_resource_fails_before_any_other_condition_counts() -> None:
-    body = widget(cond("Ready", "False", "Failed"),
-                  cond("Reconciling", "True", "Progressing", "retrying"),
-                  cond("Stalled", "True", "InvalidSpec", "spec.size must be positive"))  # fmt: skip
+    body = widget(
+        cond("Ready", "False", "Failed"),
+        cond("Reconciling", "True", "Progressing", "retrying"),
+        cond("Stalled", "True", "InvalidSpec", "spec.size must be positive"),
+    )
     assert judge(body) == Health(FAILED, "Stalled=True (InvalidSpec): spec.size must be positive")
 
 
@@ -586,80 +823,134 @@ def test_a_users_rule_is_read_from_the_settings_file() -> None:
 @pytest.mark.parametrize(
     ("yaml", "expected"),
     [
-        ("health: [{group: x, kind: X, chekcs: []}]",
-         ".ambdiff.yaml: health[0]: unknown key 'chekcs' in a health rule. Did you mean 'checks'?"),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{conditon: Ready}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: unknown key 'conditon' in a test. "
-         "Did you mean 'condition'?"),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, atleast: 1}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: unknown key 'atleast' in a test. "
-         "Did you mean 'atLeast'?"),
-        ("health: [{group: x}]",
-         ".ambdiff.yaml: health[0]: a health rule needs 'kind' (and 'group', or 'apiVersion')."),
-        ("health: [{kind: Database}]",
-         ".ambdiff.yaml: health[0]: a health rule needs 'group' (\"\" for Kubernetes' core kinds, "
-         "\"*\" for any) or 'apiVersion', so that it cannot match another group's kind of that name."),
-        ("health: [{group: example.com, apiVersion: example.com/v1, kind: Database}]",
-         ".ambdiff.yaml: health[0]: give 'group' or 'apiVersion', not both."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, exists: true}]},"
-         " {result: failed, when: [{condition: Ready, status: True}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[1]: when[0]: status must be a string, not a boolean "
-         "(quote it)."),
-        ("health: [{group: x, kind: X, checks: [{result: healty, when: [{condition: Ready}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: result: 'healty' is not a result; use healthy, "
-         "failed, progressing or none. Did you mean 'healthy'?"),
-        ("health: [{group: x, kind: X, otherwise: ok}]",
-         ".ambdiff.yaml: health[0]: otherwise: 'ok' is not a result; use healthy, failed, "
-         "progressing or none."),
-        ("health: [{group: x, kind: X, checks: [{when: [{condition: Ready}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: a check needs 'result' (healthy, failed or "
-         "progressing)."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: []}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: 'when' must be a list of one or more tests."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{condition: Ready, field: a}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: a test has exactly one of 'condition', "
-         "'field' or 'missing'."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: status.phase}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: a field test has exactly one of equals, in, "
-         "exists, atLeast, below, sameAs."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, equals: 1, in: [1]}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: a field test has exactly one of equals, in, "
-         "exists, atLeast, below, sameAs."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, in: Ready}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'in' must be a list of values."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, exists: \"true\"}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'exists' must be true or false."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{condition: Ready, equals: a}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: a condition test takes 'status' and "
-         "'reason', not 'equals'."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, equals: b, status: 'True'}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'status' and 'reason' belong to a "
-         "condition test."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: 'a..b', exists: true}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: field: 'a..b' is not a field path such as "
-         "status.readyReplicas."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{condition: Ready, not: 1}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'not' must be true or false."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{missing: {kind: Secret, name: a}}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: missing: needs 'apiVersion', 'kind' and "
-         "'name' (a field path)."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{missing: {apiVersion: v1, "
-         "kind: Secret, name: spec.secret, namespace: spec.ns, qualified: true}}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: missing: 'qualified' (the name may be "
-         "NAME.NAMESPACE) is true or false, and not given with 'namespace'."),
-        ("health: [{group: x, kind: X, checks: [{result: healthy, when: [{missing: {apiVersion: v1, "
-         "kind: Secret, name: spec.secret}, exists: true}]}]}]",
-         ".ambdiff.yaml: health[0]: checks[0]: when[0]: a missing test takes no 'exists'."),
-        ("health: [{group: x, kind: 3}]",
-         ".ambdiff.yaml: health[0]: kind must be a string, not a number (quote it)."),
-        ("health: [{group: x, kind: X, observedGeneration: 'no'}]",
-         ".ambdiff.yaml: health[0]: 'observedGeneration' must be true or false."),
-        ("health: [{group: x, kind: X, checks: {result: healthy}}]",
-         ".ambdiff.yaml: health[0]: 'checks' must be a list of checks."),
-        ("health: [[group, x]]",
-         ".ambdiff.yaml: health[0]: a health rule must be a mapping, not a list."),
+        (
+            "health: [{group: x, kind: X, chekcs: []}]",
+            ".ambdiff.yaml: health[0]: unknown key 'chekcs' in a health rule. Did you mean 'checks'?",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{conditon: Ready}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: unknown key 'conditon' in a test. "
+            "Did you mean 'condition'?",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, atleast: 1}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: unknown key 'atleast' in a test. "
+            "Did you mean 'atLeast'?",
+        ),
+        (
+            "health: [{group: x}]",
+            ".ambdiff.yaml: health[0]: a health rule needs 'kind' (and 'group', or 'apiVersion').",
+        ),
+        (
+            "health: [{kind: Database}]",
+            ".ambdiff.yaml: health[0]: a health rule needs 'group' (\"\" for Kubernetes' core kinds, "
+            "\"*\" for any) or 'apiVersion', so that it cannot match another group's kind of that name.",
+        ),
+        (
+            "health: [{group: example.com, apiVersion: example.com/v1, kind: Database}]",
+            ".ambdiff.yaml: health[0]: give 'group' or 'apiVersion', not both.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, exists: true}]},"
+            " {result: failed, when: [{condition: Ready, status: True}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[1]: when[0]: status must be a string, not a boolean "
+            "(quote it).",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healty, when: [{condition: Ready}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: result: 'healty' is not a result; use healthy, "
+            "failed, progressing or none. Did you mean 'healthy'?",
+        ),
+        (
+            "health: [{group: x, kind: X, otherwise: ok}]",
+            ".ambdiff.yaml: health[0]: otherwise: 'ok' is not a result; use healthy, failed, "
+            "progressing or none.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{when: [{condition: Ready}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: a check needs 'result' (healthy, failed or "
+            "progressing).",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: []}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: 'when' must be a list of one or more tests.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{condition: Ready, field: a}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: a test has exactly one of 'condition', "
+            "'field' or 'missing'.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: status.phase}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: a field test has exactly one of equals, in, "
+            "exists, atLeast, below, sameAs.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, equals: 1, in: [1]}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: a field test has exactly one of equals, in, "
+            "exists, atLeast, below, sameAs.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, in: Ready}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'in' must be a list of values.",
+        ),
+        (
+            'health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, exists: "true"}]}]}]',
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'exists' must be true or false.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{condition: Ready, equals: a}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: a condition test takes 'status' and "
+            "'reason', not 'equals'.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: a, equals: b, status: 'True'}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'status' and 'reason' belong to a "
+            "condition test.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{field: 'a..b', exists: true}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: field: 'a..b' is not a field path such as "
+            "status.readyReplicas.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{condition: Ready, not: 1}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: 'not' must be true or false.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{missing: {kind: Secret, name: a}}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: missing: needs 'apiVersion', 'kind' and "
+            "'name' (a field path).",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{missing: {apiVersion: v1, "
+            "kind: Secret, name: spec.secret, namespace: spec.ns, qualified: true}}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: missing: 'qualified' (the name may be "
+            "NAME.NAMESPACE) is true or false, and not given with 'namespace'.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: [{result: healthy, when: [{missing: {apiVersion: v1, "
+            "kind: Secret, name: spec.secret}, exists: true}]}]}]",
+            ".ambdiff.yaml: health[0]: checks[0]: when[0]: a missing test takes no 'exists'.",
+        ),
+        (
+            "health: [{group: x, kind: 3}]",
+            ".ambdiff.yaml: health[0]: kind must be a string, not a number (quote it).",
+        ),
+        (
+            "health: [{group: x, kind: X, observedGeneration: 'no'}]",
+            ".ambdiff.yaml: health[0]: 'observedGeneration' must be true or false.",
+        ),
+        (
+            "health: [{group: x, kind: X, checks: {result: healthy}}]",
+            ".ambdiff.yaml: health[0]: 'checks' must be a list of checks.",
+        ),
+        (
+            "health: [[group, x]]",
+            ".ambdiff.yaml: health[0]: a health rule must be a mapping, not a list.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_rule_gets_one_sentence_saying_where(yaml: str, expected: str) -> None:
     message = error(yaml)
     assert message == expected
@@ -729,17 +1020,33 @@ HOSTILE_STATUSES: list[Any] = [
 @pytest.mark.parametrize("status", HOSTILE_STATUSES)
 @pytest.mark.parametrize(
     ("api_version", "kind"),
-    [("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
-     ("batch/v1", "Job"), ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-     ("v1", "Namespace"), ("v1", "Service"), ("v1", "PersistentVolumeClaim"), ("v1", "Pod"),
-     ("getambassador.io/v3alpha1", "Host"), ("getambassador.io/v3alpha1", "Mapping"),
-     ("getambassador.io/v3alpha1", "TLSContext"), ("example.com/v1", "Widget")],
-)  # fmt: skip
+    [
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "StatefulSet"),
+        ("apps/v1", "DaemonSet"),
+        ("batch/v1", "Job"),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ("v1", "Namespace"),
+        ("v1", "Service"),
+        ("v1", "PersistentVolumeClaim"),
+        ("v1", "Pod"),
+        ("getambassador.io/v3alpha1", "Host"),
+        ("getambassador.io/v3alpha1", "Mapping"),
+        ("getambassador.io/v3alpha1", "TLSContext"),
+        ("example.com/v1", "Widget"),
+    ],
+)
 def test_a_hostile_status_is_judged_without_an_exception(
     api_version: str, kind: str, status: Any
 ) -> None:
-    spec = {"replicas": "3", "type": "LoadBalancer", "tlsSecret": {"name": 7}, "secret": ["x"],
-            "updateStrategy": "OnDelete", "acmeProvider": True}  # fmt: skip
+    spec = {
+        "replicas": "3",
+        "type": "LoadBalancer",
+        "tlsSecret": {"name": 7},
+        "secret": ["x"],
+        "updateStrategy": "OnDelete",
+        "acmeProvider": True,
+    }
     health = judge(obj(api_version, kind, spec=spec, status=status))
     assert health.result in set(Result)
     assert "\n" not in health.message and len(health.message) <= MAX_MESSAGE
@@ -752,8 +1059,10 @@ def test_numbers_written_as_strings_are_not_compared_as_numbers() -> None:
 
 
 def test_a_boolean_is_not_the_string_true() -> None:
-    (rule,) = user_rules('health: [{group: x, kind: X, checks: [{result: healthy, when: '
-                         '[{field: status.ok, equals: "true"}]}]}]')  # fmt: skip
+    (rule,) = user_rules(
+        "health: [{group: x, kind: X, checks: [{result: healthy, when: "
+        '[{field: status.ok, equals: "true"}]}]}]'
+    )
     assert assess({"status": {"ok": True}}, rule, Secrets()).result is NONE
     assert assess({"status": {"ok": "true"}}, rule, Secrets()).result is HEALTHY
 
@@ -801,13 +1110,21 @@ def test_edge_stacks_minimal_acme_host_is_waited_for() -> None:
 
 
 def test_a_paused_deployment_and_a_suspended_job_report_nothing_to_wait_for() -> None:
-    paused = obj("apps/v1", "Deployment", spec={"replicas": 2, "paused": True},
-                 status={"observedGeneration": 1})  # fmt: skip
+    paused = obj(
+        "apps/v1",
+        "Deployment",
+        spec={"replicas": 2, "paused": True},
+        status={"observedGeneration": 1},
+    )
     assert judge(paused) == Health(
         NONE, "paused (spec.paused): its rollout waits until it is resumed"
     )
-    suspended = obj("batch/v1", "Job", spec={"suspend": True},
-                    status={"conditions": [{"type": "Suspended", "status": "True"}]})  # fmt: skip
+    suspended = obj(
+        "batch/v1",
+        "Job",
+        spec={"suspend": True},
+        status={"conditions": [{"type": "Suspended", "status": "True"}]},
+    )
     assert judge(suspended) == Health(NONE, "suspended (spec.suspend): it runs once that is false")
 
 
@@ -820,20 +1137,28 @@ def test_a_job_without_status_says_so() -> None:
 @pytest.mark.parametrize(
     ("rule", "said"),
     [
-        ("{group: databases.example.com/v1, kind: Database}",
-         "health[0]: group 'databases.example.com/v1' holds a version; write the group alone "
-         "(databases.example.com), or apiVersion: with the version."),
-        ("{group: x, kind: database}",
-         "health[0]: kind 'database' would match nothing: kinds are written as the API writes "
-         "them (Database)."),
-        ("{group: x, kind: Database, message: '{status.x'}",
-         "health[0]: message: '{status.x' has a '{' or '}' without its pair; a placeholder is "
-         "written {status.phase}."),
-        ('{group: x, kind: Database, checks: [{result: healthy, when: [{field: "a|x", atLeast: b}]}]}',
-         "health[0]: checks[0]: when[0]: field 'a|x': atLeast compares numbers, so the default "
-         "after | must be a number."),
+        (
+            "{group: databases.example.com/v1, kind: Database}",
+            "health[0]: group 'databases.example.com/v1' holds a version; write the group alone "
+            "(databases.example.com), or apiVersion: with the version.",
+        ),
+        (
+            "{group: x, kind: database}",
+            "health[0]: kind 'database' would match nothing: kinds are written as the API writes "
+            "them (Database).",
+        ),
+        (
+            "{group: x, kind: Database, message: '{status.x'}",
+            "health[0]: message: '{status.x' has a '{' or '}' without its pair; a placeholder is "
+            "written {status.phase}.",
+        ),
+        (
+            '{group: x, kind: Database, checks: [{result: healthy, when: [{field: "a|x", atLeast: b}]}]}',
+            "health[0]: checks[0]: when[0]: field 'a|x': atLeast compares numbers, so the default "
+            "after | must be a number.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_rule_that_could_never_match_is_refused(rule: str, said: str) -> None:
     assert error(f"health: [{rule}]\n") == f".ambdiff.yaml: {said}"
 
@@ -843,5 +1168,6 @@ def test_a_sync_timeout_setting_is_a_duration() -> None:
     assert load_text("sync: {timeout: 2m}\n", ".ambdiff.yaml").timeout == 120.0
     with pytest.raises(ConfigError) as raised:
         load_text("sync: {timeout: true}\n", ".ambdiff.yaml")
-    assert str(raised.value) == (".ambdiff.yaml: sync: timeout must be a duration such as 5m or "
-                                 "90s, not a boolean.")  # fmt: skip
+    assert str(raised.value) == (
+        ".ambdiff.yaml: sync: timeout must be a duration such as 5m or 90s, not a boolean."
+    )

@@ -33,10 +33,27 @@ def pod(memory: object) -> Resource:
 
 @pytest.mark.parametrize(
     "value",
-    ["1e9999999", "1e99999999999999999999", "9" * 5000, "1" + "0" * 5000 + "Ki", HUGE,
-     float("inf"), 1e308, "-1e-9999999"],
-    ids=["exp", "exp20", "5000-digits", "5000-digits-Ki", "int-5001-digits", "inf", "1e308", "tiny"],
-)  # fmt: skip
+    [
+        "1e9999999",
+        "1e99999999999999999999",
+        "9" * 5000,
+        "1" + "0" * 5000 + "Ki",
+        HUGE,
+        float("inf"),
+        1e308,
+        "-1e-9999999",
+    ],
+    ids=[
+        "exp",
+        "exp20",
+        "5000-digits",
+        "5000-digits-Ki",
+        "int-5001-digits",
+        "inf",
+        "1e308",
+        "tiny",
+    ],
+)
 def test_a_quantity_that_is_no_finite_number_is_not_parsed(value: object) -> None:
     assert parse_quantity(value) is None
 
@@ -129,8 +146,12 @@ def test_custom_kinds_are_known_from_crds_and_ambdiffs_own_ambassador_crds() -> 
 
 def test_sync_preflight_refuses_a_secret_whose_data_is_not_base64() -> None:
     oid = ObjectId("", "Secret", "shop", "db")
-    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
-            "data": {"password": "hunter2!"}}  # fmt: skip
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "data": {"password": "hunter2!"},
+    }
     report = check_resources([Resource(oid, "v1", body)], default_namespace="default")
     (finding,) = [f for f in report.findings if f.rule == "secret-data-base64"]
     assert finding.severity.value == "error"

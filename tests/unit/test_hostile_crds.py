@@ -58,25 +58,48 @@ IDENTITY = "  group: example.com\n  names: {kind: Widget, plural: widgets}\n  sc
         ("  [1]\n", "spec must be a mapping, not a list"),
         ("  group: example.com\n  names: abc\n", "spec.names must be a mapping, not a string"),
         ("  group: [a]\n  names: {kind: Widget}\n", "spec.group must be a string, not a list"),
-        ("  group: example.com\n  names: {kind: [Widget]}\n",
-         "spec.names.kind must be a string, not a list"),
-        ("  group: example.com\n  names: {kind: Widget}\n  scope: [1]\n",
-         "spec.scope must be a string, not a list"),
-        ("  group: example.com\n  names: {kind: Widget}\n  scope: Everywhere\n",
-         "spec.scope must be Namespaced or Cluster"),
+        (
+            "  group: example.com\n  names: {kind: [Widget]}\n",
+            "spec.names.kind must be a string, not a list",
+        ),
+        (
+            "  group: example.com\n  names: {kind: Widget}\n  scope: [1]\n",
+            "spec.scope must be a string, not a list",
+        ),
+        (
+            "  group: example.com\n  names: {kind: Widget}\n  scope: Everywhere\n",
+            "spec.scope must be Namespaced or Cluster",
+        ),
         (IDENTITY + f"  versions: {SECRET}\n", "spec.versions must be a list, not a string"),
         (IDENTITY + "  versions: [abc]\n", "spec.versions[0] must be a mapping, not a string"),
-        (IDENTITY + "  versions: [{name: [1]}]\n",
-         "spec.versions[0].name must be a string, not a list"),
-        (IDENTITY + "  versions: [{name: v1, schema: abc}]\n",
-         "spec.versions[0].schema must be a mapping, not a string"),
-        (IDENTITY + "  versions: [{name: v1, schema: {openAPIV3Schema: abc}}]\n",
-         "spec.versions[0].schema.openAPIV3Schema must be a mapping (a schema), not a string"),
+        (
+            IDENTITY + "  versions: [{name: [1]}]\n",
+            "spec.versions[0].name must be a string, not a list",
+        ),
+        (
+            IDENTITY + "  versions: [{name: v1, schema: abc}]\n",
+            "spec.versions[0].schema must be a mapping, not a string",
+        ),
+        (
+            IDENTITY + "  versions: [{name: v1, schema: {openAPIV3Schema: abc}}]\n",
+            "spec.versions[0].schema.openAPIV3Schema must be a mapping (a schema), not a string",
+        ),
     ],
-    ids=["spec-string", "spec-list", "names-string", "group-list", "kind-list", "scope-list",
-         "scope-unknown", "versions-string", "version-string", "version-name-list",
-         "schema-string", "openapi-string"],
-)  # fmt: skip
+    ids=[
+        "spec-string",
+        "spec-list",
+        "names-string",
+        "group-list",
+        "kind-list",
+        "scope-list",
+        "scope-unknown",
+        "versions-string",
+        "version-string",
+        "version-name-list",
+        "schema-string",
+        "openapi-string",
+    ],
+)
 def test_a_malformed_crd_is_one_crd_invalid_finding_naming_the_field(spec: str, field: str) -> None:
     found = findings(crd(spec) + WIDGET + "spec: {size: 0}\n")
     invalid = [f for f in found if f.rule == "crd-invalid"]
@@ -94,8 +117,10 @@ def test_a_malformed_crd_is_one_crd_invalid_finding_naming_the_field(spec: str, 
     [
         ("{type: object, properties: abc}", "size.properties must be a mapping, not a string"),
         ("{type: integer, minimum: abc}", "size.minimum must be a number, not a string"),
-        ("{type: string, maxLength: [1]}",
-         "size.maxLength must be a whole number, 0 or more, not a list"),
+        (
+            "{type: string, maxLength: [1]}",
+            "size.maxLength must be a whole number, 0 or more, not a list",
+        ),
         ("{type: string, minLength: -1}", "size.minLength must be a whole number, 0 or more"),
         ("{type: 5}", "size.type must be a string, not a number"),
         ("{type: [integer]}", "size.type must be a string, not a list"),
@@ -104,15 +129,21 @@ def test_a_malformed_crd_is_one_crd_invalid_finding_naming_the_field(spec: str, 
         ("{anyOf: [abc]}", "size.anyOf[0] must be a mapping (a schema), not a string"),
         ("{type: object, required: abc}", "size.required must be a list, not a string"),
         ("{type: object, required: [[a]]}", "size.required[0] must be a string, not a list"),
-        ("{type: object, additionalProperties: 5}",
-         "size.additionalProperties must be a schema or true or false, not a number"),
+        (
+            "{type: object, additionalProperties: 5}",
+            "size.additionalProperties must be a schema or true or false, not a number",
+        ),
         ("{type: array, items: abc}", "size.items must be a mapping (a schema), not a string"),
-        ("{type: object, x-kubernetes-preserve-unknown-fields: abc}",
-         "size.x-kubernetes-preserve-unknown-fields must be true or false, not a string"),
-        ("{'$ref': '#/definitions/x'}",
-         'size["$ref"] is not allowed in a CustomResourceDefinition'),
+        (
+            "{type: object, x-kubernetes-preserve-unknown-fields: abc}",
+            "size.x-kubernetes-preserve-unknown-fields must be true or false, not a string",
+        ),
+        (
+            "{'$ref': '#/definitions/x'}",
+            'size["$ref"] is not allowed in a CustomResourceDefinition',
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_malformed_schema_keyword_is_crd_invalid_and_the_schema_is_not_used(
     schema: str, field: str
 ) -> None:
@@ -138,8 +169,12 @@ def test_the_schema_finding_of_the_same_field_is_not_repeated() -> None:
 
 
 def test_sync_preflight_refuses_a_malformed_crd() -> None:
-    body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": "widgets.example.com"}, "spec": "abc"}  # fmt: skip
+    body = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": "abc",
+    }
     oid = ObjectId("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com")
     report = check_resources(
         [Resource(oid, "apiextensions.k8s.io/v1", body)], default_namespace="default"
@@ -182,14 +217,26 @@ def test_real_crds_pass_the_shape_check(repo_root: Path) -> None:
 @pytest.mark.parametrize(
     "schema",
     [
-        {"type": 5}, {"type": [5, "string"]}, {"enum": 5}, {"enum": "abc"}, {"oneOf": "abc"},
-        {"anyOf": [5, {"required": "abc"}]}, {"oneOf": [{"type": 5}]}, {"required": "abc"},
-        {"required": [[1], 5]}, {"properties": "abc"}, {"properties": {"a": 5}},
-        {"minimum": "abc", "maximum": [1]}, {"maxLength": [1], "minLength": "a"},
-        {"minItems": "a", "maxProperties": {}}, {"$ref": [1]}, {"items": 5},
-        {"additionalProperties": 5}, {"x-kubernetes-int-or-string": "yes"},
+        {"type": 5},
+        {"type": [5, "string"]},
+        {"enum": 5},
+        {"enum": "abc"},
+        {"oneOf": "abc"},
+        {"anyOf": [5, {"required": "abc"}]},
+        {"oneOf": [{"type": 5}]},
+        {"required": "abc"},
+        {"required": [[1], 5]},
+        {"properties": "abc"},
+        {"properties": {"a": 5}},
+        {"minimum": "abc", "maximum": [1]},
+        {"maxLength": [1], "minLength": "a"},
+        {"minItems": "a", "maxProperties": {}},
+        {"$ref": [1]},
+        {"items": 5},
+        {"additionalProperties": 5},
+        {"x-kubernetes-int-or-string": "yes"},
     ],
-)  # fmt: skip
+)
 def test_the_schema_walker_ignores_malformed_keywords(schema: dict[str, Any]) -> None:
     for value in ("abc", 5, 1.5, True, [1, "a"], {"a": [1]}):
         _validate(schema, value, (), [])
@@ -199,7 +246,9 @@ def test_the_schema_walker_ignores_malformed_keywords(schema: dict[str, Any]) ->
 
 M = "apiVersion: getambassador.io/v3alpha1\nkind: Mapping\nmetadata: {name: m, namespace: s}\n"
 HOST = "apiVersion: getambassador.io/v3alpha1\nkind: Host\nmetadata: {name: h, namespace: s}\n"
-POLICY = "apiVersion: getambassador.io/v3alpha1\nkind: FilterPolicy\nmetadata: {name: p, namespace: s}\n"  # fmt: skip
+POLICY = (
+    "apiVersion: getambassador.io/v3alpha1\nkind: FilterPolicy\nmetadata: {name: p, namespace: s}\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -209,20 +258,30 @@ POLICY = "apiVersion: getambassador.io/v3alpha1\nkind: FilterPolicy\nmetadata: {
         POLICY + "spec: {rules: [{path: /a/, filters: 5}]}\n",
         POLICY + "spec: {rules: [{path: [1], filters: [{name: f, namespace: [1]}]}]}\n",
         HOST + "spec: {hostname: a.example.com, tlsSecret: {name: x, namespace: [1]}}\n",
-        HOST + "spec: {hostname: a.example.com, mappingSelector: {matchExpressions: 5}}\n---\n"
-        + M + "spec: {prefix: /a/, service: s}\n",
+        HOST
+        + "spec: {hostname: a.example.com, mappingSelector: {matchExpressions: 5}}\n---\n"
+        + M
+        + "spec: {prefix: /a/, service: s}\n",
         HOST + "spec: {hostname: a.example.com, mappingSelector: {matchExpressions: "
-        "[{key: a, operator: In, values: 5}]}}\n---\n" + M.replace("namespace: s", "namespace: s, "
-        "labels: {a: b}") + "spec: {prefix: /a/, service: s}\n",
+        "[{key: a, operator: In, values: 5}]}}\n---\n"
+        + M.replace("namespace: s", "namespace: s, labels: {a: b}")
+        + "spec: {prefix: /a/, service: s}\n",
         "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: x, namespace: s}\n"
         "spec: {template: abc}\n---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\n"
         "metadata: {name: sy, namespace: s}\nspec: {template: {metadata: [1]}}\n---\n"
         "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\n"
         "metadata: {name: sz, namespace: s}\nspec: {target: abc}\n",
     ],
-    ids=["rules-number", "filters-number", "namespace-list", "tls-secret-namespace-list",
-         "match-expressions-number", "selector-values-number", "secret-makers"],
-)  # fmt: skip
+    ids=[
+        "rules-number",
+        "filters-number",
+        "namespace-list",
+        "tls-secret-namespace-list",
+        "match-expressions-number",
+        "selector-values-number",
+        "secret-makers",
+    ],
+)
 def test_reference_rules_skip_fields_of_the_wrong_type(text: str) -> None:
     found = findings(text)  # no exception; the wrong type is the schema rule's finding
     allowed = {"schema", "unknown-field", "mapping-unbound", "filter-missing", "secret-missing"}
@@ -240,9 +299,13 @@ def test_a_missing_filter_is_still_found_next_to_a_namespace_of_the_wrong_type()
 
 def test_a_present_and_a_valued_header_of_one_name_are_grouped_without_error() -> None:
     routes = mapping_routes(
-        [_resource(M + "spec: {prefix: /a/, service: s, hostname: '*', headers: {x: true}, "
-                   "regex_headers: {x: a}}\n")]
-    )  # fmt: skip
+        [
+            _resource(
+                M + "spec: {prefix: /a/, service: s, hostname: '*', headers: {x: true}, "
+                "regex_headers: {x: a}}\n"
+            )
+        ]
+    )
     assert len(routes) == 1
     matchers = routes[0].key("default").matchers
     assert matchers.index(("x", None)) + 1 == matchers.index(("x", "a"))

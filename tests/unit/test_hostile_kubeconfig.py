@@ -61,9 +61,12 @@ def repo(tmp_path: Path) -> Path:
 
 
 def diff(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, repo: Path,
-    config: Path, *flags: str,
-) -> tuple[int, str, str]:  # fmt: skip
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    repo: Path,
+    config: Path,
+    *flags: str,
+) -> tuple[int, str, str]:
     monkeypatch.chdir(repo)
     code = main(["diff", *flags, "--inventory", "x", "--kubeconfig", str(config), "k"])
     out, err = capsys.readouterr()
@@ -72,10 +75,15 @@ def diff(
 
 def selection(cluster: dict[str, Any], user: dict[str, Any] | None = None) -> Selection:
     return Selection(
-        context="prod", cluster_name="prod-eu", user_name="ci", namespace="default",
-        cluster={"server": "https://prod:6443", **cluster}, user=user or {},
-        cluster_origin=ORIGIN, user_origin=ORIGIN,
-    )  # fmt: skip
+        context="prod",
+        cluster_name="prod-eu",
+        user_name="ci",
+        namespace="default",
+        cluster={"server": "https://prod:6443", **cluster},
+        user=user or {},
+        cluster_origin=ORIGIN,
+        user_origin=ORIGIN,
+    )
 
 
 def refused(cluster: dict[str, Any], user: dict[str, Any] | None = None) -> str:
@@ -102,7 +110,7 @@ def refused(cluster: dict[str, Any], user: dict[str, Any] | None = None) -> str:
         (f"admin:{SECRET}@host", "host"),
         (f"http://u:{SECRET}@[bad", "http://[bad"),
     ],
-)  # fmt: skip
+)
 def test_a_url_is_shown_without_user_password_query_or_fragment(url: str, shown: str) -> None:
     assert shown_url(url) == shown
 
@@ -157,14 +165,20 @@ def test_a_server_with_a_query_is_refused_without_showing_it() -> None:
 @pytest.mark.parametrize(
     ("cluster", "message"),
     [
-        ({"server": "https://[::1"},
-         "server 'https://[::1' is not a valid URL: its IPv6 address is not closed with ]"),
-        ({"server": "https://prod:99999"},
-         "server 'https://prod:99999' is not a valid URL: its port is not a number from 0 to 65535"),
-        ({"proxy-url": f"http://u:{SECRET}@[bad"},
-         "proxy-url 'http://[bad' is not a valid URL: its IPv6 address is not closed with ]"),
+        (
+            {"server": "https://[::1"},
+            "server 'https://[::1' is not a valid URL: its IPv6 address is not closed with ]",
+        ),
+        (
+            {"server": "https://prod:99999"},
+            "server 'https://prod:99999' is not a valid URL: its port is not a number from 0 to 65535",
+        ),
+        (
+            {"proxy-url": f"http://u:{SECRET}@[bad"},
+            "proxy-url 'http://[bad' is not a valid URL: its IPv6 address is not closed with ]",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_url_that_does_not_parse_names_the_file_cluster_and_field(
     cluster: dict[str, Any], message: str
 ) -> None:
@@ -195,18 +209,27 @@ def test_a_socks_proxy_without_pysocks_is_one_sentence() -> None:
         ({}, {"token": 12345678987654}, "users[ci].user.token must be a string, not a number"),
         ({}, {"token": [SECRET]}, "users[ci].user.token must be a string, not a list"),
         ({}, {"token": {"a": SECRET}}, "users[ci].user.token must be a string, not a mapping"),
-        ({}, {"username": "a", "password": 123456789},
-         "users[ci].user.password must be a string, not a number"),
+        (
+            {},
+            {"username": "a", "password": 123456789},
+            "users[ci].user.password must be a string, not a number",
+        ),
         ({"server": 5}, {}, "clusters[prod-eu].cluster.server must be a string, not a number"),
         # "false" in quotes would have turned TLS verification off
-        ({"insecure-skip-tls-verify": "false"}, {},
-         "clusters[prod-eu].cluster.insecure-skip-tls-verify must be true or false, not a string"),
-        ({"tls-server-name": ["a"]}, {},
-         "clusters[prod-eu].cluster.tls-server-name must be a string, not a list"),
+        (
+            {"insecure-skip-tls-verify": "false"},
+            {},
+            "clusters[prod-eu].cluster.insecure-skip-tls-verify must be true or false, not a string",
+        ),
+        (
+            {"tls-server-name": ["a"]},
+            {},
+            "clusters[prod-eu].cluster.tls-server-name must be a string, not a list",
+        ),
         ({}, {"exec": "abc"}, "users[ci].user.exec must be a mapping, not a string"),
         ({}, {"as-groups": ["a", 1]}, "users[ci].user.as-groups must be a list of strings"),
     ],
-)  # fmt: skip
+)
 def test_a_value_of_the_wrong_type_names_the_field_and_the_type(
     cluster: dict[str, Any], user: dict[str, Any], message: str
 ) -> None:
@@ -231,10 +254,12 @@ def test_a_password_that_is_a_number_is_exit_2_with_the_field(
     ("user", "message"),
     [
         ({"token": f"{SECRET}\u2603"}, "user 'ci': token holds a character that is not ASCII"),
-        ({"username": "a", "password": f"{SECRET}\u2603"},
-         "user 'ci': password holds a control character or one that basic authentication cannot"),
+        (
+            {"username": "a", "password": f"{SECRET}\u2603"},
+            "user 'ci': password holds a control character or one that basic authentication cannot",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_credential_no_http_header_can_carry_is_refused(
     user: dict[str, Any], message: str
 ) -> None:
@@ -244,14 +269,23 @@ def test_a_credential_no_http_header_can_carry_is_refused(
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("current-context: c", "current-context: [c]",
-         r"current-context must be a string \(a context's name\), not a list"),
-        ("namespace: s", "namespace: [s]",
-         r"contexts\[c\]\.context\.namespace must be a string, not a list"),
-        ("cluster: k, user", "cluster: 5, user",
-         r"contexts\[c\]\.context\.cluster must be a string, not a number"),
+        (
+            "current-context: c",
+            "current-context: [c]",
+            r"current-context must be a string \(a context's name\), not a list",
+        ),
+        (
+            "namespace: s",
+            "namespace: [s]",
+            r"contexts\[c\]\.context\.namespace must be a string, not a list",
+        ),
+        (
+            "cluster: k, user",
+            "cluster: 5, user",
+            r"contexts\[c\]\.context\.cluster must be a string, not a number",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_context_field_of_the_wrong_type_is_named(
     tmp_path: Path, old: str, new: str, message: str
 ) -> None:
@@ -275,16 +309,22 @@ def test_a_cluster_entry_that_is_not_a_mapping_says_so(tmp_path: Path) -> None:
         ({"command": ["a"]}, "exec.command must be a string (the plugin to run), not a list"),
         ({"command": "x", "args": "abc"}, "exec.args must be a list of strings, not a string"),
         ({"command": "x", "args": ["a", 1]}, "exec.args[1] must be a string, not a number"),
-        ({"command": "x", "env": ["abc"]},
-         "exec.env[0] must be a mapping with a name and a value, not a string"),
-        ({"command": "x", "env": [{"name": "A", "value": 5}]},
-         "exec.env[0].value must be a string, not a number"),
-        ({"command": "x", "env": [{"name": "A=B", "value": "v"}]},
-         "exec.env[0].name must be a variable name"),
+        (
+            {"command": "x", "env": ["abc"]},
+            "exec.env[0] must be a mapping with a name and a value, not a string",
+        ),
+        (
+            {"command": "x", "env": [{"name": "A", "value": 5}]},
+            "exec.env[0].value must be a string, not a number",
+        ),
+        (
+            {"command": "x", "env": [{"name": "A=B", "value": "v"}]},
+            "exec.env[0].name must be a variable name",
+        ),
         ({"command": "x", "args": ["a\0b"]}, "exec.args[0] holds a NUL character"),
         ({"command": "x", "installHint": ["a"]}, "exec.installHint must be a string, not a list"),
     ],
-)  # fmt: skip
+)
 def test_a_malformed_exec_field_is_named_with_the_type_expected(
     exec_: dict[str, Any], message: str
 ) -> None:
@@ -295,8 +335,12 @@ def test_a_malformed_exec_field_is_named_with_the_type_expected(
 
 
 def test_an_env_entry_without_a_value_is_empty_as_in_kubectl() -> None:
-    raw = {"apiVersion": "client.authentication.k8s.io/v1", "interactiveMode": "Never",
-           "command": "x", "env": [{"name": "A"}, {"name": "B", "value": None}]}  # fmt: skip
+    raw = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "interactiveMode": "Never",
+        "command": "x",
+        "env": [{"name": "A"}, {"name": "B", "value": None}],
+    }
     assert ExecSpec.parse(raw, where="w").env == (("A", ""), ("B", ""))
 
 
@@ -307,8 +351,12 @@ def plugin(tmp_path: Path, body: str, **extra: Any) -> ExecCredentials:
     script = tmp_path / "plugin.py"
     script.write_text(f"#!{sys.executable}\nimport sys\n" + textwrap.dedent(body))
     script.chmod(0o755)
-    raw = {"command": str(script), "apiVersion": "client.authentication.k8s.io/v1",
-           "interactiveMode": "Never", **extra}  # fmt: skip
+    raw = {
+        "command": str(script),
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "interactiveMode": "Never",
+        **extra,
+    }
     return ExecCredentials(ExecSpec.parse(raw, where="user 'ci' in /k/config"))
 
 
@@ -354,8 +402,10 @@ def test_a_failing_plugins_stderr_is_quoted_from_its_end_and_bounded(tmp_path: P
 
 
 def record_body(packed: bytes) -> dict[str, Any]:
-    return {"data": {"source": "{}"}, "binaryData": {record.MEMBERS_KEY: base64.b64encode(packed)
-                                                     .decode()}}  # fmt: skip
+    return {
+        "data": {"source": "{}"},
+        "binaryData": {record.MEMBERS_KEY: base64.b64encode(packed).decode()},
+    }
 
 
 def test_a_gzip_bomb_in_the_record_is_refused_by_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -379,8 +429,11 @@ def test_the_default_cap_is_far_above_a_full_record() -> None:
     ids=["not-gzip", "cut-short", "not-json"],
 )
 def test_a_corrupt_record_is_one_sentence_naming_the_configmap(packed: bytes) -> None:
-    with pytest.raises(ClusterError, match=r"^the inventory record ConfigMap default/"
-                       r"ambdiff-inventory-shop cannot be read \("):  # fmt: skip
+    with pytest.raises(
+        ClusterError,
+        match=r"^the inventory record ConfigMap default/"
+        r"ambdiff-inventory-shop cannot be read \(",
+    ):
         record.parse(record_body(packed), "shop", "default")
 
 
@@ -409,7 +462,7 @@ def test_a_token_files_final_line_break_is_trimmed(tmp_path: Path) -> None:
         (b"\xff\xfe" + SECRET.encode(), "is not UTF-8 text"),
         (b"x" * (1024 * 1024 + 1), "larger than 1 MiB, the most ambdiff reads from one file"),
     ],
-)  # fmt: skip
+)
 def test_a_token_file_that_cannot_be_a_token_is_one_sentence(
     tmp_path: Path, content: bytes, message: str
 ) -> None:

@@ -62,9 +62,23 @@ def test_the_image_installs_only_what_is_pinned_and_runs_under_an_init() -> None
 def test_pip_accepts_the_pins_and_their_hashes(tmp_path: Path) -> None:
     """pip downloads every pinned wheel and checks its hash, as the image build does."""
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes", "--no-deps",
-         "--only-binary=:all:", "-r", str(LOCK), "-d", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-r",
+            str(LOCK),
+            "-d",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list(tmp_path.iterdir())) == len(pins())

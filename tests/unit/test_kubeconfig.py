@@ -14,8 +14,14 @@ from ambdiff.cluster.kubeconfig import Overrides, load, select
 from ambdiff.errors import ClusterError
 
 
-def write(path: Path, current: str | None, *, clusters: dict[str, Any] | None = None,
-          users: dict[str, Any] | None = None, contexts: dict[str, Any] | None = None) -> Path:  # fmt: skip
+def write(
+    path: Path,
+    current: str | None,
+    *,
+    clusters: dict[str, Any] | None = None,
+    users: dict[str, Any] | None = None,
+    contexts: dict[str, Any] | None = None,
+) -> Path:
     data: dict[str, Any] = {"apiVersion": "v1", "kind": "Config"}
     if current is not None:
         data["current-context"] = current
@@ -30,19 +36,25 @@ def write(path: Path, current: str | None, *, clusters: dict[str, Any] | None = 
 @pytest.fixture
 def staging_and_prod(tmp_path: Path) -> tuple[Path, Path]:
     staging = write(
-        tmp_path / "staging.yaml", "staging",
+        tmp_path / "staging.yaml",
+        "staging",
         clusters={"staging": {"server": "https://staging:6443"}},
         users={"ci": {"token": "staging-token"}},
         contexts={"staging": {"cluster": "staging", "user": "ci", "namespace": "shop"}},
-    )  # fmt: skip
+    )
     prod = write(
-        tmp_path / "prod.yaml", "prod",
-        clusters={"prod": {"server": "https://prod:6443"},
-                  "staging": {"server": "https://impostor:6443"}},
+        tmp_path / "prod.yaml",
+        "prod",
+        clusters={
+            "prod": {"server": "https://prod:6443"},
+            "staging": {"server": "https://impostor:6443"},
+        },
         users={"ci": {"token": "prod-token"}},
-        contexts={"prod": {"cluster": "prod", "user": "ci"},
-                  "staging": {"cluster": "prod", "user": "ci"}},
-    )  # fmt: skip
+        contexts={
+            "prod": {"cluster": "prod", "user": "ci"},
+            "staging": {"cluster": "prod", "user": "ci"},
+        },
+    )
     return staging, prod
 
 
@@ -54,8 +66,10 @@ def test_the_first_file_to_set_current_context_wins(staging_and_prod: tuple[Path
     staging, prod = staging_and_prod
     chosen = select(load(None, env(staging, prod)))
     assert (chosen.context, chosen.server, chosen.namespace) == (
-        "staging", "https://staging:6443", "shop",
-    )  # fmt: skip
+        "staging",
+        "https://staging:6443",
+        "shop",
+    )
     assert select(load(None, env(prod, staging))).server == "https://prod:6443"
 
 
@@ -93,10 +107,12 @@ def test_missing_files_in_kubeconfig_are_skipped_and_repeats_read_once(
 
 def test_without_kubeconfig_the_home_file_is_read(tmp_path: Path) -> None:
     home_file = write(
-        tmp_path / ".kube" / "config", "home",
-        clusters={"c": {"server": "https://home:6443"}}, users={"u": {}},
+        tmp_path / ".kube" / "config",
+        "home",
+        clusters={"c": {"server": "https://home:6443"}},
+        users={"u": {}},
         contexts={"home": {"cluster": "c", "user": "u"}},
-    )  # fmt: skip
+    )
     merged = load(None, {}, home=tmp_path)
     assert merged.files == (home_file,)
     assert select(merged).server == "https://home:6443"
@@ -109,16 +125,23 @@ def test_a_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 def test_relative_references_resolve_against_the_file_that_defines_them(tmp_path: Path) -> None:
     first = write(
-        tmp_path / "a" / "one.yaml", "ctx",
+        tmp_path / "a" / "one.yaml",
+        "ctx",
         clusters={"c": {"server": "https://x:6443", "certificate-authority": "pki/ca.crt"}},
         contexts={"ctx": {"cluster": "c", "user": "u"}},
-    )  # fmt: skip
+    )
     second = write(
-        tmp_path / "b" / "deeper" / "two.yaml", None,
-        users={"u": {"client-certificate": "../u.crt", "client-key": "u.key",
-                     "tokenFile": "/abs/token",
-                     "exec": {"command": "./bin/plugin", "apiVersion": "v1"}}},
-    )  # fmt: skip
+        tmp_path / "b" / "deeper" / "two.yaml",
+        None,
+        users={
+            "u": {
+                "client-certificate": "../u.crt",
+                "client-key": "u.key",
+                "tokenFile": "/abs/token",
+                "exec": {"command": "./bin/plugin", "apiVersion": "v1"},
+            }
+        },
+    )
     chosen = select(load(None, env(first, second)))
     assert chosen.cluster["certificate-authority"] == str(tmp_path / "a" / "pki" / "ca.crt")
     assert chosen.user["client-certificate"] == str(tmp_path / "b" / "deeper" / ".." / "u.crt")
@@ -129,10 +152,12 @@ def test_relative_references_resolve_against_the_file_that_defines_them(tmp_path
 
 def test_an_exec_command_without_a_slash_is_looked_up_on_path(tmp_path: Path) -> None:
     path = write(
-        tmp_path / "k.yaml", "ctx", clusters={"c": {"server": "https://x:6443"}},
+        tmp_path / "k.yaml",
+        "ctx",
+        clusters={"c": {"server": "https://x:6443"}},
         users={"u": {"exec": {"command": "aws", "apiVersion": "v1"}}},
         contexts={"ctx": {"cluster": "c", "user": "u"}},
-    )  # fmt: skip
+    )
     assert select(load(str(path), {})).user["exec"]["command"] == "aws"
 
 
@@ -143,8 +168,10 @@ def test_overrides_replace_the_contexts_cluster_user_and_namespace(
     merged = load(None, env(staging, prod))
     chosen = select(merged, Overrides(context="staging", cluster="prod", namespace="other"))
     assert (chosen.cluster_name, chosen.server, chosen.namespace) == (
-        "prod", "https://prod:6443", "other",
-    )  # fmt: skip
+        "prod",
+        "https://prod:6443",
+        "other",
+    )
     assert select(merged, Overrides(context="prod")).namespace == "default"
 
 
@@ -178,14 +205,24 @@ def test_selection_errors_name_what_is_missing(staging_and_prod: tuple[Path, Pat
 
 
 def test_no_current_context_is_an_error_that_lists_the_contexts(tmp_path: Path) -> None:
-    path = write(tmp_path / "k.yaml", None, clusters={"c": {"server": "https://x"}},
-                 users={"u": {}}, contexts={"a": {"cluster": "c", "user": "u"}})  # fmt: skip
+    path = write(
+        tmp_path / "k.yaml",
+        None,
+        clusters={"c": {"server": "https://x"}},
+        users={"u": {}},
+        contexts={"a": {"cluster": "c", "user": "u"}},
+    )
     with pytest.raises(ClusterError, match=r"sets no current-context .* \(known contexts: a\)"):
         select(load(str(path), {}))
 
 
 def test_a_cluster_without_a_server_is_an_error(tmp_path: Path) -> None:
-    path = write(tmp_path / "k.yaml", "a", clusters={"c": {"insecure-skip-tls-verify": True}},
-                 users={"u": {}}, contexts={"a": {"cluster": "c", "user": "u"}})  # fmt: skip
+    path = write(
+        tmp_path / "k.yaml",
+        "a",
+        clusters={"c": {"insecure-skip-tls-verify": True}},
+        users={"u": {}},
+        contexts={"a": {"cluster": "c", "user": "u"}},
+    )
     with pytest.raises(ClusterError, match=r"cluster 'c' has no server"):
         select(load(str(path), {}))

@@ -69,13 +69,15 @@ def test_exceptions_are_kept_in_json(restore_logging: None) -> None:
 @pytest.mark.parametrize(
     ("text", "shown"),
     [
-        ("https://x-access-token:ghp_abc@github.com/org/repo.git",
-         "https://***@github.com/org/repo.git"),
+        (
+            "https://x-access-token:ghp_abc@github.com/org/repo.git",
+            "https://***@github.com/org/repo.git",
+        ),
         ("fetch https://user@host/r.git failed", "fetch https://***@host/r.git failed"),
         ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),  # a user, no secret
         ("https://github.com/org/repo.git", "https://github.com/org/repo.git"),
     ],
-)  # fmt: skip
+)
 def test_urls_lose_their_credentials_before_they_are_shown(text: str, shown: str) -> None:
     assert redact(text) == shown
 

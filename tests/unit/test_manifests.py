@@ -73,8 +73,10 @@ def test_a_duplicate_key_written_differently_says_what_yaml_read_it_as() -> None
     assert "duplicate key 'true': 'yes' is read as 'true'" in problems[0].message
     assert "quote the key to keep it as written" in problems[0].message
     problems.clear()
-    parse_file(SourceFile("ok.yaml", CM.format(name="a") + 'data:\n  "on": a\n  "yes": b\n'),
-               problems.append)  # fmt: skip
+    parse_file(
+        SourceFile("ok.yaml", CM.format(name="a") + 'data:\n  "on": a\n  "yes": b\n'),
+        problems.append,
+    )
     assert problems == []
 
 
@@ -85,11 +87,13 @@ def test_timestamps_stay_strings() -> None:
 
 @pytest.mark.parametrize(
     ("text", "missing"),
-    [("kind: ConfigMap\nmetadata: {name: a}\n", "apiVersion"),
-     ("apiVersion: v1\nmetadata: {name: a}\n", "kind"),
-     ("apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: a-}\n", "metadata.name"),
-     ("- just\n- a list\n", "mapping")],
-)  # fmt: skip
+    [
+        ("kind: ConfigMap\nmetadata: {name: a}\n", "apiVersion"),
+        ("apiVersion: v1\nmetadata: {name: a}\n", "kind"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: a-}\n", "metadata.name"),
+        ("- just\n- a list\n", "mapping"),
+    ],
+)
 def test_missing_essentials_are_reported(text: str, missing: str) -> None:
     problems: list[ManifestProblem] = []
     assert parse_file(SourceFile("m.yaml", text), problems.append) == []

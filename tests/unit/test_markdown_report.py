@@ -60,9 +60,12 @@ def changed(kind: str, ns: str, name: str, n: int = 1, *, origin: str = "k8s/a.y
 def added(kind: str, ns: str, name: str, body: dict | None = None) -> ObjectDiff:
     body = body or {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}
     return ObjectDiff(
-        ObjectId("", kind, ns, name), "v1", Status.ADDED, Origin("apps/b.yaml", 1, via="apps"),
+        ObjectId("", kind, ns, name),
+        "v1",
+        Status.ADDED,
+        Origin("apps/b.yaml", 1, via="apps"),
         desired=body,
-    )  # fmt: skip
+    )
 
 
 def removed(kind: str, ns: str, name: str) -> ObjectDiff:
@@ -93,8 +96,9 @@ def test_a_5000_object_drift_fits_and_says_exactly_what_is_left_out() -> None:
     assert shown_objects + missing == 5000
     s = report.summary
     # Removed first, then changed, then added: what is shown is the start of that order.
-    order = [o for st in (Status.REMOVED, Status.CHANGED, Status.ADDED) for o in report
-             if o.status is st]  # fmt: skip
+    order = [
+        o for st in (Status.REMOVED, Status.CHANGED, Status.ADDED) for o in report if o.status is st
+    ]
     left = order[shown_objects:]
     assert n_changed == sum(o.status is Status.CHANGED for o in left)
     assert n_added == sum(o.status is Status.ADDED for o in left) == s["added"]
@@ -121,8 +125,13 @@ def test_one_huge_object_is_cut_with_a_count_of_its_changes_left_out() -> None:
 
 def test_a_line_too_long_for_the_comment_is_cut_and_does_not_hide_the_next() -> None:
     key = "k" * 70_000
-    huge = ObjectDiff(ObjectId("", "ConfigMap", "prod", "huge"), "v1", Status.CHANGED, None,
-                      (Change(Op.ADD, ("data", key), new="v"),))  # fmt: skip
+    huge = ObjectDiff(
+        ObjectId("", "ConfigMap", "prod", "huge"),
+        "v1",
+        Status.CHANGED,
+        None,
+        (Change(Op.ADD, ("data", key), new="v"),),
+    )
     text = markdown(DiffReport((huge, changed("ConfigMap", "prod", "small"))), where="x")
     assert len(text) < GITHUB_LIMIT
     line = next(line for line in text.splitlines() if line.startswith("+ data.kkk"))
@@ -153,12 +162,20 @@ HOSTILE = "a|b`c``d```e</details><script>alert(1)</script>"
 def test_hostile_names_and_values_do_not_break_the_structure() -> None:
     name = ObjectId("", "ConfigMap", "ns|`x`", HOSTILE)
     diff = ObjectDiff(
-        name, "v1", Status.CHANGED, Origin("d|```/a.yaml", 1),
+        name,
+        "v1",
+        Status.CHANGED,
+        Origin("d|```/a.yaml", 1),
         (Change(Op.CHANGE, ("data", HOSTILE), old=HOSTILE, new="```\n</details>\n```"),),
-    )  # fmt: skip
+    )
     manifest = {"x": "```\n````\n</details>\n<script>x</script>\n", "data": {HOSTILE: HOSTILE}}
-    new = ObjectDiff(ObjectId("", "ConfigMap", "ns", "new"), "v1", Status.ADDED,
-                     Origin("b.yaml", 1), desired=manifest)  # fmt: skip
+    new = ObjectDiff(
+        ObjectId("", "ConfigMap", "ns", "new"),
+        "v1",
+        Status.ADDED,
+        Origin("b.yaml", 1),
+        desired=manifest,
+    )
     text = markdown(DiffReport((diff, new, removed("Secret", "ns", HOSTILE))), where=HOSTILE)
     tokens = parse(text)
     assert tables(tokens) == [
@@ -174,8 +191,12 @@ def test_hostile_names_and_values_do_not_break_the_structure() -> None:
 
 
 def test_an_added_object_shows_its_manifest() -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
-            "data": {"greeting": "hello"}}  # fmt: skip
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm"},
+        "data": {"greeting": "hello"},
+    }
     text = markdown(DiffReport((added("ConfigMap", "ns", "cm", body),)), where="context dev")
     fence = next(t for t in parse(text) if t.type == "fence")
     assert fence.info == "yaml"
@@ -183,8 +204,13 @@ def test_an_added_object_shows_its_manifest() -> None:
 
 
 def test_an_added_secrets_values_are_not_shown() -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "ns"},
-              "data": {"password": "c3VwZXItc2VjcmV0"}, "stringData": {"token": "tok-123456"}}  # fmt: skip
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "ns"},
+        "data": {"password": "c3VwZXItc2VjcmV0"},
+        "stringData": {"token": "tok-123456"},
+    }
     resource = Resource(ObjectId("", "Secret", "ns", "db"), "v1", seal(secret), Origin("s.yaml"))
     report = build_report([resource], {}, CompareOptions(inventory="x"))
     text = markdown(report, where="context dev")
@@ -194,20 +220,35 @@ def test_an_added_secrets_values_are_not_shown() -> None:
 
 def test_the_comment_names_the_context_never_the_server() -> None:
     server = "https://10.0.0.1:6443"
-    cluster = {"context": "kind-prod", "cluster": "kind-prod", "server": server, "user": "u",
-               "namespace": "default"}  # fmt: skip
+    cluster = {
+        "context": "kind-prod",
+        "cluster": "kind-prod",
+        "server": server,
+        "user": "u",
+        "namespace": "default",
+    }
     consoles = make_consoles(out=io.StringIO(), err=io.StringIO(), color="never")
     report = DiffReport((changed("ConfigMap", "ns", "a"),))
-    render(report, "markdown", consoles, where=f"context kind-prod ({server}), git main",
-           cluster=cluster)  # fmt: skip
+    render(
+        report,
+        "markdown",
+        consoles,
+        where=f"context kind-prod ({server}), git main",
+        cluster=cluster,
+    )
     text = consoles.out.file.getvalue()
     assert text.startswith("### ambdiff: git differs from context kind-prod, git main\n")
     assert "10.0.0.1" not in text
 
 
 def test_a_small_diff_shows_everything_with_no_left_out_line() -> None:
-    report = DiffReport((removed("Mapping", "shop", "v1"), changed("Mapping", "shop", "q", 2),
-                         added("Filter", "shop", "jwt")))  # fmt: skip
+    report = DiffReport(
+        (
+            removed("Mapping", "shop", "v1"),
+            changed("Mapping", "shop", "q", 2),
+            added("Filter", "shop", "jwt"),
+        )
+    )
     text = markdown(report, where="context dev")
     assert not LEFT_OUT.search(text) and "not shown" not in text
     assert len(details_blocks(text)) == 3
@@ -232,6 +273,14 @@ def test_objects_of_one_source_get_no_table_of_sources() -> None:
     ]
     text = markdown(DiffReport((*one, removed("ConfigMap", "ns", "gone"))), where="x")
     assert "| source |" not in text
-    two = (*one, ObjectDiff(ObjectId("", "ConfigMap", "ns", "d"), "v1", Status.ADDED,
-                            Origin("apps/a.yaml", 1), desired={"data": {}}))  # fmt: skip
+    two = (
+        *one,
+        ObjectDiff(
+            ObjectId("", "ConfigMap", "ns", "d"),
+            "v1",
+            Status.ADDED,
+            Origin("apps/a.yaml", 1),
+            desired={"data": {}},
+        ),
+    )
     assert "| source |" in markdown(DiffReport(two), where="x")

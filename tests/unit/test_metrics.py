@@ -12,8 +12,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from ambdiff.errors import ConfigError
 from ambdiff.metrics import Endpoint, Health, Healths, Metrics, SourceMetrics, Stage
 
-OBJECTS = [("Deployment", "shop", "changed"), ("Mapping", "shop", "unchanged"),
-           ("Mapping", "shop", "added"), ("Secret", "shop", "unchanged")]  # fmt: skip
+OBJECTS = [
+    ("Deployment", "shop", "changed"),
+    ("Mapping", "shop", "unchanged"),
+    ("Mapping", "shop", "added"),
+    ("Secret", "shop", "unchanged"),
+]
 
 
 @pytest.fixture

@@ -68,8 +68,12 @@ def test_input_is_not_modified() -> None:
 
 
 def test_secret_string_data_is_folded_into_base64_data() -> None:
-    body = {"kind": "Secret", "metadata": {"name": "db"}, "data": {"user": "YWRtaW4="},
-            "stringData": {"password": "hunter2"}}  # fmt: skip
+    body = {
+        "kind": "Secret",
+        "metadata": {"name": "db"},
+        "data": {"user": "YWRtaW4="},
+        "stringData": {"password": "hunter2"},
+    }
     out = normalize(SECRET, body)
     assert "stringData" not in out
     assert out["data"] == {"user": "YWRtaW4=", "password": base64.b64encode(b"hunter2").decode()}
@@ -91,12 +95,16 @@ def test_ignore_pointer_removes_a_field() -> None:
 
 
 def test_ignore_pointer_with_wildcard_and_escapes() -> None:
-    doc = {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]},
-           "metadata": {"annotations": {"a/b": "1", "c": "2"}}}  # fmt: skip
+    doc = {
+        "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]},
+        "metadata": {"annotations": {"a/b": "1", "c": "2"}},
+    }
     remove_pointer(doc, "/spec/containers/*/image")
     remove_pointer(doc, "/metadata/annotations/a~1b")
-    assert doc == {"spec": {"containers": [{"name": "a"}, {"name": "b"}]},
-                   "metadata": {"annotations": {"c": "2"}}}  # fmt: skip
+    assert doc == {
+        "spec": {"containers": [{"name": "a"}, {"name": "b"}]},
+        "metadata": {"annotations": {"c": "2"}},
+    }
 
 
 def test_ignore_pointer_naming_nothing_is_harmless() -> None:

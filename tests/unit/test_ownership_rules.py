@@ -36,10 +36,18 @@ class FakeCluster:
         found = self.objects.get((res.kind, namespace or "", name))
         return None if found is None else {**found, "metadata": dict(found["metadata"])}
 
-    def list(self, res: ApiResource, namespace: str | None, label_selector: str = "",
-             field_selector: str = "") -> list[dict[str, Any]]:  # fmt: skip
-        return [o for (kind, _, _), o in self.objects.items()
-                if kind == res.kind and label_selector in (o["metadata"].get("labels") or {})]  # fmt: skip
+    def list(
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> list[dict[str, Any]]:
+        return [
+            o
+            for (kind, _, _), o in self.objects.items()
+            if kind == res.kind and label_selector in (o["metadata"].get("labels") or {})
+        ]
 
     def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.version += 1
@@ -48,8 +56,15 @@ class FakeCluster:
         self.objects[(body["kind"], meta["namespace"], meta["name"])] = stored
         return stored
 
-    def apply(self, res: ApiResource, body: Mapping[str, Any], *, manager: str,
-              dry_run: bool = False, force: bool = False) -> dict[str, Any]:  # fmt: skip
+    def apply(
+        self,
+        res: ApiResource,
+        body: Mapping[str, Any],
+        *,
+        manager: str,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> dict[str, Any]:
         return self._store(body)
 
     def create(self, res: ApiResource, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,9 +89,16 @@ def _conflict() -> ClusterError:
 
 def live(name: str, uid: str, *, inventory: str = "inv", namespace: str = "shop") -> Resource:
     oid = ObjectId("", "ConfigMap", namespace, name)
-    body = {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "uid": uid,
-                         "labels": {"ambdiff.io/inventory": inventory} if inventory else {}}}  # fmt: skip
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid,
+            "labels": {"ambdiff.io/inventory": inventory} if inventory else {},
+        },
+    }
     return Resource(oid, "v1", body)
 
 
@@ -152,7 +174,9 @@ def test_a_candidate_is_vetoed_when_it_is_not_the_object_recorded_or_another_rec
     assert "another uid" in ownership.veto(a.id, live("a", "uid-new"))
     assert "label" in ownership.veto(a.id, live("a", "uid-a", inventory="someone-else"))
     shared = live("s", "uid-shared")
-    assert "default/ambdiff-inventory-b lists it too" in Ownership(recorded(shared), ME, other_owners={"uid-shared": "default/ambdiff-inventory-b"}).veto(shared.id, shared)  # fmt: skip
+    assert "default/ambdiff-inventory-b lists it too" in Ownership(
+        recorded(shared), ME, other_owners={"uid-shared": "default/ambdiff-inventory-b"}
+    ).veto(shared.id, shared)
     cluster_scoped = live("c", "uid-c", namespace="")
     blind = Ownership(recorded(cluster_scoped), ME, other_owners=None)
     assert "cannot be listed" in blind.veto(cluster_scoped.id, cluster_scoped)

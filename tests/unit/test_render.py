@@ -24,12 +24,18 @@ MAPPING = ObjectId("getambassador.io", "Mapping", "default", "api")
 
 def report() -> DiffReport:
     changed = ObjectDiff(
-        MAPPING, "getambassador.io/v3alpha1", Status.CHANGED, Origin("mappings/api.yaml", 1),
-        (Change(Op.CHANGE, ("spec", "prefix"), old="/api/", new="/api/v2/"),
-         Change(Op.ADD, ("spec", "timeout_ms"), new=3000),
-         Change(Op.REMOVE, ("spec", "rewrite"), old="/")),
-        desired={"spec": {"prefix": "/api/v2/", "timeout_ms": 3000}}, live={"spec": {"prefix": "/api/", "rewrite": "/"}},
-    )  # fmt: skip
+        MAPPING,
+        "getambassador.io/v3alpha1",
+        Status.CHANGED,
+        Origin("mappings/api.yaml", 1),
+        (
+            Change(Op.CHANGE, ("spec", "prefix"), old="/api/", new="/api/v2/"),
+            Change(Op.ADD, ("spec", "timeout_ms"), new=3000),
+            Change(Op.REMOVE, ("spec", "rewrite"), old="/"),
+        ),
+        desired={"spec": {"prefix": "/api/v2/", "timeout_ms": 3000}},
+        live={"spec": {"prefix": "/api/", "rewrite": "/"}},
+    )
     same = ObjectDiff(
         ObjectId("", "Service", "default", "api"), "v1", Status.UNCHANGED, Origin("svc.yaml", 3)
     )
@@ -55,8 +61,13 @@ def test_json_has_exactly_the_contract_shape() -> None:
 
 
 def test_masked_change_in_json() -> None:
-    secret = ObjectDiff(ObjectId("", "Secret", "d", "s"), "v1", Status.CHANGED, None,
-                        (Change(Op.CHANGE, ("data", "pw"), old="***", new="***", masked=True),))  # fmt: skip
+    secret = ObjectDiff(
+        ObjectId("", "Secret", "d", "s"),
+        "v1",
+        Status.CHANGED,
+        None,
+        (Change(Op.CHANGE, ("data", "pw"), old="***", new="***", masked=True),),
+    )
     [change] = to_json(DiffReport((secret,)))["resources"][0]["changes"]
     assert change == {"op": "change", "path": "data.pw", "old": "***", "new": "***", "masked": True}
 
@@ -65,10 +76,15 @@ def test_field_paths_follow_the_contract() -> None:
     assert format_path(
         ("spec", "template", "spec", "containers", ListKey((("name", "web"),)), "image")
     ) == ("spec.template.spec.containers[name=web].image")
-    assert format_path(("metadata", "annotations", "getambassador.io/config",
-                        ListKey((("kind", "Mapping"), ("name", "api"))), "prefix")) == (
-        'metadata.annotations["getambassador.io/config"][kind=Mapping,name=api].prefix'
-    )  # fmt: skip
+    assert format_path(
+        (
+            "metadata",
+            "annotations",
+            "getambassador.io/config",
+            ListKey((("kind", "Mapping"), ("name", "api"))),
+            "prefix",
+        )
+    ) == ('metadata.annotations["getambassador.io/config"][kind=Mapping,name=api].prefix')
     assert format_path(("spec", "args", 2)) == "spec.args[2]"
 
 

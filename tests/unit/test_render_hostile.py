@@ -116,16 +116,26 @@ def hostile_report() -> DiffReport:
         )
         body = {"metadata": {"name": oid.name}, "data": {f"key{text}": f"{text}\n{text}"}}
         return ObjectDiff(
-            oid, f"v1{text}", status, Origin(f"dir{text}/{text}.yaml", 3),
+            oid,
+            f"v1{text}",
+            status,
+            Origin(f"dir{text}/{text}.yaml", 3),
             changes if status is Status.CHANGED else (),
             desired=None if status is Status.REMOVED else body,
             live=None if status is Status.ADDED else {**body, "data": {text: text}},
-        )  # fmt: skip
+        )
 
     statuses = (Status.CHANGED, Status.ADDED, Status.REMOVED, Status.CHANGED, Status.CHANGED)
     objects = tuple(obj(n, t, s) for n, (t, s) in enumerate(zip(HOSTILE, statuses, strict=True)))
-    evil = ObjectDiff(ObjectId("", "ConfigMap", EVIL, EVIL), "v1", Status.CHANGED, None,
-                      (Change(Op.ADD, (EVIL,), new=EVIL),), desired={EVIL: EVIL}, live={})  # fmt: skip
+    evil = ObjectDiff(
+        ObjectId("", "ConfigMap", EVIL, EVIL),
+        "v1",
+        Status.CHANGED,
+        None,
+        (Change(Op.ADD, (EVIL,), new=EVIL),),
+        desired={EVIL: EVIL},
+        live={},
+    )
     return DiffReport((*objects, evil), errors=(f"not read: {EVIL}",))
 
 
@@ -207,8 +217,14 @@ def test_check_human_and_github_and_json() -> None:
 
 def test_sync_plan_failures_and_report() -> None:
     oid = ObjectId("", "ConfigMap", "ns", EVIL)
-    action = Action(Verb.UPDATE, oid, "v1", Origin(f"{EVIL}.yaml"),
-                    (Change(Op.CHANGE, ("data", EVIL), old=EVIL, new="b"),), reason=EVIL)  # fmt: skip
+    action = Action(
+        Verb.UPDATE,
+        oid,
+        "v1",
+        Origin(f"{EVIL}.yaml"),
+        (Change(Op.CHANGE, ("data", EVIL), old=EVIL, new="b"),),
+        reason=EVIL,
+    )
     out, err = io.StringIO(), io.StringIO()
     consoles = make_consoles("never", out, err)
     render_sync.plan(Plan((action,), skipped=(action,)), consoles, where=EVIL)
@@ -228,14 +244,26 @@ def test_watch_log_line() -> None:
 
 # ---- through the CLI ----------------------------------------------------------------------
 
-CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap",
-             "metadata": {"name": f"evil{HOSTILE[0]}", "namespace": "s",
-                          "annotations": {f"k{HOSTILE[4]}": f"v{HOSTILE[1]}"}},
-             "data": {f"key{HOSTILE[0]}": f"line1{EVIL}"}}  # fmt: skip
-MAPPING = {"apiVersion": "getambassador.io/v3alpha1", "kind": "Mapping",
-           "metadata": {"name": "m", "namespace": "s"},
-           "spec": {"hostname": f"h{HOSTILE[1]}{HOSTILE[2]}", "prefix": f"/p{HOSTILE[0]}/",
-                    "service": f"svc{HOSTILE[3]}{HOSTILE[4]}"}}  # fmt: skip
+CONFIGMAP = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {
+        "name": f"evil{HOSTILE[0]}",
+        "namespace": "s",
+        "annotations": {f"k{HOSTILE[4]}": f"v{HOSTILE[1]}"},
+    },
+    "data": {f"key{HOSTILE[0]}": f"line1{EVIL}"},
+}
+MAPPING = {
+    "apiVersion": "getambassador.io/v3alpha1",
+    "kind": "Mapping",
+    "metadata": {"name": "m", "namespace": "s"},
+    "spec": {
+        "hostname": f"h{HOSTILE[1]}{HOSTILE[2]}",
+        "prefix": f"/p{HOSTILE[0]}/",
+        "service": f"svc{HOSTILE[3]}{HOSTILE[4]}",
+    },
+}
 
 
 @pytest.fixture
@@ -243,13 +271,19 @@ def hostile_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository whose manifests (JSON is YAML) hold names no API server would take."""
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "k").mkdir()
-    live = {**CONFIGMAP, "metadata": {**CONFIGMAP["metadata"],  # type: ignore[dict-item]
-                                      "labels": {"app.kubernetes.io/managed-by": "ambdiff"}},
-            "data": {f"key{HOSTILE[0]}": "other"}}  # fmt: skip
+    live = {
+        **CONFIGMAP,
+        "metadata": {
+            **CONFIGMAP["metadata"],  # type: ignore[dict-item]
+            "labels": {"app.kubernetes.io/managed-by": "ambdiff"},
+        },
+        "data": {f"key{HOSTILE[0]}": "other"},
+    }
     (tmp_path / "k" / "a.yaml").write_text(json.dumps(CONFIGMAP))
     (tmp_path / "k" / "::error::m.yaml").write_text(json.dumps(MAPPING))
-    (tmp_path / "live.yaml").write_text(json.dumps({"apiVersion": "v1", "kind": "List",
-                                                    "items": [live]}))  # fmt: skip
+    (tmp_path / "live.yaml").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": [live]})
+    )
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -264,8 +298,19 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_diff_of_hostile_manifests(
     hostile_repo: Path, capsys: pytest.CaptureFixture[str], fmt: str
 ) -> None:
-    code, out, err = cli(capsys, "diff", "--color", "never", "--inventory", "x",
-                         "--live-file", "live.yaml", "-o", fmt, "k")  # fmt: skip
+    code, out, err = cli(
+        capsys,
+        "diff",
+        "--color",
+        "never",
+        "--inventory",
+        "x",
+        "--live-file",
+        "live.yaml",
+        "-o",
+        fmt,
+        "k",
+    )
     assert code == 1, err
     assert "Traceback" not in err
     assert_inert(out)
@@ -284,8 +329,9 @@ def test_check_of_hostile_manifests(
     assert "Traceback" not in err
     assert_inert(err)
     if fmt == "github":
-        assert out and all(line.startswith(("::error ", "::warning ", "::notice "))
-                           for line in out.splitlines())  # fmt: skip
+        assert out and all(
+            line.startswith(("::error ", "::warning ", "::notice ")) for line in out.splitlines()
+        )
         assert "\x1b" not in out
     else:
         assert_inert(out)

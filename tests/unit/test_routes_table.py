@@ -8,10 +8,18 @@ from ambdiff.model import JSON, ObjectId, Origin, Resource
 
 def mapping(name: str, line: int = 1, **spec: JSON) -> Resource:
     spec = {"prefix": "/api/", "service": name, **spec}
-    body = {"apiVersion": "getambassador.io/v2", "kind": "Mapping",
-            "metadata": {"name": name, "namespace": "default"}, "spec": spec}  # fmt: skip
-    return Resource(ObjectId("getambassador.io", "Mapping", "default", name), body["apiVersion"],
-                    body, Origin("routes.yaml", line))  # fmt: skip
+    body = {
+        "apiVersion": "getambassador.io/v2",
+        "kind": "Mapping",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": spec,
+    }
+    return Resource(
+        ObjectId("getambassador.io", "Mapping", "default", name),
+        body["apiVersion"],
+        body,
+        Origin("routes.yaml", line),
+    )
 
 
 def test_rows_show_every_column_in_emissary_order() -> None:

@@ -12,9 +12,18 @@ from ambdiff.schedule import Backoff, Debounce, backoff_cap, parse_interval
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("60", 60.0), ("60s", 60.0), ("1m", 60.0), ("1m30s", 90.0), ("1.5m", 90.0),
-     ("500ms", 0.5), ("2h", 7200.0), (" 5M ", 300.0), ("1h2m3s", 3723.0)],
-)  # fmt: skip
+    [
+        ("60", 60.0),
+        ("60s", 60.0),
+        ("1m", 60.0),
+        ("1m30s", 90.0),
+        ("1.5m", 90.0),
+        ("500ms", 0.5),
+        ("2h", 7200.0),
+        (" 5M ", 300.0),
+        ("1h2m3s", 3723.0),
+    ],
+)
 def test_intervals_parse_like_go_durations(text: str, seconds: float) -> None:
     assert parse_interval(text) == seconds
 

@@ -50,8 +50,15 @@ def test_secret_data_that_is_not_a_map_is_sealed_whole(data: object) -> None:
 
 def test_kubectls_copy_on_a_secret_is_sealed() -> None:
     applied = json.dumps({**SECRET, "data": {"a": "c2VjcmV0"}})
-    body = seal({**SECRET, "metadata": {"name": "db", "annotations": {
-        "kubectl.kubernetes.io/last-applied-configuration": applied}}})  # fmt: skip
+    body = seal(
+        {
+            **SECRET,
+            "metadata": {
+                "name": "db",
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied},
+            },
+        }
+    )
     assert "c2VjcmV0" not in str(body)
 
 
@@ -59,8 +66,11 @@ def test_filter_secret_is_sealed_as_crd_and_as_annotation_document() -> None:
     crd = seal({**FILTER, "spec": {"OAuth2": {"clientID": "shop", "secret": "Zq-S"}}})
     assert isinstance(crd["spec"]["OAuth2"]["secret"], Sealed)
     assert crd["spec"]["OAuth2"]["clientID"] == "shop"
-    service = {"apiVersion": "v1", "kind": "Service",
-               "metadata": {"name": "sso", "annotations": {"getambassador.io/config": CONFIG}}}  # fmt: skip
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "sso", "annotations": {"getambassador.io/config": CONFIG}},
+    }
     sealed = seal(service)
     text = sealed["metadata"]["annotations"]["getambassador.io/config"]
     assert isinstance(text, SealedText) and text == CONFIG
@@ -68,8 +78,14 @@ def test_filter_secret_is_sealed_as_crd_and_as_annotation_document() -> None:
 
 
 def test_objects_without_secrets_are_left_as_they_are() -> None:
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a",
-               "annotations": {"getambassador.io/config": "kind: Mapping\nname: a\n"}}}  # fmt: skip
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "a",
+            "annotations": {"getambassador.io/config": "kind: Mapping\nname: a\n"},
+        },
+    }
     assert seal(service) is service
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"secret": "x"}}
     assert seal(deployment) is deployment
@@ -85,7 +101,11 @@ def test_changes_show_only_that_a_secret_changed() -> None:
     have = seal({**SECRET, "data": {"password": "b2xk", "user": "YQ=="}})
     [change] = [shown_change(c) for c in compare(want, have, symmetric=True)]
     assert (change.path, change.old, change.new, change.masked) == (
-        ("data", "password"), "***", "***", True)  # fmt: skip
+        ("data", "password"),
+        "***",
+        "***",
+        True,
+    )
     added = shown_change(Change(Op.ADD, ("data",), new=want["data"]))
     assert added.new == {"password": "***", "user": "***"} and added.old is MISSING
     plain = Change(Op.CHANGE, ("type",), old="Opaque", new="kubernetes.io/tls")
@@ -101,8 +121,13 @@ def change_of(want: dict[str, object], have: dict[str, object]) -> Change:
 
 def test_annotation_filter_secret_change_is_masked() -> None:
     def service(config: str) -> dict[str, object]:
-        return seal({"apiVersion": "v1", "kind": "Service",
-                     "metadata": {"name": "sso", "annotations": {"getambassador.io/config": config}}})  # fmt: skip
+        return seal(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "sso", "annotations": {"getambassador.io/config": config}},
+            }
+        )
 
     changes = compare(service(CONFIG.replace("OLD", "NEW")), service(CONFIG), symmetric=False)
     [change] = [shown_change(c) for c in changes]

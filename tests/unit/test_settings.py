@@ -19,7 +19,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_full_settings_file_is_read(tmp_path: Path) -> None:
-    s = load_file(write(tmp_path, """
+    s = load_file(
+        write(
+            tmp_path,
+            """
 paths: [k8s]
 namespace: shop
 inventory: storefront
@@ -33,7 +36,10 @@ check:
   strict: true
 sync:
   prune: true
-"""), explicit=True)  # fmt: skip
+""",
+        ),
+        explicit=True,
+    )
     assert s.paths == ("k8s",) and s.namespace == "shop" and s.inventory == "storefront"
     assert s.check_disable == ("route-collision",) and s.check_strict and s.prune
     replicas, generated = s.ignore
@@ -85,8 +91,11 @@ def test_a_variable_for_a_flag_without_one_names_the_flag() -> None:
     # --with-repo reads no variable: AMBDIFF_WITH_REPO=1 must not look like it worked, and
     # must not be "corrected" to the close but unrelated AMBDIFF_REPO.
     with pytest.raises(ConfigError) as e:
-        check_environment({"AMBDIFF_REPO"}, {"AMBDIFF_WITH_REPO": "1"},
-                          flag_only={"AMBDIFF_WITH_REPO": "--with-repo"})  # fmt: skip
+        check_environment(
+            {"AMBDIFF_REPO"},
+            {"AMBDIFF_WITH_REPO": "1"},
+            flag_only={"AMBDIFF_WITH_REPO": "--with-repo"},
+        )
     assert str(e.value) == (
         "environment variable AMBDIFF_WITH_REPO is not read: --with-repo has no environment "
         "variable. Unset it and pass --with-repo on the command line."
@@ -150,8 +159,10 @@ def test_ignore_pointer_escapes_other_than_0_and_1_are_refused(
 
 
 def test_ignore_pointer_escapes_0_and_1_are_fine(tmp_path: Path) -> None:
-    s = load_file(write(tmp_path, "ignore: [{kind: X, paths: [/metadata/annotations/a~1b~0c]}]\n"),
-                  explicit=True)  # fmt: skip
+    s = load_file(
+        write(tmp_path, "ignore: [{kind: X, paths: [/metadata/annotations/a~1b~0c]}]\n"),
+        explicit=True,
+    )
     assert s.ignore[0].paths == ("/metadata/annotations/a~1b~0c",)
 
 
@@ -189,8 +200,10 @@ def test_a_settings_file_above_the_limit_is_refused(tmp_path: Path) -> None:
     assert load_file(write(tmp_path, "#" * MAX_SETTINGS_BYTES), explicit=True).paths == ()
 
 
-@pytest.mark.parametrize(("key", "instead"), [("context", "--context or AMBDIFF_CONTEXT"),
-                                              ("kubeconfig", "--kubeconfig or KUBECONFIG")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "instead"),
+    [("context", "--context or AMBDIFF_CONTEXT"), ("kubeconfig", "--kubeconfig or KUBECONFIG")],
+)
 def test_the_settings_file_cannot_choose_the_cluster(
     tmp_path: Path, key: str, instead: str
 ) -> None:

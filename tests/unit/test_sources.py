@@ -9,10 +9,12 @@ from ambdiff.errors import ConfigError
 from ambdiff.sources import HelmRelease, Source, inventory_name, parse, select
 
 TEAMS = parse(
-    [{"name": "api", "paths": ["apps/api"], "namespace": "api"},
-     {"name": "web", "paths": ["apps/web", "shared/web.yaml"]}],
+    [
+        {"name": "api", "paths": ["apps/api"], "namespace": "api"},
+        {"name": "web", "paths": ["apps/web", "shared/web.yaml"]},
+    ],
     ".ambdiff.yaml",
-)  # fmt: skip
+)
 
 
 def test_without_declared_sources_the_repository_is_one_source_and_paths_narrow_it() -> None:
@@ -61,24 +63,47 @@ def test_paths_in_two_sources_or_in_none_are_refused() -> None:
         ([{"name": "a", "paths": ["x"], "prune": "yes"}], "prune must be true or false"),
         ([{"name": "a", "paths": ["x"], "interval": "soon"}], "interval 'soon' is not a duration"),
         ([{"name": "a", "paths": ["apps"]}, {"name": "b", "paths": ["apps/b"]}], "overlap"),
-        ([{"name": "a", "paths": ["x"]}, {"name": "a", "paths": ["y"]}], "a second source named 'a'"),
+        (
+            [{"name": "a", "paths": ["x"]}, {"name": "a", "paths": ["y"]}],
+            "a second source named 'a'",
+        ),
         ([{"name": "a", "paths": ["x"], "render": "jsonnet"}], "render must be one of auto, dir"),
-        ([{"name": "a", "paths": ["x"], "helm": {"relase": "q"}}], "unknown key 'relase'.*Did you mean 'release'"),
-        ([{"name": "a", "paths": ["x"], "rendr": "helm"}], "unknown key 'rendr'.*Did you mean 'render'"),
-        ([{"name": "a", "paths": ["x"], "render": "dir", "helm": {}}], "a helm block needs render: helm"),
-        ([{"name": "a", "paths": ["x"], "helm": {"release": "Quote_1"}}], "release must be a Helm release name"),
-        ([{"name": "a", "paths": ["x"], "helm": {"values": ["../v.yaml"]}}], "must be a path inside"),
+        (
+            [{"name": "a", "paths": ["x"], "helm": {"relase": "q"}}],
+            "unknown key 'relase'.*Did you mean 'release'",
+        ),
+        (
+            [{"name": "a", "paths": ["x"], "rendr": "helm"}],
+            "unknown key 'rendr'.*Did you mean 'render'",
+        ),
+        (
+            [{"name": "a", "paths": ["x"], "render": "dir", "helm": {}}],
+            "a helm block needs render: helm",
+        ),
+        (
+            [{"name": "a", "paths": ["x"], "helm": {"release": "Quote_1"}}],
+            "release must be a Helm release name",
+        ),
+        (
+            [{"name": "a", "paths": ["x"], "helm": {"values": ["../v.yaml"]}}],
+            "must be a path inside",
+        ),
         ([{"name": "a", "paths": ["x"], "helm": {"set": {"a": [1]}}}], "set must map value names"),
     ],
-)  # fmt: skip
+)
 def test_bad_source_declarations_are_one_sentence(raw: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse(raw, ".ambdiff.yaml")
 
 
 def test_one_folder_may_be_two_sources_with_different_namespaces() -> None:
-    envs = parse([{"name": "staging", "paths": ["app"], "namespace": "env-staging"},
-                  {"name": "prod", "paths": ["app"], "namespace": "env-prod"}], "f")  # fmt: skip
+    envs = parse(
+        [
+            {"name": "staging", "paths": ["app"], "namespace": "env-staging"},
+            {"name": "prod", "paths": ["app"], "namespace": "env-prod"},
+        ],
+        "f",
+    )
     assert [s.name for s in envs] == ["staging", "prod"]
     with pytest.raises(ConfigError, match="2 sources"):
         select(envs, ("app",))
@@ -99,8 +124,20 @@ def test_inventory_names_differ_for_same_named_repositories_and_sources() -> Non
 
 
 def test_a_helm_block_declares_the_release_values_and_set() -> None:
-    (source,) = parse([{"name": "q", "paths": ["charts/quote"], "helm": {
-        "release": "quote", "values": ["./env/prod.yaml"], "set": {"b": True, "a": 2}}}], "f")  # fmt: skip
+    (source,) = parse(
+        [
+            {
+                "name": "q",
+                "paths": ["charts/quote"],
+                "helm": {
+                    "release": "quote",
+                    "values": ["./env/prod.yaml"],
+                    "set": {"b": True, "a": 2},
+                },
+            }
+        ],
+        "f",
+    )
     assert source.render == "helm"
     assert source.helm == HelmRelease("quote", ("env/prod.yaml",), (("a", "2"), ("b", "true")))
     (plain,) = parse([{"name": "p", "paths": ["k8s"]}], "f")

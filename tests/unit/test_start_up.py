@@ -23,8 +23,9 @@ print("exit", code, "loaded", " ".join(m for m in ("kubernetes", "urllib3", "pyd
 
 
 def _probe(*argv: str, cwd: Path = ROOT) -> str:
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=cwd, capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], cwd=cwd, capture_output=True, text=True, check=False
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -38,23 +39,41 @@ def test_check_never_loads_the_kubernetes_client_or_gitpython(tmp_path: Path) ->
 
 
 def test_diff_loads_the_client_without_the_rest_of_its_package() -> None:
-    line = _probe("diff", "--live-file", "examples/quickstart/cluster-snapshot.yaml",
-                  "--inventory", "quickstart", "examples/quickstart/manifests")  # fmt: skip
+    line = _probe(
+        "diff",
+        "--live-file",
+        "examples/quickstart/cluster-snapshot.yaml",
+        "--inventory",
+        "quickstart",
+        "examples/quickstart/manifests",
+    )
     assert line.startswith("exit 1 loaded kubernetes urllib3"), line
     done = subprocess.run(
-        [sys.executable, "-c", "import ambdiff.cluster, sys; print(sorted(m for m in "
-         "('kubernetes.dynamic', 'kubernetes.watch', 'kubernetes.stream', 'kubernetes.informer',"
-         " 'kubernetes.leaderelection', 'jsonschema') if m in sys.modules))"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import ambdiff.cluster, sys; print(sorted(m for m in "
+            "('kubernetes.dynamic', 'kubernetes.watch', 'kubernetes.stream', 'kubernetes.informer',"
+            " 'kubernetes.leaderelection', 'jsonschema') if m in sys.modules))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == "[]"
 
 
 def test_version_is_read_when_asked_for() -> None:
     from importlib.metadata import version
 
-    done = subprocess.run([sys.executable, "-m", "ambdiff", "--version"], cwd=ROOT,
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "ambdiff", "--version"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == f"ambdiff, version {version('ambdiff')}"
 
 
@@ -63,9 +82,16 @@ def test_code_that_imports_the_whole_package_after_ambdiff_still_works() -> None
     from importlib.metadata import version
 
     done = subprocess.run(
-        [sys.executable, "-c", "import ambdiff.cluster, kubernetes, kubernetes.dynamic; "
-         "print(kubernetes.__version__, kubernetes.watch.Watch.__name__); kubernetes.nothing"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import ambdiff.cluster, kubernetes, kubernetes.dynamic; "
+            "print(kubernetes.__version__, kubernetes.watch.Watch.__name__); kubernetes.nothing",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.stdout.strip() == f"{version('kubernetes')} Watch"
     assert "AttributeError: module 'kubernetes' has no attribute 'nothing'" in done.stderr

@@ -47,13 +47,29 @@ class FakeCluster:
     def get(self, res: ApiResource, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self.objects.get((res.kind, namespace or "", name))
 
-    def list(self, res: ApiResource, namespace: str | None, label_selector: str = "",
-             field_selector: str = "") -> list[dict[str, Any]]:  # fmt: skip
-        return [o for (kind, _, _), o in self.objects.items() if kind == res.kind
-                and label_selector.split("=")[0] in (o["metadata"].get("labels") or {})]  # fmt: skip
+    def list(
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> list[dict[str, Any]]:
+        return [
+            o
+            for (kind, _, _), o in self.objects.items()
+            if kind == res.kind
+            and label_selector.split("=")[0] in (o["metadata"].get("labels") or {})
+        ]
 
-    def apply(self, res: ApiResource, body: Mapping[str, Any], *, manager: str,
-              dry_run: bool = False, force: bool = False) -> dict[str, Any]:  # fmt: skip
+    def apply(
+        self,
+        res: ApiResource,
+        body: Mapping[str, Any],
+        *,
+        manager: str,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> dict[str, Any]:
         meta = body["metadata"]
         if meta["name"] in self.refuse:
             error = ClusterError(f"{res.kind} {meta['name']} is invalid")
@@ -80,8 +96,15 @@ class FakeCluster:
     def replace(self, res: ApiResource, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.apply(res, body, manager="x")
 
-    def delete(self, res: ApiResource, namespace: str | None, name: str, *, dry_run: bool = False,
-               precondition: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+    def delete(
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
+        precondition: Mapping[str, Any] | None = None,
+    ) -> None:
         if not dry_run:
             del self.objects[(res.kind, namespace or "", name)]
             self.writes.append(f"delete {res.kind} {name}")
@@ -89,13 +112,24 @@ class FakeCluster:
 
 def cm(name: str, namespace: str = "shop") -> Resource:
     oid = ObjectId("", "ConfigMap", namespace, name)
-    return Resource(oid, "v1", {"apiVersion": "v1", "kind": "ConfigMap",
-                                "metadata": {"name": name, "namespace": namespace}, "data": {"k": "v"}})  # fmt: skip
+    return Resource(
+        oid,
+        "v1",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {"k": "v"},
+        },
+    )
 
 
 def namespace(name: str) -> Resource:
-    return Resource(ObjectId("", "Namespace", "", name), "v1",
-                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})  # fmt: skip
+    return Resource(
+        ObjectId("", "Namespace", "", name),
+        "v1",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+    )
 
 
 def live_of(cluster: FakeCluster) -> dict[ObjectId, Resource]:
@@ -108,12 +142,20 @@ def live_of(cluster: FakeCluster) -> dict[ObjectId, Resource]:
     return out
 
 
-def sync(cluster: FakeCluster, desired: list[Resource], *, prune: bool = True,
-         narrowed: bool = False, allow_mass_prune: bool = False) -> Sync:  # fmt: skip
-    ownership = Ownership.open(cluster, inventory="inv", namespace="default", identity=ME,
-                               narrowed=narrowed)  # fmt: skip
-    settings = SyncSettings(inventory="inv", prune=prune and not narrowed,
-                            allow_mass_prune=allow_mass_prune)  # fmt: skip
+def sync(
+    cluster: FakeCluster,
+    desired: list[Resource],
+    *,
+    prune: bool = True,
+    narrowed: bool = False,
+    allow_mass_prune: bool = False,
+) -> Sync:
+    ownership = Ownership.open(
+        cluster, inventory="inv", namespace="default", identity=ME, narrowed=narrowed
+    )
+    settings = SyncSettings(
+        inventory="inv", prune=prune and not narrowed, allow_mass_prune=allow_mass_prune
+    )
     return Sync(cluster, desired, live_of(cluster), settings, ownership, "rev-1")
 
 
@@ -127,8 +169,11 @@ def test_from_empty_everything_is_applied_in_order_and_recorded_last() -> None:
     cluster.objects[("Namespace", "", "shop")] = {"metadata": {"name": "shop", "uid": "ns"}}
     result = sync(cluster, [cm("b"), cm("a")]).run()
     assert result.ok
-    assert cluster.writes == ["apply ConfigMap a", "apply ConfigMap b",
-                              "apply ConfigMap ambdiff-inventory-inv"]  # fmt: skip
+    assert cluster.writes == [
+        "apply ConfigMap a",
+        "apply ConfigMap b",
+        "apply ConfigMap ambdiff-inventory-inv",
+    ]
     assert members(cluster) == {"a", "b"}
 
 
@@ -152,8 +197,14 @@ def test_prune_deletes_record_members_git_dropped_and_nothing_else() -> None:
     cluster.objects[("Namespace", "", "shop")] = {"metadata": {"name": "shop", "uid": "ns"}}
     assert sync(cluster, [cm("a"), cm("b"), cm("c")]).run().ok
     # An object with the label that no record lists (made by hand) is never a candidate.
-    cluster.objects[("ConfigMap", "shop", "hand")] = {"metadata": {
-        "name": "hand", "namespace": "shop", "uid": "h", "labels": {"ambdiff.io/inventory": "inv"}}}  # fmt: skip
+    cluster.objects[("ConfigMap", "shop", "hand")] = {
+        "metadata": {
+            "name": "hand",
+            "namespace": "shop",
+            "uid": "h",
+            "labels": {"ambdiff.io/inventory": "inv"},
+        }
+    }
     engine = sync(cluster, [cm("a"), cm("b")])
     assert [str(a) for a in engine.plan.actions] == ["delete ConfigMap shop/c"]
     result = engine.run()
@@ -203,13 +254,20 @@ def test_objects_of_another_inventory_are_refused_in_preflight_as_one_cause() ->
     cluster.objects[("Namespace", "", "shop")] = {"metadata": {"name": "shop", "uid": "ns"}}
     for name in ("a", "b"):
         cluster.objects[("ConfigMap", "shop", name)] = {
-            "metadata": {"name": name, "namespace": "shop", "uid": f"u-{name}",
-                         "labels": {INVENTORY_LABEL: "theirs"}}}  # fmt: skip
+            "metadata": {
+                "name": name,
+                "namespace": "shop",
+                "uid": f"u-{name}",
+                "labels": {INVENTORY_LABEL: "theirs"},
+            }
+        }
     failures = sync(cluster, [cm("a"), cm("b")]).preflight()
     assert [f.message for f in failures] == [
         "it belongs to the inventory 'theirs'; ambdiff never takes over another inventory's objects"
     ] * 2
     [group] = grouped(failures)
-    assert group.cause == ("they belong to the inventory 'theirs'; ambdiff never takes over "
-                           "another inventory's objects")  # fmt: skip
+    assert group.cause == (
+        "they belong to the inventory 'theirs'; ambdiff never takes over "
+        "another inventory's objects"
+    )
     assert len(group.failures) == 2 and not cluster.writes

@@ -76,8 +76,12 @@ def test_nothing_pending_without_kubectl_apply() -> None:
 
 def test_a_server_side_kubectl_apply_is_taken_over_whole() -> None:
     # `kubectl apply --server-side` owns exactly what it applied: no last-applied filter.
-    ssa = {**CLIENT_SIDE, "manager": "kubectl", "operation": "Apply",
-           "fieldsV1": {"f:spec": {"f:minReadySeconds": {}, "f:replicas": {}}}}  # fmt: skip
+    ssa = {
+        **CLIENT_SIDE,
+        "manager": "kubectl",
+        "operation": "Apply",
+        "fieldsV1": {"f:spec": {"f:minReadySeconds": {}, "f:replicas": {}}},
+    }
     takeover = pending(live(ssa))
     assert takeover is not None
     assert takeover.fields == {"f:spec": {"f:minReadySeconds": {}, "f:replicas": {}}}
@@ -91,8 +95,9 @@ def test_what_git_dropped_from_a_kubectl_applied_object_is_a_removal() -> None:
     want = json.loads(json.dumps(APPLIED))
     del want["spec"]["template"]["spec"]["containers"][0]["env"][1]  # B
     del want["metadata"]["annotations"]
-    removals = owned_removals(want, body, body["metadata"]["managedFields"],
-                              taken_over=[takeover.fields])  # fmt: skip
+    removals = owned_removals(
+        want, body, body["metadata"]["managedFields"], taken_over=[takeover.fields]
+    )
     assert sorted(c.path_str for c in removals) == [
         "metadata.annotations.team",
         "spec.template.spec.containers[name=web].env[name=B]",
@@ -102,10 +107,18 @@ def test_what_git_dropped_from_a_kubectl_applied_object_is_a_removal() -> None:
 
 
 def test_the_upgrade_replaces_kubectls_entry_with_ambdiffs_and_keeps_the_others() -> None:
-    other = {"manager": "hpa", "operation": "Update", "apiVersion": "apps/v1",
-             "fieldsV1": {"f:spec": {"f:replicas": {}}}}  # fmt: skip
-    ours = {"manager": "ambdiff", "operation": "Apply", "apiVersion": "apps/v1",
-            "fieldsV1": {"f:metadata": {"f:labels": {"f:ambdiff.io/inventory": {}}}}}  # fmt: skip
+    other = {
+        "manager": "hpa",
+        "operation": "Update",
+        "apiVersion": "apps/v1",
+        "fieldsV1": {"f:spec": {"f:replicas": {}}},
+    }
+    ours = {
+        "manager": "ambdiff",
+        "operation": "Apply",
+        "apiVersion": "apps/v1",
+        "fieldsV1": {"f:metadata": {"f:labels": {"f:ambdiff.io/inventory": {}}}},
+    }
     body = live(CLIENT_SIDE, other, ours)
     takeover = pending(body)
     assert takeover is not None

@@ -52,14 +52,24 @@ class FakeCluster:
             raise answer
         return answer
 
-    def list(self, res: ApiResource, namespace: str | None, label_selector: str = "",
-             field_selector: str = "") -> list[dict[str, Any]]:  # fmt: skip
+    def list(
+        self,
+        res: ApiResource,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> list[dict[str, Any]]:
         """How the wait reads one object: a list selected by its name."""
         assert field_selector.startswith("metadata.name=") and not label_selector
         found = self.get(res, namespace, field_selector.removeprefix("metadata.name="))
         if found is not None and "name" not in (found.get("metadata") or {}):
-            found = {**found, "metadata": {**(found.get("metadata") or {}),
-                                           "name": field_selector.removeprefix("metadata.name=")}}  # fmt: skip
+            found = {
+                **found,
+                "metadata": {
+                    **(found.get("metadata") or {}),
+                    "name": field_selector.removeprefix("metadata.name="),
+                },
+            }
         return [] if found is None else [found]
 
 
@@ -80,8 +90,13 @@ class Clock:
         return len(self.pauses) == self.stop_at
 
 
-def run(cluster: FakeCluster, targets: Sequence[Target], *, timeout: float = 60.0,
-        clock: Clock | None = None) -> tuple[WaitReport, list[tuple[str, str, str, float]]]:  # fmt: skip
+def run(
+    cluster: FakeCluster,
+    targets: Sequence[Target],
+    *,
+    timeout: float = 60.0,
+    clock: Clock | None = None,
+) -> tuple[WaitReport, list[tuple[str, str, str, float]]]:
     """follow() with the fake clock; also what on_change heard: (name, verdict, message, at)."""
     clock = clock or Clock()
     heard: list[tuple[str, str, str, float]] = []
@@ -89,8 +104,16 @@ def run(cluster: FakeCluster, targets: Sequence[Target], *, timeout: float = 60.
     def on_change(status: Status, elapsed: float) -> None:
         heard.append((status.target.id.name, status.verdict.value, status.message, elapsed))
 
-    report = follow(cast(SyncCluster, cluster), targets, RULES, timeout=timeout,
-                    on_change=on_change, pause=clock.pause, clock=clock, poll=2.0)  # fmt: skip
+    report = follow(
+        cast(SyncCluster, cluster),
+        targets,
+        RULES,
+        timeout=timeout,
+        on_change=on_change,
+        pause=clock.pause,
+        clock=clock,
+        poll=2.0,
+    )
     return report, heard
 
 
@@ -101,17 +124,30 @@ def web(deleted: bool = False) -> Target:
 WEB = ("Deployment", "shop", "web")
 
 
-def deployment(updated: int, available: int, *, replicas: int = 2,
-               conditions: Sequence[dict[str, str]] = ()) -> dict[str, Any]:  # fmt: skip
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "shop", "generation": 1},
-            "spec": {"replicas": replicas},
-            "status": {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": updated,
-                       "availableReplicas": available, "conditions": list(conditions)}}  # fmt: skip
+def deployment(
+    updated: int, available: int, *, replicas: int = 2, conditions: Sequence[dict[str, str]] = ()
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "generation": 1},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": 1,
+            "replicas": replicas,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+            "conditions": list(conditions),
+        },
+    }
 
 
-STUCK = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-         "message": 'ReplicaSet "web-7d4b9c" has timed out progressing.'}  # fmt: skip
+STUCK = {
+    "type": "Progressing",
+    "status": "False",
+    "reason": "ProgressDeadlineExceeded",
+    "message": 'ReplicaSet "web-7d4b9c" has timed out progressing.',
+}
 
 
 def test_an_object_healthy_at_once_is_read_once_and_the_wait_never_pauses() -> None:
@@ -127,8 +163,9 @@ def test_an_object_healthy_at_once_is_read_once_and_the_wait_never_pauses() -> N
 
 
 def test_a_rollout_is_followed_until_healthy_and_each_change_is_heard_once_in_order() -> None:
-    cluster = FakeCluster({WEB: [deployment(1, 0), deployment(1, 0), deployment(2, 1),
-                                 deployment(2, 2)]})  # fmt: skip
+    cluster = FakeCluster(
+        {WEB: [deployment(1, 0), deployment(1, 0), deployment(2, 1), deployment(2, 2)]}
+    )
     clock = Clock()
     report, heard = run(cluster, [web()], clock=clock)
     assert report.result == "healthy"
@@ -145,12 +182,22 @@ def test_a_rollout_is_followed_until_healthy_and_each_change_is_heard_once_in_or
 
 def test_failed_is_final_and_not_read_again_while_others_are_followed() -> None:
     job = Target(ObjectId("batch", "Job", "shop", "migrate"), "batch/v1")
-    running = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
-               "status": {"active": 1}}  # fmt: skip
-    done = {**running, "status": {"succeeded": 1,
-                                  "conditions": [{"type": "Complete", "status": "True"}]}}  # fmt: skip
-    cluster = FakeCluster({WEB: [deployment(2, 2, conditions=[STUCK])],
-                           ("Job", "shop", "migrate"): [running, running, done]})  # fmt: skip
+    running = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "status": {"active": 1},
+    }
+    done = {
+        **running,
+        "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
+    }
+    cluster = FakeCluster(
+        {
+            WEB: [deployment(2, 2, conditions=[STUCK])],
+            ("Job", "shop", "migrate"): [running, running, done],
+        }
+    )
     report, heard = run(cluster, [web(), job])
     assert cluster.gets[WEB] == 1
     assert cluster.gets[("Job", "shop", "migrate")] == 3
@@ -159,8 +206,12 @@ def test_failed_is_final_and_not_read_again_while_others_are_followed() -> None:
         ("web", Verdict.FAILED),
         ("migrate", Verdict.HEALTHY),
     ]
-    assert ("web", "failed", 'progress deadline exceeded: ReplicaSet "web-7d4b9c" has timed out '
-            "progressing.", 0.0) in heard  # fmt: skip
+    assert (
+        "web",
+        "failed",
+        'progress deadline exceeded: ReplicaSet "web-7d4b9c" has timed out progressing.',
+        0.0,
+    ) in heard
 
 
 def test_a_failure_ends_the_wait_when_nothing_else_is_on_its_way() -> None:
@@ -177,8 +228,10 @@ def test_the_timeout_turns_what_is_still_on_its_way_into_timed_out_with_its_last
     report, heard = run(cluster, [web()], timeout=5.0, clock=clock)
     assert report.result == "timed out" and not report.ok and not report.interrupted
     (status,) = report.statuses
-    assert (status.verdict, status.message) == (Verdict.TIMED_OUT,
-                                                "1 of 2 updated replicas available")  # fmt: skip
+    assert (status.verdict, status.message) == (
+        Verdict.TIMED_OUT,
+        "1 of 2 updated replicas available",
+    )
     assert heard[-1] == ("web", "timed out", "1 of 2 updated replicas available", 5.0)
     # the last pause is only what was left of the timeout, and a read follows it
     assert clock.pauses == [2.0, 2.0, 1.0]
@@ -201,9 +254,14 @@ def test_a_stop_during_a_pause_is_interrupted_not_timed_out() -> None:
 
 
 def test_a_deleted_object_held_by_finalizers_is_done_once_it_is_gone() -> None:
-    terminating = {"metadata": {"name": "web", "namespace": "shop",
-                                "deletionTimestamp": "2026-01-01T00:00:00Z",
-                                "finalizers": ["example.com/cleanup", "foregroundDeletion"]}}  # fmt: skip
+    terminating = {
+        "metadata": {
+            "name": "web",
+            "namespace": "shop",
+            "deletionTimestamp": "2026-01-01T00:00:00Z",
+            "finalizers": ["example.com/cleanup", "foregroundDeletion"],
+        }
+    }
     cluster = FakeCluster({WEB: [terminating, None]})
     report, heard = run(cluster, [web(deleted=True)])
     assert heard == [
@@ -230,8 +288,12 @@ def test_an_object_that_cannot_be_read_is_still_waited_for_and_says_why() -> Non
     lost = ClusterError("cannot reach the cluster at https://127.0.0.1:6443: connection refused.")
     cluster = FakeCluster({WEB: [lost, deployment(2, 2)]})
     report, heard = run(cluster, [web()])
-    assert heard[0] == ("web", "progressing", "cannot read it: cannot reach the cluster at "
-                        "https://127.0.0.1:6443: connection refused", 0.0)  # fmt: skip
+    assert heard[0] == (
+        "web",
+        "progressing",
+        "cannot read it: cannot reach the cluster at https://127.0.0.1:6443: connection refused",
+        0.0,
+    )
     assert report.result == "healthy"
 
 
@@ -269,10 +331,13 @@ def test_a_deleted_object_whose_kind_is_no_longer_served_is_deleted() -> None:
 
 
 def host(secret: str) -> dict[str, Any]:
-    return {"apiVersion": "getambassador.io/v3alpha1", "kind": "Host",
-            "metadata": {"name": "shop", "namespace": "shop"},
-            "spec": {"hostname": "shop.example.com", "tlsSecret": {"name": secret}},
-            "status": {"state": "Ready"}}  # fmt: skip
+    return {
+        "apiVersion": "getambassador.io/v3alpha1",
+        "kind": "Host",
+        "metadata": {"name": "shop", "namespace": "shop"},
+        "spec": {"hostname": "shop.example.com", "tlsSecret": {"name": secret}},
+        "status": {"state": "Ready"},
+    }
 
 
 HOST = Target(ObjectId("getambassador.io", "Host", "shop", "shop"), "getambassador.io/v3alpha1")
@@ -280,8 +345,12 @@ HOST = Target(ObjectId("getambassador.io", "Host", "shop", "shop"), "getambassad
 
 def test_a_secret_that_cannot_be_read_counts_as_present() -> None:
     # Without RBAC to read Secrets, a missing-Secret test cannot say "missing": no reason to wait.
-    cluster = FakeCluster({("Host", "shop", "shop"): [host("cert")],
-                           ("Secret", "shop", "cert"): [ForbiddenError("secrets is forbidden.")]})  # fmt: skip
+    cluster = FakeCluster(
+        {
+            ("Host", "shop", "shop"): [host("cert")],
+            ("Secret", "shop", "cert"): [ForbiddenError("secrets is forbidden.")],
+        }
+    )
     report, _ = run(cluster, [HOST])
     assert [(s.verdict, s.message) for s in report.statuses] == [
         (
@@ -293,8 +362,9 @@ def test_a_secret_that_cannot_be_read_counts_as_present() -> None:
 
 def test_a_missing_secret_is_waited_for_until_it_exists() -> None:
     secret = {"metadata": {"name": "cert", "namespace": "shop"}, "type": "kubernetes.io/tls"}
-    cluster = FakeCluster({("Host", "shop", "shop"): [host("cert")],
-                           ("Secret", "shop", "cert"): [None, secret]})  # fmt: skip
+    cluster = FakeCluster(
+        {("Host", "shop", "shop"): [host("cert")], ("Secret", "shop", "cert"): [None, secret]}
+    )
     report, heard = run(cluster, [HOST])
     assert heard == [
         ("shop", "progressing", "waiting for its TLS Secret shop/cert (it does not exist)", 0.0),
@@ -312,8 +382,11 @@ def test_a_wait_with_nothing_to_follow_ends_at_once() -> None:
 def test_the_report_as_json() -> None:
     cm = Target(ObjectId("", "ConfigMap", "shop", "settings"), "v1")
     ns = Target(ObjectId("", "Namespace", "", "shop"), "v1")
-    statuses = (Status(web(), Verdict.FAILED, "progress deadline exceeded: x"),
-                Status(cm, Verdict.NONE), Status(ns, Verdict.HEALTHY))  # fmt: skip
+    statuses = (
+        Status(web(), Verdict.FAILED, "progress deadline exceeded: x"),
+        Status(cm, Verdict.NONE),
+        Status(ns, Verdict.HEALTHY),
+    )
     report = WaitReport(statuses, timeout=300.0, elapsed=12.345)
     assert report.to_json() == {
         "result": "failed",
@@ -340,7 +413,7 @@ def test_the_report_as_json() -> None:
         ((Verdict.TIMED_OUT, Verdict.FAILED), False, "failed", False),
         ((Verdict.FAILED, Verdict.PROGRESSING), True, "interrupted", False),
     ],
-)  # fmt: skip
+)
 def test_the_result_of_a_report(
     verdicts: tuple[Verdict, ...], interrupted: bool, result: str, ok: bool
 ) -> None:

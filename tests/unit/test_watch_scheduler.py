@@ -53,12 +53,14 @@ class FakeClock:
             self.time = end
 
 
-def scheduler(interval: float = 60.0, *, jitter: float = 0.0,
-              retry_period: float = 2.0) -> tuple[Scheduler, FakeClock]:  # fmt: skip
+def scheduler(
+    interval: float = 60.0, *, jitter: float = 0.0, retry_period: float = 2.0
+) -> tuple[Scheduler, FakeClock]:
     clock = FakeClock()
     backoff = Backoff(base=1.0, cap=10.0, jitter=jitter, _random=random.Random(3))
-    s = Scheduler(interval, retry_period=retry_period, stop=threading.Event(), clock=clock,
-                  backoff=backoff)  # fmt: skip
+    s = Scheduler(
+        interval, retry_period=retry_period, stop=threading.Event(), clock=clock, backoff=backoff
+    )
     return s, clock
 
 

@@ -173,9 +173,13 @@ def test_aliases_cannot_nest_past_max_depth() -> None:
 
 @pytest.mark.parametrize(
     ("text", "file"),
-    [(nested_lists(1100), "f.yaml"), (nested_maps(5000), "f.yaml"),
-     (nested_json(10_000), "f.json"), ('{"a": ' + nested_lists(10_000) + "}", "f.json")],
-)  # fmt: skip
+    [
+        (nested_lists(1100), "f.yaml"),
+        (nested_maps(5000), "f.yaml"),
+        (nested_json(10_000), "f.json"),
+        ('{"a": ' + nested_lists(10_000) + "}", "f.json"),
+    ],
+)
 def test_very_deep_input_is_one_sentence_with_its_place(text: str, file: str) -> None:
     error = refused(text, file)
     assert "deep" in error.problem
@@ -313,14 +317,45 @@ def test_escaped_lone_surrogates_in_json_become_the_replacement_character() -> N
 # ---- properties: nothing but YamlSyntaxError, ever ----------------------------------------
 
 TOKENS = list("ab01:-[]{},&*!|>'\"#%@`?~. \n\t\\<=+eEx_")
-TOKENS += ["---\n", "...\n", "&a ", "*a", "&b ", "*b", "!!binary ", "!!int ", "!!float ",
-           "!!seq ", "!!map ", "! ", "<<: ", "0x", "0o", "0b", ".nan", ".inf", "\x00", "\x85",
-           "\ufeff", "\u2028", "\ud800", "é", "\\u", "null", "true", "9" * 30, "\r\n"]  # fmt: skip
+TOKENS += [
+    "---\n",
+    "...\n",
+    "&a ",
+    "*a",
+    "&b ",
+    "*b",
+    "!!binary ",
+    "!!int ",
+    "!!float ",
+    "!!seq ",
+    "!!map ",
+    "! ",
+    "<<: ",
+    "0x",
+    "0o",
+    "0b",
+    ".nan",
+    ".inf",
+    "\x00",
+    "\x85",
+    "\ufeff",
+    "\u2028",
+    "\ud800",
+    "é",
+    "\\u",
+    "null",
+    "true",
+    "9" * 30,
+    "\r\n",
+]
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCALARS = (
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=10)
     | st.floats(allow_nan=False, allow_infinity=False)
-)  # fmt: skip
+)
 STRUCTURES = st.recursive(
     SCALARS,
     lambda inner: (

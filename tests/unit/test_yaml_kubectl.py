@@ -397,11 +397,45 @@ def test_yaml_errors_never_quote_a_value(text: str) -> None:
     assert message.count(".") <= 3  # one sentence (and the file name's dot)
 
 
-TAGS = ["!!str", "!!int", "!!float", "!!bool", "!!null", "!!binary", "!!timestamp", "!!seq",
-        "!!map", "!!set", "!!omap", "!!pairs", "!!merge", "!!value", "!!python/object", "!",
-        "!local", "!<tag:yaml.org,2002:int>"]  # fmt: skip
-VALUES = ["", "x", "12", "0x1F", "1.5", ".inf", ".nan", "~", "yes", "2001-12-14", "aGk=", "<<",
-          "'12'", "[1, 2]", "{a: 1}", "-1e400", "18446744073709551616"]  # fmt: skip
+TAGS = [
+    "!!str",
+    "!!int",
+    "!!float",
+    "!!bool",
+    "!!null",
+    "!!binary",
+    "!!timestamp",
+    "!!seq",
+    "!!map",
+    "!!set",
+    "!!omap",
+    "!!pairs",
+    "!!merge",
+    "!!value",
+    "!!python/object",
+    "!",
+    "!local",
+    "!<tag:yaml.org,2002:int>",
+]
+VALUES = [
+    "",
+    "x",
+    "12",
+    "0x1F",
+    "1.5",
+    ".inf",
+    ".nan",
+    "~",
+    "yes",
+    "2001-12-14",
+    "aGk=",
+    "<<",
+    "'12'",
+    "[1, 2]",
+    "{a: 1}",
+    "-1e400",
+    "18446744073709551616",
+]
 
 
 @pytest.mark.parametrize("tag", TAGS)
