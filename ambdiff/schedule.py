@@ -73,19 +73,11 @@ class Debounce:
             self._first = now
         self._last = now
 
-    @property
-    def pending(self) -> bool:
-        return self._first is not None
-
     def deadline(self) -> float | None:
         """When the burst is due, or None when nothing is pending."""
         if self._first is None or self._last is None:
             return None
         return min(self._last + self.quiet, self._first + self.max_delay)
-
-    def due(self, now: float) -> bool:
-        deadline = self.deadline()
-        return deadline is not None and now >= deadline
 
     def reset(self) -> None:
         self._first = self._last = None
