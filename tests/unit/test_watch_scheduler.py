@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ambdiff.commands.watch.lead import Deferral
 from ambdiff.commands.watch.scheduler import (
     DRIFT_MAX_DELAY,
     DRIFT_QUIET,
@@ -242,3 +243,28 @@ def test_the_docs_list_every_trigger_result_and_stage_the_metrics_can_carry() ->
     assert sorted(_documented("ambdiff_rounds_total", "trigger")) == sorted(Trigger)
     assert sorted(_documented("ambdiff_rounds_total", "result")) == sorted(Result)
     assert _documented("ambdiff_errors_total", "stage") == list(Stage)
+
+
+def test_a_replica_that_leads_k_sources_leaves_a_free_lease_for_k_retry_periods() -> None:
+    clock = FakeClock()
+    deferral = Deferral(retry_period=2.0, clock=clock)
+    assert not deferral.waiting(0)  # leading nothing: take a free Lease at once
+    assert deferral.waiting(3)  # leads three: wait 3 x 2 s from now
+    clock.time = 5.9
+    assert deferral.waiting(3)
+    clock.time = 6.0
+    assert not deferral.waiting(3)
+    deferral.reset()  # the Lease was taken; the next free one counts afresh
+    assert deferral.waiting(1)
+    clock.time = 8.0
+    assert not deferral.waiting(1)
+
+
+def test_the_wait_counts_from_the_first_time_the_lease_is_found_free() -> None:
+    clock = FakeClock()
+    deferral = Deferral(retry_period=2.0, clock=clock)
+    assert deferral.waiting(1)
+    clock.time = 1.0
+    assert deferral.waiting(5)  # leading more meanwhile does not push the moment back
+    clock.time = 2.0
+    assert not deferral.waiting(5)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from ambdiff.cluster import Cluster
 from ambdiff.commands.watch.options import Leases
+from ambdiff.commands.watch.scheduler import Clock, SystemClock
 from ambdiff.metrics import Health, SourceMetrics
 from ambdiff.sync.lock import WATCH_ROLE, Lock, LockHeld, holder_identity, lease_name
 
@@ -29,12 +29,40 @@ class Leads:
             self.count = max(0, self.count + n)
 
 
+class Deferral:
+    """The spreading rule for one source: a replica that leads k sources already waits k retry
+    periods, from the first time it finds this source's Lease free, before it tries to take it."""
+
+    def __init__(self, retry_period: float, clock: Clock) -> None:
+        self.retry_period = retry_period
+        self.clock = clock
+        self._until: float | None = None
+
+    def waiting(self, led: int) -> bool:
+        """True while a replica that leads `led` sources should still leave the Lease free."""
+        if not led:
+            return False
+        now = self.clock.now()
+        if self._until is None:
+            self._until = now + led * self.retry_period
+        return now < self._until
+
+    def reset(self) -> None:
+        """The Lease was taken (by this replica or another): the next free one starts afresh."""
+        self._until = None
+
+
 class Leadership:
     """One source's part in the election: the Lease it leads with, or the one it stands by;
     what /readyz and `ambdiff_leading` say of it."""
 
     def __init__(
-        self, leases: Leases, metrics: SourceMetrics, health: Health, fleet_leads: Leads
+        self,
+        leases: Leases,
+        metrics: SourceMetrics,
+        health: Health,
+        fleet_leads: Leads,
+        clock: Clock | None = None,
     ) -> None:
         self.leases = leases
         self.metrics = metrics
@@ -44,7 +72,7 @@ class Leadership:
         self.lease: Lock | None = None  # the Lease this replica leads with, held across rounds
         self._standby: Lock | None = None  # the Lease another replica leads (read, not held)
         self._standby_said = ""  # the holder last logged, so standby is said once
-        self._defer_until: float | None = None  # before taking a free Lease (the spreading rule)
+        self._deferral = Deferral(leases.retry_period, clock or SystemClock())
         self._led: tuple[Cluster, str, str] | None = None  # where the led inventory's record is
 
     @property
@@ -84,10 +112,7 @@ class Leadership:
         )
         with self.fleet_leads.lock:
             led = self.fleet_leads.count
-            now = time.monotonic()
-            if led and self._defer_until is None:
-                self._defer_until = now + led * leases.retry_period
-            if led and self._defer_until is not None and now < self._defer_until:
+            if self._deferral.waiting(led):
                 holder = lock.holder_of()
                 if holder:  # taken meanwhile: stand by it, not "waiting"
                     self._stand_by(lock, inventory, holder, lock.held_by(holder), extra)
@@ -104,7 +129,7 @@ class Leadership:
                 self._stand_by(lock, inventory, lock.holder_of(), e.message, extra)
                 return None
             self.fleet_leads.count += 1
-            self._defer_until = None
+            self._deferral.reset()
         lock.start_renewing()
         self.lease, self._standby, self._standby_said = lock, None, ""
         self._led = (cluster, inventory, namespace)
@@ -141,7 +166,7 @@ class Leadership:
         self, lock: Lock, inventory: str, holder: str, why: str, extra: dict[str, object]
     ) -> None:
         """Another replica leads `lock`'s inventory: follow it, and say so."""
-        self._defer_until = None
+        self._deferral.reset()
         self._standby = lock
         self.metrics.leading.labels(inventory).set(0)
         self._said_standby(inventory, holder, why, extra)

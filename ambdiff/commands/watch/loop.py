@@ -73,7 +73,9 @@ class Loop:
         self.metrics = metrics.of(source, self.book.statuses)
         self.health = health
         self.observer = RoundObserver(source, self.metrics, health)
-        self.leadership = Leadership(options.leases, self.metrics, health, fleet_leads or Leads())
+        self.leadership = Leadership(
+            options.leases, self.metrics, health, fleet_leads or Leads(), self.schedule.clock
+        )
         self.drift = DriftWatch(
             self.book,
             lambda: Cluster.connect(
