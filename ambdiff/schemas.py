@@ -163,7 +163,7 @@ def unknown_field(issue: SchemaIssue, where: str = "applied") -> SchemaIssue:
     return SchemaIssue(rule, issue.path, f"{text}; {consequence}")
 
 
-def describe(path: Sequence[Segment], issue_message: str) -> str:
+def issue_text(path: Sequence[Segment], issue_message: str) -> str:
     return f"{format_path(tuple(path))} {issue_message}" if path else issue_message
 
 

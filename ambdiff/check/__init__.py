@@ -1,25 +1,25 @@
 """`ambdiff check`: offline validation of manifests (YAML, schemas, Ambassador routing and
-references). `check(...)` reads a source and returns a Report; it never prints."""
+references). `check(...)` reads a source and returns a CheckReport; it never prints."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from ambdiff.check.findings import RULES, Finding, Report, Severity, validate_rule_ids
+from ambdiff.check.findings import RULES, CheckReport, Finding, Severity, validate_rule_ids
 from ambdiff.check.grouping import group, mapping_routes
-from ambdiff.check.inputs import Inventory, from_resources, load
+from ambdiff.check.inputs import Declared, from_resources, load
 from ambdiff.check.references import check_references, check_regexes
 from ambdiff.check.routing import check_routes, check_unbound
 from ambdiff.desired import Reader, Request, Tools
 from ambdiff.gitsource import SourceFile
 from ambdiff.manifests import ManifestProblem
 from ambdiff.model import Resource
-from ambdiff.schemas import Schemas, describe
+from ambdiff.schemas import Schemas, issue_text
 
 __all__ = [
     "RULES",
+    "CheckReport",
     "Finding",
-    "Report",
     "Severity",
     "check",
     "check_resources",
@@ -33,7 +33,7 @@ class Collector:
 
     def __init__(self) -> None:
         self.findings: list[Finding] = []
-        self.inventory: Inventory | None = None
+        self.declared: Declared | None = None
 
     def problem(self, problem: ManifestProblem) -> None:
         self.findings.append(Finding(problem.file, problem.line, problem.rule, "", problem.problem))
@@ -62,12 +62,12 @@ def check(
     strict: bool = False,
     report_only: Sequence[str] | None = None,
     extra: Sequence[SourceFile] = (),
-) -> Report:
+) -> CheckReport:
     """Check what `requests` read and render. `report_only`: read everything, but report
     only findings in these files or directories, or made by rendering a folder that reads
     one of them (cross-file rules still see the rest)."""
     collector = Collector()
-    inventory = load(
+    declared = load(
         source,
         requests,
         tools=tools,
@@ -76,19 +76,19 @@ def check(
         on_problem=collector.problem,
         extra=extra,
     )
-    run_rules(inventory, collector)
+    run_rules(declared, collector)
 
     def reported(f: Finding) -> bool:
         if report_only is None or _inside(f.file, report_only):
             return True
-        inputs = inventory.inputs.get(f.via, ()) if f.via else ()
+        inputs = declared.inputs.get(f.via, ()) if f.via else ()
         return any(_inside(p, inputs) for p in report_only)
 
     findings = {f for f in collector.findings if f.rule not in disabled and reported(f)}
-    return Report(
+    return CheckReport(
         tuple(sorted(findings)),
-        files=inventory.files,
-        objects=len(inventory.resources) + len(inventory.from_annotation),
+        files=declared.files,
+        objects=len(declared.resources) + len(declared.from_annotation),
         strict=strict,
     )
 
@@ -99,38 +99,38 @@ def check_resources(
     default_namespace: str,
     disabled: Collection[str] = (),
     texts: Mapping[str, list[str]] | None = None,
-) -> Report:
+) -> CheckReport:
     """The rules on objects already read and identified (sync's preflight), without reading
     the files again. With `texts` (file -> its lines, as read) a finding names its field's
     line, as `ambdiff check` does; without, each object's first line."""
     collector = Collector()
-    inventory = from_resources(resources, default_namespace=default_namespace)
-    inventory.texts = dict(texts or {})
-    run_rules(inventory, collector)
+    declared = from_resources(resources, default_namespace=default_namespace)
+    declared.texts = dict(texts or {})
+    run_rules(declared, collector)
     findings = {f for f in collector.findings if f.rule not in disabled}
-    return Report(tuple(sorted(findings)), files=0, objects=len(resources))
+    return CheckReport(tuple(sorted(findings)), files=0, objects=len(resources))
 
 
-def run_rules(inventory: Inventory, collector: Collector) -> None:
-    collector.inventory = inventory
+def run_rules(declared: Declared, collector: Collector) -> None:
+    collector.declared = declared
     schemas = Schemas(
-        [r.body for r in inventory.resources if r.id.kind == "CustomResourceDefinition"]
+        [r.body for r in declared.resources if r.id.kind == "CustomResourceDefinition"]
     )
-    for resource in inventory.resources:
-        _schema(schemas, resource, inventory, collector, flat=False)
-        _stray_namespace(resource, inventory, collector)
-    for resource in inventory.ambassador:
-        if inventory.is_flat(resource):
-            _schema(schemas, resource, inventory, collector, flat=True)
-    routes = mapping_routes(inventory.ambassador)
-    check_routes(group(routes), inventory, collector)
-    check_unbound(routes, inventory, collector)
-    check_references(inventory, collector)
-    check_regexes(inventory, collector)
+    for resource in declared.resources:
+        _schema(schemas, resource, declared, collector, flat=False)
+        _stray_namespace(resource, declared, collector)
+    for resource in declared.ambassador:
+        if declared.is_flat(resource):
+            _schema(schemas, resource, declared, collector, flat=True)
+    routes = mapping_routes(declared.ambassador)
+    check_routes(group(routes), declared, collector)
+    check_unbound(routes, declared, collector)
+    check_references(declared, collector)
+    check_regexes(declared, collector)
 
 
 def _schema(
-    schemas: Schemas, resource: Resource, inventory: Inventory, collector: Collector, *, flat: bool
+    schemas: Schemas, resource: Resource, declared: Declared, collector: Collector, *, flat: bool
 ) -> None:
     for issue in schemas.issues(resource, flat_names=flat):
         shown = (
@@ -141,13 +141,13 @@ def _schema(
             if issue.rule == "schema" and issue.path[:1] != ("apiVersion",)
             else ""
         )
-        message = describe(shown, issue.message)
+        message = issue_text(shown, issue.message)
         collector(
-            issue.rule, resource, f"{message}{where}", line=inventory.line_of(resource, issue.path)
+            issue.rule, resource, f"{message}{where}", line=declared.line_of(resource, issue.path)
         )
 
 
-def _stray_namespace(resource: Resource, inventory: Inventory, collector: Collector) -> None:
+def _stray_namespace(resource: Resource, declared: Declared, collector: Collector) -> None:
     meta = resource.body.get("metadata")
     stray = meta.get("namespace") if isinstance(meta, dict) else None
     if resource.id.namespace or not stray:
@@ -157,7 +157,7 @@ def _stray_namespace(resource: Resource, inventory: Inventory, collector: Collec
         resource,
         f"metadata.namespace {stray!r} is ignored: {resource.id.kind} is cluster-scoped, and "
         "the API server stores it without a namespace. Remove the line.",
-        line=inventory.line_of(resource, ("metadata", "namespace")),
+        line=declared.line_of(resource, ("metadata", "namespace")),
     )
 
 

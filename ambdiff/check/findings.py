@@ -72,7 +72,7 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Report:
+class CheckReport:
     findings: tuple[Finding, ...]
     files: int
     objects: int

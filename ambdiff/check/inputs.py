@@ -23,8 +23,9 @@ _NO_ORIGIN = Origin("", 0)
 
 
 @dataclass
-class Inventory:
-    """The desired state as Emissary would see it."""
+class Declared:
+    """What git declares, as Emissary would see it: check's model of the desired objects
+    (the word "inventory" is kept for the set of objects a source owns in the cluster)."""
 
     resources: list[Resource]  # every Kubernetes object, as written
     ambassador: list[Resource]  # getambassador.io objects: CRDs and annotation documents
@@ -74,7 +75,7 @@ def load(
     exclude: Sequence[str] = (),
     on_problem: OnProblem,
     extra: Sequence[SourceFile] = (),
-) -> Inventory:
+) -> Declared:
     """Read (and render) `requests` from `source`, each file once. Problems (a file that
     cannot be read, YAML, missing fields, duplicates, annotation YAML, a folder that does not
     render) go to `on_problem`; a missing path raises ManifestError."""
@@ -93,12 +94,12 @@ def load(
         on_unreadable=skip,
         extra=extra,
     )
-    inventory = build(
+    declared = build(
         desired.objects, desired.texts, default_namespace=default_namespace, on_problem=on_problem
     )
-    inventory.files = desired.files + len(unreadable)
-    inventory.inputs = desired.inputs
-    return inventory
+    declared.files = desired.files + len(unreadable)
+    declared.inputs = desired.inputs
+    return declared
 
 
 def _unreadable(file: str, error: ManifestError) -> ManifestProblem:
@@ -115,18 +116,18 @@ def _unreadable(file: str, error: ManifestError) -> ManifestProblem:
     )
 
 
-def from_resources(resources: Iterable[Resource], *, default_namespace: str) -> Inventory:
-    """An inventory of objects that have no files (the live cluster)."""
+def from_resources(resources: Iterable[Resource], *, default_namespace: str) -> Declared:
+    """What objects that have no files declare (the live cluster's, for `routes --live`)."""
     listed = list(resources)
     ambassador_objects = [r for r in listed if r.id.group == AMBASSADOR_GROUP]
-    inventory = Inventory(listed, ambassador_objects)
+    declared = Declared(listed, ambassador_objects)
     seen = _by_id(ambassador_objects)
     for resource in listed:
         if ambassador.reads_annotation(resource.api_version, resource.id.kind):
             owner = RawObject(resource.body, resource.origin or _NO_ORIGIN)
             expanded = expand(owner, namespace=resource.id.namespace or default_namespace)
-            _add_annotation_objects(inventory, expanded.objects, seen, lambda p: None)
-    return inventory
+            _add_annotation_objects(declared, expanded.objects, seen, lambda p: None)
+    return declared
 
 
 def build(
@@ -135,7 +136,7 @@ def build(
     *,
     default_namespace: str,
     on_problem: OnProblem,
-) -> Inventory:
+) -> Declared:
     crds = crd_scopes([o.body for o in raw])
     resources = identify(
         raw,
@@ -143,13 +144,13 @@ def build(
         default_namespace=default_namespace,
         on_problem=on_problem,
     )
-    inventory = Inventory(
+    declared = Declared(
         resources,
         [r for r in resources if r.id.group == AMBASSADOR_GROUP],
         texts=texts,
         files=len(texts),
     )
-    seen = _by_id(inventory.ambassador)
+    seen = _by_id(declared.ambassador)
     for resource in resources:
         if not ambassador.reads_annotation(resource.api_version, resource.id.kind):
             continue
@@ -161,8 +162,8 @@ def build(
         )
         for problem in expanded.problems:
             on_problem(problem)
-        _add_annotation_objects(inventory, expanded.objects, seen, on_problem)
-    return inventory
+        _add_annotation_objects(declared, expanded.objects, seen, on_problem)
+    return declared
 
 
 def _by_id(resources: Iterable[Resource]) -> dict[ObjectId, list[Resource]]:
@@ -173,7 +174,7 @@ def _by_id(resources: Iterable[Resource]) -> dict[ObjectId, list[Resource]]:
 
 
 def _add_annotation_objects(
-    inventory: Inventory,
+    declared: Declared,
     objects: Iterable[RawObject],
     seen: dict[ObjectId, list[Resource]],
     on_problem: OnProblem,
@@ -202,8 +203,8 @@ def _add_annotation_objects(
             )
             continue
         seen.setdefault(oid, []).append(resource)
-        inventory.ambassador.append(resource)
-        inventory.from_annotation.add(id(resource))
+        declared.ambassador.append(resource)
+        declared.from_annotation.add(id(resource))
 
 
 @lru_cache(maxsize=4096)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import re2
 
 from ambdiff.check.findings import Emit
-from ambdiff.check.inputs import Inventory, spec_of
+from ambdiff.check.inputs import Declared, spec_of
 from ambdiff.model import JSON, Resource
 
 # Resolvers Emissary creates when none of that name exists (ir.py).
@@ -32,32 +32,32 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # RE2 writes parse errors to stderr unless told not to
 
 
-def check_references(inventory: Inventory, emit: Emit) -> None:
-    objects = inventory.ambassador
+def check_references(declared: Declared, emit: Emit) -> None:
+    objects = declared.ambassador
     filters = {(o.id.namespace, o.id.name) for o in objects if o.id.kind == "Filter"}
-    secrets = _secrets(inventory.resources)
+    secrets = _secrets(declared.resources)
     resolvers = {o.id.name: o.id.kind for o in objects if o.id.kind in RESOLVER_KINDS}
     contexts = _tls_contexts(objects)
-    services = _service_ports(inventory.resources)
+    services = _service_ports(declared.resources)
     service_namespaces = {ns for ns, _ in services}
     for obj in objects:
         kind, spec = obj.id.kind, spec_of(obj)
         if kind == "FilterPolicy":
-            _filter_policy(obj, spec, filters, inventory, emit)
+            _filter_policy(obj, spec, filters, declared, emit)
         elif kind == "Host":
-            _host(obj, spec, secrets, contexts, inventory, emit)
+            _host(obj, spec, secrets, contexts, declared, emit)
         elif kind == "TLSContext":
             for field in ("secret", "ca_secret", "crl_secret"):
-                _tls_secret(obj, spec, field, secrets, inventory, emit)
+                _tls_secret(obj, spec, field, secrets, declared, emit)
         if kind in ("Mapping", "TCPMapping"):
-            _resolver_and_tls(obj, spec, resolvers, contexts, inventory, emit)
+            _resolver_and_tls(obj, spec, resolvers, contexts, declared, emit)
         if kind in _SERVICE_FIELDS and resolvers.get(str(spec.get("resolver"))) != "ConsulResolver":
             field = _SERVICE_FIELDS[kind]
-            _service(obj, spec.get(field), field, services, service_namespaces, inventory, emit)
+            _service(obj, spec.get(field), field, services, service_namespaces, declared, emit)
 
 
-def check_regexes(inventory: Inventory, emit: Emit) -> None:
-    for obj in inventory.ambassador:
+def check_regexes(declared: Declared, emit: Emit) -> None:
+    for obj in declared.ambassador:
         if obj.id.kind == "Mapping":
             for path, pattern in _regex_fields(spec_of(obj)):
                 problem = regex_problem(pattern)
@@ -66,7 +66,7 @@ def check_regexes(inventory: Inventory, emit: Emit) -> None:
                         "invalid-regex",
                         obj,
                         f"{'.'.join(path)} {problem}",
-                        line=inventory.line_of(obj, ("spec", *path[:1])),
+                        line=declared.line_of(obj, ("spec", *path[:1])),
                     )
 
 
@@ -120,7 +120,7 @@ def _filter_policy(
     obj: Resource,
     spec: Mapping[str, JSON],
     filters: set[tuple[str, str]],
-    inventory: Inventory,
+    declared: Declared,
     emit: Emit,
 ) -> None:
     # Fields of the wrong type are the schema rule's to report; here they are skipped.
@@ -145,7 +145,7 @@ def _filter_policy(
                 obj,
                 f"names Filter {namespace}/{ref['name']} (path {path}), which is not "
                 f"defined{hint}; Edge Stack rejects requests on that path",
-                line=inventory.line_of(obj, ("spec", "rules", "filters"), value=ref["name"]),
+                line=declared.line_of(obj, ("spec", "rules", "filters"), value=ref["name"]),
             )
 
 
@@ -154,7 +154,7 @@ def _host(
     spec: Mapping[str, JSON],
     secrets: set[tuple[str, str]],
     contexts: set[str],
-    inventory: Inventory,
+    declared: Declared,
     emit: Emit,
 ) -> None:
     tls_secret = spec.get("tlsSecret")
@@ -167,11 +167,11 @@ def _host(
                 obj,
                 f"names TLS Secret {namespace}/{tls_secret['name']} "
                 "(tlsSecret), which is not in the manifests; the Host serves no certificate until it exists",
-                line=inventory.line_of(obj, ("spec", "tlsSecret", "name")),
+                line=declared.line_of(obj, ("spec", "tlsSecret", "name")),
             )
     tls = spec.get("tls")
     if isinstance(tls, Mapping):
-        _tls_secret(obj, tls, "ca_secret", secrets, inventory, emit, path=("spec", "tls"))
+        _tls_secret(obj, tls, "ca_secret", secrets, declared, emit, path=("spec", "tls"))
     context = spec.get("tlsContext")
     if (
         isinstance(context, Mapping)
@@ -182,7 +182,7 @@ def _host(
             "dangling-reference",
             obj,
             f"names TLSContext {context['name']} (tlsContext), which is not defined",
-            line=inventory.line_of(obj, ("spec", "tlsContext", "name")),
+            line=declared.line_of(obj, ("spec", "tlsContext", "name")),
         )
 
 
@@ -191,7 +191,7 @@ def _tls_secret(
     spec: Mapping[str, JSON],
     field: str,
     secrets: set[tuple[str, str]],
-    inventory: Inventory,
+    declared: Declared,
     emit: Emit,
     path: tuple[str, ...] = ("spec",),
 ) -> None:
@@ -207,7 +207,7 @@ def _tls_secret(
             "secret-missing",
             obj,
             f"names Secret {namespace}/{name} ({field}: {value}), which is not in the manifests",
-            line=inventory.line_of(obj, (*path, field)),
+            line=declared.line_of(obj, (*path, field)),
         )
 
 
@@ -216,7 +216,7 @@ def _resolver_and_tls(
     spec: Mapping[str, JSON],
     resolvers: Mapping[str, str],
     contexts: set[str],
-    inventory: Inventory,
+    declared: Declared,
     emit: Emit,
 ) -> None:
     resolver = spec.get("resolver")
@@ -232,7 +232,7 @@ def _resolver_and_tls(
             f"uses resolver {resolver!r}, which is not defined (no "
             "KubernetesServiceResolver, KubernetesEndpointResolver or ConsulResolver of that name); "
             "Emissary rejects the Mapping",
-            line=inventory.line_of(obj, ("spec", "resolver")),
+            line=declared.line_of(obj, ("spec", "resolver")),
         )
     tls = spec.get("tls")
     if isinstance(tls, str) and tls and tls not in contexts:
@@ -240,7 +240,7 @@ def _resolver_and_tls(
             "dangling-reference",
             obj,
             f"originates TLS with TLSContext {tls!r}, which is not defined",
-            line=inventory.line_of(obj, ("spec", "tls")),
+            line=declared.line_of(obj, ("spec", "tls")),
         )
 
 
@@ -250,7 +250,7 @@ def _service(
     field: str,
     services: Mapping[tuple[str, str], frozenset[int]],
     service_namespaces: set[str],
-    inventory: Inventory,
+    declared: Declared,
     emit: Emit,
 ) -> None:
     if not isinstance(value, str):
@@ -265,7 +265,7 @@ def _service(
             obj,
             f"{field} {value!r} is not a valid host name (an unresolved "
             "template or kustomize variable?)",
-            line=inventory.line_of(obj, ("spec", field)),
+            line=declared.line_of(obj, ("spec", field)),
         )
         return
     if _is_ip(host) or host == "localhost":
@@ -285,7 +285,7 @@ def _service(
             f"sends traffic to Service {target[0]}/{target[1]} ({field}: "
             f"{value}), which is not defined; the namespace's Services here are "
             f"{', '.join(sorted(n for ns, n in services if ns == target[0]))}",
-            line=inventory.line_of(obj, ("spec", field)),
+            line=declared.line_of(obj, ("spec", field)),
         )
     ports = services.get(target)
     if ports and port is not None and port not in ports:
@@ -294,7 +294,7 @@ def _service(
             obj,
             f"sends traffic to port {port} of Service {target[0]}/{target[1]} ({field}: {value}), "
             f"which has no such port (ports: {', '.join(map(str, sorted(ports)))})",
-            line=inventory.line_of(obj, ("spec", field)),
+            line=declared.line_of(obj, ("spec", field)),
         )
 
 

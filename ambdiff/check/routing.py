@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from ambdiff.ambassador import DEFAULT_AMBASSADOR_ID
 from ambdiff.check.findings import Emit
 from ambdiff.check.grouping import MappingRoute, RouteGroup, shares, where
-from ambdiff.check.inputs import Inventory
+from ambdiff.check.inputs import Declared
 
 # Settings that every Mapping of one route must agree on: Emissary rejects a Mapping whose
 # value differs from (or is unset in) the route's first Mapping
@@ -45,15 +45,15 @@ def route_text(route: MappingRoute, ambassador_id: str = DEFAULT_AMBASSADOR_ID) 
     return " ".join(parts)
 
 
-def check_routes(groups: Sequence[RouteGroup], inventory: Inventory, emit: Emit) -> None:
+def check_routes(groups: Sequence[RouteGroup], declared: Declared, emit: Emit) -> None:
     for group in groups:
         members = [m for m in group.members if not m.unbound]
         if members:
-            _collision(group, members, inventory, emit)
-            _conflicts(group, members, inventory, emit)
+            _collision(group, members, declared, emit)
+            _conflicts(group, members, declared, emit)
 
 
-def check_unbound(routes: Sequence[MappingRoute], inventory: Inventory, emit: Emit) -> None:
+def check_unbound(routes: Sequence[MappingRoute], declared: Declared, emit: Emit) -> None:
     selecting = sorted({s for r in routes for s in r.selectors})
     for route in routes:
         if not route.unbound:
@@ -66,12 +66,12 @@ def check_unbound(routes: Sequence[MappingRoute], inventory: Inventory, emit: Em
             f"has no hostname, and no Host's mappingSelector matches its labels "
             f"{json.dumps(labels, sort_keys=True)}{known}, so no Host routes to it; set "
             'spec.hostname ("*" for every Host) or label it for a Host\'s mappingSelector',
-            line=inventory.line_of(route.resource),
+            line=declared.line_of(route.resource),
         )
 
 
 def _collision(
-    group: RouteGroup, members: Sequence[MappingRoute], inventory: Inventory, emit: Emit
+    group: RouteGroup, members: Sequence[MappingRoute], declared: Declared, emit: Emit
 ) -> None:
     backends = [m for m in members if not m.shadow]
     places = {(m.resource.id.namespace, where(m.resource)[0]) for m in backends}
@@ -87,12 +87,12 @@ def _collision(
             f"shares the route {route_text(route, group.key.ambassador_id)} with {named}; "
             f"Emissary splits its traffic between them ({percent[id(route)]}% here). Give the "
             "Mappings different prefixes, hosts or headers, or keep a deliberate canary in one file",
-            line=inventory.line_of(route.resource, ("spec", "prefix")),
+            line=declared.line_of(route.resource, ("spec", "prefix")),
         )
 
 
 def _conflicts(
-    group: RouteGroup, members: Sequence[MappingRoute], inventory: Inventory, emit: Emit
+    group: RouteGroup, members: Sequence[MappingRoute], declared: Declared, emit: Emit
 ) -> None:
     route = route_text(members[0], group.key.ambassador_id)
     backends = [m for m in members if not m.shadow]
@@ -102,7 +102,7 @@ def _conflicts(
                 "route-group-conflict",
                 m.resource,
                 f"has weight {m.weight}, over 100; Emissary rejects the route {route}",
-                line=inventory.line_of(m.resource, ("spec", "weight")),
+                line=declared.line_of(m.resource, ("spec", "weight")),
             )
     weighted = [m for m in backends if m.weight is not None]
     total = sum(m.weight or 0 for m in weighted)
@@ -114,7 +114,7 @@ def _conflicts(
                 m.resource,
                 f"the weights of route {route} add up to {total}, over 100 ({listed}); Emissary "
                 "drops the whole route",
-                line=inventory.line_of(m.resource, ("spec", "weight")),
+                line=declared.line_of(m.resource, ("spec", "weight")),
             )
     for m in members:
         if m.shadow and m.host_redirect:
@@ -122,11 +122,11 @@ def _conflicts(
                 "route-group-conflict",
                 m.resource,
                 "sets both shadow and host_redirect; Emissary ignores host_redirect",
-                line=inventory.line_of(m.resource, ("spec", "host_redirect")),
+                line=declared.line_of(m.resource, ("spec", "host_redirect")),
             )
-    _only_one(route, [m for m in members if m.shadow], "shadow", inventory, emit)
+    _only_one(route, [m for m in members if m.shadow], "shadow", declared, emit)
     redirects = [m for m in members if m.host_redirect and not m.shadow]
-    _only_one(route, redirects, "host_redirect", inventory, emit)
+    _only_one(route, redirects, "host_redirect", declared, emit)
     plain = [m for m in backends if not m.host_redirect]
     if redirects and plain:
         named = ", ".join(f"{m.resource.id} ({_at(m)})" for m in plain)
@@ -136,7 +136,7 @@ def _conflicts(
                 m.resource,
                 f"is a host_redirect on route {route}, which also has plain Mappings ({named}); "
                 "Emissary rejects whichever it reads second",
-                line=inventory.line_of(m.resource, ("spec", "host_redirect")),
+                line=declared.line_of(m.resource, ("spec", "host_redirect")),
             )
     for finding in _core_mismatches(members):
         m, key, value, first = finding
@@ -146,12 +146,12 @@ def _conflicts(
             f"has {key}: {value} but {first.resource.id} ({_at(first)}) on the same route has "
             f"{key}: {_value(first, key)}; Emissary rejects a Mapping whose core settings differ "
             "from the route's first Mapping (set the same value on every Mapping of the route)",
-            line=inventory.line_of(m.resource, ("spec", key)),
+            line=declared.line_of(m.resource, ("spec", key)),
         )
 
 
 def _only_one(
-    route: str, mappings: Sequence[MappingRoute], what: str, inventory: Inventory, emit: Emit
+    route: str, mappings: Sequence[MappingRoute], what: str, declared: Declared, emit: Emit
 ) -> None:
     if len(mappings) < 2:
         return
@@ -162,7 +162,7 @@ def _only_one(
             m.resource,
             f"is a second {what} Mapping on route {route} (first: {first.resource.id}, {_at(first)}); "
             f"Emissary accepts only one",
-            line=inventory.line_of(m.resource, ("spec", what)),
+            line=declared.line_of(m.resource, ("spec", what)),
         )
 
 

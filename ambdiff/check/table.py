@@ -135,7 +135,7 @@ class RouteChange:
         }
 
 
-def compare(old_rows: Sequence[RouteRow], new_rows: Sequence[RouteRow]) -> list[RouteChange]:
+def route_changes(old_rows: Sequence[RouteRow], new_rows: Sequence[RouteRow]) -> list[RouteChange]:
     """Routes only in `new` (added), only in `old` (removed), or in both with other
     services, weights or roles (re-pointed), in the new table's order."""
     old = _by_route(old_rows)

@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ambdiff.cluster import kubeconfig as kubeconfig_rules
-from ambdiff.cluster.connection import configure, describe, share_tls
+from ambdiff.cluster.connection import configure, identity_of, share_tls
 from ambdiff.cluster.credentials import ExecCredentials
 from ambdiff.cluster.errors import expired, first_line, reason, shown_url, translate
 from ambdiff.cluster.stream import EventStream
@@ -122,7 +122,7 @@ class Cluster:
             context=selection.context,
             namespace=selection.namespace,
         )
-        found.identity = describe(selection)
+        found.identity = identity_of(selection)
         found._credentials = connection.credentials
         return found
 

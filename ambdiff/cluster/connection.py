@@ -394,7 +394,7 @@ def _quiet_insecure_warnings(selection: Selection) -> None:
     )
 
 
-def describe(selection: Selection) -> Mapping[str, str]:
+def identity_of(selection: Selection) -> Mapping[str, str]:
     return {
         "context": selection.context,
         "cluster": selection.cluster_name,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ambdiff.check.inputs import Inventory, from_resources, load
-from ambdiff.check.table import RouteRow, compare, route_rows
+from ambdiff.check.inputs import Declared, from_resources, load
+from ambdiff.check.table import RouteRow, route_changes, route_rows
 from ambdiff.desired import Reader
 from ambdiff.errors import ConfigError, Exit, ManifestError
 from ambdiff.gitsource import GitRevision, WorkTree
@@ -42,7 +42,7 @@ def run(
         return Exit.OK
     base_source = GitRevision(common.repo_root, base_rev)
     base = _rows(base_source, common, consoles)
-    changes = compare(base, head)
+    changes = route_changes(base, head)
     render_route_changes(
         changes, base_source.description, "the working tree", common.output, consoles.out
     )
@@ -50,13 +50,13 @@ def run(
 
 
 def _rows(source: Reader, common: Common, consoles: Consoles) -> list[RouteRow]:
-    inventory = _inventory(source, common, consoles)
-    return route_rows(inventory.ambassador)
+    declared = _declared(source, common, consoles)
+    return route_rows(declared.ambassador)
 
 
-def _inventory(source: Reader, common: Common, consoles: Consoles) -> Inventory:
+def _declared(source: Reader, common: Common, consoles: Consoles) -> Declared:
     problems: list[ManifestProblem] = []
-    inventory = load(
+    declared = load(
         source,
         common.requests(),
         tools=common.tools(),
@@ -76,7 +76,7 @@ def _inventory(source: Reader, common: Common, consoles: Consoles) -> Inventory:
             f"{first.problem}); run `ambdiff check` for all of them.",
             markup=False,
         )
-    return inventory
+    return declared
 
 
 def _against_live(common: Common, consoles: Consoles) -> int:
@@ -86,6 +86,6 @@ def _against_live(common: Common, consoles: Consoles) -> int:
     namespace = common.default_namespace()
     head = route_rows(from_resources(desired, default_namespace=namespace).ambassador)
     cluster = route_rows(from_resources(live.values(), default_namespace=namespace).ambassador)
-    changes = compare(cluster, head)
+    changes = route_changes(cluster, head)
     render_route_changes(changes, "the cluster", "git", common.output, consoles.out)
     return Exit.DIFFERENT if changes else Exit.OK

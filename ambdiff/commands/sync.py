@@ -33,10 +33,10 @@ from ambdiff.render.console import Consoles, make_consoles
 from ambdiff.render.progress import progress
 from ambdiff.settings import DEFAULT_TIMEOUT
 from ambdiff.sync.engine import Sync, SyncSettings
-from ambdiff.sync.executor import State
+from ambdiff.sync.executor import Attempt
 from ambdiff.sync.lock import Lock, holder_identity
 from ambdiff.sync.plan import Action, Verb
-from ambdiff.sync.status import Status, in_sync_or_kept, of_failures, of_report
+from ambdiff.sync.status import RecordStatus, in_sync_or_kept, of_failures, of_report
 from ambdiff.sync.status import publish as publish_status
 from ambdiff.sync.wait import Target, follow, targets_of
 
@@ -74,7 +74,7 @@ def run(
     *,
     consoles: Consoles | None = None,
     confirm: Callable[[str], bool] | None = None,
-    after_each: Callable[[Action, State], None] | None = None,
+    after_each: Callable[[Action, Attempt], None] | None = None,
 ) -> int:
     """`confirm(question)` asks a person (the CLI passes a terminal prompt, or None when
     stdin is not a terminal); `after_each` lets tests act between two objects."""
@@ -189,7 +189,7 @@ def _locked(
     state: ClusterState,
     consoles: Consoles,
     confirm: Callable[[str], bool] | None,
-    after_each: Callable[[Action, State], None] | None,
+    after_each: Callable[[Action, Attempt], None] | None,
     as_json: bool,
     taken: Callable[[], str],
     result: dict[str, Any],
@@ -217,7 +217,7 @@ def _locked(
     engine = Sync(state.cluster, desired, live, settings, ownership, rev)
     the_plan = engine.plan
 
-    def publish(status: Status, *, event: bool = True) -> None:
+    def publish(status: RecordStatus, *, event: bool = True) -> None:
         """The record's status and an Event: never fails the sync (a refusal is a note)."""
         said = publish_status(
             state.cluster, options.inventory, common.settings.record_namespace, status, event=event
@@ -311,38 +311,42 @@ def _locked(
     ):
         done = 0
 
-        def each(action: Action, state_: State) -> None:
+        def each(action: Action, attempt: Attempt) -> None:
             nonlocal done
             done += 1
             update(done, len(the_plan.actions))
             if after_each is not None:
-                after_each(action, state_)
+                after_each(action, attempt)
 
         # Another writer took the Lease (ours could not be renewed): stop between objects.
-        outcome = engine.apply(
+        apply_report = engine.apply(
             should_stop=lambda: stop_requested.is_set() or bool(taken()), after_each=each
         )
-    result["report"] = outcome.to_json()
+    result["report"] = apply_report.to_json()
     if taken():
         result["lock_lost"] = taken()
         consoles.err.print(f"Stopped: {taken()}.", markup=False)
     if not as_json:
-        render.report(outcome, consoles)
+        render.report(apply_report, consoles)
     _record_failed(engine.record_error, result, as_json, consoles)
     if not taken():  # the Lease is still this sync's: the status is its to write
-        publish(of_report(outcome, rev))
+        publish(of_report(apply_report, rev))
     code = (
-        Exit.OK if outcome.complete else Exit.INTERRUPTED if outcome.interrupted else Exit.DIFFERENT
+        Exit.OK
+        if apply_report.complete
+        else Exit.INTERRUPTED
+        if apply_report.interrupted
+        else Exit.DIFFERENT
     )
     if code == Exit.OK and engine.record_error:
         code = Exit.DIFFERENT
     if code == Exit.OK:
         render.ended(result, "succeeded")
-    elif outcome.interrupted or taken():
+    elif apply_report.interrupted or taken():
         render.ended(result, "interrupted", "apply")
     else:
-        render.ended(result, "failed", "apply" if not outcome.complete else "record")
-    if not outcome.complete:
+        render.ended(result, "failed", "apply" if not apply_report.complete else "record")
+    if not apply_report.complete:
         return _Ran(code, result)
     deleted = [a for a in the_plan.actions if a.verb is Verb.DELETE]
     return _Ran(code, result, targets_of(desired, deleted))

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ambdiff.check.findings import Finding, Report, Severity
+from ambdiff.check.findings import CheckReport, Finding, Severity
 from ambdiff.check.table import RouteChange, RouteRow
 from ambdiff.render.text import json_text, safe_line, shown
 
@@ -18,7 +18,7 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 _GITHUB = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
-def render_report(report: Report, output: str, out: Console) -> None:
+def render_report(report: CheckReport, output: str, out: Console) -> None:
     if output == "json":
         _print_raw(out, json_text(json.dumps(report_json(report), indent=2, allow_nan=False)))
     elif output == "github":
@@ -28,7 +28,7 @@ def render_report(report: Report, output: str, out: Console) -> None:
         _human(report, out)
 
 
-def report_json(report: Report) -> dict[str, object]:
+def report_json(report: CheckReport) -> dict[str, object]:
     return {
         "findings": [
             {
@@ -55,7 +55,7 @@ def github_annotation(finding: Finding) -> str:
     return f"::{_GITHUB[finding.severity]} {props}::{_gh_data(shown(finding.message))}"
 
 
-def _human(report: Report, out: Console) -> None:
+def _human(report: CheckReport, out: Console) -> None:
     for file, findings in groupby(report.findings, key=lambda f: f.file):
         out.print(f"[bold]{escape(safe_line(shown(file or '(no file)')))}[/]")
         for f in findings:

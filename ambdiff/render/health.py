@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ambdiff.render.console import Consoles
 from ambdiff.render.text import shown
-from ambdiff.sync.wait import Status, Target, Verdict, WaitReport
+from ambdiff.sync.wait import ObjectHealth, Target, Verdict, WaitReport
 
 HEARTBEAT_SECONDS = 30.0
 _MARK = {
@@ -38,7 +38,7 @@ def duration(seconds: float, *, exact: bool = False) -> str:
     return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
-def _what(status: Status) -> str:
+def _what(status: ObjectHealth) -> str:
     return shown(str(status.target.id))
 
 
@@ -52,7 +52,7 @@ class Watching:
     _last_beat: float = 0.0
     _spoken: set[Target] = field(default_factory=set)  # objects a line was printed for
 
-    def change(self, status: Status, elapsed: float) -> None:
+    def change(self, status: ObjectHealth, elapsed: float) -> None:
         if self.live is not None:
             return  # the table shows it
         if status.verdict is Verdict.NONE and status.target not in self._spoken:
@@ -68,7 +68,7 @@ class Watching:
             highlight=False,
         )
 
-    def round(self, statuses: Sequence[Status], elapsed: float) -> None:
+    def round(self, statuses: Sequence[ObjectHealth], elapsed: float) -> None:
         waiting = [s for s in statuses if s.verdict is Verdict.PROGRESSING]
         if self.live is not None:
             self.live.update(self._table(statuses, elapsed))
@@ -84,7 +84,7 @@ class Watching:
                 highlight=False,
             )
 
-    def _table(self, statuses: Sequence[Status], elapsed: float) -> Table:
+    def _table(self, statuses: Sequence[ObjectHealth], elapsed: float) -> Table:
         with_health = [s for s in statuses if s.verdict is not Verdict.NONE]
         done = sum(1 for s in with_health if s.verdict.settled)
         # What is still on its way or failed, first; the healthy are counted.

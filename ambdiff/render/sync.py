@@ -13,12 +13,16 @@ from ambdiff.check import Finding
 from ambdiff.render.console import Consoles
 from ambdiff.render.diff import change_line
 from ambdiff.render.text import json_text, shown
-from ambdiff.sync.executor import Failure, FailureGroup, State, SyncReport, grouped
+from ambdiff.sync.executor import ApplyReport, Attempt, Failure, FailureGroup, grouped
 from ambdiff.sync.plan import Action, Plan, Verb
 
 _SIGIL = {Verb.CREATE: ("+", "green"), Verb.UPDATE: ("~", "yellow"), Verb.DELETE: ("-", "red")}
 MAX_LISTED = 10  # objects named for a cause that many share
-_STATE = {State.APPLIED: "green", State.FAILED: "bold red", State.NOT_ATTEMPTED: "dim"}
+_ATTEMPT_STYLE = {
+    Attempt.APPLIED: "green",
+    Attempt.FAILED: "bold red",
+    Attempt.NOT_ATTEMPTED: "dim",
+}
 
 
 def _line(action: Action) -> str:
@@ -96,14 +100,14 @@ def listed(group: FailureGroup, most: int = MAX_LISTED) -> str:
     return ", ".join(names[:most]) + more
 
 
-def report(r: SyncReport, consoles: Consoles) -> None:
+def report(r: ApplyReport, consoles: Consoles) -> None:
     out = consoles.out
-    for action, state, message in r.outcomes:
-        mark = {State.APPLIED: "✓", State.FAILED: "✗", State.NOT_ATTEMPTED: "·"}[state]
+    for action, attempt, message in r.attempts:
+        mark = {Attempt.APPLIED: "✓", Attempt.FAILED: "✗", Attempt.NOT_ATTEMPTED: "·"}[attempt]
         detail = f": {escape(shown(message))}" if message else ""
         text = escape(shown(str(action)))
-        out.print(f"  [{_STATE[state]}]{mark} {state.value:<13} {text}[/]{detail}")
-    applied, failed, waiting = (len(r.of(s)) for s in State)
+        out.print(f"  [{_ATTEMPT_STYLE[attempt]}]{mark} {attempt.value:<13} {text}[/]{detail}")
+    applied, failed, waiting = (len(r.of(s)) for s in Attempt)
     if r.complete:
         out.print(f"[bold green]Sync succeeded[/]: {applied} applied.")
     else:

@@ -25,7 +25,7 @@ def summary(report: DiffReport, commit: str, *, applied: int = 0) -> str:
     )
 
 
-def describe(o: ObjectDiff) -> str:
+def drift_line(o: ObjectDiff) -> str:
     """One object out of sync and its changes (live → git, as `ambdiff diff` words them)."""
     what = {
         Status.ADDED: "missing from the cluster",

@@ -12,7 +12,7 @@ from ambdiff.model import DiffReport, ObjectId, Resource
 from ambdiff.normalize import FIELD_MANAGER, INVENTORY_LABEL
 from ambdiff.settings import IgnoreRule
 from ambdiff.sync import record as records
-from ambdiff.sync.executor import Executor, Failure, State, SyncReport
+from ambdiff.sync.executor import ApplyReport, Attempt, Executor, Failure
 from ambdiff.sync.ownership import DEFAULT_MASS_PRUNE_SHARE, Ownership, member_of
 from ambdiff.sync.plan import Action, Plan, Verb, build_plan
 from ambdiff.sync.ports import SyncCluster
@@ -36,19 +36,19 @@ class SyncSettings:
 
 @dataclass(frozen=True)
 class SyncResult:
-    """How far a sync got: `failures` when preflight stopped it (nothing written), `outcome`
+    """How far a sync got: `failures` when preflight stopped it (nothing written), `apply_report`
     when it applied (possibly stopped part-way), neither when there was nothing to do."""
 
     report: DiffReport
     plan: Plan
     failures: tuple[Failure, ...] = ()
-    outcome: SyncReport | None = None
+    apply_report: ApplyReport | None = None
     refused: str = ""  # the mass-deletion guard stopped it before writing
     record_error: str = ""  # applied, but the inventory record could not be written
 
     @property
     def ok(self) -> bool:
-        complete = self.outcome is None or self.outcome.complete
+        complete = self.apply_report is None or self.apply_report.complete
         return not self.failures and not self.refused and complete and not self.record_error
 
 
@@ -124,28 +124,30 @@ class Sync:
         self,
         *,
         should_stop: Callable[[], bool] = lambda: False,
-        after_each: Callable[[Action, State], None] | None = None,
-    ) -> SyncReport:
+        after_each: Callable[[Action, Attempt], None] | None = None,
+    ) -> ApplyReport:
         """Apply in order, stopping at the first failure or between two objects when
         `should_stop()` says so; then write the inventory record (also after a failure, so
         that it lists exactly what now exists)."""
         assert not self.refusal, "the mass-deletion guard refused this plan"
-        outcome = self._executor.apply(self.plan, should_stop=should_stop, after_each=after_each)
-        self.write_record(outcome)
-        return outcome
+        apply_report = self._executor.apply(
+            self.plan, should_stop=should_stop, after_each=after_each
+        )
+        self.write_record(apply_report)
+        return apply_report
 
-    def write_record(self, outcome: SyncReport | None) -> None:
+    def write_record(self, apply_report: ApplyReport | None) -> None:
         """Record what this run leaves owned: the old members, plus every desired object that
-        now exists with our label, less what it deleted or found gone. `outcome` None: nothing
+        now exists with our label, less what it deleted or found gone. `apply_report` None: nothing
         was applied (an empty plan), the record is (re)written only when it changes."""
         if self._ownership is None:
             return
-        done = {} if outcome is None else {a.id: s for a, s, _ in outcome.outcomes}
+        done = {} if apply_report is None else {a.id: s for a, s, _ in apply_report.attempts}
         applied: dict[ObjectId, records.Member] = {}
         for resource in self._desired:
-            state = done.get(resource.id)
+            attempt = done.get(resource.id)
             current = self._live.get(resource.id)
-            if state is State.APPLIED:
+            if attempt is Attempt.APPLIED:
                 uid = self._executor.uids.get(resource.id, "")
                 applied[resource.id] = records.Member(resource.id, uid, resource.api_version)
             elif (
@@ -153,7 +155,7 @@ class Sync:
                 and current.labels.get(INVENTORY_LABEL) == self._executor.inventory
             ):
                 applied[resource.id] = member_of(current)
-        deleted = [oid for oid, s in done.items() if s is State.APPLIED and oid not in applied]
+        deleted = [oid for oid, s in done.items() if s is Attempt.APPLIED and oid not in applied]
         # Gone, or handed over to another inventory (a source it moved to took it).
         gone = [
             m.id
@@ -168,7 +170,7 @@ class Sync:
             revision=self._revision, kept=(), applied=applied, deleted=[*deleted, *gone]
         )
         old = self._ownership.record
-        if old.exists and outcome is None and set(new.members) == set(old.members):
+        if old.exists and apply_report is None and set(new.members) == set(old.members):
             return
         try:
             records.write(self._cluster, new, FIELD_MANAGER)
@@ -183,7 +185,7 @@ class Sync:
         self,
         *,
         should_stop: Callable[[], bool] = lambda: False,
-        after_each: Callable[[Action, State], None] | None = None,
+        after_each: Callable[[Action, Attempt], None] | None = None,
     ) -> SyncResult:
         """Preflight, then apply when preflight passed: the whole sync, unattended."""
         if self.refusal:
@@ -194,8 +196,10 @@ class Sync:
         failures = self.preflight() or self.stage()
         if failures:
             return SyncResult(self.report, self.plan, failures=tuple(failures))
-        outcome = self.apply(should_stop=should_stop, after_each=after_each)
-        return SyncResult(self.report, self.plan, outcome=outcome, record_error=self.record_error)
+        apply_report = self.apply(should_stop=should_stop, after_each=after_each)
+        return SyncResult(
+            self.report, self.plan, apply_report=apply_report, record_error=self.record_error
+        )
 
 
 def _vetted(plan: Plan, live: Mapping[ObjectId, Resource], ownership: Ownership) -> Plan:

@@ -24,7 +24,9 @@ from ambdiff.takeover import pending, takeover_patch
 CRD_WAIT_SECONDS = 60.0
 
 
-class State(StrEnum):
+class Attempt(StrEnum):
+    """How the attempt at one action ended (its "state" in the JSON output)."""
+
     APPLIED = "applied"
     FAILED = "failed"
     NOT_ATTEMPTED = "not attempted"
@@ -39,7 +41,7 @@ class Failure:
 
     @classmethod
     def of(cls, action: Action, error: ClusterError) -> Failure:
-        return cls(action, describe(error), error.cause, error.hint)
+        return cls(action, failure_text(error), error.cause, error.hint)
 
 
 @dataclass(frozen=True)
@@ -75,16 +77,16 @@ def grouped(failures: Sequence[Failure]) -> list[FailureGroup]:
 
 
 @dataclass(frozen=True)
-class SyncReport:
-    outcomes: tuple[tuple[Action, State, str], ...]
+class ApplyReport:
+    attempts: tuple[tuple[Action, Attempt, str], ...]
     interrupted: bool = False
 
-    def of(self, state: State) -> list[Action]:
-        return [a for a, s, _ in self.outcomes if s is state]
+    def of(self, attempt: Attempt) -> list[Action]:
+        return [a for a, s, _ in self.attempts if s is attempt]
 
     @property
     def complete(self) -> bool:
-        return all(s is State.APPLIED for _, s, _ in self.outcomes)
+        return all(s is Attempt.APPLIED for _, s, _ in self.attempts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,9 +105,9 @@ class SyncReport:
                     "state": s.value,
                     **({"error": m} if m else {}),
                 }
-                for a, s, m in self.outcomes
+                for a, s, m in self.attempts
             ],
-            "summary": {state.value: len(self.of(state)) for state in State},
+            "summary": {attempt.value: len(self.of(attempt)) for attempt in Attempt},
         }
 
 
@@ -213,34 +215,34 @@ class Executor:
         plan: Plan,
         *,
         should_stop: Callable[[], bool] = lambda: False,
-        after_each: Callable[[Action, State], None] | None = None,
-    ) -> SyncReport:
+        after_each: Callable[[Action, Attempt], None] | None = None,
+    ) -> ApplyReport:
         """Apply in order; stop at the first failure or when `should_stop()` says so (checked
         between objects, so none is left half-applied)."""
-        outcomes: list[tuple[Action, State, str]] = []
+        attempts: list[tuple[Action, Attempt, str]] = []
         stopped = False
         interrupted = False
         for action in plan.actions:
             if action in self.staged:  # written by the first stage
-                outcomes.append((action, State.APPLIED, ""))
+                attempts.append((action, Attempt.APPLIED, ""))
                 if after_each is not None:
-                    after_each(action, State.APPLIED)
+                    after_each(action, Attempt.APPLIED)
                 continue
             if stopped or should_stop():
                 interrupted = interrupted or not stopped
                 stopped = True
-                outcomes.append((action, State.NOT_ATTEMPTED, ""))
+                attempts.append((action, Attempt.NOT_ATTEMPTED, ""))
                 continue
             try:
                 self._write(action, dry_run=False)
             except ClusterError as e:
-                outcomes.append((action, State.FAILED, describe(e)))
+                attempts.append((action, Attempt.FAILED, failure_text(e)))
                 stopped = True
             else:
-                outcomes.append((action, State.APPLIED, ""))
+                attempts.append((action, Attempt.APPLIED, ""))
             if after_each is not None:
-                after_each(action, outcomes[-1][1])
-        return SyncReport(tuple(outcomes), interrupted=interrupted)
+                after_each(action, attempts[-1][1])
+        return ApplyReport(tuple(attempts), interrupted=interrupted)
 
     def _write(self, action: Action, *, dry_run: bool) -> None:
         res = self._resource(action)
@@ -309,7 +311,7 @@ class Executor:
 _CONFLICT = re.compile(r'conflict with "([^"]+)"')
 
 
-def describe(error: ClusterError) -> str:
+def failure_text(error: ClusterError) -> str:
     """One line per failure; for apply conflicts, each field with the manager that owns it."""
     if isinstance(error, ConflictError) and error.details:
         fields = []

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from ambdiff.errors import ClusterError
 from ambdiff.model import DiffReport
-from ambdiff.sync.executor import Failure, State, SyncReport
+from ambdiff.sync.executor import ApplyReport, Attempt, Failure
 from ambdiff.sync.record import record_name
 
 RESULT = "ambdiff.io/result"  # in-sync | drifted | failed
@@ -48,7 +48,9 @@ class StatusCluster(Protocol):
 
 
 @dataclass(frozen=True)
-class Status:
+class RecordStatus:
+    """The last round's result as the record carries it."""
+
     result: str  # in-sync | drifted | failed
     revision: str
     drifted: int
@@ -57,18 +59,18 @@ class Status:
     warning: bool = False  # the Event's type: Warning rather than Normal
 
 
-def in_sync(revision: str, message: str = "in sync: nothing to apply") -> Status:
-    return Status("in-sync", revision, 0, message, "InSync")
+def in_sync(revision: str, message: str = "in sync: nothing to apply") -> RecordStatus:
+    return RecordStatus("in-sync", revision, 0, message, "InSync")
 
 
-def in_sync_or_kept(report: DiffReport, revision: str) -> Status:
+def in_sync_or_kept(report: DiffReport, revision: str) -> RecordStatus:
     """Nothing to apply: in sync, or drifted by what a sync leaves as it is (objects git
     dropped while prune is off or skipped them), which `ambdiff.io/drifted` counts."""
     s = report.summary
     kept = s["added"] + s["changed"] + s["removed"]
     if not kept:
         return in_sync(revision)
-    return Status(
+    return RecordStatus(
         "drifted",
         revision,
         kept,
@@ -80,21 +82,21 @@ def in_sync_or_kept(report: DiffReport, revision: str) -> Status:
     )
 
 
-def of_report(report: SyncReport, revision: str, *, healed: bool = False) -> Status:
+def of_report(report: ApplyReport, revision: str, *, healed: bool = False) -> RecordStatus:
     """How an apply ended: every action applied (in sync), or not (failed, the first cause)."""
-    applied, failed, waiting = (len(report.of(state)) for state in State)
+    applied, failed, waiting = (len(report.of(attempt)) for attempt in Attempt)
     if report.complete:
         what = "drift healed" if healed else "synced"
-        return Status(
+        return RecordStatus(
             "in-sync",
             revision,
             0,
             f"{what}: {applied} applied",
             "DriftHealed" if healed else "Synced",
         )
-    why = next((m for _, s, m in report.outcomes if s is State.FAILED and m), "")
+    why = next((m for _, s, m in report.attempts if s is Attempt.FAILED and m), "")
     how = "interrupted" if report.interrupted else "failed"
-    return Status(
+    return RecordStatus(
         "failed",
         revision,
         failed + waiting,
@@ -105,10 +107,10 @@ def of_report(report: SyncReport, revision: str, *, healed: bool = False) -> Sta
     )
 
 
-def of_failures(failures: Sequence[Failure], revision: str, stage: str) -> Status:
+def of_failures(failures: Sequence[Failure], revision: str, stage: str) -> RecordStatus:
     """A sync stopped before writing (preflight): failed, with the first failure."""
     first = failures[0]
-    return Status(
+    return RecordStatus(
         "failed",
         revision,
         len(failures),
@@ -125,7 +127,12 @@ def label_value(text: str) -> str:
 
 
 def publish(
-    cluster: StatusCluster, inventory: str, namespace: str, status: Status, *, event: bool = True
+    cluster: StatusCluster,
+    inventory: str,
+    namespace: str,
+    status: RecordStatus,
+    *,
+    event: bool = True,
 ) -> str:
     """Write `status` on the inventory's record and (with `event`) leave an Event on it; ""
     when all was written, else one sentence saying what could not be (nothing is raised)."""
@@ -184,7 +191,9 @@ def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def _event(record: Mapping[str, Any], status: Status, message: str, stamp: str) -> dict[str, Any]:
+def _event(
+    record: Mapping[str, Any], status: RecordStatus, message: str, stamp: str
+) -> dict[str, Any]:
     meta = record.get("metadata") or {}
     return {
         "apiVersion": "v1",

@@ -50,7 +50,9 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Status:
+class ObjectHealth:
+    """One followed object's health as last seen."""
+
     target: Target
     verdict: Verdict
     message: str = ""
@@ -70,12 +72,12 @@ class Status:
 
 @dataclass(frozen=True)
 class WaitReport:
-    statuses: tuple[Status, ...]
+    statuses: tuple[ObjectHealth, ...]
     timeout: float
     elapsed: float
     interrupted: bool = False
 
-    def of(self, *verdicts: Verdict) -> list[Status]:
+    def of(self, *verdicts: Verdict) -> list[ObjectHealth]:
         return [s for s in self.statuses if s.verdict in verdicts]
 
     @property
@@ -114,8 +116,8 @@ def follow(
     rules: Sequence[Rule],
     *,
     timeout: float = DEFAULT_TIMEOUT,
-    on_change: Callable[[Status, float], None] | None = None,
-    on_round: Callable[[Sequence[Status], float], None] | None = None,
+    on_change: Callable[[ObjectHealth, float], None] | None = None,
+    on_round: Callable[[Sequence[ObjectHealth], float], None] | None = None,
     pause: Callable[[float], bool] = lambda seconds: threading.Event().wait(seconds),
     clock: Callable[[], float] = time.monotonic,
     poll: float = POLL_SECONDS,
@@ -124,7 +126,7 @@ def follow(
     `pause(seconds)` waits between rounds and says True when the wait is to stop (Ctrl-C);
     `on_change(status, elapsed)` hears each change, `on_round(statuses, elapsed)` each round."""
     start = clock()
-    current = {t: Status(t, Verdict.PROGRESSING, "not read yet") for t in targets}
+    current = {t: ObjectHealth(t, Verdict.PROGRESSING, "not read yet") for t in targets}
     rule_of = {t: find(rules, t.id.group, t.id.kind) for t in targets}
     # Objects that reported nothing, of a kind with a rule of its own (a Host, a Mapping):
     # read again while the wait goes on, since their controller may still report.
@@ -152,7 +154,7 @@ def follow(
     final = [current[t] for t in targets]
     if not interrupted:
         final = [
-            Status(s.target, Verdict.TIMED_OUT, s.message) if not s.verdict.settled else s
+            ObjectHealth(s.target, Verdict.TIMED_OUT, s.message) if not s.verdict.settled else s
             for s in final
         ]
         for s in final:
@@ -163,7 +165,7 @@ def follow(
 
 def _observe(
     cluster: SyncCluster, targets: Sequence[Target], rule_of: Mapping[Target, Rule | None]
-) -> list[Status]:
+) -> list[ObjectHealth]:
     """One round: each target read and judged (a few requests at a time)."""
     seen: dict[tuple[str, str, str, str], bool | None] = {}  # `missing` tests, this round
 
@@ -178,7 +180,7 @@ def _observe(
                 seen[key] = None
         return seen[key]
 
-    def one(target: Target) -> Status:
+    def one(target: Target) -> ObjectHealth:
         unseen: list[str] = []
 
         def exists(api_version: str, kind: str, namespace: str, name: str) -> bool:
@@ -194,14 +196,16 @@ def _observe(
                     f"could not check {', '.join(dict.fromkeys(unseen))} (reading it is "
                     "forbidden), so it counts as present"
                 )
-                status = Status(
+                status = ObjectHealth(
                     target, status.verdict, "; ".join(filter(None, (status.message, note)))
                 )
             return status
         except ForbiddenError as e:  # waiting longer changes nothing
-            return Status(target, Verdict.FAILED, f"cannot read it: {e.message.rstrip('.')}")
+            return ObjectHealth(target, Verdict.FAILED, f"cannot read it: {e.message.rstrip('.')}")
         except ClusterError as e:  # a dropped connection: say so, keep waiting
-            return Status(target, Verdict.PROGRESSING, f"cannot read it: {e.message.rstrip('.')}")
+            return ObjectHealth(
+                target, Verdict.PROGRESSING, f"cannot read it: {e.message.rstrip('.')}"
+            )
 
     if not targets:
         return []
@@ -214,13 +218,13 @@ def _judge(
     target: Target,
     rule: Rule | None,
     exists: Callable[[str, str, str, str], bool],
-) -> Status:
+) -> ObjectHealth:
     oid = target.id
     res = cluster.resource(target.api_version, oid.kind)
     if res is None:
         if target.deleted:  # its kind is gone (a pruned CRD takes its objects with it): so is it
             return _deleting(target, None)
-        return Status(
+        return ObjectHealth(
             target,
             Verdict.PROGRESSING,
             f"the cluster does not serve {oid.kind} in {target.api_version}",
@@ -229,14 +233,14 @@ def _judge(
     if target.deleted:
         return _deleting(target, body)
     if body is None:  # a Job's ttlSecondsAfterFinished, or another hand: its end is not known
-        return Status(
+        return ObjectHealth(
             target,
             Verdict.NONE,
             "it no longer exists (deleted since the sync: by a "
             "Job's ttlSecondsAfterFinished, or by someone else)",
         )
     health: Health = assess(body, rule, exists)
-    return Status(target, Verdict(health.result.value), health.message)
+    return ObjectHealth(target, Verdict(health.result.value), health.message)
 
 
 def _read(
@@ -248,11 +252,11 @@ def _read(
     return next((i for i in items if (i.get("metadata") or {}).get("name") == name), None)
 
 
-def _deleting(target: Target, body: Mapping[str, Any] | None) -> Status:
+def _deleting(target: Target, body: Mapping[str, Any] | None) -> ObjectHealth:
     if body is None:
-        return Status(target, Verdict.HEALTHY, "deleted")
+        return ObjectHealth(target, Verdict.HEALTHY, "deleted")
     meta = body.get("metadata")
     listed = meta.get("finalizers") if isinstance(meta, Mapping) else None
     finalizers = [str(f) for f in listed] if isinstance(listed, list) else []
     held = f" (held by finalizers: {', '.join(finalizers)})" if finalizers else ""
-    return Status(target, Verdict.PROGRESSING, f"being deleted{held}")
+    return ObjectHealth(target, Verdict.PROGRESSING, f"being deleted{held}")

@@ -21,7 +21,7 @@ import pytest
 from ambdiff.cli import main
 from ambdiff.commands import sync as sync_command
 from ambdiff.options import resolve
-from ambdiff.sync.executor import State
+from ambdiff.sync.executor import Attempt
 from ambdiff.sync.plan import Action
 from tests.harness import APIServer
 
@@ -302,7 +302,7 @@ def test_a_second_sync_waits_for_or_is_refused_by_the_first(
     )
     inside, release = threading.Event(), threading.Event()
 
-    def hold(action: Action, state: State) -> None:
+    def hold(action: Action, state: Attempt) -> None:
         inside.set()
         assert release.wait(60)
 
@@ -402,7 +402,7 @@ def test_the_api_server_killed_mid_sync_never_leads_a_later_prune_astray(
     )
     done: list[str] = []
 
-    def kill(action: Action, state: State) -> None:
+    def kill(action: Action, state: Attempt) -> None:
         done.append(str(action))
         if len(done) == moment:
             apiserver.stop_apiserver()

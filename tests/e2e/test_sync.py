@@ -19,7 +19,7 @@ import pytest
 from ambdiff.cli import main
 from ambdiff.commands import sync as sync_command
 from ambdiff.options import resolve
-from ambdiff.sync.executor import State
+from ambdiff.sync.executor import Attempt
 from ambdiff.sync.plan import Action
 from ambdiff.sync.record import record_name
 from tests.e2e.sample_repo import web_app
@@ -551,7 +551,7 @@ def test_api_server_stopped_mid_sync_reports_and_a_rerun_converges(
     )
     applied: list[str] = []
 
-    def stop_after_two(action: Action, state: State) -> None:
+    def stop_after_two(action: Action, state: Attempt) -> None:
         applied.append(str(action))
         if len(applied) == 2:
             apiserver.stop_apiserver()
@@ -608,7 +608,7 @@ def test_ctrl_c_stops_between_objects_with_the_same_report(
         },
     )
 
-    def interrupt_after_first(action: Action, state: State) -> None:
+    def interrupt_after_first(action: Action, state: Attempt) -> None:
         if action.id.kind == "Namespace":
             os.kill(os.getpid(), signal.SIGINT)
 

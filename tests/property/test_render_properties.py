@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kube_strategies import JSON_VALUES, KEYS, NAMES, TEXT, examples
 from markdown_it import MarkdownIt
 
-from ambdiff.check.findings import RULES, Finding, Report
+from ambdiff.check.findings import RULES, CheckReport, Finding
 from ambdiff.model import (
     MISSING,
     Change,
@@ -141,7 +141,7 @@ FINDINGS = st.builds(
     TEXT,
 )
 CHECK_REPORTS = st.builds(
-    Report,
+    CheckReport,
     st.lists(FINDINGS, max_size=5).map(lambda f: tuple(sorted(f))),
     st.integers(0, 100),
     st.integers(0, 100),
@@ -149,7 +149,7 @@ CHECK_REPORTS = st.builds(
 )
 
 
-def check_output(report: Report, fmt: str) -> str:
+def check_output(report: CheckReport, fmt: str) -> str:
     out = io.StringIO()
     render_report(report, fmt, make_consoles("never", out, io.StringIO()).out)
     return out.getvalue()
@@ -157,7 +157,7 @@ def check_output(report: Report, fmt: str) -> str:
 
 @settings(max_examples=examples(100))
 @given(CHECK_REPORTS)
-def test_every_check_format_renders_any_report(report: Report) -> None:
+def test_every_check_format_renders_any_report(report: CheckReport) -> None:
     check_output(report, "human")
     data = strict_json(check_output(report, "json"))
     assert [f["message"] for f in data["findings"]] == [f.message for f in report.findings]

@@ -9,7 +9,7 @@ import pytest
 from ambdiff.model import ObjectId
 from ambdiff.render.console import make_consoles
 from ambdiff.render.health import Watching, duration, report
-from ambdiff.sync.wait import Status, Target, Verdict, WaitReport
+from ambdiff.sync.wait import ObjectHealth, Target, Verdict, WaitReport
 
 
 def target(kind: str, name: str) -> Target:
@@ -17,7 +17,7 @@ def target(kind: str, name: str) -> Target:
     return Target(ObjectId(group, kind, "shop", name), "v1")
 
 
-def printed(statuses: list[Status], **kw: object) -> str:
+def printed(statuses: list[ObjectHealth], **kw: object) -> str:
     out = io.StringIO()
     consoles = make_consoles("never", out=out, err=io.StringIO())
     report(WaitReport(tuple(statuses), 300.0, 12.0, **kw), consoles)  # type: ignore[arg-type]
@@ -35,17 +35,17 @@ def test_durations_read_as_people_write_them(seconds: float, shown: str) -> None
 
 def test_an_interrupted_wait_counts_the_failed_too() -> None:
     statuses = [
-        Status(target("Deployment", "a"), Verdict.FAILED, "deadline"),
-        Status(target("Deployment", "b"), Verdict.HEALTHY),
-        Status(target("Deployment", "c"), Verdict.PROGRESSING, "1 of 2"),
+        ObjectHealth(target("Deployment", "a"), Verdict.FAILED, "deadline"),
+        ObjectHealth(target("Deployment", "b"), Verdict.HEALTHY),
+        ObjectHealth(target("Deployment", "c"), Verdict.PROGRESSING, "1 of 2"),
     ]
     text = printed(statuses, interrupted=True)
     assert "(interrupted): 1 healthy, 1 failed, 1 still on their way." in text
 
 
 def test_many_healthy_objects_are_counted_and_the_rest_listed() -> None:
-    statuses = [Status(target("Namespace", f"n{i}"), Verdict.HEALTHY) for i in range(30)]
-    statuses.append(Status(target("Deployment", "web"), Verdict.TIMED_OUT, "1 of 2 updated"))
+    statuses = [ObjectHealth(target("Namespace", f"n{i}"), Verdict.HEALTHY) for i in range(30)]
+    statuses.append(ObjectHealth(target("Deployment", "web"), Verdict.TIMED_OUT, "1 of 2 updated"))
     text = printed(statuses)
     assert "✓ 30 object(s) healthy: 30 Namespace" in text
     assert "Namespace n0" not in text
@@ -53,7 +53,7 @@ def test_many_healthy_objects_are_counted_and_the_rest_listed() -> None:
 
 
 def test_nothing_with_health_says_so() -> None:
-    text = printed([Status(target("ConfigMap", "c"), Verdict.NONE)])
+    text = printed([ObjectHealth(target("ConfigMap", "c"), Verdict.NONE)])
     assert "Done: none of the 1 object(s) reports health to wait for." in text
 
 
@@ -63,9 +63,11 @@ def test_the_ci_lines_say_when_an_object_waited_for_stops_needing_a_wait() -> No
     err = io.StringIO()
     consoles = make_consoles("never", out=io.StringIO(), err=err)
     w = Watching(consoles, 300.0)
-    w.change(Status(target("ConfigMap", "c"), Verdict.NONE), 0.0)
-    w.change(Status(target("Host", "h"), Verdict.PROGRESSING, "waiting for its TLS Secret"), 0.0)
-    w.change(Status(target("Host", "h"), Verdict.NONE, "only Edge Stack reports"), 6.0)
+    w.change(ObjectHealth(target("ConfigMap", "c"), Verdict.NONE), 0.0)
+    w.change(
+        ObjectHealth(target("Host", "h"), Verdict.PROGRESSING, "waiting for its TLS Secret"), 0.0
+    )
+    w.change(ObjectHealth(target("Host", "h"), Verdict.NONE, "only Edge Stack reports"), 6.0)
     lines = err.getvalue().splitlines()
     assert len(lines) == 2
     assert "ConfigMap" not in err.getvalue()
@@ -75,8 +77,8 @@ def test_the_ci_lines_say_when_an_object_waited_for_stops_needing_a_wait() -> No
 def test_the_live_table_puts_what_is_not_healthy_first() -> None:
     consoles = make_consoles("never", out=io.StringIO(), err=io.StringIO())
     w = Watching(consoles, 300.0)
-    statuses = [Status(target("Namespace", f"n{i}"), Verdict.HEALTHY) for i in range(25)]
-    statuses.append(Status(target("Deployment", "web"), Verdict.PROGRESSING, "1 of 2"))
+    statuses = [ObjectHealth(target("Namespace", f"n{i}"), Verdict.HEALTHY) for i in range(25)]
+    statuses.append(ObjectHealth(target("Deployment", "web"), Verdict.PROGRESSING, "1 of 2"))
     table = w._table(statuses, 4.0)
     rendered = io.StringIO()
     make_consoles("never", out=rendered).out.print(table)

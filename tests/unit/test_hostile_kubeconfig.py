@@ -21,7 +21,7 @@ import pytest
 from ambdiff.cli import main
 from ambdiff.cluster import connection as connection_module
 from ambdiff.cluster.client import Cluster
-from ambdiff.cluster.connection import configure, describe
+from ambdiff.cluster.connection import configure, identity_of
 from ambdiff.cluster.credentials import STDOUT_LIMIT, ExecCredentials, ExecSpec
 from ambdiff.cluster.errors import first_line, shown_url
 from ambdiff.cluster.kubeconfig import Selection, load, select
@@ -151,7 +151,7 @@ def test_the_tls_warning_shows_the_server_without_credentials(
     with caplog.at_level("WARNING"):
         configure(chosen)
     assert "https://prod:6443" in caplog.text and SECRET not in caplog.text
-    assert describe(chosen)["server"] == "https://prod:6443"
+    assert identity_of(chosen)["server"] == "https://prod:6443"
 
 
 def test_a_server_with_a_query_is_refused_without_showing_it() -> None:

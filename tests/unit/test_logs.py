@@ -84,22 +84,23 @@ def test_urls_lose_their_credentials_before_they_are_shown(text: str, shown: str
 
 def test_drift_is_worded_like_the_diff_with_secrets_masked() -> None:
     from ambdiff.model import Change, ObjectDiff, ObjectId, Op, Status
-    from ambdiff.render.watch import describe, fields
+    from ambdiff.render.watch import drift_line, fields
 
     web = ObjectId("apps", "Deployment", "shop", "web")
     many = tuple(Change(Op.CHANGE, ("metadata", "labels", f"l{i}"), "a", "b") for i in range(12))
-    text = describe(ObjectDiff(web, "apps/v1", Status.CHANGED, None, many))
+    text = drift_line(ObjectDiff(web, "apps/v1", Status.CHANGED, None, many))
     assert text.startswith('Deployment shop/web changed: ~ metadata.labels.l0: "a" → "b"; ')
     assert text.endswith("… 2 more")
     secret = ObjectId("", "Secret", "shop", "db")
     masked = Change(Op.CHANGE, ("data", "password"), "***", "***", masked=True)  # as compare masks
     diff = ObjectDiff(secret, "v1", Status.CHANGED, None, (masked,))
     assert (
-        describe(diff) == "Secret shop/db changed: ~ data.password: (secret value changed; hidden)"
+        drift_line(diff)
+        == "Secret shop/db changed: ~ data.password: (secret value changed; hidden)"
     )
     assert "aHVudGVyMg" not in str(fields(diff))
     gone = ObjectDiff(web, "apps/v1", Status.ADDED, None)
-    assert describe(gone) == "Deployment shop/web missing from the cluster"
+    assert drift_line(gone) == "Deployment shop/web missing from the cluster"
 
 
 def test_text_lines_show_a_message_on_one_line_when_asked(restore_logging: None) -> None:

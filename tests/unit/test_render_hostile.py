@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from ambdiff.check.findings import Finding, Report
+from ambdiff.check.findings import CheckReport, Finding
 from ambdiff.cli import main
 from ambdiff.model import (
     Change,
@@ -31,8 +31,8 @@ from ambdiff.render.check import render_report
 from ambdiff.render.console import make_consoles
 from ambdiff.render.diff import render
 from ambdiff.render.text import html_text, md_code, md_text, safe_line, shown
-from ambdiff.render.watch import describe
-from ambdiff.sync.executor import Failure, State, SyncReport
+from ambdiff.render.watch import drift_line
+from ambdiff.sync.executor import ApplyReport, Attempt, Failure
 from ambdiff.sync.plan import Action, Plan, Verb
 
 HOSTILE = ("\n::error::x", "\x1b[31m", "\u202e", "`|<img src=x>", "##[error]y")
@@ -196,7 +196,7 @@ def test_check_human_and_github_and_json() -> None:
         Finding(f"::error::f{n}{t}.yaml", n + 1, "schema", f"ConfigMap {t}", f"{t} is bad {t}")
         for n, t in enumerate(HOSTILE)
     )
-    report = Report(findings, files=len(HOSTILE), objects=len(HOSTILE))
+    report = CheckReport(findings, files=len(HOSTILE), objects=len(HOSTILE))
     outputs = {}
     for fmt in ("human", "github", "json"):
         out = io.StringIO()
@@ -230,14 +230,14 @@ def test_sync_plan_failures_and_report() -> None:
     render_sync.plan(Plan((action,), skipped=(action,)), consoles, where=EVIL)
     render_sync.check_errors([Finding(EVIL, 1, "schema", EVIL, EVIL)], consoles)
     render_sync.preflight_failures([Failure(action, EVIL)], consoles, staged=(action,))
-    render_sync.report(SyncReport(((action, State.FAILED, EVIL),)), consoles)
+    render_sync.report(ApplyReport(((action, Attempt.FAILED, EVIL),)), consoles)
     assert_inert(out.getvalue())
     assert_inert(err.getvalue())
     assert out.getvalue().count("\n") == 6 and "\\n::error::x" in out.getvalue()
 
 
 def test_watch_log_line() -> None:
-    line = describe(hostile_report().objects[-1])
+    line = drift_line(hostile_report().objects[-1])
     assert_inert(line)
     assert "\n" not in line
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ambdiff.check.table import compare, route_rows
+from ambdiff.check.table import route_changes, route_rows
 from ambdiff.model import JSON, ObjectId, Origin, Resource
 
 
@@ -40,7 +40,7 @@ def test_rows_show_every_column_in_emissary_order() -> None:
     ]  # fmt: skip
 
 
-def test_compare_added_removed_and_repointed() -> None:
+def test_route_changes_added_removed_and_repointed() -> None:
     old = route_rows(
         [mapping("api"), mapping("old", prefix="/old/"), mapping("same", prefix="/same/")]
     )
@@ -49,7 +49,7 @@ def test_compare_added_removed_and_repointed() -> None:
         mapping("new", prefix="/new/"),
         mapping("same", prefix="/same/"),
     ])  # fmt: skip
-    changes = {c.status: c for c in compare(old, new)}
+    changes = {c.status: c for c in route_changes(old, new)}
     assert set(changes) == {"added", "removed", "re-pointed"}
     assert changes["added"].new[0].prefix == "/new/"
     assert changes["removed"].old[0].prefix == "/old/"
@@ -59,7 +59,7 @@ def test_compare_added_removed_and_repointed() -> None:
 def test_a_weight_change_is_a_repointed_route() -> None:
     old = route_rows([mapping("api"), mapping("canary", weight=10)])
     new = route_rows([mapping("api"), mapping("canary", weight=50)])
-    [change] = compare(old, new)
+    [change] = route_changes(old, new)
     assert change.status == "re-pointed"
     assert change.rows()[0][4] == "api 90%, canary 10% → api 50%, canary 50%"
-    assert compare(new, new) == []
+    assert route_changes(new, new) == []

@@ -14,7 +14,7 @@ from ambdiff.model import ObjectId, Resource
 from ambdiff.normalize import INVENTORY_LABEL
 from ambdiff.sync import record as records
 from ambdiff.sync.engine import Sync, SyncSettings
-from ambdiff.sync.executor import State, grouped
+from ambdiff.sync.executor import Attempt, grouped
 from ambdiff.sync.ownership import Ownership
 from ambdiff.sync.record import Identity, Member
 
@@ -239,8 +239,8 @@ def test_a_failure_part_way_records_exactly_what_exists() -> None:
     cluster.objects[("Namespace", "", "shop")] = {"metadata": {"name": "shop", "uid": "ns"}}
     engine = sync(cluster, [cm("a"), cm("b")])
     cluster.refuse = frozenset({"b"})  # after preflight: the server refuses the real write
-    outcome = engine.apply()
-    assert [s for _, s, _ in outcome.outcomes] == [State.APPLIED, State.FAILED]
+    applied = engine.apply()
+    assert [s for _, s, _ in applied.attempts] == [Attempt.APPLIED, Attempt.FAILED]
     assert members(cluster) == {"a"}
     uid = cluster.objects[("ConfigMap", "shop", "a")]["metadata"]["uid"]
     recorded = records.read(cluster, "inv", "default", ME)

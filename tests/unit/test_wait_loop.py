@@ -17,7 +17,7 @@ from ambdiff.errors import ClusterError, ForbiddenError
 from ambdiff.health import Result, built_in
 from ambdiff.model import ObjectId
 from ambdiff.sync.ports import SyncCluster
-from ambdiff.sync.wait import Status, Target, Verdict, WaitReport, follow
+from ambdiff.sync.wait import ObjectHealth, Target, Verdict, WaitReport, follow
 
 RULES = built_in()
 KINDS = {
@@ -101,7 +101,7 @@ def run(
     clock = clock or Clock()
     heard: list[tuple[str, str, str, float]] = []
 
-    def on_change(status: Status, elapsed: float) -> None:
+    def on_change(status: ObjectHealth, elapsed: float) -> None:
         heard.append((status.target.id.name, status.verdict.value, status.message, elapsed))
 
     report = follow(
@@ -383,9 +383,9 @@ def test_the_report_as_json() -> None:
     cm = Target(ObjectId("", "ConfigMap", "shop", "settings"), "v1")
     ns = Target(ObjectId("", "Namespace", "", "shop"), "v1")
     statuses = (
-        Status(web(), Verdict.FAILED, "progress deadline exceeded: x"),
-        Status(cm, Verdict.NONE),
-        Status(ns, Verdict.HEALTHY),
+        ObjectHealth(web(), Verdict.FAILED, "progress deadline exceeded: x"),
+        ObjectHealth(cm, Verdict.NONE),
+        ObjectHealth(ns, Verdict.HEALTHY),
     )
     report = WaitReport(statuses, timeout=300.0, elapsed=12.345)
     assert report.to_json() == {
@@ -417,7 +417,7 @@ def test_the_report_as_json() -> None:
 def test_the_result_of_a_report(
     verdicts: tuple[Verdict, ...], interrupted: bool, result: str, ok: bool
 ) -> None:
-    report = WaitReport(tuple(Status(web(), v) for v in verdicts), 60.0, 1.0, interrupted)
+    report = WaitReport(tuple(ObjectHealth(web(), v) for v in verdicts), 60.0, 1.0, interrupted)
     assert (report.result, report.ok) == (result, ok)
 
 

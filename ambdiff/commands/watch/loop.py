@@ -31,18 +31,16 @@ from ambdiff.model import DiffReport, ObjectDiff, ObjectId, Resource, Status
 from ambdiff.options import Common, settle
 from ambdiff.render.sync import listed
 from ambdiff.render.text import shown
-from ambdiff.render.watch import describe, fields, summary
+from ambdiff.render.watch import drift_line, fields, summary
 from ambdiff.settings import CONFIG_NAME, FileSettings, load_text
 from ambdiff.sources import select as select_source
 from ambdiff.sync.engine import Sync, SyncResult, SyncSettings
-from ambdiff.sync.executor import State, grouped
+from ambdiff.sync.executor import Attempt, grouped
 from ambdiff.sync.plan import Action, Verb
-from ambdiff.sync.status import Status as RecordStatus
-from ambdiff.sync.status import in_sync_or_kept, of_failures, of_report
+from ambdiff.sync.status import RecordStatus, in_sync_or_kept, of_failures, of_report
 from ambdiff.sync.status import publish as publish_status
-from ambdiff.sync.wait import Status as WaitStatus
+from ambdiff.sync.wait import ObjectHealth, Verdict, follow, targets_of
 from ambdiff.sync.wait import Target as WaitTarget
-from ambdiff.sync.wait import Verdict, follow, targets_of
 
 log = logging.getLogger(__package__)
 
@@ -199,7 +197,7 @@ class Loop:
         """Follow the round's objects until healthy; log each change of an object's health
         (since the last round), and fail the round when one failed or timed out."""
 
-        def changed(status: WaitStatus, elapsed: float) -> None:
+        def changed(status: ObjectHealth, elapsed: float) -> None:
             oid = status.target.id
             key = (status.verdict, status.message)
             if self._health.get(oid) == key:  # as the last round left it: said already
@@ -345,10 +343,10 @@ class Loop:
             log.error(result.record_error, extra={**extra, "event": "record-failed"})
         if result.failures:
             publish(of_failures(result.failures, commit, "preflight"))
-        elif result.outcome is not None and not self._lock_taken():
+        elif result.apply_report is not None and not self._lock_taken():
             # The same commit applied again: the cluster had drifted from it, now healed.
-            publish(of_report(result.outcome, commit, healed=commit == self._synced_commit))
-            if result.outcome.complete:
+            publish(of_report(result.apply_report, commit, healed=commit == self._synced_commit))
+            if result.apply_report.complete:
                 self._synced_commit = commit
         return self._after_sync(result, commit, extra)
 
@@ -460,16 +458,16 @@ class Loop:
             )
         if result.failures:
             return Outcome(Result.FAILED, Stage.PREFLIGHT)
-        outcome = result.outcome
-        assert outcome is not None
-        applied, failed, waiting = (len(outcome.of(s)) for s in State)
-        if outcome.interrupted:
+        apply_report = result.apply_report
+        assert apply_report is not None
+        applied, failed, waiting = (len(apply_report.of(s)) for s in Attempt)
+        if apply_report.interrupted:
             return Outcome(
                 Result.INTERRUPTED,
                 summary=f"stopped between two objects: {applied} "
                 f"applied, {waiting} not attempted (none half-applied)",
             )
-        if not outcome.complete:
+        if not apply_report.complete:
             log.error(
                 f"sync failed: {applied} applied, {failed} failed, {waiting} not attempted",
                 extra={**extra, "event": "sync-failed"},
@@ -489,14 +487,16 @@ class Loop:
             if self._reported.get(o.id) == key:
                 continue
             self._reported[o.id] = key
-            log.info(f"out of sync: {describe(o)}", extra={**extra, **fields(o), "event": "drift"})
+            log.info(
+                f"out of sync: {drift_line(o)}", extra={**extra, **fields(o), "event": "drift"}
+            )
         gone = {o.id for o in report}
         for oid in [oid for oid in self._reported if oid not in gone]:
             del self._reported[oid]
 
-    def _applied(self, action: Action, state: State) -> None:
-        self.metrics.actions.labels(action.verb.value, state.value.replace(" ", "_")).inc()
-        if state is State.APPLIED:
+    def _applied(self, action: Action, attempt: Attempt) -> None:
+        self.metrics.actions.labels(action.verb.value, attempt.value.replace(" ", "_")).inc()
+        if attempt is Attempt.APPLIED:
             if action.verb is Verb.DELETE:
                 self.book.forget(action.id)
             else:
@@ -505,21 +505,21 @@ class Loop:
                 )
             self._reported.pop(action.id, None)
         log.log(
-            logging.INFO if state is State.APPLIED else logging.ERROR,
-            f"{state.value}: {action}",
+            logging.INFO if attempt is Attempt.APPLIED else logging.ERROR,
+            f"{attempt.value}: {action}",
             extra={
                 **self._extra,
                 "event": "sync-action",
                 "action": action.verb.value,
                 "object": str(action.id),
-                "state": state.value,
+                "state": attempt.value,
             },
         )
 
     def _drift_seen(self, diff: ObjectDiff) -> None:
         self.metrics.drift_events.labels(diff.id.kind, diff.id.namespace).inc()
         log.info(
-            f"drift seen through the watch: {describe(diff)}",
+            f"drift seen through the watch: {drift_line(diff)}",
             extra={**fields(diff), "event": "drift-watch", "source": self.source},
         )
         self.schedule.poke()
