@@ -66,6 +66,7 @@ class Schemas:
                 if key[0] != AMBASSADOR_GROUP:
                     self._crd[key] = schema
         self._crd_kinds: dict[tuple[str, str], list[str]] = {}
+        self._validator = _Validator()
         for group, version, kind in self._crd:
             self._crd_kinds.setdefault((group, kind), []).append(version)
 
@@ -87,7 +88,7 @@ class Schemas:
             # metadata is ObjectMeta whatever the CRD says; it is checked on its own. The API
             # server knows apiVersion and kind at the root even when a CRD's schema omits them.
             body = {k: v for k, v in resource.body.items() if k not in _IMPLICIT_ROOT_FIELDS}
-            _validate(schema, body, (), out)
+            self._validator.validate(schema, body, (), out)
             if not flat_names:
                 out.extend(_metadata_issues(resource.body.get("metadata")))
             if kind == "Module" and group == AMBASSADOR_GROUP:
@@ -113,7 +114,7 @@ class Schemas:
                     )
                 )
         elif group in BUILTIN_GROUPS or group == "extensions":
-            out.extend(_builtin_issues(group, version, kind, resource.body))
+            out.extend(_builtin_issues(self._validator, group, version, kind, resource.body))
         if (group, kind) == ("", "Secret"):
             out.extend(secret_data_issues(resource.body))
         if kind == "CustomResourceDefinition" and group == "apiextensions.k8s.io":
@@ -237,6 +238,208 @@ def crd_issues(body: Mapping[str, JSON]) -> list[SchemaIssue]:
     ]
 
 
+class _Node:
+    """One schema, read once: the keywords the validator uses, of the right type (a CRD's
+    own schema may hold any; the wrong type is ignored, never trusted)."""
+
+    __slots__ = (
+        "alternatives",
+        "bounded",
+        "enum",
+        "extra",
+        "int_or_string",
+        "items",
+        "object_typed",
+        "preserves",
+        "properties",
+        "required",
+        "schema",
+        "type_names",
+        "types",
+    )
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        if isinstance(schema.get("$ref"), str):
+            schema = _resolve(schema["$ref"])
+        self.schema = schema
+        self.int_or_string = schema.get("x-kubernetes-int-or-string") is True
+        expected = schema.get("type")
+        self.types = tuple(_type_list(expected)) if expected is not None else ()
+        self.type_names = " or ".join(_TYPE_NAMES.get(t, t) for t in self.types)
+        enum = schema.get("enum")
+        self.enum: list[Any] | None = enum if isinstance(enum, list) else None
+        self.bounded = any(_is_number(schema.get(k)) for k in _BOUND_KEYWORDS)
+        self.alternatives: tuple[tuple[str, list[Any]], ...] = tuple(
+            (keyword, schema[keyword])
+            for keyword in ("oneOf", "anyOf")
+            if isinstance(schema.get(keyword), list)
+        )
+        properties = schema.get("properties")
+        self.properties: Mapping[str, Any] = properties if isinstance(properties, Mapping) else {}
+        self.extra = schema.get("additionalProperties")
+        self.preserves = schema.get("x-kubernetes-preserve-unknown-fields") is True
+        required = schema.get("required")
+        self.required: tuple[Any, ...] = tuple(required) if isinstance(required, list) else ()
+        self.object_typed = bool(self.properties) or expected == "object" or self.extra is False
+        items = schema.get("items")
+        self.items: Mapping[str, Any] | None = items if isinstance(items, Mapping) else None
+
+
+_BOUND_KEYWORDS = (
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minLength",
+    "maxLength",
+)
+
+
+class _Validator:
+    """Validates values against schemas, each schema node read once (`_Node`) and kept for
+    as long as the validator: a `Schemas` holds one for all the objects of a run."""
+
+    def __init__(self) -> None:
+        # id() of a schema -> the schema (kept, so that its id stays its own) and its node
+        self._nodes: dict[int, tuple[Mapping[str, Any], _Node]] = {}
+
+    def validate(
+        self,
+        schema: Mapping[str, Any],
+        value: JSON,
+        path: tuple[Segment, ...],
+        out: list[SchemaIssue],
+        hidden: bool = False,
+        loose: bool = False,
+    ) -> None:
+        """Issues of `value` against `schema`; `hidden`: inside a secret value, whose
+        messages name types and sizes, never the value; `loose`: below a schema that keeps
+        unknown fields (x-kubernetes-preserve-unknown-fields), where server-side apply accepts
+        an unknown field and the API server prunes it."""
+        known = self._nodes.get(id(schema))
+        if known is None:
+            known = self._nodes[id(schema)] = (schema, _Node(schema))
+        node = known[1]
+        if isinstance(value, Sealed):
+            value, hidden = value.reveal(), True
+        if value is None:
+            return  # the API server prunes a null unless the schema says nullable
+        if node.int_or_string:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                what = _what(value, hidden)
+                out.append(
+                    SchemaIssue("schema", path, f"must be an integer or a string, not {what}")
+                )
+            return
+        if node.types and not any(_has_type(value, t) for t in node.types):
+            what = _what(value, hidden)
+            out.append(SchemaIssue("schema", path, f"must be {node.type_names}, not {what}"))
+            return
+        if node.enum is not None and value not in node.enum:
+            allowed = ", ".join(json.dumps(v, default=str) for v in node.enum)
+            found = (
+                "not one of the allowed values"
+                if hidden
+                else f"is {json.dumps(value, default=str)}"
+            )
+            out.append(SchemaIssue("schema", path, f"{found}; allowed: {allowed}"))
+        if node.bounded:
+            _bounds(node.schema, value, path, out, hidden)
+        for keyword, options in node.alternatives:
+            self._alternatives(keyword, options, value, path, out, hidden, loose)
+        # type() first: the abstract Mapping check is slow, and a loaded value is a dict.
+        if type(value) is dict or (not isinstance(value, list) and isinstance(value, Mapping)):
+            self._object(node, value, path, out, hidden, loose)
+        elif node.items is not None and isinstance(value, list):
+            loose = loose or node.preserves
+            items = node.items
+            for index, item in enumerate(value):
+                self.validate(items, item, (*path, index), out, hidden, loose)
+
+    def _object(
+        self,
+        node: _Node,
+        value: Mapping[str, JSON],
+        path: tuple[Segment, ...],
+        out: list[SchemaIssue],
+        hidden: bool,
+        loose: bool,
+    ) -> None:
+        properties = node.properties
+        extra = node.extra
+        preserves = node.preserves
+        keeps_unknown = preserves or extra is True
+        below = loose or preserves
+        for name in node.required:
+            if isinstance(name, str) and name not in value:
+                out.append(SchemaIssue("schema", (*path, name), "is required but missing"))
+        for key, item in value.items():
+            sub = properties.get(key)
+            if isinstance(sub, Mapping):
+                self.validate(sub, item, (*path, key), out, hidden, below)
+            elif sub is not None:
+                continue  # a malformed schema of a known field
+            elif isinstance(extra, Mapping):
+                self.validate(extra, item, (*path, key), out, hidden, below)
+            elif preserves and properties:  # stored as written; a typo of a named field, likely
+                out.append(
+                    SchemaIssue(
+                        "unknown-field-kept",
+                        (*path, str(key)),
+                        f"is not a known field{_did_you_mean(key, properties)}",
+                    )
+                )
+            elif not keeps_unknown and node.object_typed:
+                out.append(
+                    SchemaIssue(
+                        "unknown-field-pruned" if loose else "unknown-field",
+                        (*path, str(key)),
+                        f"is not a known field{_did_you_mean(key, properties)}",
+                    )
+                )
+
+    def _alternatives(
+        self,
+        keyword: str,
+        options: Sequence[Any],
+        value: JSON,
+        path: tuple[Segment, ...],
+        out: list[SchemaIssue],
+        hidden: bool,
+        loose: bool,
+    ) -> None:
+        options = [o for o in options if isinstance(o, Mapping)]
+        matching = 0
+        for option in options:
+            trial: list[SchemaIssue] = []
+            self.validate(option, value, path, trial, hidden, loose)
+            matching += not any(i.rule == "schema" for i in trial)
+        if (keyword == "oneOf" and matching == 1) or (keyword == "anyOf" and matching >= 1):
+            return
+        required = [
+            o["required"][0]
+            for o in options
+            if list(o) == ["required"]
+            and isinstance(o["required"], list)
+            and o["required"]
+            and isinstance(o["required"][0], str)
+        ]
+        types = [t for o in options if list(o) == ["type"] for t in _type_list(o["type"])]
+        if types and all(list(o) == ["type"] for o in options):
+            names = " or ".join(_TYPE_NAMES.get(t, t) for t in dict.fromkeys(types))
+            out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value, hidden)}"))
+        elif len(required) == len(options):
+            out.append(
+                SchemaIssue("schema", path, f"must set exactly one of {', '.join(required)}")
+            )
+        else:
+            out.append(
+                SchemaIssue("schema", path, f"matches {matching} of the {keyword} alternatives")
+            )
+
+
 def _validate(
     schema: Mapping[str, Any],
     value: JSON,
@@ -245,132 +448,14 @@ def _validate(
     hidden: bool = False,
     loose: bool = False,
 ) -> None:
-    """Issues of `value` against `schema`; `hidden`: inside a secret value, whose messages
-    name types and sizes, never the value; `loose`: below a schema that keeps unknown fields
-    (x-kubernetes-preserve-unknown-fields), where server-side apply accepts an unknown field
-    and the API server prunes it."""
-    # A schema's keywords of the wrong type (a CRD's own schema) are ignored, never trusted.
-    if isinstance(schema.get("$ref"), str):
-        schema = _resolve(schema["$ref"])
-    if isinstance(value, Sealed):
-        value, hidden = value.reveal(), True
-    if value is None:
-        return  # the API server prunes a null unless the schema says nullable
-    if schema.get("x-kubernetes-int-or-string") is True:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            out.append(
-                SchemaIssue(
-                    "schema", path, f"must be an integer or a string, not {_what(value, hidden)}"
-                )
-            )
-        return
-    expected = schema.get("type")
-    if expected is not None:
-        types = _type_list(expected)
-        if types and not any(_has_type(value, t) for t in types):
-            names = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
-            out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value, hidden)}"))
-            return
-    if isinstance(schema.get("enum"), list) and value not in schema["enum"]:
-        allowed = ", ".join(json.dumps(v, default=str) for v in schema["enum"])
-        found = (
-            "not one of the allowed values" if hidden else f"is {json.dumps(value, default=str)}"
-        )
-        out.append(SchemaIssue("schema", path, f"{found}; allowed: {allowed}"))
-    _bounds(schema, value, path, out, hidden)
-    for keyword in ("oneOf", "anyOf"):
-        if isinstance(schema.get(keyword), list):
-            _alternatives(keyword, schema[keyword], value, path, out, hidden, loose)
-    if isinstance(value, Mapping):
-        _validate_object(schema, value, path, out, hidden, loose)
-    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        loose = loose or schema.get("x-kubernetes-preserve-unknown-fields") is True
-        for index, item in enumerate(value):
-            _validate(schema["items"], item, (*path, index), out, hidden, loose)
-
-
-def _validate_object(
-    schema: Mapping[str, Any],
-    value: Mapping[str, JSON],
-    path: tuple[Segment, ...],
-    out: list[SchemaIssue],
-    hidden: bool,
-    loose: bool,
-) -> None:
-    properties = schema.get("properties")
-    properties = properties if isinstance(properties, Mapping) else {}
-    extra = schema.get("additionalProperties")
-    preserves = schema.get("x-kubernetes-preserve-unknown-fields") is True
-    keeps_unknown = preserves or extra is True
-    below = loose or preserves
-    required = schema.get("required")
-    for name in required if isinstance(required, list) else ():
-        if isinstance(name, str) and name not in value:
-            out.append(SchemaIssue("schema", (*path, name), "is required but missing"))
-    for key, item in value.items():
-        sub = properties.get(key)
-        if isinstance(sub, Mapping):
-            _validate(sub, item, (*path, key), out, hidden, below)
-        elif sub is not None:
-            continue  # a malformed schema of a known field
-        elif isinstance(extra, Mapping):
-            _validate(extra, item, (*path, key), out, hidden, below)
-        elif preserves and properties:  # stored as written; a typo of a named field, likely
-            out.append(
-                SchemaIssue(
-                    "unknown-field-kept",
-                    (*path, str(key)),
-                    f"is not a known field{_did_you_mean(key, properties)}",
-                )
-            )
-        elif not keeps_unknown and (properties or schema.get("type") == "object" or extra is False):
-            out.append(
-                SchemaIssue(
-                    "unknown-field-pruned" if loose else "unknown-field",
-                    (*path, str(key)),
-                    f"is not a known field{_did_you_mean(key, properties)}",
-                )
-            )
+    """One value against one schema, with a validator of its own (tests; a `Schemas` keeps
+    one for all its objects)."""
+    _Validator().validate(schema, value, path, out, hidden, loose)
 
 
 def _did_you_mean(key: object, properties: Mapping[str, Any]) -> str:
     close = difflib.get_close_matches(str(key), [str(p) for p in properties], n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _alternatives(
-    keyword: str,
-    options: Sequence[Mapping[str, Any]],
-    value: JSON,
-    path: tuple[Segment, ...],
-    out: list[SchemaIssue],
-    hidden: bool,
-    loose: bool,
-) -> None:
-    options = [o for o in options if isinstance(o, Mapping)]
-    matching = 0
-    for option in options:
-        trial: list[SchemaIssue] = []
-        _validate(option, value, path, trial, hidden, loose)
-        matching += not any(i.rule == "schema" for i in trial)
-    if (keyword == "oneOf" and matching == 1) or (keyword == "anyOf" and matching >= 1):
-        return
-    required = [
-        o["required"][0]
-        for o in options
-        if list(o) == ["required"]
-        and isinstance(o["required"], list)
-        and o["required"]
-        and isinstance(o["required"][0], str)
-    ]
-    types = [t for o in options if list(o) == ["type"] for t in _type_list(o["type"])]
-    if types and all(list(o) == ["type"] for o in options):
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in dict.fromkeys(types))
-        out.append(SchemaIssue("schema", path, f"must be {names}, not {_what(value, hidden)}"))
-    elif len(required) == len(options):
-        out.append(SchemaIssue("schema", path, f"must set exactly one of {', '.join(required)}"))
-    else:
-        out.append(SchemaIssue("schema", path, f"matches {matching} of the {keyword} alternatives"))
 
 
 def _bounds(
@@ -559,7 +644,7 @@ def _object_meta_fields() -> frozenset[str]:
 
 
 def _builtin_issues(
-    group: str, version: str, kind: str, body: Mapping[str, JSON]
+    validator: _Validator, group: str, version: str, kind: str, body: Mapping[str, JSON]
 ) -> list[SchemaIssue]:
     builtin = _builtin()
     if builtin is None:
@@ -569,7 +654,7 @@ def _builtin_issues(
         problem = builtin_kind_problem(group, version, kind)
         return [SchemaIssue("schema", ("apiVersion",), problem.text)] if problem else []
     out: list[SchemaIssue] = []
-    _validate(builtin.definitions[name], body, (), out)
+    validator.validate(builtin.definitions[name], body, (), out)
     return out
 
 
