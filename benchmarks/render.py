@@ -46,10 +46,14 @@ def write_shapes(root: Path, n: int) -> dict[str, str]:
     (repo.manifests / "kustomization.yaml").write_text(yaml.safe_dump({"resources": files}))
     overlay = root / "overlays" / "bench"
     overlay.mkdir(parents=True)
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
-        "resources": [f"../../{gen.MANIFESTS}"],
-        "labels": [{"pairs": {"env": "bench"}}],
-    }))  # fmt: skip
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "resources": [f"../../{gen.MANIFESTS}"],
+                "labels": [{"pairs": {"env": "bench"}}],
+            }
+        )
+    )
     plain = root / "plain"
     shutil.copytree(repo.manifests, plain)
     (plain / "kustomization.yaml").unlink()
@@ -101,8 +105,20 @@ def commands(ambdiff: str, helm: str, paths: dict[str, str], empty: Path) -> dic
     for shape in SHAPES:
         tools = ["--helm", helm] if shape == "helm" else []
         out[f"check {shape}"] = [ambdiff, "check", paths[shape], *tools, "--color", "never"]
-        out[f"diff {shape}"] = [ambdiff, "diff", paths[shape], *tools, "--color", "never",
-                                "--live-file", str(empty), "--inventory", "bench", "-n", "bench"]  # fmt: skip
+        out[f"diff {shape}"] = [
+            ambdiff,
+            "diff",
+            paths[shape],
+            *tools,
+            "--color",
+            "never",
+            "--live-file",
+            str(empty),
+            "--inventory",
+            "bench",
+            "-n",
+            "bench",
+        ]
     out["kubectl kustomize"] = ["kubectl", "kustomize", paths["kustomize"]]
     out["helm template"] = [helm, "template", "bench", paths["helm"]]
     return out
@@ -135,13 +151,21 @@ def bench(sizes: list[int], rounds: int, work: Path, helm: str) -> dict[str, Any
         keys = list(cmds)
         for r in range(rounds + 1):  # round 0 warms the caches and is not counted
             for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
-                sample = run(cmds[key], env=env, cwd=root, log=work / f"{n}-{key.replace(' ', '-')}",
-                             request_pattern=None)  # fmt: skip
+                sample = run(
+                    cmds[key],
+                    env=env,
+                    cwd=root,
+                    log=work / f"{n}-{key.replace(' ', '-')}",
+                    request_pattern=None,
+                )
                 if r:
                     samples[key].append(sample.wall)
                     exits[key].add(sample.exit_code)
-                print(f"   N={n} round {r}/{rounds} {key:<20} {sample.wall:7.2f}s "
-                      f"exit {sample.exit_code}", flush=True)  # fmt: skip
+                print(
+                    f"   N={n} round {r}/{rounds} {key:<20} {sample.wall:7.2f}s "
+                    f"exit {sample.exit_code}",
+                    flush=True,
+                )
         results["sizes"][n] = {
             k: {"median": statistics.median(v), "exits": sorted(exits[k])}
             for k, v in samples.items()
@@ -150,34 +174,46 @@ def bench(sizes: list[int], rounds: int, work: Path, helm: str) -> dict[str, Any
 
 
 def environment(helm: str) -> dict[str, str]:
-    kubectl = subprocess.run(["kubectl", "version", "--client", "-o", "json"],
-                             capture_output=True, text=True, check=False).stdout  # fmt: skip
+    kubectl = subprocess.run(
+        ["kubectl", "version", "--client", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     try:
         kustomize = json.loads(kubectl)["kustomizeVersion"]
     except (ValueError, KeyError):
         kustomize = "unknown"
-    helm_version = subprocess.run([helm, "version", "--short"], capture_output=True, text=True,
-                                  check=False).stdout.strip()  # fmt: skip
-    return {"cpus": str(os.cpu_count()), "python": platform.python_version(),
-            "kustomize": f"kubectl's built-in kustomize {kustomize}", "helm": helm_version,
-            "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+    helm_version = subprocess.run(
+        [helm, "version", "--short"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "cpus": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "kustomize": f"kubectl's built-in kustomize {kustomize}",
+        "helm": helm_version,
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def markdown(results: dict[str, Any]) -> str:
     env = results["environment"]
     sizes = sorted(results["sizes"], key=int)
     lines = [
-        BEGIN, "",
-        "## Rendering: Kustomize and Helm sources", "",
+        BEGIN,
+        "",
+        "## Rendering: Kustomize and Helm sources",
+        "",
         f"Measured {env['date']} on {env['cpus']} CPUs, Python {env['python']}, "
         f"{env['kustomize']}, helm {env['helm']}; offline (`--live-file` an empty List, so every "
         "object is `added`), medians of interleaved rounds. The same N objects in each shape "
         "(the Helm chart: N/2 Deployments and N/2 Services from one looping template). "
         "`ambdiff` rows include its start-up, reading, rendering and checking or comparing; "
-        "the rows of the bare tools show how much of that the tool itself takes.", "",
+        "the rows of the bare tools show how much of that the tool itself takes.",
+        "",
         "| median wall seconds | " + " | ".join(f"N = {int(n):,}" for n in sizes) + " |",
         "| --- |" + " ---: |" * len(sizes),
-    ]  # fmt: skip
+    ]
     for key, label in LABELS.items():
         cells = []
         for n in sizes:
@@ -198,8 +234,12 @@ def find_helm() -> str:
     given = os.environ.get("AMBDIFF_TEST_HELM")
     if given:
         return given
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "testbin.py"), "helm"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "testbin.py"), "helm"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 

@@ -70,12 +70,17 @@ def markdown(raw: dict[str, Any]) -> str:
     env = raw["environment"]
     keys = [k for k in ORDER if any(k in s["samples"] for s in sizes)]
     med = {
-        (s["n"], k): {m: median(s["samples"][k], m) for m in
-                      ("wall", "cpu", "rss_mib", "requests", "server_cpu")}
-        | {"runs": len(valid(s["samples"][k])),
-           "exit": sorted({x["exit_code"] for x in s["samples"][k]})}
-        for s in sizes for k in s["samples"]
-    }  # fmt: skip
+        (s["n"], k): {
+            m: median(s["samples"][k], m)
+            for m in ("wall", "cpu", "rss_mib", "requests", "server_cpu")
+        }
+        | {
+            "runs": len(valid(s["samples"][k])),
+            "exit": sorted({x["exit_code"] for x in s["samples"][k]}),
+        }
+        for s in sizes
+        for k in s["samples"]
+    }
     ns = [s["n"] for s in sizes]
     out: list[str] = [BEGIN, ""]
     out.append(
@@ -92,8 +97,9 @@ def markdown(raw: dict[str, Any]) -> str:
 
     out.append("### Median wall time (seconds)")
     out.append("")
-    out.append("| command | " + " | ".join(f"N = {_n(n)}" for n in ns) +
-               " | slope (s per 1,000) | R² |")  # fmt: skip
+    out.append(
+        "| command | " + " | ".join(f"N = {_n(n)}" for n in ns) + " | slope (s per 1,000) | R² |"
+    )
     out.append("| --- |" + " ---: |" * (len(ns) + 2))
     slopes: dict[str, tuple[float, float, float] | None] = {}
     for k in keys:
@@ -101,8 +107,11 @@ def markdown(raw: dict[str, Any]) -> str:
         slopes[k] = fit(points)
         f = slopes[k]
         cells = [_s(med[(n, k)]["wall"]) if (n, k) in med else "—" for n in ns]
-        out.append(f"| {LABELS[k]} | " + " | ".join(cells) +
-                   f" | {_s(f[1] * 1000 if f else None, 3)} | {_s(f[2] if f else None, 3)} |")  # fmt: skip
+        out.append(
+            f"| {LABELS[k]} | "
+            + " | ".join(cells)
+            + f" | {_s(f[1] * 1000 if f else None, 3)} | {_s(f[2] if f else None, 3)} |"
+        )
     out.append("")
 
     out.append("### Ratios of medians (wall time)")
@@ -112,13 +121,16 @@ def markdown(raw: dict[str, Any]) -> str:
     for title, num, den in (
         ("`kubectl diff` ÷ `ambdiff diff` (× faster)", "kubectl-diff", "diff"),
         ("`kubectl diff --server-side` ÷ `ambdiff diff` (× faster)", "kubectl-diff-ss", "diff"),
-        ("`kubectl diff --server-side` ÷ `ambdiff diff --server-side` (× faster)",
-         "kubectl-diff-ss", "diff-ss"),
+        (
+            "`kubectl diff --server-side` ÷ `ambdiff diff --server-side` (× faster)",
+            "kubectl-diff-ss",
+            "diff-ss",
+        ),
         ("`kapp deploy --diff-run` ÷ `ambdiff diff` (× faster)", "kapp", "diff"),
         ("`kubediff` ÷ `ambdiff diff` (× faster)", "kubediff", "diff"),
         ("`ambdiff diff` ÷ LIST floor (× the floor)", "diff", "floor"),
         ("`ambdiff sync --dry-run` ÷ LIST floor (× the floor)", "sync-dry", "floor"),
-    ):  # fmt: skip
+    ):
         cells = []
         for n in ns:
             a, b = med.get((n, num), {}).get("wall"), med.get((n, den), {}).get("wall")
@@ -139,8 +151,10 @@ def markdown(raw: dict[str, Any]) -> str:
             + "."
         )
         out.append("")
-        out.append("| command | runs | wall s | CPU s | peak RSS MiB | API requests | "
-                   "server CPU s | exit |")  # fmt: skip
+        out.append(
+            "| command | runs | wall s | CPU s | peak RSS MiB | API requests | "
+            "server CPU s | exit |"
+        )
         out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for k in keys:
             m = med.get((n, k))
@@ -154,17 +168,21 @@ def markdown(raw: dict[str, Any]) -> str:
             )
         out.append("")
         if s["reported"]:
-            out.append("What each reported (a check that they agree): " + "; ".join(
-                f"{LABELS[k]}: {v}" for k, v in s["reported"].items() if k in LABELS
-            ) + ".")  # fmt: skip
+            out.append(
+                "What each reported (a check that they agree): "
+                + "; ".join(f"{LABELS[k]}: {v}" for k, v in s["reported"].items() if k in LABELS)
+                + "."
+            )
             out.append("")
         notes = list(s["notes"])
         for k, samples in s["samples"].items():
             failed = len(samples) - len(valid(samples))
             if failed:
-                notes.append(f"{LABELS.get(k, k)}: {failed} run(s) failed (exit "
-                             f"{', '.join(str(x['exit_code']) for x in samples if x not in valid(samples))}"
-                             ") and are left out of the medians")  # fmt: skip
+                notes.append(
+                    f"{LABELS.get(k, k)}: {failed} run(s) failed (exit "
+                    f"{', '.join(str(x['exit_code']) for x in samples if x not in valid(samples))}"
+                    ") and are left out of the medians"
+                )
         for note in notes:
             out.append(f"- {note}.")
         if notes:
@@ -194,29 +212,46 @@ def targets(
         return a / b if a and b else None
 
     r = ratio(5000, "kubectl-diff", "diff")
-    row("`ambdiff diff` ≥ 10× faster than `kubectl diff` at 5,000", _ratio(r),
-        None if r is None else r >= 10)  # fmt: skip
+    row(
+        "`ambdiff diff` ≥ 10× faster than `kubectl diff` at 5,000",
+        _ratio(r),
+        None if r is None else r >= 10,
+    )
     for n, most in ((100, 2.0), (1000, 1.5), (5000, 1.2), (10000, 1.2)):
         r = ratio(n, "diff", "floor")
-        row(f"`ambdiff diff` ≤ {most:g}× the LIST floor at {_n(n)}", _ratio(r),
-            None if r is None else r <= most)  # fmt: skip
+        row(
+            f"`ambdiff diff` ≤ {most:g}× the LIST floor at {_n(n)}",
+            _ratio(r),
+            None if r is None else r <= most,
+        )
     for n, most in ((100, 0.5), (10000, 2.0)):
         c = wall(n, "check")
-        row(f"`ambdiff check` of {_n(n)} manifests < {most:g} s", f"{c:.2f} s" if c else "—",
-            None if c is None else c < most)  # fmt: skip
+        row(
+            f"`ambdiff check` of {_n(n)} manifests < {most:g} s",
+            f"{c:.2f} s" if c else "—",
+            None if c is None else c < most,
+        )
     r = ratio(5000, "kubectl-diff-ss", "diff-ss")
-    row("`ambdiff diff --server-side` ≥ 4× faster than `kubectl diff --server-side` at 5,000",
-        _ratio(r), None if r is None else r >= 4)  # fmt: skip
+    row(
+        "`ambdiff diff --server-side` ≥ 4× faster than `kubectl diff --server-side` at 5,000",
+        _ratio(r),
+        None if r is None else r >= 4,
+    )
     rss = {k: med.get((10000, k), {}).get("rss_mib") for k in AMBDIFF_KEYS}
     worst = max(((v, k) for k, v in rss.items() if v), key=lambda vk: vk[0], default=None)
-    row("peak memory < 200 MiB at 10,000 (every ambdiff command)",
+    row(
+        "peak memory < 200 MiB at 10,000 (every ambdiff command)",
         f"{worst[0]:.0f} MiB ({LABELS[worst[1]]})" if worst else "—",
-        None if worst is None else worst[0] < 200)  # fmt: skip
+        None if worst is None else worst[0] < 200,
+    )
     for k in AMBDIFF_KEYS:
         f = slopes.get(k)
         if f and len(ns) >= 3:
-            row(f"{LABELS[k]} linear in N (least-squares R² ≥ 0.99)",
-                f"{f[1] * 1000:.3f} s per 1,000 + {f[0]:.2f} s, R² {f[2]:.3f}", f[2] >= 0.99)  # fmt: skip
+            row(
+                f"{LABELS[k]} linear in N (least-squares R² ≥ 0.99)",
+                f"{f[1] * 1000:.3f} s per 1,000 + {f[0]:.2f} s, R² {f[2]:.3f}",
+                f[2] >= 0.99,
+            )
     return ["### Targets", "", "| target | measured | verdict |", "| --- | --- | --- |", *rows, ""]
 
 

@@ -76,11 +76,16 @@ class SizeResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "n": self.n, "objects": self.objects, "files": self.files,
-            "annotation_mappings": self.annotation_mappings, "drift": self.drift,
-            "setup_seconds": self.setup_seconds, "reported": self.reported, "notes": self.notes,
+            "n": self.n,
+            "objects": self.objects,
+            "files": self.files,
+            "annotation_mappings": self.annotation_mappings,
+            "drift": self.drift,
+            "setup_seconds": self.setup_seconds,
+            "reported": self.reported,
+            "notes": self.notes,
             "samples": {k: [s.to_json() for s in v] for k, v in self.samples.items()},
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,16 @@ class Peers:
     kubediff_max: int = 1000  # the largest N kubediff runs at
 
 
-def commands(ambdiff: str, kubectl: str, repo: Path, kubeconfig: Path, cache: Path,
-             with_check: bool, peers: Peers = Peers(), n: int = 0) -> list[Command]:  # fmt: skip
+def commands(
+    ambdiff: str,
+    kubectl: str,
+    repo: Path,
+    kubeconfig: Path,
+    cache: Path,
+    with_check: bool,
+    peers: Peers = Peers(),
+    n: int = 0,
+) -> list[Command]:
     a = (ambdiff,)
     on = ("--repo", str(repo), "--kubeconfig", str(kubeconfig), "--color", "never")
     k = (kubectl, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache))
@@ -115,17 +128,53 @@ def commands(ambdiff: str, kubectl: str, repo: Path, kubeconfig: Path, cache: Pa
     if peers.kapp:
         # kapp's diff of the files against the cluster, as `kapp deploy` would apply them
         # (the app is not deployed by kapp: it plans each object as an update to adopt it).
-        out.append(Command("kapp", "kapp deploy --diff-run",
-                           (peers.kapp, "deploy", "-a", KAPP_APP, "-f", manifests, "--diff-run",
-                            "--diff-changes", "--yes", "--tty=false", "--kubeconfig",
-                            str(kubeconfig)), "kapp"))  # fmt: skip
+        out.append(
+            Command(
+                "kapp",
+                "kapp deploy --diff-run",
+                (
+                    peers.kapp,
+                    "deploy",
+                    "-a",
+                    KAPP_APP,
+                    "-f",
+                    manifests,
+                    "--diff-run",
+                    "--diff-changes",
+                    "--yes",
+                    "--tty=false",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                ),
+                "kapp",
+            )
+        )
     if peers.kubediff and n <= peers.kubediff_max:
-        out.append(Command("kubediff", "kubediff (weaveworks)",
-                           (sys.executable, str(peers.kubediff / "kubediff"), "--no-error-on-diff",
-                            "--kubeconfig", str(kubeconfig), manifests), "kubediff"))  # fmt: skip
+        out.append(
+            Command(
+                "kubediff",
+                "kubediff (weaveworks)",
+                (
+                    sys.executable,
+                    str(peers.kubediff / "kubediff"),
+                    "--no-error-on-diff",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    manifests,
+                ),
+                "kubediff",
+            )
+        )
     if with_check:
-        out.insert(0, Command("check", "ambdiff check", (*a, "check", "--repo", str(repo),
-                                                         "--color", "never"), "ambdiff"))  # fmt: skip
+        out.insert(
+            0,
+            Command(
+                "check",
+                "ambdiff check",
+                (*a, "check", "--repo", str(repo), "--color", "never"),
+                "ambdiff",
+            ),
+        )
     return out
 
 
@@ -168,8 +217,11 @@ def server_pids(server: Any) -> list[int]:
 def child_env(home: Path, kubeconfig: Path) -> dict[str, str]:
     # (Without PYTHONDONTWRITEBYTECODE: an installed ambdiff has its bytecode compiled; with
     # it, each run of an editable install would compile every module again.)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AMBDIFF_", "KUBE")) and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AMBDIFF_", "KUBE")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(HOME=str(home), KUBECONFIG=str(kubeconfig), NO_COLOR="1", GIT_CONFIG_NOSYSTEM="1")
     return env
 
@@ -198,10 +250,13 @@ def record_removed(server: Any, repo: gen.Repository, objects: Sequence[dict[str
     from ambdiff.sync import record as records
 
     members = [
-        records.Member(ObjectId("", o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]),
-                       o["metadata"]["uid"], o["apiVersion"])
+        records.Member(
+            ObjectId("", o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]),
+            o["metadata"]["uid"],
+            o["apiVersion"],
+        )
         for o in objects
-    ]  # fmt: skip
+    ]
     identity = records.Identity(repo_identity(repo.root), "default", (gen.MANIFESTS,), "")
     empty = records.Record(gen.INVENTORY, "default", identity, exists=False)
     cluster = Cluster.connect(str(server.kubeconfig), server.context)
@@ -209,8 +264,9 @@ def record_removed(server: Any, repo: gen.Repository, objects: Sequence[dict[str
     records.write(cluster, new, "ambdiff")
 
 
-def setup(server: Any, repo: gen.Repository, kubectl: str, env: dict[str, str], work: Path,
-          cache: Path) -> dict[str, float]:  # fmt: skip
+def setup(
+    server: Any, repo: gen.Repository, kubectl: str, env: dict[str, str], work: Path, cache: Path
+) -> dict[str, float]:
     """Apply the repository as ambdiff would own it: server-side apply, field manager ambdiff
     (Namespaces first). kubectl's client-side schema validation is off: it costs about 50 ms
     of CPU per object on this machine and the generator's objects are valid."""
@@ -219,8 +275,13 @@ def setup(server: Any, repo: gen.Repository, kubectl: str, env: dict[str, str], 
     seconds = {}
     started = time.perf_counter()
     for target in (repo.manifests / "namespaces.yaml", repo.manifests):
-        subprocess.run([*k, *flags, "-R", "-f", str(target)], env=env, check=True,
-                       stdout=subprocess.DEVNULL, cwd=work)  # fmt: skip
+        subprocess.run(
+            [*k, *flags, "-R", "-f", str(target)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=work,
+        )
     seconds["kubectl apply --server-side"] = time.perf_counter() - started
     return seconds
 
@@ -245,8 +306,15 @@ def reported(cmd: Command, log: Path) -> str:
     return f"{objects} object(s) differ"
 
 
-def bench_size(n: int, args: argparse.Namespace, work_root: Path, ambdiff: str, kubectl: str,
-               with_check: bool, peers: Peers = Peers()) -> SizeResult:  # fmt: skip
+def bench_size(
+    n: int,
+    args: argparse.Namespace,
+    work_root: Path,
+    ambdiff: str,
+    kubectl: str,
+    with_check: bool,
+    peers: Peers = Peers(),
+) -> SizeResult:
     work = work_root / f"n{n}"
     work.mkdir(parents=True)
     home = work / "home"
@@ -263,21 +331,29 @@ def bench_size(n: int, args: argparse.Namespace, work_root: Path, ambdiff: str, 
         counts: dict[str, int] = {}
         for d in drifts:
             counts[d.what] = counts.get(d.what, 0) + 1
-        print(f"   {len(repo.objects)} objects in {repo.files} files applied in "
-              f"{setup_seconds['kubectl apply --server-side']:.1f}s; drift {counts}", flush=True)  # fmt: skip
-        cmds = commands(ambdiff, kubectl, repo.root, server.kubeconfig, cache, with_check,
-                        peers, n)  # fmt: skip
+        print(
+            f"   {len(repo.objects)} objects in {repo.files} files applied in "
+            f"{setup_seconds['kubectl apply --server-side']:.1f}s; drift {counts}",
+            flush=True,
+        )
+        cmds = commands(ambdiff, kubectl, repo.root, server.kubeconfig, cache, with_check, peers, n)
         if args.only:
             cmds = [c for c in cmds if c.key in args.only]
-        result = SizeResult(n, len(repo.objects), repo.files, repo.annotation_mappings, counts,
-                            setup_seconds, {})  # fmt: skip
+        result = SizeResult(
+            n, len(repo.objects), repo.files, repo.annotation_mappings, counts, setup_seconds, {}
+        )
         pids = server_pids(server)
         # A warm-up run of the quick commands (not counted): kubectl's discovery cache, the
         # page cache. The slow ones pay their warm-up in their first round.
         for cmd in cmds:
             if cmd.key in WARM_UP:
-                run(cmd.argv, env=env, cwd=work, log=work / f"{cmd.key}-warm-up",
-                    request_pattern=cmd.pattern)  # fmt: skip
+                run(
+                    cmd.argv,
+                    env=env,
+                    cwd=work,
+                    log=work / f"{cmd.key}-warm-up",
+                    request_pattern=cmd.pattern,
+                )
         if n > args.kubectl_diff_max:
             cmds = [c for c in cmds if c.key != "kubectl-diff"]
             result.notes.append(
@@ -298,14 +374,23 @@ def bench_size(n: int, args: argparse.Namespace, work_root: Path, ambdiff: str, 
                 if cmd.key in slow:
                     continue
                 log = work / f"{cmd.key}-{r}"
-                sample = run(cmd.argv, env=env, cwd=work, log=log, request_pattern=cmd.pattern,
-                             server_pids=pids)  # fmt: skip
+                sample = run(
+                    cmd.argv,
+                    env=env,
+                    cwd=work,
+                    log=log,
+                    request_pattern=cmd.pattern,
+                    server_pids=pids,
+                )
                 result.samples.setdefault(cmd.key, []).append(sample)
                 if r == 0 and cmd.key != "floor":
                     result.reported[cmd.key] = reported(cmd, log)
-                print(f"   round {r + 1}/{rounds} {cmd.label:<36} {sample.wall:8.2f}s "
-                      f"cpu {sample.cpu:7.2f}s rss {sample.rss_mib:6.0f} MiB "
-                      f"req {sample.requests} exit {sample.exit_code}", flush=True)  # fmt: skip
+                print(
+                    f"   round {r + 1}/{rounds} {cmd.label:<36} {sample.wall:8.2f}s "
+                    f"cpu {sample.cpu:7.2f}s rss {sample.rss_mib:6.0f} MiB "
+                    f"req {sample.requests} exit {sample.exit_code}",
+                    flush=True,
+                )
                 if sample.wall > args.slow and cmd.key not in slow:
                     slow.add(cmd.key)
                     if r + 1 < rounds:
@@ -333,8 +418,9 @@ def environment(kubectl: str) -> dict[str, str]:
         memory = f"{kib / 2**20:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    version = subprocess.run([kubectl, "version", "--client", "-o", "json"],
-                             capture_output=True, text=True, check=False).stdout  # fmt: skip
+    version = subprocess.run(
+        [kubectl, "version", "--client", "-o", "json"], capture_output=True, text=True, check=False
+    ).stdout
     try:
         kubectl_version = json.loads(version)["clientVersion"]["gitVersion"]
     except (ValueError, KeyError):
@@ -366,45 +452,96 @@ def profile(n: int, args: argparse.Namespace, work_root: Path, kubectl: str) -> 
         setup(server, repo, kubectl, env, work, work / "kube-cache")
         apply_drift(server, gen.drift(repo, args.drift, seed=args.seed), repo)
         py = sys.executable
-        for name, cmd in (("check", ["check"]), ("diff", ["diff", "--kubeconfig",
-                          str(server.kubeconfig)])):  # fmt: skip
+        for name, cmd in (
+            ("check", ["check"]),
+            ("diff", ["diff", "--kubeconfig", str(server.kubeconfig)]),
+        ):
             target = work / f"{name}.txt"
             subprocess.run(
-                [py, "-m", "pyinstrument", "-r", "text", "-o", str(target), "-m", "ambdiff",
-                 *cmd, "--repo", str(repo.root), "--color", "never"],
-                env=env, cwd=work, stdout=subprocess.DEVNULL, check=False,
-            )  # fmt: skip
+                [
+                    py,
+                    "-m",
+                    "pyinstrument",
+                    "-r",
+                    "text",
+                    "-o",
+                    str(target),
+                    "-m",
+                    "ambdiff",
+                    *cmd,
+                    "--repo",
+                    str(repo.root),
+                    "--color",
+                    "never",
+                ],
+                env=env,
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                check=False,
+            )
             print(f"profile of ambdiff {name} at N = {n}: {target}", flush=True)
     finally:
         server.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
-                        help="comma-separated N (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--rounds", type=int, default=0,
-                        help="rounds per size (default: 5 at 100 objects, else 3)")  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, DEFAULT_SIZES)),
+        help="comma-separated N (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=0, help="rounds per size (default: 5 at 100 objects, else 3)"
+    )
     parser.add_argument("--drift", type=float, default=0.02, help="share of objects drifted live")
-    parser.add_argument("--slow", type=float, default=150.0,
-                        help="a command whose run takes longer than this many seconds is not "
-                        "repeated in later rounds (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--only", type=lambda s: set(s.split(",")), default=None,
-                        help="only these commands (keys: check, diff, diff-ss, sync-dry, "
-                        "kubectl-diff, kubectl-diff-ss, kapp, kubediff, floor)")  # fmt: skip
-    parser.add_argument("--kubectl-diff-max", type=int, default=5000, metavar="N",
-                        help="run `kubectl diff` (client-side) only up to this size: about "
-                        "20 minutes a run at 10,000 objects here (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--kapp", default=os.environ.get("KAPP_BINARY") or None,
-                        help="the kapp binary, a peer (default: $KAPP_BINARY; without it, "
-                        "kapp is left out)")  # fmt: skip
-    parser.add_argument("--kubediff", type=Path, default=None, metavar="DIR",
-                        help="a checkout of weaveworks/kubediff, a peer run with this Python "
-                        "(it needs " + ", ".join(KUBEDIFF_NEEDS) + "); without it, left out")  # fmt: skip
-    parser.add_argument("--kubediff-max", type=int, default=1000, metavar="N",
-                        help="run kubediff only up to this size: one `kubectl get` per object "
-                        "(default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--slow",
+        type=float,
+        default=150.0,
+        help="a command whose run takes longer than this many seconds is not "
+        "repeated in later rounds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda s: set(s.split(",")),
+        default=None,
+        help="only these commands (keys: check, diff, diff-ss, sync-dry, "
+        "kubectl-diff, kubectl-diff-ss, kapp, kubediff, floor)",
+    )
+    parser.add_argument(
+        "--kubectl-diff-max",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="run `kubectl diff` (client-side) only up to this size: about "
+        "20 minutes a run at 10,000 objects here (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--kapp",
+        default=os.environ.get("KAPP_BINARY") or None,
+        help="the kapp binary, a peer (default: $KAPP_BINARY; without it, kapp is left out)",
+    )
+    parser.add_argument(
+        "--kubediff",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a checkout of weaveworks/kubediff, a peer run with this Python "
+        "(it needs " + ", ".join(KUBEDIFF_NEEDS) + "); without it, left out",
+    )
+    parser.add_argument(
+        "--kubediff-max",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="run kubediff only up to this size: one `kubectl get` per object "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--workdir",
@@ -440,11 +577,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile:
         profile(args.profile, args, work_root, kubectl)
         return 0
-    with_check = subprocess.run([ambdiff, "check", "--help"], capture_output=True,
-                                check=False).returncode == 0  # fmt: skip
+    with_check = (
+        subprocess.run([ambdiff, "check", "--help"], capture_output=True, check=False).returncode
+        == 0
+    )
     if args.kubediff is not None and not (args.kubediff / "kubediff").is_file():
-        raise SystemExit(f"--kubediff {args.kubediff}: no kubediff script there (a checkout of "
-                         "weaveworks/kubediff has one at its top)")  # fmt: skip
+        raise SystemExit(
+            f"--kubediff {args.kubediff}: no kubediff script there (a checkout of "
+            "weaveworks/kubediff has one at its top)"
+        )
     peers = Peers(args.kapp, args.kubediff, args.kubediff_max)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results = []
@@ -453,8 +594,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.workdir is None:
             shutil.rmtree(work_root / f"n{n}" / "repo", ignore_errors=True)
     env = environment(kubectl)
-    raw = {"environment": env, "with_check": with_check, "drift": args.drift,
-           "sizes": [r.to_json() for r in results]}  # fmt: skip
+    raw = {
+        "environment": env,
+        "with_check": with_check,
+        "drift": args.drift,
+        "sizes": [r.to_json() for r in results],
+    }
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1) + "\n")
     (work_root / "results.json").write_text(json.dumps(raw, indent=1) + "\n")
