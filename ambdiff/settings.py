@@ -14,15 +14,16 @@ import stat
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ambdiff.errors import ConfigError
-from ambdiff.health import Rule
-from ambdiff.health import rules as health_rules
 from ambdiff.model import ObjectId
 from ambdiff.schedule import parse_interval
 from ambdiff.sources import Source, _clean
 from ambdiff.sources import parse as parse_sources
+
+if TYPE_CHECKING:  # the health rules are read only where a configuration has some
+    from ambdiff.health import Rule
 from ambdiff.yamlio import YamlSyntaxError, load_one
 
 CONFIG_NAME = ".ambdiff.yaml"
@@ -245,10 +246,16 @@ def load_text(text: str, where: str, *, source: Path | None = None) -> FileSetti
         timeout=_duration(sync["timeout"], f"{where}: sync: timeout")
         if "timeout" in sync
         else None,
-        health=health_rules.parse(data["health"], f"{where}: health") if "health" in data else (),
+        health=_health_rules(data["health"], where) if "health" in data else (),
         sources=parse_sources(data["sources"], where, _duration) if "sources" in data else (),
         source=source,
     )
+
+
+def _health_rules(value: Any, where: str) -> tuple[Rule, ...]:
+    from ambdiff.health import rules
+
+    return rules.parse(value, f"{where}: health")
 
 
 def _duration(value: Any, where: str) -> float:

@@ -36,7 +36,6 @@ from decimal import Decimal
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
 
 from ambdiff.errors import ManifestError
 from ambdiff.model import JSON
@@ -1233,6 +1232,8 @@ def load_one(text: str, file: str) -> JSON:
 
 def dump(data: JSON) -> str:
     """Block-style YAML as a person would write it (used for the unified-diff view)."""
+    from ruamel.yaml import YAML  # here: only the unified-diff view writes YAML
+
     out = io.StringIO()
     writer = YAML(typ="safe", pure=True)
     writer.default_flow_style = False
