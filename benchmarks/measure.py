@@ -37,6 +37,15 @@ class Sample:
         return asdict(self)
 
 
+def command_env(base: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """`base` without the variables ambdiff reads as settings (`AMBDIFF_*`: ambdiff refuses
+    one it does not know, such as the test suite's AMBDIFF_TEST_HELM that nox sets), plus
+    `extra`: the environment every measured command runs in."""
+    env = {k: v for k, v in base.items() if not k.startswith("AMBDIFF_")}
+    env.update(extra)
+    return env
+
+
 def process_cpu(pids: Sequence[int]) -> float | None:
     """CPU seconds (user + sys) used so far by these processes, from /proc."""
     total = 0

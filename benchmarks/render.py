@@ -29,7 +29,7 @@ import yaml
 
 from benchmarks import generate as gen
 from benchmarks import report
-from benchmarks.measure import run
+from benchmarks.measure import command_env, run
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- bench:render:begin (written by `python -m benchmarks.render`; edits here are overwritten) -->"
@@ -140,7 +140,7 @@ def bench(sizes: list[int], rounds: int, work: Path, helm: str) -> dict[str, Any
     ambdiff = str(Path(sys.executable).with_name("ambdiff"))
     empty = work / "empty.yaml"
     empty.write_text("apiVersion: v1\nkind: List\nitems: []\n")
-    env = {**os.environ, "HOME": str(work), "NO_COLOR": "1"}
+    env = command_env(os.environ, HOME=str(work), NO_COLOR="1")
     results: dict[str, Any] = {"sizes": {}, "environment": environment(helm)}
     for n in sizes:
         root = work / f"n{n}"

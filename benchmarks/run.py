@@ -34,7 +34,7 @@ from typing import Any
 
 from benchmarks import generate as gen
 from benchmarks import report
-from benchmarks.measure import AMBDIFF_REQUEST, KUBECTL_REQUEST, Sample, run
+from benchmarks.measure import AMBDIFF_REQUEST, KUBECTL_REQUEST, Sample, command_env, run
 
 ROOT = Path(__file__).resolve().parents[1]
 CRDS = ROOT / "ambdiff" / "crds" / "ambassador.yaml"
@@ -217,13 +217,14 @@ def server_pids(server: Any) -> list[int]:
 def child_env(home: Path, kubeconfig: Path) -> dict[str, str]:
     # (Without PYTHONDONTWRITEBYTECODE: an installed ambdiff has its bytecode compiled; with
     # it, each run of an editable install would compile every module again.)
-    env = {
+    base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("AMBDIFF_", "KUBE")) and k != "PYTHONDONTWRITEBYTECODE"
+        if not k.startswith("KUBE") and k != "PYTHONDONTWRITEBYTECODE"
     }
-    env.update(HOME=str(home), KUBECONFIG=str(kubeconfig), NO_COLOR="1", GIT_CONFIG_NOSYSTEM="1")
-    return env
+    return command_env(
+        base, HOME=str(home), KUBECONFIG=str(kubeconfig), NO_COLOR="1", GIT_CONFIG_NOSYSTEM="1"
+    )
 
 
 def apply_drift(server: Any, drifts: Sequence[gen.Drift], repo: gen.Repository) -> None:
@@ -578,7 +579,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile(args.profile, args, work_root, kubectl)
         return 0
     with_check = (
-        subprocess.run([ambdiff, "check", "--help"], capture_output=True, check=False).returncode
+        subprocess.run(
+            [ambdiff, "check", "--help"],
+            capture_output=True,
+            check=False,
+            env=command_env(os.environ),
+        ).returncode
         == 0
     )
     if args.kubediff is not None and not (args.kubediff / "kubediff").is_file():
