@@ -440,19 +440,6 @@ class _Validator:
             )
 
 
-def _validate(
-    schema: Mapping[str, Any],
-    value: JSON,
-    path: tuple[Segment, ...],
-    out: list[SchemaIssue],
-    hidden: bool = False,
-    loose: bool = False,
-) -> None:
-    """One value against one schema, with a validator of its own (tests; a `Schemas` keeps
-    one for all its objects)."""
-    _Validator().validate(schema, value, path, out, hidden, loose)
-
-
 def _did_you_mean(key: object, properties: Mapping[str, Any]) -> str:
     close = difflib.get_close_matches(str(key), [str(p) for p in properties], n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""

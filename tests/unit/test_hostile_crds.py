@@ -14,7 +14,7 @@ from ambdiff.check.grouping import _selector_matches, mapping_routes, shares
 from ambdiff.check.references import parse_service
 from ambdiff.kinds import crd_scopes, read_crd
 from ambdiff.model import ObjectId, Resource
-from ambdiff.schemas import _validate, ambassador_schemas, crd_schemas
+from ambdiff.schemas import _Validator, ambassador_schemas, crd_schemas
 from ambdiff.yamlio import load_documents
 from tests.harness.memory import check_texts
 
@@ -239,7 +239,7 @@ def test_real_crds_pass_the_shape_check(repo_root: Path) -> None:
 )
 def test_the_schema_walker_ignores_malformed_keywords(schema: dict[str, Any]) -> None:
     for value in ("abc", 5, 1.5, True, [1, "a"], {"a": [1]}):
-        _validate(schema, value, (), [])
+        _Validator().validate(schema, value, (), [])
 
 
 # ---- 2. reference and routing rules on fields of the wrong type -----------------------------
