@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ambdiff.cli import main
+from tests.e2e.diff_support import cluster_args
 from tests.harness import APIServer
 
 TYPOS = {
@@ -89,14 +90,7 @@ def sync(
         capsys,
         "sync",
         "--yes",
-        "--repo",
-        str(repo),
-        "--kubeconfig",
-        str(apiserver.kubeconfig),
-        "--context",
-        apiserver.context,
-        "--inventory",
-        f"inv-{ns}",
+        *cluster_args(apiserver, repo, f"inv-{ns}"),
     )
 
 
@@ -246,14 +240,7 @@ def test_a_typod_field_in_a_v2_mapping_is_a_warning_and_sync_accepts_it(
     code, said = run(
         capsys,
         "diff",
-        "--repo",
-        str(repo),
-        "--kubeconfig",
-        str(apiserver.kubeconfig),
-        "--context",
-        apiserver.context,
-        "--inventory",
-        f"inv-{ns}",
+        *cluster_args(apiserver, repo, f"inv-{ns}"),
     )
     # Stored as v3alpha1, the object lost both fields: diff keeps showing them (docs/check.md
     # says so) until git drops or corrects them.

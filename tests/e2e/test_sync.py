@@ -22,6 +22,7 @@ from ambdiff.options import resolve
 from ambdiff.sync.executor import Attempt
 from ambdiff.sync.plan import Action
 from ambdiff.sync.record import record_name
+from tests.e2e.diff_support import cluster_args
 from tests.e2e.sample_repo import web_app
 from tests.e2e.watch_support import wait_for
 from tests.harness import APIServer
@@ -502,14 +503,7 @@ def test_a_second_ctrl_c_stops_a_sync_at_once_inside_a_hung_write(
         [
             "sync",
             "--yes",
-            "--repo",
-            str(repo),
-            "--kubeconfig",
-            str(apiserver.kubeconfig),
-            "--context",
-            apiserver.context,
-            "--inventory",
-            inventory,
+            *cluster_args(apiserver, repo, inventory),
             "--lock-timeout",
             "60",
         ]

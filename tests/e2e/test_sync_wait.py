@@ -18,6 +18,7 @@ import pytest
 
 from ambdiff.cli import main
 from ambdiff.commands import sync as sync_command
+from tests.e2e.diff_support import cluster_args
 from tests.e2e.sample_repo import web_app
 from tests.harness import APIServer
 
@@ -68,14 +69,7 @@ def sync(
                 "sync",
                 "--yes",
                 *args,
-                "--repo",
-                str(repo),
-                "--kubeconfig",
-                str(apiserver.kubeconfig),
-                "--context",
-                apiserver.context,
-                "--inventory",
-                f"inv-{ns}",
+                *cluster_args(apiserver, repo, f"inv-{ns}"),
             ]
         )
         out, err = capsys.readouterr()

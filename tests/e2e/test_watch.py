@@ -27,6 +27,7 @@ import pytest
 from ambdiff.cli import main
 from ambdiff.errors import ForbiddenError
 from ambdiff.sync.record import record_name
+from tests.e2e.diff_support import cluster_args
 from tests.e2e.sample_repo import web_app
 from tests.e2e.watch_support import (
     Watcher,
@@ -117,14 +118,7 @@ def sync_once(server: APIServer, repo: Path, ns: str) -> None:
         [
             "sync",
             "--yes",
-            "--repo",
-            str(repo),
-            "--kubeconfig",
-            str(server.kubeconfig),
-            "--context",
-            server.context,
-            "--inventory",
-            f"inv-{ns}",
+            *cluster_args(server, repo, f"inv-{ns}"),
         ]
     )
     assert code == 0

@@ -15,7 +15,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from tests.e2e.diff_support import run_ambdiff
+from tests.e2e.diff_support import cluster_args, run_ambdiff
 from tests.e2e.sample_repo import web_app
 from tests.e2e.watch_support import Watcher, commit, event_time, init_repo, start_watch, wait_for
 from tests.harness import APIServer
@@ -102,14 +102,7 @@ def test_one_leader_writes_a_standby_takes_over_after_the_lease_expires_and_ci_i
     ci = run_ambdiff(
         "sync",
         "--yes",
-        "--repo",
-        str(repo),
-        "--kubeconfig",
-        str(apiserver.kubeconfig),
-        "--context",
-        apiserver.context,
-        "--inventory",
-        f"inv-{ns}",
+        *cluster_args(apiserver, repo, f"inv-{ns}"),
         "--lock-timeout",
         "0",
     )
