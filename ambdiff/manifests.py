@@ -20,7 +20,13 @@ from ambdiff.model import (
     type_name,
 )
 from ambdiff.secrets import seal
-from ambdiff.yamlio import YamlSyntaxError, load_documents, load_json_document
+from ambdiff.yamlio import (
+    Document,
+    YamlSyntaxError,
+    load_documents,
+    load_files,
+    load_json_document,
+)
 
 
 class Source(Protocol):
@@ -73,9 +79,16 @@ def _raise(problem: ManifestProblem) -> None:
 def read(source: Source, paths: Sequence[str], on_problem: OnProblem = _raise) -> list[RawObject]:
     """Every object in the files below `paths`. A problem is passed to `on_problem`
     (default: raised) and the offending document skipped."""
+    return parse_files(list(unique_files(source.files(paths))), on_problem)
+
+
+def parse_files(files: Sequence[SourceFile], on_problem: OnProblem = _raise) -> list[RawObject]:
+    """`parse_file` of each file, in order; a big set is parsed by two processes
+    (`yamlio.load_files`)."""
+    loaded = load_files([(file.path, file.text) for file in files])
     objects: list[RawObject] = []
-    for file in unique_files(source.files(paths)):
-        objects.extend(parse_file(file, on_problem))
+    for file, documents in zip(files, loaded, strict=True):
+        objects.extend(parse_file(file, on_problem, documents))
     return objects
 
 
@@ -89,10 +102,14 @@ def unique_files(files: Iterable[SourceFile]) -> Iterator[SourceFile]:
             yield file
 
 
-def parse_file(file: SourceFile, on_problem: OnProblem = _raise) -> list[RawObject]:
+def parse_file(
+    file: SourceFile, on_problem: OnProblem = _raise, documents: list[Document] | None = None
+) -> list[RawObject]:
+    """The objects of one file; `documents`: the file already loaded (`yamlio.load_files`)."""
     loader = load_json_document if file.path.endswith(".json") else load_documents
     try:
-        documents = loader(file.text, file.path)
+        if documents is None:
+            documents = loader(file.text, file.path)
     except YamlSyntaxError as e:
         on_problem(
             ManifestProblem(

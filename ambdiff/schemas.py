@@ -30,9 +30,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ambdiff.forked import map_split
 from ambdiff.kinds import AMBASSADOR_GROUP, BUILTIN_GROUPS, read_crd
 from ambdiff.model import JSON, Resource, Sealed, Segment, format_path, split_api_version, type_name
 from ambdiff.yamlio import load_documents
+
+# Objects from which validation is split between two processes (below, the second process
+# costs more than it saves; docs/performance.md).
+PARALLEL_FROM = 2_000
 
 # Emissary still reads these old versions (annotations mostly); they have v2's shape.
 _LEGACY_VERSIONS = {"v0": "v2", "v1": "v2"}
@@ -69,6 +74,17 @@ class Schemas:
         self._validator = _Validator()
         for group, version, kind in self._crd:
             self._crd_kinds.setdefault((group, kind), []).append(version)
+
+    def issues_of(self, checked: Sequence[tuple[Resource, bool]]) -> list[list[SchemaIssue]]:
+        """`issues` of each (resource, flat_names), in order; many are validated by two
+        processes (`forked.map_split`: validation is most of `check`'s work after reading)."""
+
+        def plain(item: tuple[Resource, bool]) -> list[tuple[str, tuple[Segment, ...], str]]:
+            resource, flat = item
+            return [(i.rule, i.path, i.message) for i in self.issues(resource, flat_names=flat)]
+
+        found = map_split(plain, checked, sizes=[1] * len(checked), parallel_from=PARALLEL_FROM)
+        return [[SchemaIssue(*issue) for issue in issues] for issues in found]
 
     def issues(self, resource: Resource, *, flat_names: bool = False) -> list[SchemaIssue]:
         """Everything wrong with `resource` against its schema. `flat_names`: an annotation

@@ -30,7 +30,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 
 from ambdiff.errors import ManifestError
+from ambdiff.forked import map_split
 from ambdiff.model import JSON
 
 try:
@@ -1222,6 +1223,36 @@ def _replace_lone_surrogates(data: JSON) -> None:
             fixed = {_SURROGATE.sub("\ufffd", k): v for k, v in node.items()}
             node.clear()
             node.update(fixed)
+
+
+# Below this much text a second process costs more than it saves (measured with
+# benchmarks/: about a thousand objects; docs/performance.md).
+PARALLEL_FROM = 1_000_000
+
+
+def load_files(
+    files: Sequence[tuple[str, str]], *, parallel_from: int | None = None
+) -> list[list[Document] | None]:
+    """The documents of each (path, text): what `load_json_document` (a .json path) or
+    `load_documents` gives, or None for a file they refuse (call them again for the
+    error). A big input is read by two processes (`forked.map_split`)."""
+    loaded = map_split(
+        _load_plain,
+        files,
+        sizes=[len(text) for _, text in files],
+        parallel_from=PARALLEL_FROM if parallel_from is None else parallel_from,
+    )
+    return [None if docs is None else [Document(*fields) for fields in docs] for docs in loaded]
+
+
+def _load_plain(file: tuple[str, str]) -> list[tuple[int, int, JSON, tuple[int, ...]]] | None:
+    path, text = file
+    loader = load_json_document if path.endswith(".json") else load_documents
+    try:
+        documents = loader(text, path)
+    except YamlSyntaxError:
+        return None
+    return [(doc.index, doc.line, doc.data, doc.item_lines) for doc in documents]
 
 
 def load_one(text: str, file: str) -> JSON:

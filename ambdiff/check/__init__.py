@@ -14,7 +14,7 @@ from ambdiff.desired import Reader, Request, Tools
 from ambdiff.gitsource import SourceFile
 from ambdiff.manifests import ManifestProblem
 from ambdiff.model import Resource
-from ambdiff.schemas import Schemas, issue_text
+from ambdiff.schemas import SchemaIssue, Schemas, issue_text
 
 __all__ = [
     "RULES",
@@ -116,12 +116,12 @@ def run_rules(declared: Declared, collector: Collector) -> None:
     schemas = Schemas(
         [r.body for r in declared.resources if r.id.kind == "CustomResourceDefinition"]
     )
+    checked = [(resource, False) for resource in declared.resources]
+    checked += [(r, True) for r in declared.ambassador if declared.is_flat(r)]
+    for (resource, flat), issues in zip(checked, schemas.issues_of(checked), strict=True):
+        _schema(issues, resource, declared, collector, flat=flat)
     for resource in declared.resources:
-        _schema(schemas, resource, declared, collector, flat=False)
         _stray_namespace(resource, declared, collector)
-    for resource in declared.ambassador:
-        if declared.is_flat(resource):
-            _schema(schemas, resource, declared, collector, flat=True)
     routes = mapping_routes(declared.ambassador)
     check_routes(group(routes), declared, collector)
     check_unbound(routes, declared, collector)
@@ -130,9 +130,14 @@ def run_rules(declared: Declared, collector: Collector) -> None:
 
 
 def _schema(
-    schemas: Schemas, resource: Resource, declared: Declared, collector: Collector, *, flat: bool
+    issues: list[SchemaIssue],
+    resource: Resource,
+    declared: Declared,
+    collector: Collector,
+    *,
+    flat: bool,
 ) -> None:
-    for issue in schemas.issues(resource, flat_names=flat):
+    for issue in issues:
         shown = (
             issue.path[1:] if flat and issue.path[:1] in (("spec",), ("metadata",)) else issue.path
         )

@@ -19,7 +19,14 @@ from ambdiff.desired.plan import Plan, Unit, kustomization_references, make
 from ambdiff.desired.tools import RenderError, Tools
 from ambdiff.errors import ManifestError
 from ambdiff.gitsource import OnUnreadable, Skip, SourceFile, links_out, read_file
-from ambdiff.manifests import ManifestProblem, OnProblem, RawObject, parse_file, unique_files
+from ambdiff.manifests import (
+    ManifestProblem,
+    OnProblem,
+    RawObject,
+    parse_file,
+    parse_files,
+    unique_files,
+)
 from ambdiff.sources import HelmRelease
 from ambdiff.yamlio import YamlSyntaxError, load_one
 
@@ -113,10 +120,10 @@ def read(
         def skip(path: str, plan: Plan = plan) -> bool:
             return excluded(path, exclude) or plan.skips(path)
 
-        found: list[RawObject] = []
-        for file in _new(unique_files(source.files(request.paths, on_unreadable, skip)), out):
+        files = list(_new(unique_files(source.files(request.paths, on_unreadable, skip)), out))
+        for file in files:
             out.texts[file.path] = file.text.splitlines()
-            found.extend(parse_file(file, on_problem or _raise))
+        found = parse_files(files, on_problem or _raise)
         for unit in plan.units:
             namespace = request.namespace or "default"
             if (unit, namespace) in seen:

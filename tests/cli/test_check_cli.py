@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
+from ambdiff import schemas, yamlio
 from ambdiff.cli import main
 
 API = """apiVersion: getambassador.io/v3alpha1
@@ -151,3 +155,46 @@ def test_rev_checks_a_commit(repo: Path, capsys: pytest.CaptureFixture[str]) -> 
     collide(repo)  # only in the working tree
     code, out, _ = run(capsys, "--repo", str(repo), "--rev", "HEAD", "--strict")
     assert code == 0, out
+
+
+BUNDLES = Path(__file__).resolve().parents[1] / "e2e" / "bundles"
+
+
+def test_findings_are_the_same_when_two_processes_read_and_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big repositories are read and validated by two processes (ambdiff.forked); the public
+    bundles (Argo CD, kube-prometheus, Emissary, ingress-nginx), a broken file and a route
+    collision give the same report, byte for byte, split or not."""
+
+    root = tmp_path / "bundles"
+    shutil.copytree(BUNDLES, root)
+    git(root, "init", "-q", "-b", "main")
+    (root / "broken.yaml").write_text("kind: Mapping\nmetadata: {name: [x\n")
+    (root / "api.yaml").write_text(API.format(name="api", ns="shop"))
+    (root / "legacy.yaml").write_text(API.format(name="legacy", ns="legacy"))
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    # (ambdiff forks only from a process with one thread: a test that leaves one running
+    # would keep this one from splitting)
+    assert threading.enumerate() == [threading.main_thread()]
+    reports = []
+    for split_from in (0, 10**12):
+        monkeypatch.setattr(yamlio, "PARALLEL_FROM", split_from)
+        monkeypatch.setattr(schemas, "PARALLEL_FROM", split_from)
+        code, out, err = run(capsys, "--repo", str(root), "-o", "json")
+        reports.append((code, out, err, len(forks)))
+        forks.clear()
+    assert reports[0][:3] == reports[1][:3]
+    assert (reports[0][3], reports[1][3]) == (2, 0)  # reading and validation; then neither
+    code, out, _, _ = reports[0]
+    rules = {finding["rule"] for finding in json.loads(out)["findings"]}
+    assert code == 1 and {"yaml-syntax", "route-collision"} <= rules
