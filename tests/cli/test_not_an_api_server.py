@@ -33,6 +33,7 @@ def web_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+        thread.join()
         server.server_close()
 
 

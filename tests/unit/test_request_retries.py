@@ -4,6 +4,7 @@ attempts made one hung request take three minutes to fail). Real sockets, counte
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -34,10 +35,17 @@ def server(answer: Callable[[socket.socket], None]) -> Iterator[tuple[int, list[
             held.append(conn)
             answer(conn)
 
-    threading.Thread(target=serve, daemon=True).start()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     try:
         yield int(listener.getsockname()[1]), accepted
     finally:
+        # shutdown() wakes a thread blocked on the socket (close() alone does not), so the
+        # thread ends here and no test after this one runs beside it
+        for sock in (listener, *held):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        thread.join()
         listener.close()
         for conn in held:
             conn.close()
