@@ -261,6 +261,7 @@ class _Node:
     __slots__ = (
         "alternatives",
         "bounded",
+        "done",
         "enum",
         "extra",
         "int_or_string",
@@ -299,6 +300,26 @@ class _Node:
         self.object_typed = bool(self.properties) or expected == "object" or self.extra is False
         items = schema.get("items")
         self.items: Mapping[str, Any] | None = items if isinstance(items, Mapping) else None
+        self.done = self._done()
+
+    def _done(self) -> frozenset[type]:
+        """The types of value (exact) that this schema passes with nothing to check but their
+        type: null (pruned), and the scalars its type allows when it has no enum, bounds or
+        alternatives. The validator skips the call for those (most fields are such leaves)."""
+        if self.int_or_string:
+            return frozenset((type(None), int, str))
+        if self.enum is not None or self.bounded or self.alternatives:
+            return frozenset((type(None),))
+        allowed = [t for t in (str, int, float, bool) if _all_scalars_pass(self.types, t)]
+        return frozenset((type(None), *allowed))
+
+
+def _all_scalars_pass(types: Sequence[str], cls: type) -> bool:
+    """Whether every value of type `cls` (str, int, float or bool) has one of `types`."""
+    if not types:
+        return True
+    sample = {str: "", int: 0, float: 0.5, bool: False}[cls]
+    return any(_has_type(sample, t) for t in types)
 
 
 _BOUND_KEYWORDS = (
@@ -371,8 +392,11 @@ class _Validator:
         elif node.items is not None and isinstance(value, list):
             loose = loose or node.preserves
             items = node.items
+            known = self._nodes.get(id(items))
+            done = known[1].done if known is not None else frozenset()
             for index, item in enumerate(value):
-                self.validate(items, item, (*path, index), out, hidden, loose)
+                if item.__class__ not in done:
+                    self.validate(items, item, (*path, index), out, hidden, loose)
 
     def _object(
         self,
@@ -391,14 +415,19 @@ class _Validator:
         for name in node.required:
             if isinstance(name, str) and name not in value:
                 out.append(SchemaIssue("schema", (*path, name), "is required but missing"))
+        nodes = self._nodes
         for key, item in value.items():
             sub = properties.get(key)
-            if isinstance(sub, Mapping):
-                self.validate(sub, item, (*path, key), out, hidden, below)
+            if sub.__class__ is dict or isinstance(sub, Mapping):
+                known = nodes.get(id(sub))
+                if known is None or item.__class__ not in known[1].done:
+                    self.validate(sub, item, (*path, key), out, hidden, below)
             elif sub is not None:
                 continue  # a malformed schema of a known field
             elif isinstance(extra, Mapping):
-                self.validate(extra, item, (*path, key), out, hidden, below)
+                known = nodes.get(id(extra))
+                if known is None or item.__class__ not in known[1].done:
+                    self.validate(extra, item, (*path, key), out, hidden, below)
             elif preserves and properties:  # stored as written; a typo of a named field, likely
                 out.append(
                     SchemaIssue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections import OrderedDict
@@ -13,7 +14,7 @@ import pytest
 from ambdiff.cluster import ApiResource
 from ambdiff.differ import compare, owned_removals, project
 from ambdiff.live import ClusterState
-from ambdiff.model import ObjectId, Resource
+from ambdiff.model import ObjectId, Resource, Sealed
 from ambdiff.normalize import json_copy, normalize
 from ambdiff.yamlio import YamlSyntaxError, load_documents
 
@@ -256,3 +257,48 @@ def test_repository_root_is_found_as_gitpython_finds_it(tmp_path: Path) -> None:
     for start in starts:
         assert find_repo_root(start) == _gitpython_root(start), start
     assert find_repo_root(main / "apps" / "web") == main
+
+
+_LEAF_SCHEMAS = [
+    {},
+    {"type": "string"},
+    {"type": "integer"},
+    {"type": "number"},
+    {"type": "boolean"},
+    {"type": ["string", "null"]},
+    {"type": "made-up"},
+    {"type": "string", "enum": ["a"]},
+    {"type": "integer", "minimum": 2},
+    {"x-kubernetes-int-or-string": True},
+    {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+    {"type": "object"},
+    {"type": "array"},
+]
+_LEAF_VALUES = ["", "a", 0, 1, 3.0, 0.5, True, False, None, Sealed("s"), Sealed(4)]
+
+
+@pytest.mark.parametrize("schema", _LEAF_SCHEMAS, ids=lambda s: json.dumps(s))
+def test_validator_leaf_shortcut_gives_the_full_answer(schema: dict[str, Any]) -> None:
+    """A field whose schema only checks its type is skipped when its value's type passes
+    (`_Node.done`): what is found below a property, an additionalProperties and a list's
+    items is what validating each value on its own finds."""
+    from ambdiff.schemas import _Validator
+
+    validator = _Validator()  # one for all: the shortcut applies once a node has been read
+
+    def found(outer: dict[str, Any], value: Any) -> list[tuple[str, str]]:
+        out: list[Any] = []
+        validator.validate(outer, value, (), out)
+        return [(i.rule, i.message) for i in out]
+
+    by_property = {"type": "object", "properties": {"f": schema}}
+    by_extra = {"type": "object", "additionalProperties": schema}
+    by_item = {"type": "array", "items": schema}
+    for _ in range(2):
+        for value in _LEAF_VALUES:
+            alone: list[Any] = []
+            _Validator().validate(schema, value, (), alone)
+            expected = [(i.rule, i.message) for i in alone]
+            assert found(by_property, {"f": value}) == expected, value
+            assert found(by_extra, {"a": value, "b": value}) == expected * 2, value
+            assert found(by_item, [value, value]) == expected * 2, value
