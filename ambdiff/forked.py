@@ -15,6 +15,7 @@ stuck), and for work of at least `parallel_from` (below it the fork costs more t
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import marshal
 import os
@@ -38,24 +39,30 @@ def map_split(
     sizes: Sequence[int],
     parallel_from: int,
 ) -> list[Any]:
-    """`[func(item) for item in items]`, the items after the middle of `sizes` (the work
-    each item is, e.g. its length) mapped in a forked child when `can_fork(sum(sizes))`.
-    `func`'s results must be values `marshal` writes (None, numbers, text, lists, tuples,
-    dicts)."""
+    """`[func(item) for item in items]`, about half the work (`sizes`: how much each item
+    is, e.g. its length) mapped in a forked child when `can_fork(sum(sizes))`: each item, in
+    order, goes to the process with less work so far, so that kinds of item that cost more
+    (a Deployment against a ConfigMap) are shared too. `func`'s results must be values
+    `marshal` writes (None, numbers, text, lists, tuples, dicts)."""
     total = sum(sizes)
     if len(items) < 2 or not can_fork(total, parallel_from):
         return [func(item) for item in items]
-    middle, done = len(items) - 1, 0
+    mine: list[int] = []
+    theirs: list[int] = []
+    loads = [0, 0]
     for index, size in enumerate(sizes):
-        done += size
-        if done * 2 >= total:
-            middle = max(1, min(index + 1, len(items) - 1))
-            break
-    head, tail = items[:middle], items[middle:]
-    child = _Child(func, tail)
+        side = 0 if loads[0] <= loads[1] else 1
+        (mine, theirs)[side].append(index)
+        loads[side] += size
+    if not theirs:
+        return [func(item) for item in items]
+    child = _Child(func, [items[i] for i in theirs])
     try:
-        results = [func(item) for item in head]
-        results.extend(child.results())
+        results: list[Any] = [None] * len(items)
+        for index in mine:
+            results[index] = func(items[index])
+        for index, answer in zip(theirs, child.results(), strict=True):
+            results[index] = answer
     finally:
         child.close()
     return results
@@ -80,9 +87,14 @@ class _Child:
         self._pid: int | None = None
         self._pipe: int | None = None
         read_end, write_end = os.pipe()
+        # The collector would walk every object the two processes share, in each of them,
+        # copying the memory pages it touches: objects that exist now are left out of its
+        # walks (in this process until the child is done), and the child runs without it.
+        gc.freeze()
         try:
             pid = os.fork()
         except OSError as e:  # no memory or process slots for a child: do it all here
+            gc.unfreeze()
             os.close(read_end)
             os.close(write_end)
             log.debug("no second process (%s): the work is done in this one", e.strerror)
@@ -90,6 +102,7 @@ class _Child:
         if pid == 0:  # the child: map, write, and leave without running this process's exit
             status = 1
             try:
+                gc.disable()
                 os.close(read_end)
                 payload = marshal.dumps([func(item) for item in items], _MARSHAL_VERSION)
                 with os.fdopen(write_end, "wb") as pipe:
@@ -131,6 +144,7 @@ class _Child:
         pid, self._pid = self._pid, None
         if pid is None:
             return -1
+        gc.unfreeze()
         try:
             return os.waitpid(pid, 0)[1]
         except ChildProcessError:

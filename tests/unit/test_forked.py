@@ -33,12 +33,12 @@ def _children() -> set[str]:
     return found
 
 
-def test_the_tail_is_mapped_by_a_second_process_in_order() -> None:
+def test_half_the_items_are_mapped_by_a_second_process_answers_in_order() -> None:
     results = forked.map_split(_with_pid, range(10), sizes=[1] * 10, parallel_from=0)
     assert [value for value, _ in results] == [i * 2 for i in range(10)]
     pids = [pid for _, pid in results]
-    assert pids[:5] == [os.getpid()] * 5
-    assert len(set(pids[5:])) == 1 and pids[5] != os.getpid()
+    assert pids[0::2] == [os.getpid()] * 5  # equal sizes: every other item
+    assert len(set(pids[1::2])) == 1 and pids[1] != os.getpid()
     assert not _children()  # reaped
 
 
