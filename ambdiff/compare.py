@@ -126,9 +126,8 @@ def _diff_one(
     answer: Mapping[str, JSON] | None,
 ) -> ObjectDiff:
     oid = resource.id
-    want = normalize(oid, resource.body, pointers)
     if current is None:
-        masked_want, _ = _bodies(oid, want, None, options)
+        masked_want, _ = _bodies(oid, normalize(oid, resource.body, pointers), None, options)
         return ObjectDiff(
             oid, resource.api_version, Status.ADDED, resource.origin, desired=masked_want
         )
@@ -137,16 +136,18 @@ def _diff_one(
     takeover = pending(current.body)
     taken = [takeover.fields] if takeover else []
     if answer is not None:
-        shown = normalize(oid, answer, pointers)
+        # (the server's answer stands for git's object: git's own is needed for a takeover)
+        want = normalize(oid, answer, pointers)
         if taken:
             # The dry run cannot show the takeover sync does first: what kubectl's client-side
             # apply set and git dropped is removed too.
-            for removal in owned_removals(want, have, managed, taken_over=taken):
-                remove_at(shown, removal.path)
-        want = shown
+            written = normalize(oid, resource.body, pointers)
+            for removal in owned_removals(written, have, managed, taken_over=taken):
+                remove_at(want, removal.path)
         changes = compare(want, have, symmetric=True)
         view = align(have, want)
     else:
+        want = normalize(oid, resource.body, pointers)
 
         def omitted(path: tuple[Segment, ...]) -> bool:
             return dropped_at_zero(resource.api_version, oid.kind, path)
