@@ -14,6 +14,7 @@ import posixpath
 import re
 import shutil
 import stat
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -105,15 +106,86 @@ def _walk_to_work_tree(start: Path) -> tuple[bool, Path | None]:
     return True, None
 
 
+_SIMPLE_SECTION = re.compile(r'\[([A-Za-z0-9.-]+)(?: "([^"\\]*)")?\]')
+_SIMPLE_OPTION = re.compile(r'([A-Za-z][A-Za-z0-9-]*)\s*=\s*([^\s"\\#;]*)')
+
+
+def _plain_origin_url(root: Path) -> str | None:
+    """The `origin` remote's URL ("" for none) read from a plain repository's own
+    configuration file, as GitPython reads it (`Repo(root).remotes.origin.url`: that file
+    only, names as written), without loading GitPython; None when the file is anything but
+    plain (includes, quotes, escapes, comments after a value, continued lines, an origin
+    without one URL...) or `root/.git` is not a repository folder: then GitPython decides."""
+    dot_git = root / ".git"
+    try:
+        if not (dot_git.is_dir() and _looks_like_git_dir(dot_git)):
+            return None
+        text = (dot_git / "config").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    section: tuple[str, str | None] | None = None
+    urls: list[str] | None = None  # the origin's, once its section is seen
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        header = _SIMPLE_SECTION.fullmatch(line)
+        if header:
+            section = (header.group(1), header.group(2))
+            if section[0] != section[0].lower() or section[0].startswith("include"):
+                return None  # (GitPython finds `[Remote "origin"]` too)
+            if section == ("remote", "origin") and urls is None:
+                urls = []
+            continue
+        option = _SIMPLE_OPTION.fullmatch(line)
+        if option is None or section is None:
+            return None
+        if section == ("remote", "origin") and option.group(1) == "url":
+            assert urls is not None
+            urls.append(option.group(2))
+    if urls is None:
+        return ""
+    return urls[0] if len(urls) == 1 else None
+
+
+def _plain_root_commits(root: Path) -> list[str] | None:
+    """`git rev-list --max-parents=0 HEAD` as GitPython runs it; None when git fails (then
+    GitPython runs it again, and says why)."""
+    program = shutil.which("git")
+    if program is None:
+        return None
+    try:
+        done = subprocess.run(
+            [program, "rev-list", "--max-parents=0", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=FETCH_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.split() if done.returncode == 0 else None
+
+
 def repo_name(root: Path) -> str:
     """A stable name for the repository: the basename of its `origin` remote, else its
     folder's name."""
+    url = _plain_origin_url(root)
+    if url is not None:
+        return _name_of(url, root)
     try:
         url = git.Repo(root).remotes.origin.url
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, AttributeError, ValueError):
         return root.resolve().name
     except configparser.Error as e:
         raise _bad_config(root, e) from e
+    return _name_of(url, root)
+
+
+def _name_of(url: str, root: Path) -> str:
+    if not url:
+        return root.resolve().name
     name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return name.removesuffix(".git") or root.resolve().name
 
@@ -123,7 +195,17 @@ def repo_identity(root: Path) -> str:
     credentials and `.git` (so that SSH and HTTPS clones agree), else the id of its first
     commit; "" when it has neither (no remote and no commit, or a shallow clone without a
     remote, whose oldest commit is only the clone's boundary). GitError when git refuses the
-    repository as another user's."""
+    repository as another user's. A plain repository is read without GitPython (about a
+    tenth of a second of start-up; `_plain_origin_url`)."""
+    url = _plain_origin_url(root)
+    if url:
+        return normalize_url(url)
+    if url == "":
+        if (root / ".git" / "shallow").exists():
+            return ""
+        roots = _plain_root_commits(root)
+        if roots is not None:
+            return f"commit:{sorted(roots)[0]}" if roots else ""
     try:
         repo = git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):

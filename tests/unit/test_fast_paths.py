@@ -13,6 +13,7 @@ import pytest
 
 from ambdiff.cluster import ApiResource
 from ambdiff.differ import compare, owned_removals, project
+from ambdiff.errors import AmbdiffError
 from ambdiff.live import ClusterState
 from ambdiff.model import ObjectId, Resource, Sealed
 from ambdiff.normalize import json_copy, normalize
@@ -363,3 +364,63 @@ def test_report_compared_by_two_processes_is_the_plain_report(
     assert len(forks) == 1  # (ambdiff forks only from a process with no other thread)
     assert {d.status.value for d in plain.objects} == {"changed", "unchanged", "added", "removed"}
     assert len(plain.objects) == 300 - 1 + 1  # cm-10 ignored, "gone" removed
+
+
+_ORIGINS = [
+    "",  # no remote at all
+    '[remote "origin"]\n\turl = git@github.com:Org/gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n',
+    '[remote "upstream"]\n\turl = https://example.com/up/stream\n[remote "origin"]\n\turl = https://user:token@GitLab.example.com:8443/team/apps/\n',
+    '[remote "upstream"]\n\turl = https://example.com/up/stream\n',  # no origin
+    '[remote "origin"]\n\turl = ssh://git@host/org/repo\n\tpushurl = ssh://git@push/org/repo\n',
+    '[remote "origin"]\nurl=https://host/org/a.git\n; a comment\n# another\n',
+    '[remote "origin"]\n\turl = https://host/org/a?x=1&y=2\n',
+    '[remote "origin"]\n\turl =\n',  # an empty URL
+    '[remote "origin"]\n\turl = "https://host/quoted/repo"\n',
+    '[remote "origin"]\n\turl = https://host/org/repo # a comment\n',
+    '[remote "origin"]\n\turl = https://host/org/one\n\turl = https://host/org/two\n',
+    '[remote "origin"]\n\tURL = https://host/org/upper\n',
+    '[Remote "origin"]\n\turl = https://host/org/section-case\n',
+    '[ remote "origin" ]\n\turl = https://host/org/spaced\n',
+    '[remote "origin"]\n\turl = https://host/org/con\\\ntinued\n',
+    '[remote "origin"]\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n',  # no url
+    '[remote "origin"]\n\turl = https://host/org/first\n[remote "origin"]\n\turl = https://host/org/again\n',
+    "[remote.origin]\n\turl = https://host/org/old-syntax\n",
+    "[include]\n\tpath = extra.cfg\n",
+    '[includeIf "gitdir:/"]\n\tpath = extra.cfg\n',
+    '[remote "origin"]\n\turl = https://host/org/a\nrem a comment\n',
+    '\ufeff[remote "origin"]\n\turl = https://host/org/bom\n',
+]
+
+
+@pytest.mark.parametrize("origin", _ORIGINS, ids=range(len(_ORIGINS)))
+@pytest.mark.parametrize("commits", [0, 1])
+def test_repository_identity_is_read_as_gitpython_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, origin: str, commits: int
+) -> None:
+    """repo_identity and repo_name (they name the inventory that prune trusts) read a plain
+    repository's configuration without GitPython; the oracle is GitPython, which read it
+    alone before. Whatever the file holds, the answers are GitPython's."""
+    from ambdiff import gitsource
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git("init", "-q", "-b", "main", cwd=repo)
+    (repo / "extra.cfg").write_text('[remote "origin"]\n\turl = https://host/org/included\n')
+    for i in range(commits):
+        (repo / f"f{i}").write_text("x")
+        _git("add", ".", cwd=repo)
+        _git("commit", "-q", "-m", "c", cwd=repo)
+    config = repo / ".git" / "config"  # (after the commits: git refuses some of these)
+    config.write_text(config.read_text() + origin)
+
+    def answers() -> tuple[str, str] | str:
+        try:
+            return gitsource.repo_identity(repo), gitsource.repo_name(repo)
+        except AmbdiffError as e:
+            return e.message
+
+    fast = answers()
+    if _ORIGINS.index(origin) <= 7:  # the plain files people have: read without GitPython
+        assert gitsource._plain_origin_url(repo) is not None
+    monkeypatch.setattr(gitsource, "_plain_origin_url", lambda root: None)
+    assert fast == answers()
