@@ -238,8 +238,41 @@ def _bad_config(root: Path, error: configparser.Error) -> GitError:
     )
 
 
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _plain_head_sha(root: Path) -> str | None:
+    """What `head_sha` gives, read from a plain repository's HEAD and its branch's file or
+    packed-refs line without GitPython; None for anything else (GitPython decides)."""
+    dot_git = root / ".git"
+    try:
+        if not (dot_git.is_dir() and _looks_like_git_dir(dot_git)):
+            return None
+        head = (dot_git / "HEAD").read_text(encoding="utf-8").strip()
+        if _SHA.fullmatch(head):
+            return head  # detached
+        if not head.startswith("ref: refs/heads/") or ".." in head:
+            return None
+        ref = head.removeprefix("ref: ")
+        loose = dot_git / ref
+        if loose.is_file():
+            sha = loose.read_text(encoding="utf-8").strip()
+            return sha if _SHA.fullmatch(sha) else None
+        packed = dot_git / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                if line.endswith(f" {ref}") and _SHA.fullmatch(line[:40]):
+                    return line[:40]
+        return None  # an unborn branch, or a ref elsewhere: GitPython says
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def head_sha(root: Path) -> str:
     """The commit HEAD names, or "" (no repository, or no commit yet)."""
+    plain = _plain_head_sha(root)
+    if plain is not None:
+        return plain
     try:
         return str(git.Repo(root).head.commit.hexsha)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):

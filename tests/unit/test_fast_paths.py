@@ -424,3 +424,33 @@ def test_repository_identity_is_read_as_gitpython_reads_it(
         assert gitsource._plain_origin_url(repo) is not None
     monkeypatch.setattr(gitsource, "_plain_origin_url", lambda root: None)
     assert fast == answers()
+
+
+@pytest.mark.parametrize("state", ["unborn", "branch", "packed", "detached", "orphan", "sha"])
+def test_head_commit_is_read_as_gitpython_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    """head_sha (the revision sync records) reads a plain repository's HEAD without GitPython;
+    the oracle is GitPython."""
+    from ambdiff import gitsource
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git("init", "-q", "-b", "main", cwd=repo)
+    if state != "unborn":
+        (repo / "f").write_text("x")
+        _git("add", ".", cwd=repo)
+        _git("commit", "-q", "-m", "c", cwd=repo)
+    if state == "packed":
+        _git("pack-refs", "--all", cwd=repo)
+    elif state == "detached":
+        _git("checkout", "-q", "--detach", cwd=repo)
+    elif state == "orphan":
+        _git("checkout", "-q", "--orphan", "other", cwd=repo)
+    elif state == "sha":
+        (repo / ".git" / "HEAD").write_text("not a ref\n")
+    fast = gitsource.head_sha(repo)
+    if state in ("branch", "packed", "detached"):
+        assert gitsource._plain_head_sha(repo) is not None and len(fast) == 40
+    monkeypatch.setattr(gitsource, "_plain_head_sha", lambda root: None)
+    assert fast == gitsource.head_sha(repo)
