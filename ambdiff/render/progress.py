@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from ambdiff.render.console import Consoles
 
 
@@ -21,6 +19,15 @@ def progress(
             consoles.err.print(f"{label}…", markup=False)
         yield lambda done, total: None
         return
+    # (here: rich's progress and live display cost start-up only where a bar is shown)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(
         TextColumn(label),
         BarColumn(),

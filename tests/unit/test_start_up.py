@@ -17,8 +17,8 @@ try:
     runpy.run_module("ambdiff", run_name="__main__")
 except SystemExit as e:
     code = e.code
-print("exit", code, "loaded", " ".join(m for m in ("kubernetes", "urllib3", "pydantic", "git")
-                                        if m in sys.modules))
+print("exit", code, "loaded", " ".join(m for m in ("kubernetes", "urllib3", "pydantic", "git",
+                                                  "rich.progress") if m in sys.modules))
 """
 
 
@@ -62,6 +62,32 @@ def test_diff_loads_the_client_without_the_rest_of_its_package() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_diff_of_a_plain_clone_loads_neither_gitpython_nor_the_progress_bar(
+    tmp_path: Path,
+) -> None:
+    # The repository's identity (the inventory's) comes from its configuration file, and no
+    # bar is drawn where no one watches (here: output to a pipe).
+    shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "quickstart")
+    repo = tmp_path / "quickstart"
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["remote", "add", "origin", "git@example.com:team/gitops.git"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    line = _probe(
+        "diff",
+        "--live-file",
+        "cluster-snapshot.yaml",
+        "--inventory",
+        "quickstart",
+        "manifests",
+        cwd=repo,
+    )
+    assert line == "exit 1 loaded kubernetes urllib3 pydantic", line
 
 
 def test_version_is_read_when_asked_for() -> None:
