@@ -69,6 +69,44 @@ def _high_water_kib(pid: int) -> int:
     return 0
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes below `pid` (Linux /proc), e.g. the second process ambdiff forks."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(children)
+            todo.extend(children)
+    return found
+
+
+def _tree_kib(pid: int) -> int:
+    """With processes below `pid`: the memory of all of them together, as their proportional
+    shares (Pss: a page a fork shares is counted once), else 0 (VmHWM says it better)."""
+    below = _descendants(pid)
+    if not below:
+        return 0
+    total = 0
+    for each in (pid, *below):
+        try:
+            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -89,7 +127,8 @@ def run(
         deadline = started + timeout
         peak_kib = 0
         while True:
-            peak_kib = max(peak_kib, _high_water_kib(child.pid))
+            # (and of the command with the processes it started, while they run)
+            peak_kib = max(peak_kib, _high_water_kib(child.pid), _tree_kib(child.pid))
             # wait4 reaps the child and reports its own resource use (and that of the
             # children it waited for: kubectl diff's `diff`), not this process's.
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -110,8 +149,9 @@ def run(
     return Sample(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        # The command's own peak (VmHWM of the program it runs, read while it runs); wait4's
-        # ru_maxrss also counts what the child held before exec: this process's size.
+        # The command's own peak (VmHWM of the program it runs, read while it runs, or the
+        # sum with the processes it started); wait4's ru_maxrss also counts what the child
+        # held before exec: this process's size.
         rss_mib=(peak_kib or usage.ru_maxrss) / 1024,  # KiB on Linux
         requests=requests,
         exit_code=child.returncode,

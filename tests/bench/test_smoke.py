@@ -183,3 +183,48 @@ def test_peak_memory_is_the_commands_own(tmp_path: Path) -> None:
     )
     assert 64 <= sample.rss_mib < 150, sample
     del ballast
+
+
+def test_peak_memory_counts_the_processes_a_command_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ambdiff forks a second process for big repositories (ambdiff.forked): the peak is
+    that of both together. The command's child holds 64 MiB until the measurement has seen
+    it (then the test lets it end), so nothing depends on timing."""
+    import sys
+    import textwrap
+
+    from benchmarks import measure
+
+    release = tmp_path / "release"
+    real = measure._tree_kib
+
+    def observed(pid: int) -> int:
+        kib = real(pid)
+        if kib >= 64 << 10:
+            release.write_text("")
+        return kib
+
+    monkeypatch.setattr(measure, "_tree_kib", observed)
+    program = textwrap.dedent(
+        f"""
+        import os, pathlib, time
+        release = pathlib.Path({str(release)!r})
+        pid = os.fork()
+        if pid == 0:
+            held = b"\\x01" * (64 << 20)
+            deadline = time.monotonic() + 60  # (only if the measurement never sees it)
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        """
+    )
+    sample = measure.run(
+        [sys.executable, "-c", program],
+        env={},
+        cwd=tmp_path,
+        log=tmp_path / "m",
+        request_pattern=None,
+    )
+    assert release.exists() and sample.rss_mib >= 64, sample
