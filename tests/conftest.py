@@ -43,3 +43,24 @@ def _isolated_home(
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The child processes ambdiff forks (ambdiff.forked) while the test runs, as a list of
+    their ids. ambdiff forks only from a process with one thread: a test that left one
+    running would keep the next from splitting, so this fixture refuses to start beside one."""
+    import threading
+
+    assert threading.enumerate() == [threading.main_thread()], threading.enumerate()
+    started: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            started.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return started
