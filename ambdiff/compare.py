@@ -1,5 +1,4 @@
-"""Build the diff report from desired objects and live objects. Pure: no I/O (a big report is
-compared by two processes, forked.map_split, which gives the plain loop's answer)."""
+"""Build the diff report from desired objects and live objects. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -16,17 +15,12 @@ from ambdiff.differ import (
     remove_at,
     sort_changes,
 )
-from ambdiff.forked import map_split
 from ambdiff.model import JSON, DiffReport, ObjectDiff, ObjectId, Resource, Segment, Status
 from ambdiff.normalize import INVENTORY_LABEL, normalize
 from ambdiff.secrets import may_hold_secrets, shown_bodies, shown_change
 from ambdiff.settings import IgnoreRule
 from ambdiff.takeover import pending
 from ambdiff.zerovalues import dropped_at_zero
-
-# Objects compared with live from which two processes share the work (below, the second
-# process costs more than it saves; docs/performance.md).
-PARALLEL_FROM = 2_000
 
 
 @dataclass(frozen=True)
@@ -54,9 +48,8 @@ def build_report(
     owns (options.owns) that git no longer has are `removed`. `compared`: objects compared
     already (server-side mode compares each dry-run answer as it arrives, compare_answer),
     used as they are."""
-    diffs: list[ObjectDiff | None] = []
+    diffs: list[ObjectDiff] = []
     wanted = set()
-    todo: list[tuple[int, Resource, Resource, list[str]]] = []  # to compare with live
     for resource in desired:
         wanted.add(resource.id)
         if compared is not None and resource.id in compared:
@@ -68,23 +61,7 @@ def build_report(
         if pointers is None:
             continue
         current = live.get(resource.id)
-        if current is None:
-            diffs.append(_diff_one(resource, None, pointers, options, None))
-        else:
-            todo.append((len(diffs), resource, current, pointers))
-            diffs.append(None)
-    # Most objects are unchanged: two processes find which (forked.map_split, from
-    # PARALLEL_FROM objects), and only the changed ones are compared again here in full.
-    unchanged = map_split(
-        lambda job: _diff_one(job[1], job[2], job[3], options, None).status is Status.UNCHANGED,
-        todo,
-        sizes=[1] * len(todo),
-        parallel_from=PARALLEL_FROM,
-    )
-    for (index, resource, current, pointers), same in zip(todo, unchanged, strict=True):
-        diffs[index] = (
-            _unchanged(resource) if same else _diff_one(resource, current, pointers, options, None)
-        )
+        diffs.append(_diff_one(resource, current, pointers, options, None))
     for oid, resource in sorted(live.items()):
         if oid in wanted or not options.owns(oid, resource):
             continue
@@ -92,7 +69,7 @@ def build_report(
             continue
         _, masked_live = _bodies(oid, None, normalize(oid, resource.body), options)
         diffs.append(ObjectDiff(oid, resource.api_version, Status.REMOVED, None, live=masked_live))
-    return DiffReport(tuple(d for d in diffs if d is not None))
+    return DiffReport(tuple(diffs))
 
 
 def compare_answer(
@@ -160,7 +137,9 @@ def _diff_one(
             graft(view, have, removal.path)
     changes = sort_changes(changes)  # the same order in both modes
     if not changes:
-        return _unchanged(resource)
+        # Nothing shows an unchanged object's bodies: held for 10,000 objects they were
+        # most of a diff's memory (docs/performance.md).
+        return ObjectDiff(oid, resource.api_version, Status.UNCHANGED, resource.origin)
     if may_hold_secrets(oid.group, oid.kind):
         changes = [shown_change(c, reveal_secrets=options.show_secrets) for c in changes]
     masked_want, masked_have = _bodies(oid, want, view, options)
@@ -173,12 +152,6 @@ def _diff_one(
         desired=masked_want,
         live=masked_have,
     )
-
-
-def _unchanged(resource: Resource) -> ObjectDiff:
-    # Nothing shows an unchanged object's bodies: held for 10,000 objects they were most of
-    # a diff's memory (docs/performance.md).
-    return ObjectDiff(resource.id, resource.api_version, Status.UNCHANGED, resource.origin)
 
 
 def _bodies(

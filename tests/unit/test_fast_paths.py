@@ -305,57 +305,6 @@ def test_validator_leaf_shortcut_gives_the_full_answer(schema: dict[str, Any]) -
             assert found(by_item, [value, value]) == expected * 2, value
 
 
-def test_report_compared_by_two_processes_is_the_plain_report(
-    monkeypatch: pytest.MonkeyPatch, forks: list[int]
-) -> None:
-    """build_report has two processes find the unchanged objects (forked.map_split) and
-    compares the changed ones again in full: the report is the plain loop's, object for
-    object, with changed, unchanged, added, removed, secret and ignored objects."""
-    from ambdiff import compare as compare_module
-    from ambdiff.compare import CompareOptions, build_report
-    from ambdiff.model import Origin
-    from ambdiff.settings import IgnoreRule
-
-    def config_map(i: int, data: dict[str, Any]) -> dict[str, Any]:
-        labels = {"app.kubernetes.io/managed-by": "ambdiff", "ambdiff.io/inventory": "default"}
-        meta = {"name": f"cm-{i}", "namespace": "default", "labels": labels}
-        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
-
-    desired: list[Resource] = []
-    live: dict[ObjectId, Resource] = {}
-    for i in range(300):
-        oid = ObjectId("", "Secret" if i % 7 == 0 else "ConfigMap", "default", f"cm-{i}")
-        body = config_map(i, {"a": Sealed(str(i)) if i % 7 == 0 else str(i)})
-        body["kind"] = oid.kind
-        desired.append(Resource(oid, "v1", body, Origin("f.yaml", i + 1, 0)))
-        if i % 50 != 3:  # else: added
-            changed = i % 9 == 0
-            have = config_map(
-                i, {"a": Sealed(str(i + changed)) if i % 7 == 0 else str(i + changed)}
-            )
-            have["kind"] = oid.kind
-            live[oid] = Resource(oid, "v1", have)
-    stray = ObjectId("", "ConfigMap", "default", "gone")
-    gone = config_map(999, {"a": "x"})
-    gone["metadata"]["name"] = "gone"
-    live[stray] = Resource(stray, "v1", gone)
-    options = CompareOptions(
-        inventory="default",
-        ignore=(
-            IgnoreRule(kind="ConfigMap", name="cm-10"),  # the whole object
-            IgnoreRule(kind="ConfigMap", name="cm-18", paths=("/data/a",)),
-        ),
-    )
-    monkeypatch.setattr(compare_module, "PARALLEL_FROM", 10**9)
-    plain = build_report(desired, live, options)
-    monkeypatch.setattr(compare_module, "PARALLEL_FROM", 0)
-    split = build_report(desired, live, options)
-    assert split == plain
-    assert len(forks) == 1
-    assert {d.status.value for d in plain.objects} == {"changed", "unchanged", "added", "removed"}
-    assert len(plain.objects) == 300 - 1 + 1  # cm-10 ignored, "gone" removed
-
-
 _ORIGINS = [
     "",  # no remote at all
     '[remote "origin"]\n\turl = git@github.com:Org/gitops.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n',

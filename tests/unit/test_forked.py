@@ -25,21 +25,26 @@ def _with_pid(item: int) -> tuple[int, int]:
     return item * 2, os.getpid()
 
 
-def _children() -> set[str]:
-    """This process's child processes (Linux /proc)."""
-    found: set[str] = set()
-    for task in Path("/proc/self/task").iterdir():
-        found |= set((task / "children").read_text().split())
-    return found
+def _reaped(pids: list[int]) -> bool:
+    """Whether each of these children of this process has been waited for."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return True
 
 
-def test_half_the_items_are_mapped_by_a_second_process_answers_in_order() -> None:
+def test_half_the_items_are_mapped_by_a_second_process_answers_in_order(
+    forks: list[int],
+) -> None:
     results = forked.map_split(_with_pid, range(10), sizes=[1] * 10, parallel_from=0)
     assert [value for value, _ in results] == [i * 2 for i in range(10)]
     pids = [pid for _, pid in results]
     assert pids[0::2] == [os.getpid()] * 5  # equal sizes: every other item
     assert len(set(pids[1::2])) == 1 and pids[1] != os.getpid()
-    assert not _children()  # reaped
+    assert len(forks) == 1 and _reaped(forks)
 
 
 def test_the_split_follows_the_sizes() -> None:
@@ -64,7 +69,9 @@ def test_no_fork_while_another_thread_runs() -> None:
     assert {pid for _, pid in results} == {os.getpid()}
 
 
-def test_a_failing_child_means_the_work_is_done_here(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_child_means_the_work_is_done_here(
+    caplog: pytest.LogCaptureFixture, forks: list[int]
+) -> None:
     parent = os.getpid()
 
     def fails_in_child(item: int) -> int:
@@ -76,7 +83,7 @@ def test_a_failing_child_means_the_work_is_done_here(caplog: pytest.LogCaptureFi
         results = forked.map_split(fails_in_child, range(6), sizes=[1] * 6, parallel_from=0)
     assert results == [1, 2, 3, 4, 5, 6]
     assert "the second process gave no answers" in caplog.text
-    assert not _children()
+    assert len(forks) == 1 and _reaped(forks)
 
 
 def test_answers_marshal_cannot_carry_are_made_here() -> None:
@@ -91,7 +98,7 @@ def test_answers_marshal_cannot_carry_are_made_here() -> None:
     assert results == [marker] * 4
 
 
-def test_a_failure_here_stops_and_reaps_the_child() -> None:
+def test_a_failure_here_stops_and_reaps_the_child(forks: list[int]) -> None:
     parent = os.getpid()
     started = threading.Event()
 
@@ -104,7 +111,7 @@ def test_a_failure_here_stops_and_reaps_the_child() -> None:
     with pytest.raises(ValueError, match="in this process"):
         forked.map_split(fails_here, range(4), sizes=[1] * 4, parallel_from=0)
     assert started.is_set()
-    assert not _children()
+    assert len(forks) == 1 and _reaped(forks)
 
 
 def test_shared_objects_stay_shared() -> None:
