@@ -1,11 +1,11 @@
 """A second core for CPU-bound work: a list mapped by two processes.
 
 Reading a big repository is Python work under one interpreter lock (docs/performance.md:
-threads gained nothing), so `map_split` forks one child that maps the tail of the list while
-this process maps the head, and the child's results come back through a pipe (`marshal`).
+threads gained nothing), so `map_split` forks one child that maps about half the items while
+this process maps the others, and the child's results come back through a pipe (`marshal`).
 Nothing is written to disk, and any failure of the child (an exception, a signal, results
-`marshal` cannot carry) only means this process maps the tail itself: the answer is always
-the one a plain loop gives.
+`marshal` cannot carry) only means this process maps its items too: the answer is always the
+one a plain loop gives.
 
 A fork is used only where it is safe and pays: on Linux, with a second CPU to run on, from a
 process with no other thread (a thread holding a lock at the fork would leave the child

@@ -20,13 +20,7 @@ from ambdiff.model import (
     type_name,
 )
 from ambdiff.secrets import seal
-from ambdiff.yamlio import (
-    Document,
-    YamlSyntaxError,
-    load_documents,
-    load_files,
-    load_json_document,
-)
+from ambdiff.yamlio import Document, YamlSyntaxError, load_file, load_files
 
 
 class Source(Protocol):
@@ -106,10 +100,9 @@ def parse_file(
     file: SourceFile, on_problem: OnProblem = _raise, documents: list[Document] | None = None
 ) -> list[RawObject]:
     """The objects of one file; `documents`: the file already loaded (`yamlio.load_files`)."""
-    loader = load_json_document if file.path.endswith(".json") else load_documents
     try:
         if documents is None:
-            documents = loader(file.text, file.path)
+            documents = load_file(file.text, file.path)
     except YamlSyntaxError as e:
         on_problem(
             ManifestProblem(
